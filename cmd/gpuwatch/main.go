@@ -1,0 +1,64 @@
+// Command gpuwatch measures the time slice a virtual GPU (SR-IOV VF,
+// time-sliced vGPU) really gets, from inside the guest, through the GPU
+// scheduler's tracepoints.
+//
+//	gpuwatch analyze [--json] [--expect SHARE] FILE|-   offline, trace-cmd report text or trace.dat
+//	gpuwatch watch [--source ebpf|tracefs|auto] ...      live, TUI on a terminal, JSON otherwise
+//	gpuwatch simulate ...                                 ground-truth traces of a time-sliced host
+//
+// Exit status: 0 success, 1 a verdict failed (--expect), 2 bad usage or input.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitVerdict = 1
+	exitUsage   = 2
+)
+
+type command struct {
+	name, summary string
+	run           func(args []string, stdout, stderr io.Writer) int
+}
+
+// commands is filled in by each command's file.
+var commands []command
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: gpuwatch COMMAND [flags] [args]")
+	fmt.Fprintln(w, "\ncommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'gpuwatch COMMAND -h' for a command's flags.")
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		usage(stdout)
+		return exitOK
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "gpuwatch: unknown command %q\n", args[0])
+	usage(stderr)
+	return exitUsage
+}

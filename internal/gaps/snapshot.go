@@ -1,0 +1,128 @@
+package gaps
+
+import "time"
+
+// This file is the engine's contract with its views (analyze's text and
+// JSON reports, the TUI, the exporter, pprof, SVG). Views read Snapshots
+// only; a Snapshot is immutable once handed out and shares nothing mutable
+// with the engine.
+
+// Mode is the host scheduler's policy as inferred from the guest.
+type Mode string
+
+const (
+	// ModeNone: no time slicing seen (passthrough, or too little evidence).
+	ModeNone Mode = "none"
+	// ModeFixed: turns recur on one period whatever the load
+	// (AMD MxGPU "solid", strict round robin).
+	ModeFixed Mode = "fixed"
+	// ModeVariable: the off-time varies with the neighbours' load
+	// (AMD "liquid", NVIDIA best effort: idle neighbours are skipped).
+	ModeVariable Mode = "variable"
+)
+
+// WindowKind tells why the guest saw no progress.
+type WindowKind string
+
+const (
+	// SwitchedOut: work was outstanding and nothing completed: the VF was
+	// switched out (world switch).
+	SwitchedOut WindowKind = "switched_out"
+	// GuestIdle: nothing was outstanding: the guest had no work.
+	GuestIdle WindowKind = "guest_idle"
+)
+
+// Window is a stretch of trace time without progress.
+type Window struct {
+	Start, End int64 // trace clock, ns
+	Kind       WindowKind
+	// InFlight is the number of jobs outstanding (all rings) when the window began.
+	InFlight int
+}
+
+// Duration is End-Start.
+func (w Window) Duration() time.Duration { return time.Duration(w.End - w.Start) }
+
+// Timeslice is the inferred host schedule.
+type Timeslice struct {
+	// Detected is false for passthrough traces and for traces with too
+	// little evidence; the other fields are then zero apart from Reason.
+	Detected bool
+	// Reason explains Detected=false or a low confidence, for people.
+	Reason string
+	// Slice is how long the VF holds the GPU each turn; Period is turn to
+	// turn; Share is Slice/Period (the fraction of wall time the VF holds
+	// the GPU). The *Err fields are one standard error.
+	Slice, SliceErr   time.Duration
+	Period, PeriodErr time.Duration
+	Share, ShareErr   float64
+	// VFs is the inferred number of VFs sharing the GPU (0 when unknown).
+	VFs  int
+	Mode Mode
+	// Confidence in [0,1]: how well the evidence supports this schedule.
+	Confidence float64
+	// Windows is the number of switched-out windows the estimate rests on.
+	Windows int
+}
+
+// RingStats describes one ring (one drm_sched scheduler).
+type RingStats struct {
+	Name     string
+	Jobs     uint64        // completed jobs
+	Busy     time.Duration // time with work outstanding on this ring
+	Stalled  time.Duration // part of Busy inside switched-out windows
+	InFlight int           // outstanding now (queued or running, not done)
+	// Job latency, submission (run, else queue) to completion.
+	LatencyP50, LatencyP99 time.Duration
+	// Processes breaks Jobs down by submitting task, where events name one.
+	Processes []ProcessStats
+}
+
+// ProcessStats is one submitting task on a ring.
+type ProcessStats struct {
+	Comm string
+	PID  int32
+	Jobs uint64
+	Busy time.Duration
+}
+
+// Histogram is a histogram of durations with fixed upper bounds.
+type Histogram struct {
+	// Bounds are the buckets' inclusive upper bounds, increasing; the
+	// last bucket (len(Counts) == len(Bounds)+1) holds everything above.
+	Bounds []time.Duration
+	Counts []uint64
+	Sum    time.Duration
+	Count  uint64
+}
+
+// Input counts what the engine was fed.
+type Input struct {
+	Events uint64 // events fed (KindLost markers excluded)
+	Lost   uint64 // events the source reported lost
+	// ByName counts events per tracepoint ("system:event").
+	ByName map[string]uint64
+}
+
+// Snapshot is the engine's state at one moment, for views.
+type Snapshot struct {
+	Input Input
+	// Start and End span the events fed (trace clock, ns); End also moves
+	// with Engine.Advance.
+	Start, End int64
+	Rings      []RingStats // sorted by name
+	// Timeslice is inferred from the whole run; Recent from the sliding
+	// horizon only (equal to Timeslice when the engine has no horizon).
+	Timeslice Timeslice
+	Recent    Timeslice
+	// Windows in time order. Offline (no horizon) all of them; live the
+	// ones that end within the horizon.
+	Windows []Window
+	// Totals since start, whatever the horizon.
+	SwitchedOutTotal time.Duration
+	GuestIdleTotal   time.Duration
+	WindowsTotal     uint64
+	// Gaps is the histogram of gaps between completions while work was
+	// outstanding (the switch-out signature), since start.
+	Gaps Histogram
+}
