@@ -80,10 +80,11 @@ type RingStats struct {
 
 // ProcessStats is one submitting task on a ring.
 type ProcessStats struct {
-	Comm string
-	PID  int32
-	Jobs uint64
-	Busy time.Duration
+	Comm    string
+	PID     int32
+	Jobs    uint64
+	Busy    time.Duration // time with this task's jobs outstanding
+	Stalled time.Duration // part of Busy inside switched-out windows
 }
 
 // Histogram is a histogram of durations with fixed upper bounds.
