@@ -11,52 +11,584 @@ type Config struct {
 	// Horizon bounds the live view: windows and the Recent estimate cover
 	// the last Horizon of trace time. Zero keeps everything (offline).
 	Horizon time.Duration
+	// MaxJobAge expires a job whose completion never came (lost event,
+	// trace boundary) this long after it was submitted. Zero means 10 s,
+	// the drm scheduler's default job timeout.
+	MaxJobAge time.Duration
+	// MaxJobs bounds the number of jobs followed at once; the oldest are
+	// expired beyond it. Zero means 1<<20.
+	MaxJobs int
 }
+
+const (
+	defaultMaxJobAge = 10 * time.Second
+	defaultMaxJobs   = 1 << 20
+	// maxProcs bounds the per-ring process table; further tasks are
+	// merged into one "(other)" entry.
+	maxProcs = 256
+	// liveCandCap bounds the retained candidate windows when a horizon is
+	// set (the whole-run estimate then rests on the latest ones).
+	liveCandCap = 1 << 16
+	// offlineCandCap triggers a compaction of the candidate store offline.
+	offlineCandCap = 1 << 20
+)
 
 // Engine is the incremental analysis. It is not safe for concurrent use:
 // one goroutine feeds it and takes snapshots.
 type Engine struct {
-	cfg  Config
-	snap Snapshot
+	cfg    Config
+	maxAge int64
+	maxJob int
+
+	input      Input
+	start, end int64
+	started    bool
+
+	rings   []ringState
+	ringIdx map[string]int
+	jobs    map[event.JobKey]jobRec
+	order   fifo[orderEnt] // every followed job, in first-seen order (expiry)
+	epoch   uint32         // bumped at each lost-events marker
+
+	out       int   // jobs outstanding (counted, current epoch), all rings
+	busySince int64 // when out last went 0 → >0
+	lastProg  int64 // last completion (any ring), or the trace start
+	tainted   bool  // the current no-progress stretch spans lost events or expiry
+	idleOpen  bool  // out == 0 since idleSince
+	idleSince int64
+	idleTaint bool
+	zeros     uint64 // idle stretches (longer than the floor) and losses so far
+
+	completions uint64 // completion events
+	matched     uint64 // completions matched to a submission
+
+	busyH gapHist // busy part of every no-progress stretch
+	anchH gapHist // no-progress stretches with work outstanding from the start
+	idleH gapHist // stretches with nothing outstanding
+
+	floor      int64 // candidates are stretches at least this long
+	floorCheck uint64
+
+	cands []cand
+	// short holds the recent busy stretches that began after guest idle
+	// and stayed below the candidate floor (a job arriving late in an
+	// off-time gives one); bounded.
+	short fifo[span]
+	// recentDone holds the latest completion times (bounded): in a fixed
+	// schedule their phases outline the slice.
+	recentDone fifo[int64]
+	candGen    uint64 // bumped on every change to cands
+	infCache   inferCache
 }
+
+type ringState struct {
+	name      string
+	out       int
+	busySince int64
+	busy      int64
+	jobs      uint64
+	sawRun    bool
+	lat       latHist
+	stall     [nbGap]float64 // busy time inside no-progress stretches, by the stretch's bin
+	procs     []procState
+	procIdx   map[procKey]int
+	order     fifo[orderEnt] // this ring's jobs in first-seen order (in-order retirement)
+}
+
+type procKey struct {
+	comm string
+	pid  int32
+}
+
+type procState struct {
+	comm      string
+	pid       int32
+	out       int
+	busySince int64
+	busy      int64
+	jobs      uint64
+	stall     [nbGap]float64
+}
+
+type jobRec struct {
+	first   int64 // when the job was first seen (queue, else run)
+	queue   int64
+	run     int64
+	entity  uint64
+	ring    int32
+	proc    int32
+	epoch   uint32
+	hasQ    bool
+	hasR    bool
+	counted bool // included in the outstanding counts
+}
+
+type orderEnt struct {
+	key   event.JobKey
+	first int64
+}
+
+// cand is a no-progress stretch kept for classification at snapshot time
+// (the threshold is derived from all data, so it is applied late).
+type cand struct {
+	start, end int64
+	idle       bool // nothing outstanding (else: busy part of a stretch)
+	anchored   bool // work was outstanding already at the previous completion
+	inflight   int
+	compStart  uint64 // completions counted at start
+	compEnd    uint64 // completions counted at end
+	zeroStart  uint64 // e.zeros at start
+	zeroEnd    uint64 // e.zeros at end
+}
+
+type span struct {
+	start, end int64
+	inflight   int
+}
+
+const (
+	shortCap      = 1 << 16
+	recentDoneCap = 1 << 16
+)
 
 // New returns an engine.
 func New(cfg Config) *Engine {
-	return &Engine{cfg: cfg, snap: Snapshot{Input: Input{ByName: map[string]uint64{}}}}
+	e := &Engine{
+		cfg:     cfg,
+		maxAge:  int64(cfg.MaxJobAge),
+		maxJob:  cfg.MaxJobs,
+		ringIdx: map[string]int{},
+		jobs:    map[event.JobKey]jobRec{},
+	}
+	if e.maxAge <= 0 {
+		e.maxAge = int64(defaultMaxJobAge)
+	}
+	if e.maxJob <= 0 {
+		e.maxJob = defaultMaxJobs
+	}
+	e.input.ByName = map[string]uint64{}
+	return e
 }
 
-// Feed adds one event. Events must come in non-decreasing time order.
+// Reset forgets everything fed so far (the TUI's "r").
+func (e *Engine) Reset() { *e = *New(e.cfg) }
+
+// Feed adds one event. Events must come in non-decreasing time order; an
+// event earlier than the previous one is counted in Input.OutOfOrder and
+// taken as happening at the previous one's time.
 func (e *Engine) Feed(ev event.Event) {
-	// Placeholder until the engine lands: counts only.
+	t := ev.Time
+	if !e.started {
+		e.started = true
+		e.start, e.end, e.lastProg = t, t, t
+	}
+	if t < e.end {
+		e.input.OutOfOrder++
+		t = e.end
+	}
+	e.end = t
 	if ev.Kind == event.KindLost {
-		e.snap.Input.Lost += ev.Count
+		e.input.Lost += ev.Count
+		e.expire(t)
+		e.lost(t)
 		return
 	}
-	e.snap.Input.Events++
-	e.snap.Input.ByName[ev.Name]++
-	if e.snap.Start == 0 {
-		e.snap.Start = ev.Time
+	e.input.Events++
+	e.input.ByName[ev.Name]++
+	e.expire(t)
+	switch ev.Kind {
+	case event.KindQueue, event.KindRun:
+		e.submit(&ev, t)
+	case event.KindDone:
+		e.done(&ev, t)
 	}
-	e.snap.End = ev.Time
 }
 
 // Advance tells the engine that trace time has reached now without events
 // (live sources call it on each tick).
 func (e *Engine) Advance(now int64) {
-	if now > e.snap.End {
-		e.snap.End = now
+	if !e.started || now <= e.end {
+		return
+	}
+	e.end = now
+	e.expire(now)
+}
+
+func (e *Engine) ring(name string) int {
+	if i, ok := e.ringIdx[name]; ok {
+		return i
+	}
+	e.rings = append(e.rings, ringState{name: name, procIdx: map[procKey]int{}})
+	i := len(e.rings) - 1
+	e.ringIdx[name] = i
+	return i
+}
+
+func (r *ringState) proc(comm string, pid int32) int {
+	k := procKey{comm, pid}
+	if i, ok := r.procIdx[k]; ok {
+		return i
+	}
+	if len(r.procs) >= maxProcs {
+		k = procKey{"(other)", -1}
+		if i, ok := r.procIdx[k]; ok {
+			return i
+		}
+	}
+	r.procs = append(r.procs, procState{comm: k.comm, pid: k.pid})
+	i := len(r.procs) - 1
+	r.procIdx[k] = i
+	return i
+}
+
+func (e *Engine) submit(ev *event.Event, t int64) {
+	if ev.Job.IsZero() {
+		return
+	}
+	ri := e.ring(ev.Ring)
+	r := &e.rings[ri]
+	isRun := ev.Kind == event.KindRun
+	if isRun && !r.sawRun {
+		r.sawRun = true
+	}
+	if rec, ok := e.jobs[ev.Job]; ok {
+		if isRun && !rec.hasR && int(rec.ring) == ri {
+			rec.hasR, rec.run = true, t
+			if !rec.counted {
+				rec.counted, rec.epoch = true, e.epoch
+				e.incOut(int(rec.ring), int(rec.proc), t)
+			}
+			e.jobs[ev.Job] = rec
+			return
+		}
+		// The key is reused (or queued twice): the earlier job's
+		// completion was lost. It finished some time before now.
+		e.retire(ev.Job, rec, t, false)
+	}
+	rec := jobRec{first: t, ring: int32(ri), entity: ev.Entity, epoch: e.epoch}
+	rec.proc = int32(r.proc(ev.Comm, ev.PID))
+	if isRun {
+		rec.hasR, rec.run = true, t
+	} else {
+		rec.hasQ, rec.queue = true, t
+	}
+	// Where the ring reports runs, a job is in flight from its run (a
+	// queued job may wait on dependencies, not on the GPU); otherwise
+	// from its queueing.
+	if isRun || !r.sawRun {
+		rec.counted = true
+		e.incOut(ri, int(rec.proc), t)
+	}
+	e.jobs[ev.Job] = rec
+	if len(e.jobs) > e.maxJob {
+		e.expireOldest(t)
+	}
+	e.order.push(orderEnt{ev.Job, t})
+	r.order.push(orderEnt{ev.Job, t})
+}
+
+func (e *Engine) incOut(ri, pi int, t int64) {
+	if e.out == 0 {
+		e.busySince = t
+		if e.idleOpen {
+			e.idleOpen = false
+			if d := t - e.idleSince; d > e.floor {
+				// a real idle stretch (not a completion followed at once by
+				// the next submission) breaks the run of busy turns
+				e.zeros++
+			}
+			if !e.idleTaint {
+				e.idleH.add(t - e.idleSince)
+				e.addCand(cand{start: e.idleSince, end: t, idle: true, compStart: e.completions, compEnd: e.completions, zeroStart: e.zeros, zeroEnd: e.zeros})
+			}
+		}
+	}
+	e.out++
+	r := &e.rings[ri]
+	if r.out == 0 {
+		r.busySince = t
+	}
+	r.out++
+	p := &r.procs[pi]
+	if p.out == 0 {
+		p.busySince = t
+	}
+	p.out++
+}
+
+// decOut removes a counted job of the current epoch from the outstanding counts.
+func (e *Engine) decOut(rec *jobRec, t int64) {
+	if !rec.counted || rec.epoch != e.epoch {
+		return
+	}
+	r := &e.rings[rec.ring]
+	p := &r.procs[rec.proc]
+	if p.out--; p.out == 0 {
+		p.busy += t - p.busySince
+	}
+	if r.out--; r.out == 0 {
+		r.busy += t - r.busySince
+	}
+	if e.out--; e.out == 0 {
+		e.idleOpen, e.idleSince, e.idleTaint = true, t, false
 	}
 }
 
-// Snapshot returns the current state. The result is not modified later.
-func (e *Engine) Snapshot() *Snapshot {
-	s := e.snap
-	s.Input.ByName = make(map[string]uint64, len(e.snap.Input.ByName))
-	for k, v := range e.snap.Input.ByName {
-		s.Input.ByName[k] = v
+func (e *Engine) done(ev *event.Event, t int64) {
+	e.completions++
+	if e.recentDone.size >= recentDoneCap {
+		e.recentDone.pop()
 	}
-	return &s
+	e.recentDone.push(t)
+	rec, ok := e.jobs[ev.Job]
+	if !ok || ev.Job.IsZero() {
+		// A completion with no known submission (queued before the trace
+		// began, or its submission was lost) is still progress.
+		e.input.Unmatched++
+		if ev.Ring != "" {
+			e.rings[e.ring(ev.Ring)].jobs++
+		}
+		e.progress(t)
+		if e.idleOpen {
+			// Something was in flight that we did not know of: the
+			// stretch before it was not idle.
+			e.idleSince = t
+		}
+		return
+	}
+	e.matched++
+	delete(e.jobs, ev.Job)
+	r := &e.rings[rec.ring]
+	r.jobs++
+	r.procs[rec.proc].jobs++
+	sub := rec.queue
+	if rec.hasR {
+		sub = rec.run
+	}
+	r.lat.add(t - sub)
+	e.progress(t)
+	e.retireOlder(&rec, t)
+	e.decOut(&rec, t)
 }
 
-// Reset forgets everything fed so far (the TUI's "r").
-func (e *Engine) Reset() { *e = *New(e.cfg) }
+// retireOlder retires jobs of rec's ring that must have completed before
+// rec: a ring executes its jobs in order, so a job run before rec (or, with
+// no run events, queued before it by the same entity) is done by now; its
+// completion event was lost.
+func (e *Engine) retireOlder(rec *jobRec, t int64) {
+	r := &e.rings[rec.ring]
+	if r.name == "" {
+		return
+	}
+	for r.order.size > 0 {
+		f := r.order.front()
+		o, ok := e.jobs[f.key]
+		if !ok || o.first != f.first || o.ring != rec.ring {
+			r.order.pop()
+			continue
+		}
+		older := false
+		if rec.hasR && o.hasR {
+			older = o.run < rec.run
+		} else if !rec.hasR && !o.hasR && rec.entity != 0 && o.entity == rec.entity {
+			older = o.queue < rec.queue
+		}
+		if !older {
+			return
+		}
+		key := f.key
+		r.order.pop()
+		e.retire(key, o, t, false)
+	}
+}
+
+// retire drops a job whose completion event never came.
+func (e *Engine) retire(key event.JobKey, rec jobRec, t int64, expired bool) {
+	delete(e.jobs, key)
+	if expired {
+		e.input.Expired++
+		if rec.counted && rec.epoch == e.epoch {
+			// We do not know when it really finished: the stretch
+			// it kept busy is not evidence.
+			e.tainted = true
+		}
+	} else {
+		e.input.Implied++
+		e.rings[rec.ring].jobs++
+		e.rings[rec.ring].procs[rec.proc].jobs++
+	}
+	wasOut := e.out
+	e.decOut(&rec, t)
+	if expired && wasOut > 0 && e.out == 0 {
+		e.idleTaint = true
+	}
+}
+
+func (e *Engine) expire(t int64) {
+	lim := t - e.maxAge
+	for e.order.size > 0 {
+		f := e.order.front()
+		rec, ok := e.jobs[f.key]
+		if !ok || rec.first != f.first {
+			e.order.pop()
+			continue
+		}
+		if f.first >= lim {
+			return
+		}
+		key := f.key
+		e.order.pop()
+		e.retire(key, rec, t, true)
+	}
+}
+
+func (e *Engine) expireOldest(t int64) {
+	for e.order.size > 0 {
+		f := *e.order.front()
+		rec, ok := e.jobs[f.key]
+		key := f.key
+		e.order.pop()
+		if ok && rec.first == f.first {
+			e.retire(key, rec, t, true)
+			return
+		}
+	}
+}
+
+// lost handles a lost-events marker: completions may be missing, so the
+// outstanding counts can no longer be trusted. Jobs already submitted stay
+// followed (a later completion still matches them and still counts as
+// progress) but no longer count as outstanding; the stretch in progress is
+// not evidence.
+func (e *Engine) lost(t int64) {
+	e.epoch++
+	e.tainted = true
+	for i := range e.rings {
+		r := &e.rings[i]
+		for j := range r.procs {
+			p := &r.procs[j]
+			if p.out > 0 {
+				p.busy += t - p.busySince
+				p.out = 0
+			}
+		}
+		if r.out > 0 {
+			r.busy += t - r.busySince
+			r.out = 0
+		}
+	}
+	if e.out > 0 {
+		e.out = 0
+		e.zeros++
+	}
+	if !e.idleOpen {
+		e.idleOpen, e.idleSince = true, t
+	}
+	e.idleTaint = true
+}
+
+// progress records a completion at t: it ends the current no-progress
+// stretch. It runs before the completed job leaves the counts.
+func (e *Engine) progress(t int64) {
+	if e.out > 0 && !e.tainted {
+		bs := max(e.lastProg, e.busySince)
+		d := t - bs
+		anchored := e.busySince <= e.lastProg
+		e.busyH.add(d)
+		if anchored {
+			e.anchH.add(d)
+		}
+		if d >= e.floor {
+			b := binOf(d, gapSub)
+			for i := range e.rings {
+				r := &e.rings[i]
+				if r.out == 0 {
+					continue
+				}
+				r.stall[b] += float64(t - max(e.lastProg, r.busySince))
+				for j := range r.procs {
+					if p := &r.procs[j]; p.out > 0 {
+						p.stall[b] += float64(t - max(e.lastProg, p.busySince))
+					}
+				}
+			}
+			e.addCand(cand{start: bs, end: t, anchored: anchored, inflight: e.out,
+				compStart: e.compAtLast(), compEnd: e.completions, zeroStart: e.zeros, zeroEnd: e.zeros})
+		} else if !anchored {
+			if e.short.size >= shortCap {
+				e.short.pop()
+			}
+			e.short.push(span{bs, t, e.out})
+		}
+		if e.busyH.n >= e.floorCheck {
+			e.updateFloor()
+		}
+	}
+	e.lastProg = t
+	e.tainted = false
+}
+
+// compAtLast is the completion count at the previous completion (the one
+// being processed is already counted).
+func (e *Engine) compAtLast() uint64 {
+	if e.completions == 0 {
+		return 0
+	}
+	return e.completions - 1
+}
+
+// updateFloor sets the candidate floor: stretches shorter than the
+// floor cannot become windows (they are normal spacing), so they are
+// only counted in histograms. Before 64 stretches everything is kept.
+func (e *Engine) updateFloor() {
+	e.floorCheck = e.busyH.n + 64 + e.busyH.n/8
+	if e.busyH.n < 64 {
+		e.floor = 0
+		return
+	}
+	med := binLow(e.busyH.quantileBin(0.5), gapSub)
+	f := med + med/2
+	if th, ok := findThreshold(&e.busyH); ok {
+		f = max(f, binLow(th.bin, gapSub)*3/4)
+	}
+	e.floor = f
+}
+
+func (e *Engine) addCand(c cand) {
+	e.cands = append(e.cands, c)
+	e.candGen++
+	lim := offlineCandCap
+	if e.cfg.Horizon > 0 {
+		lim = liveCandCap
+	}
+	if len(e.cands) >= lim {
+		e.compactCands()
+	}
+}
+
+// compactCands bounds the candidate store: live, it keeps the newest half;
+// offline, it drops stretches that cannot be windows under the current
+// threshold (and, if that is not enough, the oldest half).
+func (e *Engine) compactCands() {
+	n := len(e.cands)
+	if e.cfg.Horizon == 0 {
+		if th, ok := findThreshold(&e.busyH); ok {
+			lo := binLow(th.bin, gapSub) * 3 / 4
+			k := 0
+			for _, c := range e.cands {
+				if c.end-c.start >= lo {
+					e.cands[k] = c
+					k++
+				}
+			}
+			if k < n*3/4 {
+				clear(e.cands[k:])
+				e.cands = e.cands[:k]
+				return
+			}
+		}
+	}
+	k := copy(e.cands, e.cands[n/2:])
+	clear(e.cands[k:])
+	e.cands = e.cands[:k]
+}

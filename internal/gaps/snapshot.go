@@ -30,6 +30,10 @@ const (
 	SwitchedOut WindowKind = "switched_out"
 	// GuestIdle: nothing was outstanding: the guest had no work.
 	GuestIdle WindowKind = "guest_idle"
+	// Stall: work was outstanding and nothing completed for clearly longer
+	// than the normal spacing, but the stretches do not form a time-slice
+	// schedule (a long job, a hang): not claimed as a switch-out.
+	Stall WindowKind = "stall"
 )
 
 // Window is a stretch of trace time without progress.
@@ -38,6 +42,9 @@ type Window struct {
 	Kind       WindowKind
 	// InFlight is the number of jobs outstanding (all rings) when the window began.
 	InFlight int
+	// Open: the window is still going on at the snapshot's End (End is
+	// then the snapshot's End).
+	Open bool
 }
 
 // Duration is End-Start.
@@ -57,8 +64,11 @@ type Timeslice struct {
 	Period, PeriodErr time.Duration
 	Share, ShareErr   float64
 	// VFs is the inferred number of VFs sharing the GPU (0 when unknown).
-	VFs  int
-	Mode Mode
+	VFs int
+	// SwitchCost is Period/VFs - Slice: the per-turn overhead (world
+	// switch) implied by VFs; 0 when VFs is unknown.
+	SwitchCost time.Duration
+	Mode       Mode
 	// Confidence in [0,1]: how well the evidence supports this schedule.
 	Confidence float64
 	// Windows is the number of switched-out windows the estimate rests on.
@@ -70,7 +80,7 @@ type RingStats struct {
 	Name     string
 	Jobs     uint64        // completed jobs
 	Busy     time.Duration // time with work outstanding on this ring
-	Stalled  time.Duration // part of Busy inside switched-out windows
+	Stalled  time.Duration // part of Busy inside switched-out (or stall) windows
 	InFlight int           // outstanding now (queued or running, not done)
 	// Job latency, submission (run, else queue) to completion.
 	LatencyP50, LatencyP99 time.Duration
@@ -103,6 +113,17 @@ type Input struct {
 	Lost   uint64 // events the source reported lost
 	// ByName counts events per tracepoint ("system:event").
 	ByName map[string]uint64
+	// Unmatched counts completions with no known submission (queued
+	// before the trace began, or the submission was lost); they still
+	// count as progress.
+	Unmatched uint64
+	// Implied counts jobs retired without their completion event because
+	// a later job of the same ring completed (the ring runs in order).
+	Implied uint64
+	// Expired counts jobs dropped after Config.MaxJobAge without completion.
+	Expired uint64
+	// OutOfOrder counts events earlier than their predecessor.
+	OutOfOrder uint64
 }
 
 // Snapshot is the engine's state at one moment, for views.
@@ -122,7 +143,13 @@ type Snapshot struct {
 	// Totals since start, whatever the horizon.
 	SwitchedOutTotal time.Duration
 	GuestIdleTotal   time.Duration
-	WindowsTotal     uint64
+	StallTotal       time.Duration // Stall windows (no schedule detected)
+	WindowsTotal     uint64        // windows of every kind
+	// Threshold is the no-progress duration above which a stretch is a
+	// window, derived from the gap histogram (0 until the data shows two
+	// clusters; a fallback of several times the normal spacing is then
+	// used for stalls and idle windows).
+	Threshold time.Duration
 	// Gaps is the histogram of gaps between completions while work was
 	// outstanding (the switch-out signature), since start.
 	Gaps Histogram

@@ -1,0 +1,158 @@
+package gaps
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+// These tests measure the engine against the ground truth of the scenario
+// generator (gen_test.go): the targets of the project are slice and period
+// within 1 %, share within 0.5 percentage points, window F1 ≥ 0.98 on
+// saturating and frame-paced loads under a fixed schedule.
+
+func TestAccuracyFixed(t *testing.T) {
+	cases := []scenario{
+		{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 300 * time.Microsecond, JobDist: "exp", Depth: 3, Duration: 3 * time.Second, Seed: 21},
+		{VFs: 4, Slice: 3 * time.Millisecond, Cost: 150 * time.Microsecond, Job: 150 * time.Microsecond, JobDist: "unif", Depth: 3, Duration: 3 * time.Second, Seed: 22, Gen617: true},
+		{VFs: 16, Slice: 1 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 50 * time.Microsecond, JobDist: "const", Depth: 2, Duration: 4 * time.Second, Seed: 23},
+		{VFs: 8, Slice: 12 * time.Millisecond, Cost: 300 * time.Microsecond, Job: 600 * time.Microsecond, JobDist: "unif", Depth: 3, Duration: 4 * time.Second, Seed: 24, Gen617: true},
+		{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 500 * time.Microsecond, JobDist: "unif", Frames: 16667 * time.Microsecond, FrameJobs: 4, Duration: 4 * time.Second, Seed: 25},
+		{VFs: 4, Slice: 12 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 800 * time.Microsecond, JobDist: "unif", Frames: 33333 * time.Microsecond, FrameJobs: 6, Duration: 6 * time.Second, Seed: 26, Gen617: true},
+	}
+	for _, sc := range cases {
+		evs, tr := sc.generate()
+		s := New(Config{}).feedAll(evs).Snapshot()
+		ts := s.Timeslice
+		slice, period, share := sc.trueSchedule()
+		f1, prec, rec := windowF1(s.Windows, tr)
+		t.Logf("vfs=%d slice=%v: %+v F1=%.3f", sc.VFs, sc.Slice, ts, f1)
+		if !ts.Detected || ts.Mode != ModeFixed {
+			t.Errorf("vfs=%d slice=%v: not detected as fixed: %s", sc.VFs, sc.Slice, ts.Reason)
+			continue
+		}
+		if e := relErr(ts.Slice, slice); e > 0.01 {
+			t.Errorf("vfs=%d slice=%v: slice %v off by %.2f%%", sc.VFs, sc.Slice, ts.Slice, 100*e)
+		}
+		if e := relErr(ts.Period, period); e > 0.01 {
+			t.Errorf("vfs=%d slice=%v: period %v (true %v) off by %.2f%%", sc.VFs, sc.Slice, ts.Period, period, 100*e)
+		}
+		if d := math.Abs(ts.Share - share); d > 0.005 {
+			t.Errorf("vfs=%d slice=%v: share %.4f (true %.4f)", sc.VFs, sc.Slice, ts.Share, share)
+		}
+		if ts.VFs != sc.VFs {
+			t.Errorf("vfs=%d slice=%v: VFs %d", sc.VFs, sc.Slice, ts.VFs)
+		}
+		if f1 < 0.98 {
+			t.Errorf("vfs=%d slice=%v: window F1 %.3f (precision %.3f recall %.3f)", sc.VFs, sc.Slice, f1, prec, rec)
+		}
+		if ts.Confidence < 0.5 {
+			t.Errorf("vfs=%d slice=%v: confidence %.2f on a clean trace", sc.VFs, sc.Slice, ts.Confidence)
+		}
+	}
+}
+
+func TestAccuracyVariable(t *testing.T) {
+	cases := []scenario{
+		{VFs: 4, Slice: 3 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 150 * time.Microsecond, JobDist: "unif", Depth: 3, Duration: 4 * time.Second, Seed: 31, Variable: true, SkipProb: 0.3},
+		{VFs: 8, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 300 * time.Microsecond, JobDist: "exp", Depth: 3, Duration: 4 * time.Second, Seed: 32, Variable: true, SkipProb: 0.3, Gen617: true},
+	}
+	for _, sc := range cases {
+		evs, tr := sc.generate()
+		s := New(Config{}).feedAll(evs).Snapshot()
+		ts := s.Timeslice
+		f1, _, _ := windowF1(s.Windows, tr)
+		t.Logf("vfs=%d slice=%v: %+v F1=%.3f true period %v", sc.VFs, sc.Slice, ts, f1, tr.period)
+		if !ts.Detected || ts.Mode != ModeVariable {
+			t.Errorf("vfs=%d: not detected as variable: %s", sc.VFs, ts.Reason)
+			continue
+		}
+		if e := relErr(ts.Slice, sc.Slice); e > 0.01 {
+			t.Errorf("vfs=%d: slice %v off by %.2f%%", sc.VFs, ts.Slice, 100*e)
+		}
+		if e := relErr(ts.Period, tr.period); e > 0.01 {
+			t.Errorf("vfs=%d: period %v (true mean %v) off by %.2f%%", sc.VFs, ts.Period, tr.period, 100*e)
+		}
+		if f1 < 0.98 {
+			t.Errorf("vfs=%d: window F1 %.3f", sc.VFs, f1)
+		}
+	}
+}
+
+// TestNoConfidentWrongNumbers: passthrough traces, jobs longer than a
+// slice and too short traces give Detected=false or a low confidence.
+func TestNoConfidentWrongNumbers(t *testing.T) {
+	cases := []struct {
+		name string
+		sc   scenario
+	}{
+		{"passthrough-exp", scenario{Passthrough: true, Job: 300 * time.Microsecond, JobDist: "exp", Depth: 3, Duration: 3 * time.Second, Seed: 41}},
+		{"passthrough-bimodal", scenario{Passthrough: true, Job: 300 * time.Microsecond, JobDist: "bimodal", Depth: 3, Duration: 3 * time.Second, Seed: 42}},
+		{"passthrough-frames", scenario{Passthrough: true, Job: 2 * time.Millisecond, JobDist: "unif", Frames: 16667 * time.Microsecond, FrameJobs: 3, Duration: 3 * time.Second, Seed: 43}},
+		{"long-jobs-2vf", scenario{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 9 * time.Millisecond, JobDist: "unif", Depth: 2, Duration: 3 * time.Second, Seed: 44}},
+		{"long-jobs-4vf", scenario{VFs: 4, Slice: 3 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 5 * time.Millisecond, JobDist: "exp", Depth: 2, Duration: 3 * time.Second, Seed: 45}},
+		{"long-jobs-8vf-const", scenario{VFs: 8, Slice: 1 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 2 * time.Millisecond, JobDist: "const", Depth: 2, Duration: 3 * time.Second, Seed: 46}},
+		{"too-short", scenario{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 300 * time.Microsecond, JobDist: "exp", Depth: 3, Duration: 20 * time.Millisecond, Seed: 47}},
+	}
+	for _, c := range cases {
+		evs, _ := c.sc.generate()
+		s := New(Config{}).feedAll(evs).Snapshot()
+		ts := s.Timeslice
+		t.Logf("%s: %+v", c.name, ts)
+		if c.sc.Passthrough {
+			if ts.Detected {
+				t.Errorf("%s: detected a schedule in passthrough", c.name)
+			}
+			for _, w := range s.Windows {
+				if w.Kind == SwitchedOut {
+					t.Errorf("%s: switched-out window %+v", c.name, w)
+					break
+				}
+			}
+			continue
+		}
+		if !ts.Detected {
+			if ts.Reason == "" {
+				t.Errorf("%s: no reason given", c.name)
+			}
+			continue
+		}
+		slice, _, _ := c.sc.trueSchedule()
+		if relErr(ts.Slice, slice) > 0.05 && ts.Confidence > 0.3 {
+			t.Errorf("%s: confident (%.2f) wrong slice %v (true %v)", c.name, ts.Confidence, ts.Slice, slice)
+		}
+	}
+}
+
+// TestLostEventsKeepEstimate drops a share of the events, marking each
+// loss as a source would; the estimate must survive and no window may span
+// a loss.
+func TestLostEventsKeepEstimate(t *testing.T) {
+	sc := scenario{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 300 * time.Microsecond, JobDist: "unif", Depth: 3, Duration: 4 * time.Second, Seed: 51, Gen617: true}
+	evs, _ := sc.generate()
+	e := New(Config{})
+	var lostAt []int64
+	for i, ev := range evs {
+		if i%997 == 500 { // lose a burst of 20 events
+			lostAt = append(lostAt, evs[i+20].Time)
+			e.Feed(lostMarker(evs[i+20].Time, 20))
+		}
+		if i%997 >= 500 && i%997 < 520 {
+			continue
+		}
+		e.Feed(ev)
+	}
+	s := e.Snapshot()
+	ts := s.Timeslice
+	t.Logf("%+v lost=%d", ts, s.Input.Lost)
+	if !ts.Detected || relErr(ts.Slice, sc.Slice) > 0.02 {
+		t.Errorf("estimate after losses: %+v", ts)
+	}
+	for _, w := range s.Windows {
+		for _, l := range lostAt {
+			if w.Start < l && w.End > l {
+				t.Errorf("window %+v spans the loss at %d", w, l)
+			}
+		}
+	}
+}

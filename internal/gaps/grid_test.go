@@ -1,0 +1,110 @@
+package gaps
+
+import (
+	"flag"
+	"fmt"
+	"math"
+	"testing"
+	"time"
+)
+
+var gridFlag = flag.Bool("grid", false, "run the scenario grid and print accuracy (development aid)")
+
+type gridResult struct {
+	sc                  scenario
+	det                 bool
+	conf                float64
+	sliceErr, periodErr float64 // relative
+	shareErr            float64 // absolute
+	f1                  float64
+	vfsOK               bool
+	mode                Mode
+	reason              string
+}
+
+func runScenario(sc scenario) gridResult {
+	evs, tr := sc.generate()
+	s := New(Config{}).feedAll(evs).Snapshot()
+	ts := s.Timeslice
+	r := gridResult{sc: sc, det: ts.Detected, conf: ts.Confidence, mode: ts.Mode, reason: ts.Reason}
+	r.f1, _, _ = windowF1(s.Windows, tr)
+	if sc.Passthrough {
+		return r
+	}
+	slice := sc.Slice
+	period := tr.period
+	share := float64(slice) / float64(period)
+	r.sliceErr = relErr(ts.Slice, slice)
+	r.periodErr = relErr(ts.Period, period)
+	r.shareErr = math.Abs(ts.Share - share)
+	r.vfsOK = ts.VFs == sc.VFs
+	return r
+}
+
+func gridScenarios() []scenario {
+	var out []scenario
+	seed := uint64(100)
+	for _, vfs := range []int{2, 4, 8, 16} {
+		for _, sl := range []time.Duration{1, 3, 6, 12} {
+			slice := sl * time.Millisecond
+			for _, wl := range []string{"sat-const", "sat-exp", "sat-unif", "frames"} {
+				for _, variable := range []bool{false, true} {
+					seed++
+					sc := scenario{VFs: vfs, Slice: slice, Cost: 200 * time.Microsecond, Duration: 4 * time.Second, Seed: seed, Gen617: seed%2 == 0}
+					if variable {
+						sc.Variable, sc.SkipProb = true, 0.3
+					}
+					job := slice / 20
+					switch wl {
+					case "sat-const":
+						sc.Job, sc.JobDist, sc.Depth = job, "const", 3
+					case "sat-exp":
+						sc.Job, sc.JobDist, sc.Depth = job, "exp", 3
+					case "sat-unif":
+						sc.Job, sc.JobDist, sc.Depth = job, "unif", 3
+					case "frames":
+						sc.Frames = 16667 * time.Microsecond
+						sc.Job, sc.JobDist = 500*time.Microsecond, "unif"
+						sc.FrameJobs = 4
+					}
+					out = append(out, sc)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func (r gridResult) String() string {
+	sc := r.sc
+	wl := sc.JobDist
+	if sc.Frames > 0 {
+		wl = "frames"
+	}
+	return fmt.Sprintf("vfs=%2d slice=%4.1fms var=%-5v %-6s det=%-5v mode=%-8s conf=%.2f slice%%=%6.2f period%%=%6.2f share=%5.2fpp F1=%.3f vfs=%v %s",
+		sc.VFs, float64(sc.Slice)/1e6, sc.Variable, wl, r.det, r.mode, r.conf, 100*r.sliceErr, 100*r.periodErr, 100*r.shareErr, r.f1, r.vfsOK, r.reason)
+}
+
+func TestGrid(t *testing.T) {
+	if !*gridFlag {
+		t.Skip("development aid: go test -run Grid -grid -v")
+	}
+	var n, ok, det int
+	for _, sc := range gridScenarios() {
+		r := runScenario(sc)
+		n++
+		good := r.det && r.sliceErr <= 0.01 && r.periodErr <= 0.01 && r.shareErr <= 0.005 && r.f1 >= 0.98
+		if r.det {
+			det++
+		}
+		if good {
+			ok++
+		}
+		mark := " "
+		if !good {
+			mark = "X"
+		}
+		t.Logf("%s %s", mark, r)
+	}
+	t.Logf("%d/%d within targets, %d detected", ok, n, det)
+}

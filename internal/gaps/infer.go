@@ -1,0 +1,688 @@
+package gaps
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+const (
+	// minWindows is the fewest switched-out windows a schedule is
+	// inferred from (the confidence stays low near it).
+	minWindows = 3
+	// minNormalGaps is the fewest normal (in-turn) completion gaps needed
+	// to estimate the job service time.
+	minNormalGaps = 8
+	// maxVFs bounds the VF count (SR-IOV GPUs expose at most a few dozen).
+	maxVFs = 64
+)
+
+// spacing summarises the normal completion gaps: those with work
+// outstanding throughout and shorter than the window threshold. In a
+// saturating pipeline each is one job's service time.
+type spacing struct {
+	n    uint64
+	mean float64 // ns
+	// lenBiased is E[g²]/E[g]: the expected service time of the job that
+	// straddles a switch-out (a long job is proportionally more likely to
+	// be the one running when the VF is switched out).
+	lenBiased float64
+	sd        float64
+}
+
+func spacingBelow(h *gapHist, bin int) spacing {
+	n, s, s2 := h.below(bin)
+	if n == 0 || s == 0 {
+		return spacing{n: n}
+	}
+	m := s / float64(n)
+	v := s2/float64(n) - m*m
+	return spacing{n: n, mean: m, lenBiased: s2 / s, sd: math.Sqrt(max(v, 0))}
+}
+
+type obs struct {
+	s, e     float64 // relative to the first window's end, ns
+	anchored bool
+	// adjacent: the previous window is the previous turn of a busy
+	// stretch (nothing idle in between, this window began with work
+	// outstanding).
+	adjacent bool
+	comps    uint64 // completions between the previous window and this one
+}
+
+// infer estimates the schedule from switched-out windows ws (time order).
+//
+// Model: the VF holds the GPU for Slice, then is off for Off while the
+// other VFs run; Period = Slice + Off. A window is observed from the last
+// completion before the switch to the first completion after it, so in a
+// saturating pipeline it is Off plus the service time of the job that
+// straddles the switch (length-biased: spacing.lenBiased). Window ends lie
+// within one job time after the start of a turn, so in fixed mode they sit
+// on a lattice φ + k·Period, with k skipping the turns in which the guest was
+// idle; Period is the least-squares slope over all windows.
+// grid is a detected fixed schedule's timing: turns start at
+// psi + k·period (trace clock, ns) after an off-time of off.
+type grid struct {
+	ok               bool
+	psi, period, off float64
+	margin           float64
+}
+
+// done, when not nil, visits the recent completion times.
+func infer(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done func(func(int64))) Timeslice {
+	ts := Timeslice{Mode: ModeNone, Windows: len(ws)}
+	n := len(ws)
+	switch {
+	case n == 0:
+		ts.Reason = "no switched-out windows: completions never stopped while work was outstanding (passthrough, or a VF alone on its GPU)"
+		return ts
+	case n < minWindows:
+		ts.Reason = fmt.Sprintf("only %d switched-out window(s); at least %d are needed", n, minWindows)
+		return ts
+	case matchFrac < 0.5:
+		ts.Reason = fmt.Sprintf("only %.0f%% of completions matched a submission: outstanding work is unknown", 100*matchFrac)
+		return ts
+	case sp.n < minNormalGaps:
+		ts.Reason = "too few completions inside turns to measure the job spacing (jobs as long as a slice?)"
+		return ts
+	}
+	j := sp.lenBiased
+	lens := make([]float64, n)
+	for i, w := range ws {
+		lens[i] = float64(w.end - w.start)
+	}
+	if ml := median(lens); j > 0.35*ml {
+		ts.Reason = fmt.Sprintf("jobs (%.2f ms) too long against the no-progress windows (%.2f ms) to resolve the schedule", j/1e6, ml/1e6)
+		return ts
+	}
+	e0 := float64(ws[0].end)
+	o := make([]obs, n)
+	for i, w := range ws {
+		o[i] = obs{s: float64(w.start) - e0, e: float64(w.end) - e0, anchored: w.anchored}
+		if i > 0 {
+			p := ws[i-1]
+			o[i].adjacent = w.anchored && w.zeroStart == p.zeroEnd
+			o[i].comps = w.compStart - p.compEnd + 1
+		}
+	}
+
+	// Fixed-mode fit: the largest lattice period that holds ≥ 80 % of the window ends.
+	diffs := make([]float64, 0, n-1)
+	for i := 1; i < n; i++ {
+		diffs = append(diffs, o[i].e-o[i-1].e)
+	}
+	slices.Sort(diffs)
+	base := lowCluster(diffs)
+	// A turn holds its off-time: the period exceeds the anchored windows.
+	var anchLens []float64
+	for _, w := range o {
+		if w.anchored {
+			anchLens = append(anchLens, w.e-w.s)
+		}
+	}
+	medAnch := 0.0
+	if len(anchLens) > 0 {
+		medAnch = median(anchLens) - j
+	}
+	var fit latticeFit
+	fixed := false
+	if base > 0 {
+		for m := 1; m <= 4; m++ {
+			p0 := base / float64(m)
+			tol := max(2*j, 0.02*p0)
+			if p0 < 4*tol {
+				break
+			}
+			f := fitLattice(o, p0, tol)
+			if f.inliers >= 0.8 && f.span >= 3 && f.oneStep >= 0.9 && medAnch < f.period {
+				fit, fixed = f, true
+				break
+			}
+		}
+	}
+
+	// Off-time from anchored windows (their length is Off + one straddling job).
+	var offs []float64
+	for i, w := range o {
+		if w.anchored && (!fixed || fit.in[i]) {
+			offs = append(offs, w.e-w.s)
+		}
+	}
+	var off, offSE float64
+	usedExt := false
+	switch {
+	case fixed && len(offs) >= 2:
+		// In fixed mode the switch instants themselves sit on the
+		// lattice: a window ends R ≥ 0 after its turn starts (what
+		// remains of the straddling job) and starts U ≥ 0 before its
+		// turn ends (the part already done). The extremes over many
+		// windows approach R = U = 0, a far tighter estimate than the
+		// mean, unless jobs are phase-locked to the slice (constant
+		// jobs dividing it); then the mean estimate, exact in that
+		// case, is used.
+		m, sd := meanSD(offs)
+		offMean := m - j
+		seMean := math.Hypot(sd/math.Sqrt(float64(len(offs))), sp.sd/math.Sqrt(float64(sp.n)))
+		var re, rs []float64
+		for i, w := range o {
+			if !fit.in[i] {
+				continue
+			}
+			l := fit.phi + fit.period*fit.k[i]
+			re = append(re, w.e-l)
+			if w.anchored {
+				rs = append(rs, w.s-l)
+			}
+		}
+		slices.Sort(re)
+		slices.Sort(rs)
+		q := len(rs) / 40
+		offExt := re[len(re)/40] - rs[len(rs)-1-q]
+		// spread of the extremes: the next order statistics
+		seExt := max(re[min(len(re)/40+1, len(re)-1)]-re[len(re)/40], rs[len(rs)-1-q]-rs[max(len(rs)-2-q, 0)], fit.periodSE)
+		if offExt <= offMean+2*seMean+seExt {
+			off, offSE = offExt, seExt
+			usedExt = true
+		} else {
+			off, offSE = offMean, seMean
+		}
+	case len(offs) >= 2:
+		m, sd := meanSD(offs)
+		off = m - j
+		offSE = math.Hypot(sd/math.Sqrt(float64(len(offs))), sp.sd/math.Sqrt(float64(sp.n)))
+	default:
+		// Frame-paced: windows begin when a job arrives during the
+		// off-time. The longest of them approach Off + one job.
+		var bs []float64
+		for i, w := range o {
+			if !fixed || fit.in[i] {
+				bs = append(bs, w.e-w.s)
+			}
+		}
+		slices.Sort(bs)
+		off = bs[(len(bs)*9)/10] - j
+		offSE = max(j, (bs[len(bs)-1]-bs[0])/math.Sqrt(float64(len(bs))))
+	}
+
+	// Observed on-times between adjacent windows: Slice minus the two
+	// partial jobs at its edges (together one job on average).
+	var ons, turns []float64
+	var comps []float64
+	for i := 1; i < n; i++ {
+		if o[i].adjacent {
+			ons = append(ons, o[i].s-o[i-1].e+j)
+			turns = append(turns, o[i].e-o[i-1].e)
+			comps = append(comps, float64(o[i].comps))
+		}
+	}
+
+	var psi float64
+	if fixed {
+		minRe := math.Inf(1)
+		var all []float64
+		for i, w := range o {
+			if fit.in[i] {
+				all = append(all, w.e-fit.phi-fit.period*fit.k[i])
+			}
+		}
+		slices.Sort(all)
+		minRe = all[len(all)/40]
+		psi = e0 + fit.phi + minRe
+	}
+
+	var slice, period, sliceErr, periodErr float64
+	conf := 1.0
+	var notes []string
+	if fixed {
+		ts.Mode = ModeFixed
+		period, periodErr = fit.period, fit.periodSE
+		slice = period - off
+		if usedExt && done != nil {
+			// Every completion falls inside a turn: the latest phase
+			// of any completion after the turn start bounds the slice
+			// from below, and with many turns approaches it (the
+			// windows' own starts are only the turns that ended busy).
+			best := -1.0
+			lim := period - off/2
+			done(func(t int64) {
+				ph := math.Mod(float64(t)-psi, period)
+				if ph < 0 {
+					ph += period
+				}
+				if ph <= lim && ph > best {
+					best = ph
+				}
+			})
+			if best > slice && best-slice <= 2*j {
+				slice, off = best, period-best
+			}
+		}
+		sliceErr = math.Hypot(periodErr, offSE)
+		conf *= fit.inliers
+		if len(ons) == 0 {
+			notes = append(notes, "no two consecutive turns observed busy")
+			conf *= 0.8
+		}
+	} else {
+		v, reason := inferVariable(o, base, j, sp)
+		if reason != "" {
+			ts.Reason = reason
+			return ts
+		}
+		ts.Mode = ModeVariable
+		slice, sliceErr, period, periodErr = v.slice, v.sliceErr, v.period, v.periodErr
+		off = period - slice
+		ts.VFs = v.vfs
+		conf *= 0.8 * v.inliers
+		notes = append(notes, "turns do not recur on one period (idle neighbours skipped): Period is the mean turn-to-turn time, VFs the most seen busy at once")
+	}
+	if slice <= 0 || off <= 0 || slice >= period {
+		ts.Mode = ModeNone
+		ts.Reason = fmt.Sprintf("inconsistent estimate (slice %.2f ms, period %.2f ms)", slice/1e6, period/1e6)
+		return ts
+	}
+	if j > slice/2 {
+		ts.Mode = ModeNone
+		ts.Reason = fmt.Sprintf("jobs (%.2f ms) too long against the apparent slice (%.2f ms) to resolve it", j/1e6, slice/1e6)
+		return ts
+	}
+	if len(comps) > 0 {
+		slices.Sort(comps)
+		if comps[len(comps)/2] < 3 {
+			notes = append(notes, "few completions per turn")
+			conf *= 0.6
+		}
+	}
+
+	ts.Detected = true
+	if fixed && g != nil {
+		*g = grid{ok: true, psi: psi, period: period, off: off, margin: sliceErr + 10e3}
+	}
+	ts.Slice = time.Duration(slice)
+	ts.SliceErr = time.Duration(sliceErr)
+	ts.Period = time.Duration(period)
+	ts.PeriodErr = time.Duration(periodErr)
+	ts.Share = slice / period
+	ts.ShareErr = ts.Share * math.Hypot(sliceErr/slice, periodErr/period)
+	if ts.Mode == ModeFixed {
+		ts.VFs, ts.SwitchCost = vfs(period, slice)
+	} else if ts.VFs > 0 {
+		ts.SwitchCost = time.Duration(max(0, (period-slice*float64(ts.VFs))/float64(ts.VFs)))
+	}
+
+	// Confidence: evidence count × lattice fit × cluster separation ×
+	// resolvability (jobs short against the slice) × matched completions.
+	conf *= 1 - math.Exp(-float64(n)/8)
+	conf *= 0.5 + 0.5*sep
+	r := j / slice
+	conf *= 1 / (1 + 8*r*r)
+	conf *= min(1, matchFrac)
+	if rel := sliceErr / slice; rel > 0.05 {
+		conf *= 0.05 / rel
+	}
+	ts.Confidence = math.Max(0, math.Min(1, conf))
+	if n < 8 {
+		notes = append(notes, fmt.Sprintf("only %d windows", n))
+	}
+	if len(notes) > 0 {
+		ts.Reason = joinNotes(notes)
+	}
+	for _, x := range []float64{slice, sliceErr, period, periodErr, ts.Share, ts.ShareErr, ts.Confidence} {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return Timeslice{Mode: ModeNone, Windows: n, Reason: "numerically degenerate estimate"}
+		}
+	}
+	return ts
+}
+
+// vfs infers the number of VFs from Period = N·(Slice + c), with c the
+// per-turn switch cost: N is the largest count whose implied c is not
+// negative, preferring the one whose c is closest to a typical world switch
+// (~0.2 ms on MxGPU) when several fit within 30 % of the slice.
+func vfs(period, slice float64) (int, time.Duration) {
+	if slice <= 0 {
+		return 0, 0
+	}
+	nmax := int(math.Floor(period/slice + 0.25)) // the slice estimate may run a little over Period/N
+	if nmax < 2 || nmax > maxVFs {
+		return 0, 0
+	}
+	const typical = 0.2e6
+	best, bestD := nmax, math.Inf(1)
+	for k := nmax; k >= 2; k-- {
+		c := period/float64(k) - slice
+		if c > 0.3*slice && k != nmax {
+			break
+		}
+		if d := math.Abs(c - typical); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	c := max(period/float64(best)-slice, 0)
+	return best, time.Duration(c)
+}
+
+type latticeFit struct {
+	period, periodSE float64
+	phi              float64   // end = phi + k·period
+	k                []float64 // turn index of each window
+	inliers          float64   // fraction of windows on the lattice
+	span             int       // turns covered
+	oneStep          float64   // fraction of consecutive busy windows one period apart
+	minAdjStep       float64   // fewest periods between consecutive busy windows
+	in               []bool
+}
+
+// fitLattice assigns each window end a turn index using a trial period p0,
+// fits end = φ + k·period by least squares on the inliers and repeats.
+func fitLattice(o []obs, p0, tol float64) latticeFit {
+	n := len(o)
+	k := make([]float64, n)
+	in := make([]bool, n)
+	k[0] = 0
+	for i := 1; i < n; i++ {
+		k[i] = k[i-1] + max(1, math.Round((o[i].e-o[i-1].e)/p0))
+	}
+	p, phi := p0, 0.0
+	var se float64
+	cnt := n
+	for iter := 0; iter < 5; iter++ {
+		// residuals against the current line, inliers around their median
+		res := make([]float64, n)
+		for i := range o {
+			res[i] = o[i].e - phi - p*k[i]
+		}
+		med := median(res)
+		cnt = 0
+		for i := range o {
+			// The first pass fits all windows: the turn indices are
+			// right, only the trial period is off, so residuals drift.
+			in[i] = iter == 0 || math.Abs(res[i]-med) <= tol
+			if in[i] {
+				cnt++
+			}
+		}
+		if cnt < 2 {
+			break
+		}
+		var sx, sy float64
+		for i := range o {
+			if in[i] {
+				sx += k[i]
+				sy += o[i].e
+			}
+		}
+		mx, my := sx/float64(cnt), sy/float64(cnt)
+		var sxx, sxy float64
+		for i := range o {
+			if in[i] {
+				sxx += (k[i] - mx) * (k[i] - mx)
+				sxy += (k[i] - mx) * (o[i].e - my)
+			}
+		}
+		if sxx == 0 {
+			break
+		}
+		p = sxy / sxx
+		phi = my - p*mx
+		var rss float64
+		for i := range o {
+			if in[i] {
+				r := o[i].e - phi - p*k[i]
+				rss += r * r
+			}
+		}
+		if cnt > 2 {
+			se = math.Sqrt(rss / float64(cnt-2) / sxx)
+		}
+		// re-index with the refined period
+		for i := range o {
+			k[i] = math.Round((o[i].e - phi) / p)
+		}
+	}
+	// Window ends cannot precede their turn's start: they lie on or
+	// above the line of turn starts, and the earliest ones touch it.
+	// The lower envelope's slope is far less noisy than least squares
+	// over the straddling jobs' remainders.
+	if env, ok := lowerEnvelopeSlope(o, k, in); ok && se > 0 && math.Abs(env-p) <= 3*se {
+		p = env
+		minR := math.Inf(1)
+		for i := range o {
+			if in[i] {
+				minR = min(minR, o[i].e-p*k[i])
+			}
+		}
+		// keep phi as the least-squares line (ends' mean offset) with the new slope
+		var sr float64
+		for i := range o {
+			if in[i] {
+				sr += o[i].e - p*k[i] - minR
+			}
+		}
+		if cnt > 0 {
+			phi = minR + sr/float64(cnt)
+		}
+	}
+	span := 0
+	if n > 0 {
+		span = int(k[n-1] - k[0])
+	}
+	// With the guest busy from one window to the next, the host cannot
+	// have given it two turns in between: consecutive busy windows are
+	// one period apart.
+	adj, one := 0, 0
+	for i := 1; i < n; i++ {
+		if o[i].adjacent && in[i] && in[i-1] {
+			adj++
+			if k[i]-k[i-1] == 1 {
+				one++
+			}
+		}
+	}
+	oneStep := 1.0
+	if adj > 0 {
+		oneStep = float64(one) / float64(adj)
+	}
+	minAdj := math.Inf(1)
+	for i := 1; i < n; i++ {
+		if o[i].adjacent && in[i] && in[i-1] {
+			minAdj = min(minAdj, k[i]-k[i-1])
+		}
+	}
+	return latticeFit{period: p, periodSE: se, phi: phi, k: k, inliers: float64(cnt) / float64(n), span: span, in: in, oneStep: oneStep, minAdjStep: minAdj}
+}
+
+// lowCluster returns the typical shortest spacing in sorted diffs: the
+// median of the values near the 20th percentile (robust to a few
+// spurious short ones and to skipped turns, which give multiples).
+func lowCluster(d []float64) float64 {
+	if len(d) == 0 {
+		return 0
+	}
+	q := d[len(d)/5]
+	var c []float64
+	for _, v := range d {
+		if v >= 0.75*q && v <= 1.25*q {
+			c = append(c, v)
+		}
+	}
+	if len(c) == 0 {
+		return q
+	}
+	return c[len(c)/2]
+}
+
+func median(x []float64) float64 {
+	c := slices.Clone(x)
+	slices.Sort(c)
+	if len(c) == 0 {
+		return 0
+	}
+	return c[len(c)/2]
+}
+
+func meanSD(x []float64) (float64, float64) {
+	if len(x) == 0 {
+		return 0, 0
+	}
+	var s float64
+	for _, v := range x {
+		s += v
+	}
+	m := s / float64(len(x))
+	var v float64
+	for _, y := range x {
+		v += (y - m) * (y - m)
+	}
+	if len(x) > 1 {
+		v /= float64(len(x) - 1)
+	}
+	return m, math.Sqrt(v)
+}
+
+func joinNotes(n []string) string {
+	s := n[0]
+	for _, x := range n[1:] {
+		s += "; " + x
+	}
+	return s
+}
+
+type variableFit struct {
+	slice, sliceErr, period, periodErr float64
+	vfs                                int
+	inliers                            float64
+}
+
+// inferVariable fits the variable (work-conserving) schedule: the host
+// still switches on a grid of slots Q = Slice + switch cost, but skips idle
+// VFs, so windows are whole numbers of slots apart, not one period. Window
+// ends sit R ≥ 0 after a slot start, window starts U ≥ 0 before a slot's
+// end: with the grid's phase ψ from the earliest end, Slice is the largest
+// (start - ψ) mod Q.
+func inferVariable(o []obs, base, j float64, sp spacing) (variableFit, string) {
+	const notSched = "windows are not separated by whole numbers of one slot: not a time-slice schedule"
+	if base <= 0 {
+		return variableFit{}, notSched
+	}
+	var fit latticeFit
+	found := false
+	for m := 2; m <= 16; m++ {
+		p0 := base / float64(m)
+		tol := max(2*j, 0.02*p0)
+		if p0 < 5*tol {
+			break
+		}
+		f := fitLattice(o, p0, tol)
+		if f.inliers >= 0.85 && f.span >= 6 && f.minAdjStep >= 2 {
+			fit, found = f, true
+			break
+		}
+	}
+	if !found {
+		return variableFit{}, notSched
+	}
+	q := fit.period
+	minRe := math.Inf(1)
+	for i, w := range o {
+		if fit.in[i] {
+			minRe = min(minRe, w.e-fit.phi-q*fit.k[i])
+		}
+	}
+	psi := fit.phi + minRe
+	var tops []float64
+	for i, w := range o {
+		if fit.in[i] && w.anchored {
+			tops = append(tops, math.Mod(math.Mod(w.s-psi, q)+q, q))
+		}
+	}
+	if len(tops) < 3 {
+		return variableFit{}, "too few windows that began with work outstanding to measure the slice"
+	}
+	slices.Sort(tops)
+	qi := len(tops) / 40
+	slice := tops[len(tops)-1-qi]
+	// Jobs phase-locked to the slot (constant jobs dividing it) keep U
+	// and R from reaching 0: then U+R stays one straddling job and the
+	// spread of the starts is small. Add back what the spread cannot
+	// account for.
+	slice += max(0, j-(tops[len(tops)-1]-tops[0]))
+	sliceErr := max(tops[len(tops)-1-qi]-tops[max(len(tops)-2-qi, 0)], fit.periodSE)
+	c := q - slice
+	// Turns: each busy stretch between adjacent windows holds whole slots.
+	var span, turns float64
+	vfs := 0
+	for i := 1; i < len(o); i++ {
+		if !o[i].adjacent || !fit.in[i] || !fit.in[i-1] {
+			continue
+		}
+		on := o[i].s - o[i-1].e + j + c
+		m := math.Round(on / q)
+		if m < 1 {
+			continue
+		}
+		turns += m
+		span += o[i].e - o[i-1].e
+		off := o[i].e - o[i].s - j - c
+		vfs = min(max(vfs, 1+int(math.Round(off/q))), maxVFs)
+	}
+	if turns < 3 {
+		return variableFit{}, "too few consecutive busy turns to measure the period"
+	}
+	period := span / turns
+	return variableFit{slice: slice, sliceErr: sliceErr, period: period, periodErr: q / turns, vfs: vfs, inliers: fit.inliers}, ""
+}
+
+func span0(k []float64) float64 {
+	if len(k) == 0 {
+		return 0
+	}
+	return k[len(k)-1] - k[0]
+}
+
+// lowerEnvelopeSlope returns the slope of the lower convex hull of the
+// inlier points (k, end) at the points' mean k: the line under all ends
+// that is closest to them on average.
+func lowerEnvelopeSlope(o []obs, k []float64, in []bool) (float64, bool) {
+	type pt struct{ x, y float64 }
+	var pts []pt
+	var sx float64
+	for i := range o {
+		if !in[i] {
+			continue
+		}
+		p := pt{k[i], o[i].e}
+		if n := len(pts); n > 0 && pts[n-1].x == p.x {
+			pts[n-1].y = min(pts[n-1].y, p.y)
+			continue
+		}
+		if n := len(pts); n > 0 && pts[n-1].x > p.x {
+			return 0, false
+		}
+		pts = append(pts, p)
+		sx += p.x
+	}
+	if len(pts) < 3 {
+		return 0, false
+	}
+	mx := sx / float64(len(pts))
+	var h []pt
+	for _, p := range pts {
+		for len(h) >= 2 {
+			a, b := h[len(h)-2], h[len(h)-1]
+			if (b.x-a.x)*(p.y-a.y)-(b.y-a.y)*(p.x-a.x) <= 0 {
+				h = h[:len(h)-1]
+				continue
+			}
+			break
+		}
+		h = append(h, p)
+	}
+	for i := 0; i+1 < len(h); i++ {
+		if h[i].x <= mx && mx <= h[i+1].x {
+			return (h[i+1].y - h[i].y) / (h[i+1].x - h[i].x), true
+		}
+	}
+	return 0, false
+}

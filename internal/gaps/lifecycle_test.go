@@ -1,0 +1,345 @@
+package gaps
+
+import (
+	"testing"
+	"time"
+
+	"github.com/gpuwatch/gpuwatch/internal/event"
+)
+
+const ms = int64(time.Millisecond)
+const us = int64(time.Microsecond)
+
+// builder makes hand-written event sequences.
+type builder struct{ evs []event.Event }
+
+func (b *builder) q(t int64, ring string, fence uint64) *builder {
+	b.evs = append(b.evs, event.Event{Time: t, Kind: event.KindQueue, Name: "gpu_scheduler:drm_sched_job", Ring: ring, Job: event.JobKey{Fence: fence}, Comm: "app", PID: 7, Entity: 1})
+	return b
+}
+
+func (b *builder) run(t int64, ring string, fence uint64) *builder {
+	b.evs = append(b.evs, event.Event{Time: t, Kind: event.KindRun, Name: "gpu_scheduler:drm_run_job", Ring: ring, Job: event.JobKey{Fence: fence}, Comm: "app", PID: 7, Entity: 1})
+	return b
+}
+
+func (b *builder) done(t int64, fence uint64) *builder {
+	b.evs = append(b.evs, event.Event{Time: t, Kind: event.KindDone, Name: "gpu_scheduler:drm_sched_process_job", Job: event.JobKey{Fence: fence}})
+	return b
+}
+
+func (b *builder) lost(t int64, n uint64) *builder {
+	b.evs = append(b.evs, event.Event{Time: t, Kind: event.KindLost, Count: n})
+	return b
+}
+
+func (b *builder) engine(cfg Config) *Engine {
+	e := New(cfg)
+	feedAll(e, b.evs)
+	return e
+}
+
+func TestCompletionFindsRingThroughFence(t *testing.T) {
+	var b builder
+	// an earlier job tells the engine that gfx reports runs
+	b.q(0, "gfx", 0x9).run(0, "gfx", 0x9).done(0, 0x9)
+	b.q(0, "gfx", 0xa).run(1*ms, "gfx", 0xa).q(1*ms, "sdma0", 0xb).run(1*ms, "sdma0", 0xb)
+	b.done(3*ms, 0xa).done(5*ms, 0xb)
+	s := b.engine(Config{}).Snapshot()
+	if len(s.Rings) != 2 || s.Rings[0].Name != "gfx" || s.Rings[1].Name != "sdma0" {
+		t.Fatalf("rings %+v", s.Rings)
+	}
+	g, d := s.Rings[0], s.Rings[1]
+	if g.Jobs != 2 || d.Jobs != 1 {
+		t.Errorf("jobs gfx=%d sdma0=%d", g.Jobs, d.Jobs)
+	}
+	// latency from run (queue only where there is no run)
+	if g.LatencyP99 < 1900*time.Microsecond || g.LatencyP99 > 2100*time.Microsecond {
+		t.Errorf("gfx latency p99 %v, want ~2ms", g.LatencyP99)
+	}
+	if g.Busy != 2*time.Millisecond || d.Busy != 4*time.Millisecond {
+		t.Errorf("busy gfx=%v sdma0=%v, want 2ms 4ms (from run to done)", g.Busy, d.Busy)
+	}
+	if g.InFlight != 0 || d.InFlight != 0 {
+		t.Errorf("in flight %d %d", g.InFlight, d.InFlight)
+	}
+	if len(g.Processes) != 1 || g.Processes[0].Comm != "app" || g.Processes[0].Jobs != 2 || g.Processes[0].Busy != 2*time.Millisecond {
+		t.Errorf("processes %+v", g.Processes)
+	}
+	if s.Input.Events != 9 || s.Input.ByName["gpu_scheduler:drm_sched_process_job"] != 3 {
+		t.Errorf("input %+v", s.Input)
+	}
+}
+
+func TestContextSeqnoKeys(t *testing.T) {
+	e := New(Config{})
+	k := event.JobKey{Context: 5, Seqno: 9}
+	e.Feed(event.Event{Time: 0, Kind: event.KindQueue, Ring: "gfx", Job: k})
+	e.Feed(event.Event{Time: ms, Kind: event.KindRun, Ring: "gfx", Job: k})
+	e.Feed(event.Event{Time: 2 * ms, Kind: event.KindDone, Job: k})
+	s := e.Snapshot()
+	if s.Rings[0].Jobs != 1 || s.Input.Unmatched != 0 || s.Rings[0].InFlight != 0 {
+		t.Fatalf("%+v %+v", s.Rings, s.Input)
+	}
+}
+
+// steady builds a busy ring with completions every 100 µs on gfx, from..to.
+func steady(b *builder, from, to int64, fence *uint64) {
+	for t := from; t < to; t += 100 * us {
+		*fence++
+		b.q(t, "gfx", *fence).run(t, "gfx", *fence).done(t+100*us, *fence)
+	}
+}
+
+func TestUnknownCompletionIsProgress(t *testing.T) {
+	// Completions of jobs queued before the trace began end a gap like any other.
+	var b builder
+	var f uint64 = 100
+	steady(&b, 0, 20*ms, &f)
+	b.q(20*ms, "gfx", 1)  // outstanding from 20 ms
+	b.done(21*ms, 0xdead) // unknown job: progress
+	steady(&b, 21*ms, 40*ms, &f)
+	b.done(41*ms, 1)
+	s := b.engine(Config{}).Snapshot()
+	if s.Input.Unmatched != 1 {
+		t.Errorf("unmatched %d", s.Input.Unmatched)
+	}
+	for _, w := range s.Windows {
+		if w.Kind != GuestIdle {
+			t.Errorf("unexpected window %+v", w)
+		}
+	}
+}
+
+func TestOtherRingProgressIsNotASwitchOut(t *testing.T) {
+	// gfx holds one long job while sdma completes steadily: a gap on one
+	// ring while another completes is not a switch-out, nor any window.
+	var b builder
+	b.q(0, "gfx", 1).run(0, "gfx", 1)
+	var f uint64 = 100
+	for t := int64(0); t < 50*ms; t += 100 * us {
+		f++
+		b.q(t, "sdma0", f).run(t, "sdma0", f).done(t+100*us, f)
+	}
+	b.done(50*ms, 1)
+	s := b.engine(Config{}).Snapshot()
+	if len(s.Windows) != 0 || s.WindowsTotal != 0 {
+		t.Errorf("windows %+v", s.Windows)
+	}
+	if s.Rings[0].Name != "gfx" || s.Rings[0].Busy != 50*time.Millisecond || s.Rings[0].Stalled != 0 {
+		t.Errorf("gfx %+v", s.Rings[0])
+	}
+}
+
+// switched builds a fixed 2-VF schedule with a saturating pipeline:
+// completions every 100 µs during 6 ms turns, none during 6.4 ms off-times.
+func switched(b *builder, from int64, turns int, fence *uint64) int64 {
+	t := from
+	for k := 0; k < turns; k++ {
+		for i := 0; i < 60; i++ {
+			*fence++
+			b.q(t, "gfx", *fence).run(t, "gfx", *fence)
+			t += 100 * us
+			if i == 59 {
+				t += 6400 * us // switched out while the job runs
+			}
+			b.done(t, *fence)
+		}
+	}
+	return t
+}
+
+func TestLostEventsAreNotEvidence(t *testing.T) {
+	var b builder
+	var f uint64
+	t1 := switched(&b, 0, 20, &f)
+	// A lost-events marker inside a long gap: the gap must not become a window.
+	f++
+	b.q(t1, "gfx", f).run(t1, "gfx", f).lost(t1+3*ms, 17).done(t1+9*ms, f)
+	e := b.engine(Config{})
+	s := e.Snapshot()
+	if s.Input.Lost != 17 {
+		t.Errorf("lost %d", s.Input.Lost)
+	}
+	for _, w := range s.Windows {
+		if w.End > t1 {
+			t.Errorf("window across lost events: %+v", w)
+		}
+	}
+	if !s.Timeslice.Detected {
+		t.Errorf("schedule not detected: %+v", s.Timeslice)
+	}
+}
+
+func TestExpiryBoundsState(t *testing.T) {
+	// Completions never come (lost, or the trace cut them): state stays bounded.
+	e := New(Config{MaxJobAge: 100 * time.Millisecond})
+	for i := 0; i < 200000; i++ {
+		e.Feed(event.Event{Time: int64(i) * 10 * us, Kind: event.KindQueue, Ring: "gfx", Job: event.JobKey{Fence: uint64(i + 1)}})
+	}
+	if n := len(e.jobs); n > 10001 {
+		t.Errorf("%d jobs followed, want ≤ 10001 (100 ms at one job per 10 µs)", n)
+	}
+	if e.order.size > 10001 {
+		t.Errorf("expiry queue %d", e.order.size)
+	}
+	s := e.Snapshot()
+	if s.Input.Expired < 189999 {
+		t.Errorf("expired %d", s.Input.Expired)
+	}
+	e2 := New(Config{MaxJobs: 1000})
+	for i := 0; i < 5000; i++ {
+		e2.Feed(event.Event{Time: int64(i), Kind: event.KindQueue, Ring: "gfx", Job: event.JobKey{Fence: uint64(i + 1)}})
+	}
+	if len(e2.jobs) > 1000 {
+		t.Errorf("MaxJobs: %d jobs", len(e2.jobs))
+	}
+}
+
+func TestInOrderRetirement(t *testing.T) {
+	// The completion of job 1 is lost; job 2, run after it on the same
+	// ring, completes: job 1 is done too and must not keep the ring busy.
+	var b builder
+	b.q(0, "gfx", 1).run(0, "gfx", 1).q(0, "gfx", 2).run(1*ms, "gfx", 2).done(2*ms, 2)
+	e := b.engine(Config{})
+	s := e.Snapshot()
+	if s.Input.Implied != 1 || s.Rings[0].InFlight != 0 || s.Rings[0].Jobs != 2 || len(e.jobs) != 0 {
+		t.Errorf("input %+v ring %+v", s.Input, s.Rings[0])
+	}
+}
+
+func TestGuestIdleIsNeverSwitchedOut(t *testing.T) {
+	var b builder
+	var f uint64
+	t1 := switched(&b, 0, 20, &f)
+	// idle for 8 periods, then switched-out again in phase
+	idleEnd := t1 - 100*us + 8*12400*us
+	t2 := switched(&b, idleEnd, 20, &f)
+	s := b.engine(Config{}).Snapshot()
+	var idle, so int
+	for _, w := range s.Windows {
+		switch w.Kind {
+		case GuestIdle:
+			idle++
+			if w.Start != t1 || w.End != idleEnd {
+				t.Errorf("idle window %v..%v, want %v..%v", w.Start, w.End, t1, idleEnd)
+			}
+		case SwitchedOut:
+			so++
+			if w.Start < idleEnd && w.End > t1 {
+				t.Errorf("switched-out window inside guest idle: %+v", w)
+			}
+		}
+	}
+	if idle != 1 || so != 40 {
+		t.Errorf("idle %d switched-out %d, want 1 and 40: %+v", idle, so, s.Timeslice)
+	}
+	if s.GuestIdleTotal != time.Duration(idleEnd-t1) {
+		t.Errorf("guest idle total %v", s.GuestIdleTotal)
+	}
+	_ = t2
+}
+
+func TestAdvanceShowsOpenWindow(t *testing.T) {
+	var b builder
+	var f uint64
+	t1 := switched(&b, 0, 20, &f)
+	f++
+	b.q(t1, "gfx", f).run(t1, "gfx", f)
+	e := b.engine(Config{Horizon: 10 * time.Second})
+	e.Advance(t1 + 50*ms)
+	s := e.Snapshot()
+	last := s.Windows[len(s.Windows)-1]
+	if !last.Open || last.Start != t1 || last.End != t1+50*ms || last.Kind != SwitchedOut {
+		t.Errorf("last window %+v, want open switched-out from %d", last, t1)
+	}
+	if s.End != t1+50*ms || s.Rings[0].InFlight != 1 {
+		t.Errorf("end %d in flight %d", s.End, s.Rings[0].InFlight)
+	}
+}
+
+func TestHorizon(t *testing.T) {
+	var b builder
+	var f uint64
+	t1 := switched(&b, 0, 200, &f) // ~2.5 s
+	e := b.engine(Config{Horizon: time.Second})
+	s := e.Snapshot()
+	for _, w := range s.Windows {
+		if w.End < t1-int64(time.Second) {
+			t.Fatalf("window %+v outside the horizon (end %d)", w, t1)
+		}
+	}
+	if len(s.Windows) < 75 || len(s.Windows) > 82 {
+		t.Errorf("%d windows in 1 s, want ~80", len(s.Windows))
+	}
+	if s.WindowsTotal != 200 {
+		t.Errorf("windows total %d, want 200", s.WindowsTotal)
+	}
+	if !s.Recent.Detected || s.Recent.Windows >= s.Timeslice.Windows {
+		t.Errorf("recent %+v timeslice %+v", s.Recent, s.Timeslice)
+	}
+}
+
+func TestPassthroughClaimsNothing(t *testing.T) {
+	for _, dist := range []string{"const", "exp", "unif"} {
+		sc := scenario{Passthrough: true, Job: 300 * time.Microsecond, JobDist: dist, Depth: 4, Duration: 3 * time.Second, Seed: 11}
+		evs, _ := sc.generate()
+		s := New(Config{}).feedAll(evs).Snapshot()
+		if s.Timeslice.Detected {
+			t.Errorf("%s: detected %+v", dist, s.Timeslice)
+		}
+		for _, w := range s.Windows {
+			if w.Kind == SwitchedOut {
+				t.Errorf("%s: switched-out window %+v", dist, w)
+			}
+		}
+	}
+}
+
+func TestResetForgets(t *testing.T) {
+	var b builder
+	var f uint64
+	switched(&b, 0, 20, &f)
+	e := b.engine(Config{Horizon: time.Second})
+	e.Reset()
+	s := e.Snapshot()
+	if s.Input.Events != 0 || len(s.Rings) != 0 || len(s.Windows) != 0 || s.Timeslice.Detected || e.cfg.Horizon != time.Second {
+		t.Errorf("after reset: %+v", s)
+	}
+}
+
+func TestSnapshotIsImmutable(t *testing.T) {
+	var b builder
+	var f uint64
+	t1 := switched(&b, 0, 20, &f)
+	e := b.engine(Config{})
+	s := e.Snapshot()
+	n, ev := len(s.Windows), s.Input.ByName["gpu_scheduler:drm_run_job"]
+	switched(&b, t1, 20, &f)
+	feedAll(e, b.evs[len(b.evs)/2:])
+	if len(s.Windows) != n || s.Input.ByName["gpu_scheduler:drm_run_job"] != ev {
+		t.Error("snapshot changed after more events")
+	}
+}
+
+func TestFeedDoesNotAllocate(t *testing.T) {
+	var b builder
+	var f uint64
+	switched(&b, 0, 400, &f)
+	e := New(Config{Horizon: 10 * time.Second})
+	half := len(b.evs) / 2
+	feedAll(e, b.evs[:half])
+	rest := b.evs[half:]
+	i := 0
+	allocs := testing.AllocsPerRun(len(rest)-1, func() {
+		e.Feed(rest[i])
+		i++
+	})
+	if allocs > 0.01 {
+		t.Errorf("%.3f allocations per event in steady state", allocs)
+	}
+}
+
+func lostMarker(t int64, n uint64) event.Event {
+	return event.Event{Time: t, Kind: event.KindLost, Count: n}
+}

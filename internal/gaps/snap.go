@@ -1,0 +1,268 @@
+package gaps
+
+import (
+	"maps"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// inferCache keeps the whole-run estimate between snapshots: it is redone
+// when new candidates arrived or the threshold moved (live: at most once a
+// second of trace time).
+type inferCache struct {
+	valid bool
+	gen   uint64
+	tBin  int
+	at    int64
+	ts    Timeslice
+	grid  grid
+}
+
+// classification is the threshold in force for one snapshot.
+type classification struct {
+	found   bool
+	th      threshold
+	busyBin int // busy stretches in bins >= busyBin are windows
+	idleBin int // idle stretches in bins >= idleBin are guest-idle windows
+}
+
+func (e *Engine) classify() classification {
+	th, ok := findThreshold(&e.busyH)
+	if ok {
+		return classification{found: true, th: th, busyBin: th.bin, idleBin: th.bin}
+	}
+	// No two clusters: stalls and idle stretches still show when they
+	// are far beyond the normal spacing (4× its 99th percentile), or
+	// beyond 100 ms before anything was measured.
+	fb := int64(100 * time.Millisecond)
+	if e.busyH.n >= 8 {
+		fb = 4 * binLow(e.busyH.quantileBin(0.99)+1, gapSub)
+	}
+	b := binOf(fb, gapSub)
+	return classification{busyBin: b, idleBin: b}
+}
+
+func (e *Engine) matchFrac() float64 {
+	if e.completions == 0 {
+		return 0
+	}
+	return float64(e.matched+e.input.Implied) / float64(e.completions+e.input.Implied)
+}
+
+// switchedOut returns the busy candidates at or above the threshold among cs.
+func switchedOut(cs []cand, bin int) []cand {
+	var ws []cand
+	for _, c := range cs {
+		if !c.idle && binOf(c.end-c.start, gapSub) >= bin {
+			ws = append(ws, c)
+		}
+	}
+	return ws
+}
+
+func (e *Engine) horizonStart() int64 {
+	if e.cfg.Horizon <= 0 {
+		return e.start
+	}
+	return e.end - int64(e.cfg.Horizon)
+}
+
+// Snapshot returns the current state. The result is not modified later.
+func (e *Engine) Snapshot() *Snapshot {
+	s := &Snapshot{Input: e.input, Start: e.start, End: e.end}
+	s.Input.ByName = maps.Clone(e.input.ByName)
+	cl := e.classify()
+	if cl.found {
+		s.Threshold = time.Duration(binLow(cl.busyBin, gapSub))
+	}
+
+	// Schedule: whole run (cached) and the horizon.
+	if cl.found {
+		c := &e.infCache
+		stale := !c.valid || c.gen != e.candGen || c.tBin != cl.busyBin
+		if stale && e.cfg.Horizon > 0 && c.valid && c.tBin == cl.busyBin && e.end-c.at < int64(time.Second) {
+			stale = false
+		}
+		if stale {
+			sp := spacingBelow(&e.anchH, cl.busyBin)
+			c.grid = grid{}
+			c.ts = infer(switchedOut(e.cands, cl.busyBin), sp, cl.th.sep, e.matchFrac(), &c.grid, e.doneSince(e.start))
+			c.valid, c.gen, c.tBin, c.at = true, e.candGen, cl.busyBin, e.end
+		}
+		s.Timeslice = c.ts
+	} else {
+		s.Timeslice = Timeslice{Mode: ModeNone, Reason: "no-progress gaps do not separate from the normal completion spacing: no switch-out seen (passthrough, a VF alone on its GPU, or too little data)"}
+	}
+	gr := e.infCache.grid
+	if !cl.found {
+		gr = grid{}
+	}
+	hs := e.horizonStart()
+	first := sort.Search(len(e.cands), func(i int) bool { return e.cands[i].end >= hs })
+	if e.cfg.Horizon <= 0 {
+		s.Recent = s.Timeslice
+	} else if cl.found {
+		sp := spacingBelow(&e.anchH, cl.busyBin)
+		var g grid
+		s.Recent = infer(switchedOut(e.cands[first:], cl.busyBin), sp, cl.th.sep, e.matchFrac(), &g, e.doneSince(hs))
+		if g.ok {
+			gr = g
+		}
+	} else {
+		s.Recent = s.Timeslice
+	}
+	detected := s.Timeslice.Detected || s.Recent.Detected
+	busyKind := Stall
+	if detected {
+		busyKind = SwitchedOut
+	}
+
+	// Windows within the horizon, then the open one. With a fixed grid,
+	// a short stretch that began (after guest idle) inside a predicted
+	// off-time and lasted past the predicted turn start is a switch-out
+	// too: the guest's work arrived late in the window.
+	short := e.short.size
+	shortIdx := 0
+	for shortIdx < short && e.short.at(shortIdx).end < hs {
+		shortIdx++
+	}
+	addShort := func(upTo int64) {
+		for ; shortIdx < short && e.short.at(shortIdx).end <= upTo; shortIdx++ {
+			sp := e.short.at(shortIdx)
+			if gr.ok && gr.crossesTurnStart(sp.start, sp.end) {
+				s.Windows = append(s.Windows, Window{Start: sp.start, End: sp.end, Kind: SwitchedOut, InFlight: sp.inflight})
+			}
+		}
+	}
+	for _, c := range e.cands[first:] {
+		addShort(c.end)
+		d := c.end - c.start
+		if c.idle {
+			if binOf(d, gapSub) >= cl.idleBin {
+				s.Windows = append(s.Windows, Window{Start: c.start, End: c.end, Kind: GuestIdle})
+			}
+			continue
+		}
+		if binOf(d, gapSub) >= cl.busyBin {
+			s.Windows = append(s.Windows, Window{Start: c.start, End: c.end, Kind: busyKind, InFlight: c.inflight})
+		} else if !c.anchored && gr.ok && gr.crossesTurnStart(c.start, c.end) {
+			s.Windows = append(s.Windows, Window{Start: c.start, End: c.end, Kind: SwitchedOut, InFlight: c.inflight})
+		}
+	}
+	addShort(e.end)
+	if e.out > 0 && !e.tainted {
+		bs := max(e.lastProg, e.busySince)
+		if binOf(e.end-bs, gapSub) >= cl.busyBin {
+			s.Windows = append(s.Windows, Window{Start: bs, End: e.end, Kind: busyKind, InFlight: e.out, Open: true})
+		}
+	} else if e.idleOpen && !e.idleTaint && binOf(e.end-e.idleSince, gapSub) >= cl.idleBin {
+		s.Windows = append(s.Windows, Window{Start: e.idleSince, End: e.end, Kind: GuestIdle, Open: true})
+	}
+
+	// Totals since start.
+	nb, sb := e.busyH.from(cl.busyBin)
+	ni, si := e.idleH.from(cl.idleBin)
+	if detected {
+		s.SwitchedOutTotal = time.Duration(sb)
+	} else {
+		s.StallTotal = time.Duration(sb)
+	}
+	s.GuestIdleTotal = time.Duration(si)
+	s.WindowsTotal = nb + ni
+	s.Gaps = e.gapsHistogram()
+
+	// Rings.
+	s.Rings = make([]RingStats, 0, len(e.rings))
+	for i := range e.rings {
+		r := &e.rings[i]
+		rs := RingStats{
+			Name:       r.name,
+			Jobs:       r.jobs,
+			Busy:       time.Duration(r.busy),
+			InFlight:   r.out,
+			LatencyP50: r.lat.quantile(0.5),
+			LatencyP99: r.lat.quantile(0.99),
+		}
+		if r.out > 0 {
+			rs.Busy += time.Duration(e.end - r.busySince)
+		}
+		rs.Stalled = time.Duration(sumFrom(r.stall[:], cl.busyBin))
+		for j := range r.procs {
+			p := &r.procs[j]
+			ps := ProcessStats{Comm: p.comm, PID: p.pid, Jobs: p.jobs, Busy: time.Duration(p.busy),
+				Stalled: time.Duration(sumFrom(p.stall[:], cl.busyBin))}
+			if p.out > 0 {
+				ps.Busy += time.Duration(e.end - p.busySince)
+			}
+			rs.Processes = append(rs.Processes, ps)
+		}
+		slices.SortFunc(rs.Processes, func(a, b ProcessStats) int {
+			if a.Jobs != b.Jobs {
+				if a.Jobs > b.Jobs {
+					return -1
+				}
+				return 1
+			}
+			if c := strings.Compare(a.Comm, b.Comm); c != 0 {
+				return c
+			}
+			return int(a.PID) - int(b.PID)
+		})
+		s.Rings = append(s.Rings, rs)
+	}
+	slices.SortFunc(s.Rings, func(a, b RingStats) int { return strings.Compare(a.Name, b.Name) })
+	return s
+}
+
+func sumFrom(x []float64, b int) float64 {
+	var s float64
+	for i := max(b, 0); i < len(x); i++ {
+		s += x[i]
+	}
+	return s
+}
+
+// gapsHistogram folds the busy-gap histogram into octaves.
+func (e *Engine) gapsHistogram() Histogram {
+	const n = maxExp - minExp
+	h := Histogram{Bounds: make([]time.Duration, n), Counts: make([]uint64, n+1), Count: e.busyH.n}
+	for k := 0; k < n; k++ {
+		h.Bounds[k] = time.Duration(int64(1)<<(minExp+k) - 1)
+	}
+	var sum float64
+	for b := 0; b < nbGap; b++ {
+		sum += e.busyH.sum[b]
+		if b == 0 {
+			h.Counts[0] += e.busyH.count[b]
+			continue
+		}
+		oct := (b-1)>>gapSub + 1 // bin 1.. of octave minExp → bucket 1 (≤ 2^(minExp+1)-1)
+		h.Counts[min(oct, n)] += e.busyH.count[b]
+	}
+	h.Sum = time.Duration(sum)
+	return h
+}
+
+// crossesTurnStart reports whether a no-progress stretch [b, t] that began
+// with the guest idle started inside a predicted off-time and ended after
+// the following turn start (by more than the prediction's margin).
+func (g *grid) crossesTurnStart(b, t int64) bool {
+	// the first turn start after b
+	k := math.Ceil((float64(b) - g.psi) / g.period)
+	ts := g.psi + k*g.period
+	return float64(b) >= ts-g.off && float64(b) < ts-g.margin && float64(t) > ts+g.margin
+}
+
+// doneSince visits the retained completion times from t on.
+func (e *Engine) doneSince(t int64) func(func(int64)) {
+	return func(f func(int64)) {
+		for i := 0; i < e.recentDone.size; i++ {
+			if c := *e.recentDone.at(i); c >= t {
+				f(c)
+			}
+		}
+	}
+}
