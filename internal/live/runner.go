@@ -1,0 +1,124 @@
+package live
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/gpuwatch/gpuwatch/internal/event"
+	"github.com/gpuwatch/gpuwatch/internal/gaps"
+)
+
+// Clock is implemented by sources that know the current trace time even
+// when no event arrives (tracefs with the mono clock, eBPF, replay). The
+// runner advances the engine to it before each snapshot, so a switched-out
+// window that is still going on shows as open.
+type Clock interface {
+	// Now is the current time on the source's trace clock, in ns.
+	Now() int64
+}
+
+// Stats describes the run itself, beside the engine's snapshot.
+type Stats struct {
+	Source  string        // "tracefs", "ebpf", "replay"
+	Started time.Time     // wall clock
+	Uptime  time.Duration // wall clock since Started
+	Events  uint64        // events read since start (KindLost markers excluded)
+	Lost    uint64        // events the source reported lost since start
+	Rate    float64       // events per second over the last snapshot interval
+	Done    bool          // the source is exhausted (replay end, --duration)
+	Err     error         // the error that ended the source, if any
+}
+
+// Runner feeds one engine from one source.
+type Runner struct {
+	src  event.Source
+	name string
+
+	mu      sync.Mutex
+	eng     *gaps.Engine
+	started time.Time
+	events  uint64
+	lost    uint64
+	done    bool
+	err     error
+	// rate bookkeeping
+	lastAt     time.Time
+	lastEvents uint64
+	rate       float64
+}
+
+// New returns a runner reading src ("name" is shown to users) into an
+// engine configured by cfg.
+func New(src event.Source, name string, cfg gaps.Config) *Runner {
+	now := time.Now()
+	return &Runner{src: src, name: name, eng: gaps.New(cfg), started: now, lastAt: now}
+}
+
+// Run reads the source until it ends or ctx is done. Cancelling ctx does not
+// unblock a Next that waits for events: the caller closes the source for
+// that. Run returns nil at io.EOF or cancellation, the source's error
+// otherwise.
+func (r *Runner) Run(ctx context.Context) error {
+	for {
+		if ctx.Err() != nil {
+			r.finish(nil)
+			return nil
+		}
+		ev, err := r.src.Next()
+		if err != nil {
+			if errors.Is(err, io.EOF) || ctx.Err() != nil {
+				r.finish(nil)
+				return nil
+			}
+			r.finish(err)
+			return err
+		}
+		r.mu.Lock()
+		if ev.Kind == event.KindLost {
+			r.lost += ev.Count
+		} else {
+			r.events++
+		}
+		r.eng.Feed(ev)
+		r.mu.Unlock()
+	}
+}
+
+func (r *Runner) finish(err error) {
+	r.mu.Lock()
+	r.done, r.err = true, err
+	r.mu.Unlock()
+}
+
+// Snapshot returns the engine's current snapshot and the run's stats. Safe
+// from any goroutine; the snapshot is not modified afterwards.
+func (r *Runner) Snapshot() (*gaps.Snapshot, Stats) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c, ok := r.src.(Clock); ok && !r.done {
+		r.eng.Advance(c.Now())
+	}
+	now := time.Now()
+	if dt := now.Sub(r.lastAt); dt >= 100*time.Millisecond {
+		r.rate = float64(r.events-r.lastEvents) / dt.Seconds()
+		r.lastAt, r.lastEvents = now, r.events
+	}
+	st := Stats{
+		Source: r.name, Started: r.started, Uptime: now.Sub(r.started),
+		Events: r.events, Lost: r.lost, Rate: r.rate, Done: r.done, Err: r.err,
+	}
+	return r.eng.Snapshot(), st
+}
+
+// Reset forgets the statistics gathered so far (the TUI's "r"); the
+// source keeps running.
+func (r *Runner) Reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.eng.Reset()
+	r.started, r.lastAt = time.Now(), time.Now()
+	r.events, r.lost, r.lastEvents, r.rate = 0, 0, 0, 0
+}

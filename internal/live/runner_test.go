@@ -1,0 +1,94 @@
+package live
+
+import (
+	"context"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/gpuwatch/gpuwatch/internal/event"
+	"github.com/gpuwatch/gpuwatch/internal/gaps"
+)
+
+type sliceSource struct {
+	evs []event.Event
+	now int64
+}
+
+func (s *sliceSource) Next() (event.Event, error) {
+	if len(s.evs) == 0 {
+		return event.Event{}, io.EOF
+	}
+	ev := s.evs[0]
+	s.evs = s.evs[1:]
+	s.now = ev.Time
+	return ev, nil
+}
+
+func (s *sliceSource) Now() int64 { return s.now }
+
+// pattern: two rings' worth of 250 µs jobs, 6 ms on, 6.4 ms off.
+func pattern(turns int) []event.Event {
+	var evs []event.Event
+	t := int64(1e9)
+	var fence uint64 = 0x1000
+	for turn := 0; turn < turns; turn++ {
+		end := t + 6e6
+		for ; t+250e3 <= end; t += 250e3 {
+			fence += 0x40
+			evs = append(evs,
+				event.Event{Time: t, Kind: event.KindRun, Name: "gpu_scheduler:drm_run_job", Ring: "gfx", Job: event.JobKey{Fence: fence}, JobCount: -1, HWJobCount: -1},
+				event.Event{Time: t + 250e3 - 1, Kind: event.KindDone, Name: "gpu_scheduler:drm_sched_process_job", Job: event.JobKey{Fence: fence}, JobCount: -1, HWJobCount: -1})
+		}
+		// a job straddles the switch-out
+		fence += 0x40
+		evs = append(evs, event.Event{Time: t, Kind: event.KindRun, Name: "gpu_scheduler:drm_run_job", Ring: "gfx", Job: event.JobKey{Fence: fence}, JobCount: -1, HWJobCount: -1})
+		t += 6.4e6
+		evs = append(evs, event.Event{Time: t + 10e3, Kind: event.KindDone, Name: "gpu_scheduler:drm_sched_process_job", Job: event.JobKey{Fence: fence}, JobCount: -1, HWJobCount: -1})
+		t += 10e3
+	}
+	return evs
+}
+
+func TestRunnerFeedsEngine(t *testing.T) {
+	evs := pattern(50)
+	evs = append(evs, event.Event{Time: evs[len(evs)-1].Time, Kind: event.KindLost, Count: 7})
+	src := &sliceSource{evs: evs}
+	r := New(src, "test", gaps.Config{})
+	if err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s, st := r.Snapshot()
+	if !st.Done || st.Err != nil {
+		t.Fatalf("stats %+v: want done without error", st)
+	}
+	if st.Events != uint64(len(evs)-1) || st.Lost != 7 {
+		t.Fatalf("events %d lost %d, want %d and 7", st.Events, st.Lost, len(evs)-1)
+	}
+	if s.Input.Events != st.Events {
+		t.Fatalf("engine saw %d events, runner counted %d", s.Input.Events, st.Events)
+	}
+	if s.SwitchedOutTotal < 40*6*time.Millisecond {
+		t.Fatalf("switched out %v, want about 50×6.4ms", s.SwitchedOutTotal)
+	}
+	r.Reset()
+	s, st = r.Snapshot()
+	if st.Events != 0 || s.Input.Events != 0 {
+		t.Fatalf("after reset: %d/%d events", st.Events, s.Input.Events)
+	}
+}
+
+type errSource struct{}
+
+func (errSource) Next() (event.Event, error) { return event.Event{}, errors.New("boom") }
+
+func TestRunnerSourceError(t *testing.T) {
+	r := New(errSource{}, "bad", gaps.Config{})
+	if err := r.Run(context.Background()); err == nil || err.Error() != "boom" {
+		t.Fatalf("Run = %v, want boom", err)
+	}
+	if _, st := r.Snapshot(); !st.Done || st.Err == nil {
+		t.Fatalf("stats %+v: want done with error", st)
+	}
+}
