@@ -1,0 +1,613 @@
+package tracefs
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/gpuwatch/gpuwatch/internal/event"
+)
+
+// ErrNotReport means the input is not trace-cmd report text nor tracefs
+// trace / trace_pipe text: none of its first lines is a trace line or a
+// report header.
+var ErrNotReport = errors.New("not a trace-cmd report or tracefs trace text")
+
+// Limits of the text reader.
+const (
+	// reportSniffLines and reportSniffBytes bound how much input is read
+	// before an input without any trace line is declared ErrNotReport.
+	reportSniffLines = 1000
+	reportSniffBytes = 1 << 20
+	// reportMaxLine is the longest line kept; longer lines are cut.
+	reportMaxLine = 1 << 20
+	// reportMaxWarnings is how many warnings are kept (all are counted).
+	reportMaxWarnings = 100
+	// reportMaxIntern bounds the interned ring / comm / name strings.
+	reportMaxIntern = 4096
+)
+
+// Warning is a line the reader skipped.
+type Warning struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (w Warning) Error() string { return fmt.Sprintf("%s:%d: %s", w.File, w.Line, w.Msg) }
+
+// TextStats counts what a TextReader has read so far.
+type TextStats struct {
+	Lines     int    // lines read, blank ones included
+	Events    int    // events returned, KindLost markers included
+	Unknown   int    // lines of events not in Known
+	Malformed int    // lines skipped with a warning
+	Lost      uint64 // sum of the "[LOST N EVENTS]" / "[N EVENTS DROPPED]" counts
+	// UnknownByName counts Unknown per event name.
+	UnknownByName map[string]int
+	// Header fields, 0 when the input has none: CPUs from "cpus=N" (or the
+	// "#P:N" of a tracefs header), Version from "version = N".
+	CPUs    int
+	Version int
+}
+
+// TextReader is a streaming parser of `trace-cmd report` text (trace-cmd
+// 2.x and 3.x, with or without -t, -l, instance prefixes) and of tracefs
+// trace / trace_pipe text. It implements event.Source. Memory is bounded by
+// the longest line (at most 1 MiB) and a small intern table; in the steady
+// state a line costs no allocation.
+type TextReader struct {
+	r    *bufio.Reader
+	name string
+
+	line      int
+	nonBlank  int
+	bytesRead int64
+	recog     bool // saw a trace line or a header
+	eof       bool
+	err       error // sticky
+
+	fracDigits int   // fraction digits of the last dotted time (6 or 9)
+	lastTime   int64 // time of the last event, for LOST markers
+
+	long   []byte
+	intern map[string]string
+	warns  []Warning
+	stats  TextStats
+	fields reportFields
+}
+
+// NewTextReader reads report text from r. name names the input in warnings
+// and errors; "-" is shown as "<stdin>".
+func NewTextReader(r io.Reader, name string) *TextReader {
+	if name == "-" {
+		name = "<stdin>"
+	}
+	return &TextReader{
+		r:          bufio.NewReaderSize(r, 64<<10),
+		name:       name,
+		fracDigits: 6,
+		intern:     make(map[string]string),
+		stats:      TextStats{UnknownByName: make(map[string]int)},
+	}
+}
+
+// Warnings returns the first 100 warnings (Stats().Malformed counts all).
+func (t *TextReader) Warnings() []Warning { return t.warns }
+
+// Stats returns the counters so far.
+func (t *TextReader) Stats() TextStats { return t.stats }
+
+func (t *TextReader) warn(format string, args ...any) {
+	t.stats.Malformed++
+	if len(t.warns) < reportMaxWarnings {
+		t.warns = append(t.warns, Warning{File: t.name, Line: t.line, Msg: fmt.Sprintf(format, args...)})
+	}
+}
+
+// readLine returns the next line without its line ending, or io.EOF.
+func (t *TextReader) readLine() ([]byte, error) {
+	if t.eof {
+		return nil, io.EOF
+	}
+	b, err := t.r.ReadSlice('\n')
+	t.bytesRead += int64(len(b))
+	if err == bufio.ErrBufferFull {
+		t.long = append(t.long[:0], b...)
+		for err == bufio.ErrBufferFull {
+			if !t.recog && t.bytesRead >= reportSniffBytes {
+				// Not a report so far and no line end in sight: stop
+				// here, Next reports ErrNotReport.
+				err = nil
+				break
+			}
+			b, err = t.r.ReadSlice('\n')
+			t.bytesRead += int64(len(b))
+			if len(t.long) < reportMaxLine {
+				n := min(len(b), reportMaxLine-len(t.long))
+				t.long = append(t.long, b[:n]...)
+			}
+		}
+		b = t.long
+	}
+	if err != nil {
+		if err != io.EOF {
+			return nil, err
+		}
+		t.eof = true
+		if len(b) == 0 {
+			return nil, io.EOF
+		}
+	}
+	t.line++
+	t.stats.Lines++
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b, nil
+}
+
+// Next returns the next event. It returns io.EOF at the end of the input,
+// and an error wrapping ErrNotReport if the input is not report text. Lines
+// it cannot read are skipped and reported through Warnings.
+func (t *TextReader) Next() (event.Event, error) {
+	if t.err != nil {
+		return event.Event{}, t.err
+	}
+	if t.line == 0 && t.bytesRead == 0 {
+		if p, _ := t.r.Peek(10); bytes.HasPrefix(p, []byte("\x17\x08\x44tracing")) {
+			t.err = fmt.Errorf("%s: %w (it is a binary trace.dat file; convert it with trace-cmd report)", t.name, ErrNotReport)
+			return event.Event{}, t.err
+		}
+	}
+	for {
+		b, err := t.readLine()
+		if err == io.EOF {
+			if !t.recog && t.nonBlank > 0 {
+				t.err = fmt.Errorf("%s: %w", t.name, ErrNotReport)
+				return event.Event{}, t.err
+			}
+			t.err = io.EOF
+			return event.Event{}, io.EOF
+		}
+		if err != nil {
+			t.err = fmt.Errorf("reading %s: %w", t.name, err)
+			return event.Event{}, t.err
+		}
+		ev, ok := t.parseLine(b)
+		if !t.recog && t.nonBlank > 0 && (t.nonBlank >= reportSniffLines || t.bytesRead >= reportSniffBytes) {
+			t.err = fmt.Errorf("%s: %w", t.name, ErrNotReport)
+			return event.Event{}, t.err
+		}
+		if ok {
+			t.stats.Events++
+			return ev, nil
+		}
+	}
+}
+
+// parseLine handles one line; ok reports an event.
+func (t *TextReader) parseLine(b []byte) (event.Event, bool) {
+	b = textTrimSpace(b)
+	if len(b) == 0 {
+		return event.Event{}, false
+	}
+	t.nonBlank++
+	if b[0] == '#' {
+		t.parseComment(b)
+		return event.Event{}, false
+	}
+	if ev, handled, ok := t.parseHeader(b); handled {
+		t.recog = true
+		return ev, ok
+	}
+	var ln textLine
+	if !textSplitLine(b, &ln) {
+		t.warn("expected a trace line (comm-pid [cpu] time: event: fields) or a report header, got %q", textClip(b))
+		return event.Event{}, false
+	}
+	t.recog = true
+	return t.parseEvent(b, &ln)
+}
+
+// parseComment reads the tracefs trace header ("# tracer: nop",
+// "# entries-in-buffer/entries-written: 10/10   #P:2"); other comments are
+// ignored.
+func (t *TextReader) parseComment(b []byte) {
+	c := textTrimSpace(b[1:])
+	switch {
+	case bytes.HasPrefix(c, []byte("tracer:")):
+		t.recog = true
+	case bytes.HasPrefix(c, []byte("entries-in-buffer/entries-written:")):
+		t.recog = true
+		if i := bytes.Index(c, []byte("#P:")); i >= 0 {
+			if v, n := textParseUint(c[i+3:]); n > 0 && v < 1<<20 {
+				t.stats.CPUs = int(v)
+			}
+		}
+	}
+}
+
+// parseHeader recognises the report header and marker lines, possibly
+// behind an instance prefix. handled is false if b is none of them.
+func (t *TextReader) parseHeader(b []byte) (ev event.Event, handled, ok bool) {
+	for try := 0; try < 2; try++ {
+		switch {
+		case bytes.HasPrefix(b, []byte("cpus=")):
+			if v, n := textParseUint(b[5:]); n > 0 && n == len(b)-5 && v < 1<<20 {
+				t.stats.CPUs = int(v)
+				return ev, true, false
+			}
+		case bytes.HasPrefix(b, []byte("version = ")):
+			if v, n := textParseUint(b[10:]); n > 0 && v < 1<<20 {
+				t.stats.Version = int(v)
+				return ev, true, false
+			}
+		case bytes.HasPrefix(b, []byte("CPU:")):
+			if ev, ok := t.parseMarker(b[4:]); ok {
+				return ev, true, ev.Kind == event.KindLost
+			}
+		case bytes.HasPrefix(b, []byte("CPU ")) && bytes.HasSuffix(b, []byte(" is empty")):
+			if _, n := textParseUint(b[4:]); n > 0 && 4+n+9 == len(b) {
+				return ev, true, false
+			}
+		case bytes.HasPrefix(b, []byte("CPU")) && bytes.Contains(b, []byte(" data recorded at offset=")):
+			// show_cpu_stats / trace-output.c, followed by "    N bytes in size".
+			if _, n := textParseUint(b[3:]); n > 0 {
+				return ev, true, false
+			}
+		case bytes.Contains(b, []byte(" bytes in size")):
+			// "N bytes in size" or "N bytes in size (M uncompressed)".
+			if _, n := textParseUint(b); n > 0 && bytes.HasPrefix(b[n:], []byte(" bytes in size")) {
+				return ev, true, false
+			}
+		}
+		// An instance prefix "name: " may precede any of them.
+		i := bytes.Index(b, []byte(": "))
+		if i <= 0 || try == 1 {
+			break
+		}
+		b = textTrimSpace(b[i+2:])
+	}
+	return ev, false, false
+}
+
+// parseMarker reads what follows "CPU:": "N [LOST M EVENTS]" (kernel trace
+// text, trace-cmd 2.x), "N [M EVENTS DROPPED]" and "N [EVENTS DROPPED]"
+// (trace-cmd 3.x), "N [SUBBUFFER START]" (trace-cmd --debug / -B breaks).
+func (t *TextReader) parseMarker(b []byte) (event.Event, bool) {
+	cpu, n := textParseUint(b)
+	if n == 0 || cpu > 1<<20 || !bytes.HasPrefix(b[n:], []byte(" [")) {
+		return event.Event{}, false
+	}
+	m := b[n+2:]
+	j := bytes.IndexByte(m, ']')
+	if j < 0 {
+		return event.Event{}, false
+	}
+	m = m[:j]
+	var count uint64
+	switch {
+	case bytes.HasPrefix(m, []byte("LOST ")) && bytes.HasSuffix(m, []byte(" EVENTS")):
+		v, k := textParseUint(m[5:])
+		if k == 0 || 5+k+7 != len(m) {
+			return event.Event{}, false
+		}
+		count = v
+	case bytes.HasSuffix(m, []byte(" EVENTS DROPPED")):
+		v, k := textParseUint(m)
+		if k == 0 || k+15 != len(m) {
+			return event.Event{}, false
+		}
+		count = v
+	case bytes.Equal(m, []byte("EVENTS DROPPED")):
+		// Unknown count.
+	case bytes.HasPrefix(m, []byte("SUBBUFFER START")):
+		return event.Event{}, true
+	default:
+		return event.Event{}, false
+	}
+	t.stats.Lost += count
+	return event.Event{Time: t.lastTime, CPU: int32(cpu), Kind: event.KindLost, Count: count, JobCount: -1, HWJobCount: -1}, true
+}
+
+// textLine is the split of one event line; the slices alias the line.
+type textLine struct {
+	instance []byte
+	comm     []byte
+	pid      int64
+	cpu      int64
+	time     []byte
+	name     []byte
+	body     []byte
+}
+
+// textSplitLine splits an event line:
+//
+//	[instance: ]comm-pid [(tgid)] [cpu] [flags] time: [(+diff)] name: body   (report, trace)
+//	[instance: ]comm-pid cpu<flags> time: name: body                         (report -l)
+//
+// The time is the first "digits[.digits]:" token followed by a space (or
+// the end) after a CPU column; the pid is the digits after the last '-'
+// before the CPU column, so comm may hold spaces and dashes.
+func textSplitLine(b []byte, ln *textLine) bool {
+	for i := 0; i < len(b); i++ {
+		if b[i] != ':' || (i+1 < len(b) && b[i+1] != ' ') {
+			continue
+		}
+		j := i
+		for j > 0 && (b[j-1] >= '0' && b[j-1] <= '9' || b[j-1] == '.') {
+			j--
+		}
+		if j == i || b[j] == '.' || (j > 0 && b[j-1] != ' ') {
+			continue
+		}
+		if !textSplitHead(b[:j], ln) {
+			continue
+		}
+		ln.time = b[j:i]
+		rest := textTrimLeft(b[i+1:])
+		if len(rest) > 1 && rest[0] == '(' && rest[1] == '+' {
+			if k := bytes.IndexByte(rest, ')'); k > 0 {
+				rest = textTrimLeft(rest[k+1:])
+			}
+		}
+		k := 0
+		for k < len(rest) && textNameByte(rest[k]) {
+			k++
+		}
+		if k == 0 || k >= len(rest) || rest[k] != ':' {
+			return false
+		}
+		ln.name = rest[:k]
+		ln.body = textTrimLeft(rest[k+1:])
+		return true
+	}
+	return false
+}
+
+func textNameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.'
+}
+
+// textSplitHead reads "[instance: ]comm-pid [(tgid)] [cpu] [flags]" or the
+// latency form "comm-pid cpu<flags>".
+func textSplitHead(h []byte, ln *textLine) bool {
+	h = textTrimRight(h)
+	if len(h) == 0 {
+		return false
+	}
+	var left []byte
+	last, lastStart := textLastToken(h)
+	if cpu, ok := textBracketCPU(last); ok {
+		ln.cpu = cpu
+		left = h[:lastStart]
+	} else {
+		prevEnd := textTrimRight(h[:lastStart])
+		prev, prevStart := textLastToken(prevEnd)
+		if cpu, ok := textBracketCPU(prev); ok && textFlags(last) {
+			ln.cpu = cpu
+			left = prevEnd[:prevStart]
+		} else {
+			// Latency form: the last token is the CPU number followed by
+			// the flags.
+			v, n := textParseUint(last)
+			if n == 0 || n > 7 || !textFlags(last[n:]) {
+				return false
+			}
+			ln.cpu = int64(v)
+			left = h[:lastStart]
+		}
+	}
+	left = textTrimRight(left)
+	// tracefs "trace" with the record-tgid option: "comm-pid (tgid)".
+	if len(left) > 0 && left[len(left)-1] == ')' {
+		k := bytes.LastIndexByte(left, '(')
+		if k < 0 {
+			return false
+		}
+		left = textTrimRight(left[:k])
+	}
+	d := bytes.LastIndexByte(left, '-')
+	if d < 0 || d == len(left)-1 {
+		return false
+	}
+	pid, n := textParseUint(left[d+1:])
+	if n != len(left)-d-1 || pid > 1<<31-1 {
+		return false
+	}
+	ln.pid = int64(pid)
+	comm := textTrimLeft(left[:d])
+	ln.instance = nil
+	if k := bytes.Index(comm, []byte(": ")); k >= 0 {
+		ln.instance = comm[:k]
+		comm = textTrimLeft(comm[k+2:])
+	}
+	ln.comm = comm
+	return true
+}
+
+// textBracketCPU reads "[007]".
+func textBracketCPU(tok []byte) (int64, bool) {
+	if len(tok) < 3 || tok[0] != '[' || tok[len(tok)-1] != ']' {
+		return 0, false
+	}
+	v, n := textParseUint(tok[1 : len(tok)-1])
+	if n == 0 || n != len(tok)-2 || n > 7 {
+		return 0, false
+	}
+	return int64(v), true
+}
+
+// textFlags reports whether tok looks like an irqs-off / need-resched /
+// hardirq / preempt-depth latency column ("d..2.", "....1", "dNh1.",
+// "1d..2" less its CPU digits), possibly empty.
+func textFlags(tok []byte) bool {
+	if len(tok) > 12 {
+		return false
+	}
+	for _, c := range tok {
+		switch {
+		case c == '.', c >= '0' && c <= '9', c >= 'a' && c <= 'f':
+		case c == 'N', c == 'n', c == 'H', c == 'h', c == 's', c == 'S', c == 'X', c == 'z', c == 'Z', c == 'b', c == 'B', c == 'L', c == 'l', c == 'p', c == 'P', c == '+', c == '!', c == '#', c == '$', c == '@', c == '*', c == '>':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func textLastToken(h []byte) ([]byte, int) {
+	k := len(h)
+	for k > 0 && h[k-1] != ' ' && h[k-1] != '\t' {
+		k--
+	}
+	return h[k:], k
+}
+
+// textParseTime reads "sec.frac" (any number of fraction digits, beyond 9
+// ignored) or a bare integer in the unit of the last dotted time (µs by
+// default: trace-cmd prints times below one unit-second as "%12llu").
+func (t *TextReader) textParseTime(b []byte) (int64, bool) {
+	dot := bytes.IndexByte(b, '.')
+	if dot < 0 {
+		v, n := textParseUint(b)
+		if n == 0 || n != len(b) {
+			return 0, false
+		}
+		if t.fracDigits == 6 {
+			if v > (1<<63-1)/1000 {
+				return 0, false
+			}
+			v *= 1000
+		}
+		if v > 1<<63-1 {
+			return 0, false
+		}
+		return int64(v), true
+	}
+	sec, n := textParseUint(b[:dot])
+	if n == 0 || n != dot || sec > (1<<63-1)/1_000_000_000 {
+		return 0, false
+	}
+	frac := b[dot+1:]
+	if len(frac) == 0 {
+		return 0, false
+	}
+	var f uint64
+	digits := 0
+	for _, c := range frac {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		if digits < 9 {
+			f = f*10 + uint64(c-'0')
+			digits++
+		}
+	}
+	for k := digits; k < 9; k++ {
+		f *= 10
+	}
+	total := sec*1_000_000_000 + f
+	if total > 1<<63-1 {
+		return 0, false
+	}
+	if len(frac) == 6 || len(frac) == 9 {
+		t.fracDigits = len(frac)
+	}
+	return int64(total), true
+}
+
+func (t *TextReader) parseEvent(line []byte, ln *textLine) (event.Event, bool) {
+	fs, known := reportFormats[string(ln.name)]
+	if !known {
+		name := t.internBytes(ln.name)
+		t.stats.Unknown++
+		t.stats.UnknownByName[name]++
+		return event.Event{}, false
+	}
+	ts, ok := t.textParseTime(ln.time)
+	if !ok {
+		t.warn("expected a time as seconds.fraction, got %q", textClip(ln.time))
+		return event.Event{}, false
+	}
+	var f *reportFormat
+	for _, c := range fs {
+		if c.match(ln.body, &t.fields) {
+			f = c
+			break
+		}
+	}
+	if f == nil {
+		if t.eof {
+			t.warn("truncated last line: expected %q in %s", fs[0].expect, fs[0].name)
+		} else {
+			t.warn("expected %q in %s, got %q", fs[0].expect, fs[0].name, textClip(ln.body))
+		}
+		return event.Event{}, false
+	}
+	s := f.spec
+	fl := &t.fields
+	ev := event.Event{
+		Time:       ts,
+		CPU:        int32(ln.cpu),
+		PID:        int32(ln.pid),
+		Kind:       s.Kind,
+		Name:       f.name,
+		ID:         fl.id,
+		Entity:     fl.entity,
+		JobCount:   fl.jobCount,
+		HWJobCount: fl.hwJobCount,
+		Job:        event.JobKey{Fence: fl.fence, Context: fl.context, Seqno: fl.seqno},
+	}
+	if !bytes.Equal(ln.comm, []byte("<...>")) {
+		ev.Comm = t.internBytes(ln.comm)
+	}
+	if fl.ring != nil {
+		ev.Ring = t.internBytes(fl.ring)
+	}
+	t.lastTime = ts
+	return ev, true
+}
+
+// internBytes returns b as a string, shared between lines while the table
+// has room (the map lookup with string(b) does not allocate).
+func (t *TextReader) internBytes(b []byte) string {
+	if s, ok := t.intern[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(t.intern) < reportMaxIntern {
+		t.intern[s] = s
+	}
+	return s
+}
+
+func textTrimSpace(b []byte) []byte { return textTrimRight(textTrimLeft(b)) }
+
+func textTrimLeft(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	return b
+}
+
+func textTrimRight(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// textClip shortens b for a warning.
+func textClip(b []byte) string {
+	const max = 120
+	if len(b) > max {
+		return string(b[:max]) + "…"
+	}
+	return string(b)
+}
+
+var _ event.Source = (*TextReader)(nil)
