@@ -1,0 +1,271 @@
+package main
+
+import (
+	"bufio"
+	"compress/gzip"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+
+	"github.com/gpuwatch/gpuwatch/internal/event"
+	"github.com/gpuwatch/gpuwatch/internal/gaps"
+	"github.com/gpuwatch/gpuwatch/internal/profile"
+	"github.com/gpuwatch/gpuwatch/internal/report"
+	"github.com/gpuwatch/gpuwatch/internal/timeline"
+	"github.com/gpuwatch/gpuwatch/internal/tracedat"
+)
+
+func init() {
+	commands = append(commands, command{"analyze", "analyse a trace-cmd report (text, gzip) or trace.dat offline", runAnalyze})
+}
+
+// analyzeStdin is what "-" reads (tests replace it).
+var analyzeStdin io.Reader = os.Stdin
+
+// maxPrintedWarnings is how many input warnings analyze prints.
+const maxPrintedWarnings = 20
+
+// inputStats is what an input source counted; sources fill it when read
+// to the end.
+type inputStats struct {
+	Format    string // "trace-cmd report", "trace.dat"
+	Lines     uint64 // lines read (text)
+	Events    uint64 // events decoded
+	Lost      uint64 // events the tracer reported lost
+	Unknown   uint64 // lines of events gpuwatch does not follow
+	Malformed uint64 // lines that could not be parsed
+	// Warnings are the first warnings, each "file:line: what was expected";
+	// WarningsTotal counts all of them.
+	Warnings      []string
+	WarningsTotal uint64
+}
+
+const analyzeUsage = `usage: gpuwatch analyze [--json] [--expect SHARE] [--pprof FILE] [--svg FILE] FILE|-
+
+Analyse a trace of the GPU scheduler's tracepoints offline: the text of
+'trace-cmd report' (or of tracefs trace / trace_pipe), gzip-compressed or
+not, or a trace.dat; '-' reads standard input. Prints the windows in which
+the VF was switched out and the host schedule behind them.
+
+Exit status: 0 ok, 1 the --expect verdict failed, 2 bad usage or input.
+
+flags:
+`
+
+func runAnalyze(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	jsonOut := fs.Bool("json", false, "print the analysis as JSON (schema "+report.Schema+")")
+	expect := fs.String("expect", "", "expected share, as 1/2, 0.5 or 50%: prints a verdict, exit 1 when the measured share is below it beyond its uncertainty")
+	pprofFile := fs.String("pprof", "", "write the GPU time by ring, task and state as a pprof profile to `FILE`")
+	svgFile := fs.String("svg", "", "write a timeline of the trace as SVG to `FILE`")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), analyzeUsage)
+		fs.PrintDefaults()
+	}
+	// Flags may come before or after the file.
+	var files []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return exitOK
+			}
+			return exitUsage
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		files = append(files, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(files) != 1 {
+		if len(files) == 0 {
+			fmt.Fprintln(stderr, "gpuwatch analyze: missing FILE (use - for standard input)")
+		} else {
+			fmt.Fprintf(stderr, "gpuwatch analyze: want one FILE, got %d\n", len(files))
+		}
+		fs.Usage()
+		return exitUsage
+	}
+	var exp *report.Expectation
+	if *expect != "" {
+		var err error
+		if exp, err = report.ParseExpectation(*expect); err != nil {
+			fmt.Fprintf(stderr, "gpuwatch analyze: --expect: %v\n", err)
+			return exitUsage
+		}
+	}
+
+	name := files[0]
+	src, stats, closeIn, err := openAnalyzeInput(name)
+	if err != nil {
+		fmt.Fprintf(stderr, "gpuwatch: %v\n", err)
+		return exitUsage
+	}
+	defer closeIn()
+	if name == "-" {
+		name = "<stdin>"
+	}
+
+	eng := gaps.New(gaps.Config{})
+	var rec *timeline.Recorder
+	if *svgFile != "" {
+		rec = timeline.NewRecorder()
+	}
+	readErr := event.Drain(src, func(ev event.Event) {
+		eng.Feed(ev)
+		if rec != nil {
+			rec.Feed(ev)
+		}
+	})
+	st := stats()
+	if readErr != nil && isNotReport(readErr) {
+		// One clear sentence; the lines it tripped on are no news.
+		fmt.Fprintf(stderr, "gpuwatch: %v\n", readErr)
+		return exitUsage
+	}
+	if readErr == nil && st.Format == textFormat && st.Lines == 0 {
+		fmt.Fprintf(stderr, "gpuwatch: %s: empty input, not a trace-cmd report\n", name)
+		return exitUsage
+	}
+	printWarnings(stderr, st)
+	snap := eng.Snapshot()
+	code := exitOK
+	if readErr != nil {
+		// Keep what was read: report it, then fail as an input error.
+		msg := readErr.Error()
+		if !strings.Contains(msg, name) {
+			msg = name + ": " + msg
+		}
+		fmt.Fprintf(stderr, "gpuwatch: %s; the analysis below covers the %d events read before\n", msg, snap.Input.Events)
+		code = exitUsage
+	}
+
+	a := report.Build(snap, report.InputStats{
+		File: name, Format: st.Format, Lines: st.Lines, Lost: st.Lost,
+		Unknown: st.Unknown, Malformed: st.Malformed, Warnings: st.WarningsTotal,
+	}, exp)
+	if *jsonOut {
+		err = report.WriteJSON(stdout, a)
+	} else {
+		err = report.WriteText(stdout, a)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "gpuwatch: %v\n", err)
+		return exitUsage
+	}
+	if *pprofFile != "" {
+		if err := writeFileWith(*pprofFile, func(w io.Writer) error { return profile.Write(w, snap) }); err != nil {
+			fmt.Fprintf(stderr, "gpuwatch: --pprof: %v\n", err)
+			code = exitUsage
+		}
+	}
+	if *svgFile != "" {
+		if err := writeFileWith(*svgFile, func(w io.Writer) error { return rec.WriteSVG(w, snap) }); err != nil {
+			fmt.Fprintf(stderr, "gpuwatch: --svg: %v\n", err)
+			code = exitUsage
+		}
+	}
+	if code == exitOK && a.Failed() {
+		code = exitVerdict
+	}
+	return code
+}
+
+func printWarnings(w io.Writer, st inputStats) {
+	for _, msg := range st.Warnings[:min(len(st.Warnings), maxPrintedWarnings)] {
+		fmt.Fprintf(w, "gpuwatch: %s\n", msg)
+	}
+	if shown := uint64(min(len(st.Warnings), maxPrintedWarnings)); st.WarningsTotal > shown {
+		fmt.Fprintf(w, "gpuwatch: ... and %d more warnings\n", st.WarningsTotal-shown)
+	}
+}
+
+// writeFileWith creates path and writes it with fn.
+func writeFileWith(path string, fn func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(f)
+	err = fn(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("closing %s: %w", path, cerr)
+	}
+	return err
+}
+
+// openAnalyzeInput opens name ("-": standard input) and picks the decoder
+// by content: gzip is unwrapped transparently, then a trace.dat goes to
+// openTraceDat and anything else to the text parser.
+func openAnalyzeInput(name string) (src event.Source, stats func() inputStats, closeFn func() error, err error) {
+	display := name
+	var r io.Reader
+	var f *os.File
+	closeFn = func() error { return nil }
+	if name == "-" {
+		display = "<stdin>"
+		r = analyzeStdin
+	} else {
+		f, err = os.Open(name)
+		if err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = fmt.Errorf("%s: %w", name, pe.Err)
+			}
+			return nil, nil, nil, err
+		}
+		r = f
+		closeFn = f.Close
+	}
+	fail := func(err error) (event.Source, func() inputStats, func() error, error) {
+		closeFn()
+		return nil, nil, nil, err
+	}
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, _ := br.Peek(len(tracedat.Magic))
+	gz := len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b
+	if gz {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return fail(fmt.Errorf("%s: reading gzip header: %w", display, err))
+		}
+		br = bufio.NewReaderSize(zr, 64<<10)
+		head, _ = br.Peek(len(tracedat.Magic))
+	}
+	if tracedat.IsTraceDat(head) {
+		df := f
+		if df == nil || gz {
+			// trace.dat needs random access: spool it to an unlinked temporary file.
+			tmp, err := os.CreateTemp("", "gpuwatch-*.dat")
+			if err != nil {
+				return fail(fmt.Errorf("%s: spooling trace.dat: %w", display, err))
+			}
+			os.Remove(tmp.Name())
+			if _, err := io.Copy(tmp, br); err != nil {
+				tmp.Close()
+				return fail(fmt.Errorf("%s: spooling trace.dat: %w", display, err))
+			}
+			prev := closeFn
+			closeFn = func() error { tmp.Close(); return prev() }
+			df = tmp
+		}
+		if _, err := df.Seek(0, io.SeekStart); err != nil {
+			return fail(fmt.Errorf("%s: %w", display, err))
+		}
+		src, stats, err := openTraceDat(df, display)
+		if err != nil {
+			return fail(err)
+		}
+		return src, stats, closeFn, nil
+	}
+	src, stats = openText(br, display)
+	return src, stats, closeFn, nil
+}

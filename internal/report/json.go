@@ -1,0 +1,337 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/gpuwatch/gpuwatch/internal/gaps"
+)
+
+// Schema names the JSON document's version.
+const Schema = "gpuwatch.analysis/v1"
+
+// Doc is the JSON analysis document.
+type Doc struct {
+	Schema    string        `json:"schema"`
+	Input     JSONInput     `json:"input"`
+	Span      JSONSpan      `json:"span"`
+	Rings     []JSONRing    `json:"rings"`
+	Timeslice JSONTimeslice `json:"timeslice"`
+	// Recent is the estimate over the live horizon only (watch); omitted
+	// offline, where it equals Timeslice.
+	Recent *JSONTimeslice `json:"recent,omitempty"`
+	// ThresholdSeconds: no-progress stretches longer than this are windows
+	// (0 when the gap histogram shows no separate cluster).
+	ThresholdSeconds float64          `json:"threshold_seconds"`
+	Gaps             JSONHistogram    `json:"gaps"`
+	WindowsTotal     JSONWindowTotals `json:"windows_total"`
+	Windows          []JSONWindow     `json:"windows"`
+	Verdict          *JSONVerdict     `json:"verdict,omitempty"`
+}
+
+// JSONInput counts what was read.
+type JSONInput struct {
+	File           string `json:"file,omitempty"`
+	Format         string `json:"format,omitempty"`
+	Lines          uint64 `json:"lines,omitempty"`
+	Events         uint64 `json:"events"`
+	LostEvents     uint64 `json:"lost_events"`
+	UnknownLines   uint64 `json:"unknown_lines"`
+	MalformedLines uint64 `json:"malformed_lines"`
+	Warnings       uint64 `json:"warnings"`
+	// UnmatchedCompletions: completions whose submission was not seen.
+	UnmatchedCompletions uint64 `json:"unmatched_completions"`
+	// ImpliedCompletions: jobs retired because a later job of their ring completed.
+	ImpliedCompletions uint64 `json:"implied_completions"`
+	// ExpiredJobs: jobs dropped without completion after the maximum job age.
+	ExpiredJobs      uint64            `json:"expired_jobs"`
+	OutOfOrderEvents uint64            `json:"out_of_order_events"`
+	ByEvent          map[string]uint64 `json:"by_event,omitempty"`
+}
+
+// JSONSpan is the stretch of trace time analysed.
+type JSONSpan struct {
+	StartSeconds    float64 `json:"start_seconds"`
+	EndSeconds      float64 `json:"end_seconds"`
+	DurationSeconds float64 `json:"duration_seconds"`
+}
+
+// JSONRing is one ring (drm_sched scheduler).
+type JSONRing struct {
+	Name              string        `json:"name"`
+	Jobs              uint64        `json:"jobs"`
+	BusySeconds       float64       `json:"busy_seconds"`
+	StalledSeconds    float64       `json:"stalled_seconds"`
+	StalledRatio      float64       `json:"stalled_ratio"` // stalled / busy
+	InFlight          int           `json:"in_flight"`
+	LatencyP50Seconds float64       `json:"latency_p50_seconds"`
+	LatencyP99Seconds float64       `json:"latency_p99_seconds"`
+	Processes         []JSONProcess `json:"processes,omitempty"`
+}
+
+// JSONProcess is one submitting task on a ring.
+type JSONProcess struct {
+	Comm           string  `json:"comm"`
+	PID            int32   `json:"pid"`
+	Jobs           uint64  `json:"jobs"`
+	BusySeconds    float64 `json:"busy_seconds"`
+	StalledSeconds float64 `json:"stalled_seconds"`
+}
+
+// JSONTimeslice is the inferred host schedule.
+type JSONTimeslice struct {
+	Detected          bool    `json:"detected"`
+	Reason            string  `json:"reason,omitempty"`
+	SliceSeconds      float64 `json:"slice_seconds"`
+	SliceErrSeconds   float64 `json:"slice_err_seconds"`
+	PeriodSeconds     float64 `json:"period_seconds"`
+	PeriodErrSeconds  float64 `json:"period_err_seconds"`
+	Share             float64 `json:"share"`
+	ShareErr          float64 `json:"share_err"`
+	VFs               int     `json:"vfs"`
+	SwitchCostSeconds float64 `json:"switch_cost_seconds"`
+	Mode              string  `json:"mode"`
+	Confidence        float64 `json:"confidence"`
+	// Windows is the number of switched-out windows the estimate rests on.
+	Windows int `json:"windows"`
+}
+
+// JSONHistogram is the histogram of gaps between completions while work
+// was outstanding. Buckets are upper-bound inclusive; the last bucket has
+// no bound (le_seconds null).
+type JSONHistogram struct {
+	Count      uint64       `json:"count"`
+	SumSeconds float64      `json:"sum_seconds"`
+	Buckets    []JSONBucket `json:"buckets"`
+}
+
+// JSONBucket is one histogram bucket.
+type JSONBucket struct {
+	LeSeconds *float64 `json:"le_seconds"` // nil: +Inf
+	Count     uint64   `json:"count"`
+}
+
+// JSONWindowTotals sums windows per kind.
+type JSONWindowTotals struct {
+	SwitchedOut JSONKindTotal `json:"switched_out"`
+	GuestIdle   JSONKindTotal `json:"guest_idle"`
+	Stall       JSONKindTotal `json:"stall"`
+	// All counts windows of every kind since the start (live: whatever
+	// the horizon).
+	All uint64 `json:"all"`
+}
+
+// JSONKindTotal is the number and total duration of one kind of window.
+// Seconds covers the whole run; Count the windows listed in the document.
+type JSONKindTotal struct {
+	Count   int     `json:"count"`
+	Seconds float64 `json:"seconds"`
+}
+
+// JSONWindow is one stretch without progress.
+type JSONWindow struct {
+	StartSeconds    float64 `json:"start_seconds"`
+	EndSeconds      float64 `json:"end_seconds"`
+	DurationSeconds float64 `json:"duration_seconds"`
+	Kind            string  `json:"kind"`
+	InFlight        int     `json:"in_flight"`
+	Open            bool    `json:"open,omitempty"`
+}
+
+// JSONVerdict is the --expect verdict.
+type JSONVerdict struct {
+	Expected     float64 `json:"expected"`
+	Measured     float64 `json:"measured"`
+	ShareErr     float64 `json:"share_err"`
+	Margin       float64 `json:"margin"`
+	OK           bool    `json:"ok"`
+	Undetermined bool    `json:"undetermined,omitempty"`
+	Rule         string  `json:"rule"`
+	Note         string  `json:"note,omitempty"`
+}
+
+// VerdictRule is the verdict rule, for people.
+const VerdictRule = "FAIL when share + 2*share_err < expected"
+
+// Seconds converts trace-clock nanoseconds to seconds.
+func Seconds(ns int64) float64 { return float64(ns) / 1e9 }
+
+func dsec(d time.Duration) float64 { return Seconds(int64(d)) }
+
+// ratio rounds r to 1e-6.
+func ratio(r float64) float64 {
+	if math.IsNaN(r) || math.IsInf(r, 0) {
+		return 0
+	}
+	return math.Round(r*1e6) / 1e6
+}
+
+// Timeslice converts an inferred schedule.
+func Timeslice(ts *gaps.Timeslice) JSONTimeslice {
+	mode := string(ts.Mode)
+	if mode == "" {
+		mode = string(gaps.ModeNone)
+	}
+	return JSONTimeslice{
+		Detected:          ts.Detected,
+		Reason:            ts.Reason,
+		SliceSeconds:      dsec(ts.Slice),
+		SliceErrSeconds:   dsec(ts.SliceErr),
+		PeriodSeconds:     dsec(ts.Period),
+		PeriodErrSeconds:  dsec(ts.PeriodErr),
+		Share:             ratio(ts.Share),
+		ShareErr:          ratio(ts.ShareErr),
+		VFs:               ts.VFs,
+		SwitchCostSeconds: dsec(ts.SwitchCost),
+		Mode:              mode,
+		Confidence:        ratio(ts.Confidence),
+		Windows:           ts.Windows,
+	}
+}
+
+// Window converts one window.
+func Window(w *gaps.Window) JSONWindow {
+	return JSONWindow{
+		StartSeconds:    Seconds(w.Start),
+		EndSeconds:      Seconds(w.End),
+		DurationSeconds: dsec(w.Duration()),
+		Kind:            string(w.Kind),
+		InFlight:        w.InFlight,
+		Open:            w.Open,
+	}
+}
+
+// Rings converts the per-ring statistics.
+func Rings(rs []gaps.RingStats) []JSONRing {
+	out := make([]JSONRing, 0, len(rs))
+	for _, r := range rs {
+		jr := JSONRing{
+			Name:              r.Name,
+			Jobs:              r.Jobs,
+			BusySeconds:       dsec(r.Busy),
+			StalledSeconds:    dsec(r.Stalled),
+			InFlight:          r.InFlight,
+			LatencyP50Seconds: dsec(r.LatencyP50),
+			LatencyP99Seconds: dsec(r.LatencyP99),
+		}
+		if r.Busy > 0 {
+			jr.StalledRatio = ratio(float64(r.Stalled) / float64(r.Busy))
+		}
+		for _, p := range r.Processes {
+			jr.Processes = append(jr.Processes, JSONProcess{
+				Comm: p.Comm, PID: p.PID, Jobs: p.Jobs,
+				BusySeconds: dsec(p.Busy), StalledSeconds: dsec(p.Stalled),
+			})
+		}
+		out = append(out, jr)
+	}
+	return out
+}
+
+// Histogram converts a duration histogram.
+func Histogram(h *gaps.Histogram) JSONHistogram {
+	jh := JSONHistogram{Count: h.Count, SumSeconds: dsec(h.Sum), Buckets: []JSONBucket{}}
+	for i, c := range h.Counts {
+		b := JSONBucket{Count: c}
+		if i < len(h.Bounds) {
+			le := dsec(h.Bounds[i])
+			b.LeSeconds = &le
+		}
+		jh.Buckets = append(jh.Buckets, b)
+	}
+	return jh
+}
+
+// WindowTotals sums the windows of s per kind.
+func WindowTotals(s *gaps.Snapshot) JSONWindowTotals {
+	t := JSONWindowTotals{All: s.WindowsTotal}
+	t.SwitchedOut.Seconds = dsec(s.SwitchedOutTotal)
+	t.GuestIdle.Seconds = dsec(s.GuestIdleTotal)
+	t.Stall.Seconds = dsec(s.StallTotal)
+	for _, w := range s.Windows {
+		switch w.Kind {
+		case gaps.SwitchedOut:
+			t.SwitchedOut.Count++
+		case gaps.GuestIdle:
+			t.GuestIdle.Count++
+		case gaps.Stall:
+			t.Stall.Count++
+		}
+	}
+	return t
+}
+
+// Span converts the snapshot's span.
+func Span(s *gaps.Snapshot) JSONSpan {
+	return JSONSpan{StartSeconds: Seconds(s.Start), EndSeconds: Seconds(s.End), DurationSeconds: Seconds(s.End - s.Start)}
+}
+
+// Doc builds the JSON document of a.
+func (a *Analysis) Doc() *Doc {
+	s := a.Snapshot
+	d := &Doc{
+		Schema: Schema,
+		Input: JSONInput{
+			File:                 a.Input.File,
+			Format:               a.Input.Format,
+			Lines:                a.Input.Lines,
+			Events:               a.Input.Events,
+			LostEvents:           a.Input.Lost,
+			UnknownLines:         a.Input.Unknown,
+			MalformedLines:       a.Input.Malformed,
+			Warnings:             a.Input.Warnings,
+			UnmatchedCompletions: s.Input.Unmatched,
+			ImpliedCompletions:   s.Input.Implied,
+			ExpiredJobs:          s.Input.Expired,
+			OutOfOrderEvents:     s.Input.OutOfOrder,
+			ByEvent:              s.Input.ByName,
+		},
+		Span:             Span(s),
+		Rings:            Rings(s.Rings),
+		Timeslice:        Timeslice(&s.Timeslice),
+		ThresholdSeconds: dsec(s.Threshold),
+		Gaps:             Histogram(&s.Gaps),
+		WindowsTotal:     WindowTotals(s),
+		Windows:          make([]JSONWindow, 0, len(s.Windows)),
+	}
+	for i := range s.Windows {
+		d.Windows = append(d.Windows, Window(&s.Windows[i]))
+	}
+	if v := a.Verdict; v != nil {
+		d.Verdict = &JSONVerdict{
+			Expected: ratio(v.Expected), Measured: ratio(v.Measured), ShareErr: ratio(v.ShareErr),
+			Margin: ratio(v.Margin), OK: v.OK, Undetermined: v.Undetermined, Rule: VerdictRule, Note: v.Note,
+		}
+	}
+	return d
+}
+
+// WriteJSON writes a's document, indented, followed by a newline.
+func WriteJSON(w io.Writer, a *Analysis) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(a.Doc()); err != nil {
+		return fmt.Errorf("encoding analysis: %w", err)
+	}
+	if _, err := w.Write(buf.Bytes()); err != nil {
+		return fmt.Errorf("writing analysis: %w", err)
+	}
+	return nil
+}
+
+// longest returns up to n windows, longest first (ties: earliest first).
+func longest(ws []gaps.Window, n int) []gaps.Window {
+	c := append([]gaps.Window(nil), ws...)
+	sort.SliceStable(c, func(i, j int) bool { return c[i].Duration() > c[j].Duration() })
+	if len(c) > n {
+		c = c[:n]
+	}
+	return c
+}

@@ -1,0 +1,150 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gpuwatch/gpuwatch/internal/gaps"
+)
+
+func TestParseExpectation(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want float64
+	}{
+		{"1/2", 0.5}, {" 1 / 3 ", 1.0 / 3}, {"0.5", 0.5}, {"50%", 0.5}, {"12.5 %", 0.125}, {"1", 1}, {"2/2", 1},
+	} {
+		e, err := ParseExpectation(c.in)
+		if err != nil || e.Share != c.want {
+			t.Errorf("ParseExpectation(%q) = %v, %v; want %v", c.in, e, err, c.want)
+		}
+	}
+	for _, in := range []string{"", "half", "0", "-0.5", "1.5", "150%", "1/0", "3/2", "0/2", "NaN", "1/x"} {
+		if e, err := ParseExpectation(in); err == nil {
+			t.Errorf("ParseExpectation(%q) = %v, want an error", in, e)
+		}
+	}
+}
+
+func detected(share, err float64) *gaps.Snapshot {
+	return &gaps.Snapshot{
+		Rings:     []gaps.RingStats{{Name: "gfx", Jobs: 10}},
+		Timeslice: gaps.Timeslice{Detected: true, Share: share, ShareErr: err, Mode: gaps.ModeFixed},
+	}
+}
+
+func TestVerdictRule(t *testing.T) {
+	for _, c := range []struct {
+		s      *gaps.Snapshot
+		expect float64
+		ok     bool
+		undet  bool
+	}{
+		{detected(0.485, 0.005), 0.5, false, false},                                       // 0.495 < 0.5
+		{detected(0.49, 0.005), 0.5, true, false},                                         // 0.50 ≥ 0.5
+		{detected(0.48, 0.005), 0.5, false, false},                                        // 0.49 < 0.5
+		{detected(0.52, 0.01), 0.9, false, false},                                         // far below
+		{detected(0.30, 0.0), 0.25, true, false},                                          // above
+		{&gaps.Snapshot{Rings: []gaps.RingStats{{Name: "gfx", Jobs: 3}}}, 1, true, false}, // passthrough
+		{&gaps.Snapshot{}, 0.5, false, true},                                              // nothing to measure
+	} {
+		v := Build(c.s, InputStats{}, &Expectation{Share: c.expect}).Verdict
+		if v.OK != c.ok || v.Undetermined != c.undet {
+			t.Errorf("share %.3f±%.3f expect %.2f: ok=%v undetermined=%v, want %v %v (%+v)",
+				c.s.Timeslice.Share, c.s.Timeslice.ShareErr, c.expect, v.OK, v.Undetermined, c.ok, c.undet, v)
+		}
+	}
+	if a := Build(detected(0.5, 0.01), InputStats{}, nil); a.Verdict != nil || a.Failed() {
+		t.Errorf("no expectation: verdict %+v", a.Verdict)
+	}
+}
+
+func sampleSnapshot(start int64) *gaps.Snapshot {
+	ms := int64(time.Millisecond)
+	return &gaps.Snapshot{
+		Input: gaps.Input{Events: 100, ByName: map[string]uint64{"gpu_sched:amd_sched_job": 50}},
+		Start: start, End: start + 40*ms,
+		Rings: []gaps.RingStats{{Name: "gfx", Jobs: 50, Busy: 40 * time.Millisecond, Stalled: 12 * time.Millisecond, InFlight: 2,
+			LatencyP50: 400 * time.Microsecond, LatencyP99: 6 * time.Millisecond,
+			Processes: []gaps.ProcessStats{{Comm: "glmark2", PID: 2211, Jobs: 50}}}},
+		Timeslice: gaps.Timeslice{Detected: true, Slice: 6 * time.Millisecond, SliceErr: 50 * time.Microsecond,
+			Period: 12 * time.Millisecond, Share: 0.5, ShareErr: 0.004, VFs: 2, Mode: gaps.ModeFixed, Confidence: 0.4, Windows: 2},
+		Windows: []gaps.Window{
+			{Start: start + 6*ms, End: start + 12*ms, Kind: gaps.SwitchedOut, InFlight: 2},
+			{Start: start + 18*ms, End: start + 24*ms + 1000, Kind: gaps.SwitchedOut, InFlight: 2},
+			{Start: start + 30*ms, End: start + 31*ms, Kind: gaps.GuestIdle},
+		},
+		SwitchedOutTotal: 12 * time.Millisecond, GuestIdleTotal: time.Millisecond, WindowsTotal: 3,
+		Threshold: 2 * time.Millisecond,
+		Gaps:      gaps.Histogram{Bounds: []time.Duration{time.Millisecond, 4 * time.Millisecond}, Counts: []uint64{40, 0, 2}, Count: 42},
+	}
+}
+
+func TestJSONExactTimes(t *testing.T) {
+	s := sampleSnapshot(1437803888000)
+	var b bytes.Buffer
+	if err := WriteJSON(&b, Build(s, InputStats{File: "x"}, nil)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"start_seconds": 1437.803888`, `"start_seconds": 1437.809888,`, `"end_seconds": 1437.827889,`,
+		`"duration_seconds": 0.006001`, `"schema": "gpuwatch.analysis/v1"`, `"le_seconds": null`} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("JSON lacks %s:\n%s", want, b.String())
+		}
+	}
+	var d Doc
+	if err := json.Unmarshal(b.Bytes(), &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.WindowsTotal.SwitchedOut.Count != 2 || d.WindowsTotal.GuestIdle.Count != 1 || d.WindowsTotal.All != 3 {
+		t.Errorf("windows_total %+v", d.WindowsTotal)
+	}
+	if d.Rings[0].StalledRatio != 0.3 {
+		t.Errorf("stalled ratio %v", d.Rings[0].StalledRatio)
+	}
+}
+
+func TestTextPrecision(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteText(&b, Build(sampleSnapshot(1437803888000), InputStats{File: "x"}, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "1437.803888 → 1437.843888") {
+		t.Errorf("µs timestamps:\n%s", b.String())
+	}
+	b.Reset()
+	if err := WriteText(&b, Build(sampleSnapshot(1437803888123), InputStats{File: "x"}, &Expectation{Share: 0.5, Text: "1/2"})); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"1437.803888123 → ", "Verdict: PASS", "share       50.0% ± 0.4%", "switched_out", "Longest windows (3 of 3)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("text lacks %q:\n%s", want, out)
+		}
+	}
+	// Longest first.
+	if i, j := strings.Index(out, "6.001 ms"), strings.Index(out, "1.000 ms  guest_idle"); i < 0 || j < 0 || i > j {
+		t.Errorf("windows not longest first:\n%s", out)
+	}
+}
+
+func TestEmptySnapshot(t *testing.T) {
+	a := Build(&gaps.Snapshot{}, InputStats{}, &Expectation{Share: 0.5})
+	var b bytes.Buffer
+	if err := WriteText(&b, a); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "FAIL (undetermined)") || !a.Failed() {
+		t.Errorf("empty analysis:\n%s", b.String())
+	}
+	b.Reset()
+	if err := WriteJSON(&b, a); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), `"windows": []`) || !strings.Contains(b.String(), `"rings": []`) {
+		t.Errorf("empty JSON must have empty arrays, not null:\n%s", b.String())
+	}
+}

@@ -1,0 +1,237 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/gpuwatch/gpuwatch/internal/gaps"
+)
+
+// MaxTextWindows is how many of the longest windows WriteText lists.
+const MaxTextWindows = 10
+
+const barWidth = 40
+
+// WriteText writes a's report for people.
+func WriteText(w io.Writer, a *Analysis) error {
+	bw := bufio.NewWriter(w)
+	t := textWriter{w: bw, prec: timePrecision(a.Snapshot)}
+	t.header(a)
+	t.schedule(a)
+	t.rings(a.Snapshot)
+	t.gaps(a.Snapshot)
+	t.windows(a.Snapshot)
+	t.verdict(a)
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("writing report: %w", err)
+	}
+	return nil
+}
+
+type textWriter struct {
+	w    *bufio.Writer
+	prec int // decimals of timestamps: 6 when the trace is in µs, else 9
+}
+
+func (t *textWriter) printf(format string, args ...any) { fmt.Fprintf(t.w, format, args...) }
+
+// timePrecision prints timestamps like the report: µs unless a time has
+// sub-microsecond digits.
+func timePrecision(s *gaps.Snapshot) int {
+	ns := func(v int64) bool { return v%1000 != 0 }
+	if ns(s.Start) || ns(s.End) {
+		return 9
+	}
+	for _, w := range s.Windows {
+		if ns(w.Start) || ns(w.End) {
+			return 9
+		}
+	}
+	return 6
+}
+
+func (t *textWriter) ts(ns int64) string {
+	sign := ""
+	if ns < 0 {
+		sign, ns = "-", -ns
+	}
+	s := fmt.Sprintf("%s%d.%09d", sign, ns/1e9, ns%1e9)
+	return s[:len(s)-(9-t.prec)]
+}
+
+// dur prints a duration in ms (µs exact), or in s from 10 s on.
+func dur(d time.Duration) string {
+	if d >= 10*time.Second || d <= -10*time.Second {
+		return fmt.Sprintf("%.3f s", d.Seconds())
+	}
+	return fmt.Sprintf("%.3f ms", float64(d)/1e6)
+}
+
+func pct(r float64) string { return fmt.Sprintf("%.1f%%", 100*r) }
+
+func plural(n uint64, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+func (t *textWriter) header(a *Analysis) {
+	s := a.Snapshot
+	name := a.Input.File
+	if name == "" {
+		name = "(input)"
+	}
+	t.printf("gpuwatch analysis of %s", name)
+	if a.Input.Format != "" {
+		t.printf(" (%s)", a.Input.Format)
+	}
+	t.printf("\n")
+	if s.Input.Events == 0 && s.Start == 0 && s.End == 0 {
+		t.printf("  span        (no events)\n")
+	} else {
+		t.printf("  span        %s → %s (%s)\n", t.ts(s.Start), t.ts(s.End), dur(time.Duration(s.End-s.Start)))
+	}
+	t.printf("  events      %d", a.Input.Events)
+	if a.Input.Lines > 0 {
+		t.printf(" from %s", plural(a.Input.Lines, "line", "lines"))
+	}
+	t.printf("; %d lost, %s, %s\n", a.Input.Lost,
+		plural(a.Input.Unknown, "unknown line", "unknown lines"),
+		plural(a.Input.Malformed, "malformed line", "malformed lines"))
+	in := &s.Input
+	if in.Unmatched+in.Implied+in.Expired+in.OutOfOrder > 0 {
+		t.printf("  jobs        %d completions without submission, %d implied, %d expired, %d events out of order\n",
+			in.Unmatched, in.Implied, in.Expired, in.OutOfOrder)
+	}
+}
+
+func (t *textWriter) schedule(a *Analysis) {
+	ts := &a.Snapshot.Timeslice
+	t.printf("\nSchedule\n")
+	if !ts.Detected {
+		t.printf("  detected    no\n")
+		t.printf("  mode        %s\n", gaps.ModeNone)
+		if ts.Reason != "" {
+			t.printf("  reason      %s\n", ts.Reason)
+		}
+		return
+	}
+	t.printf("  detected    yes\n")
+	t.printf("  slice       %s ± %s\n", dur(ts.Slice), dur(ts.SliceErr))
+	t.printf("  period      %s ± %s\n", dur(ts.Period), dur(ts.PeriodErr))
+	t.printf("  share       %s ± %s\n", pct(ts.Share), pct(ts.ShareErr))
+	switch {
+	case ts.VFs > 0 && ts.SwitchCost > 0:
+		t.printf("  VFs         %d (switch cost %s per turn)\n", ts.VFs, dur(ts.SwitchCost))
+	case ts.VFs > 0:
+		t.printf("  VFs         %d\n", ts.VFs)
+	default:
+		t.printf("  VFs         unknown\n")
+	}
+	t.printf("  mode        %s\n", ts.Mode)
+	t.printf("  confidence  %.2f (%d switched-out windows)\n", ts.Confidence, ts.Windows)
+	if ts.Reason != "" {
+		t.printf("  note        %s\n", ts.Reason)
+	}
+}
+
+func (t *textWriter) rings(s *gaps.Snapshot) {
+	t.printf("\nRings\n")
+	if len(s.Rings) == 0 {
+		t.printf("  (no jobs)\n")
+		return
+	}
+	t.printf("  %-12s %8s %13s %13s %8s %11s %11s %9s\n", "ring", "jobs", "busy", "stalled", "stalled%", "p50 lat", "p99 lat", "in-flight")
+	for _, r := range s.Rings {
+		sp := "-"
+		if r.Busy > 0 {
+			sp = pct(float64(r.Stalled) / float64(r.Busy))
+		}
+		t.printf("  %-12s %8d %13s %13s %8s %11s %11s %9d\n", r.Name, r.Jobs, dur(r.Busy), dur(r.Stalled), sp,
+			dur(r.LatencyP50), dur(r.LatencyP99), r.InFlight)
+	}
+	t.printf("  switched out %s, guest idle %s, stalls %s\n", dur(s.SwitchedOutTotal), dur(s.GuestIdleTotal), dur(s.StallTotal))
+}
+
+func (t *textWriter) gaps(s *gaps.Snapshot) {
+	h := &s.Gaps
+	t.printf("\nGaps between completions while busy (%d", h.Count)
+	if s.Threshold > 0 {
+		t.printf(", window threshold %s", dur(s.Threshold))
+	}
+	t.printf(")\n")
+	lo, hi := -1, -1
+	var max uint64
+	for i, c := range h.Counts {
+		if c > 0 {
+			if lo < 0 {
+				lo = i
+			}
+			hi = i
+			if c > max {
+				max = c
+			}
+		}
+	}
+	if lo < 0 {
+		t.printf("  (none)\n")
+		return
+	}
+	for i := lo; i <= hi; i++ {
+		var label string
+		if i < len(h.Bounds) {
+			label = "≤ " + dur(h.Bounds[i])
+		} else {
+			label = "> " + dur(h.Bounds[len(h.Bounds)-1])
+		}
+		n := int((h.Counts[i]*barWidth + max - 1) / max)
+		t.printf("  %12s |%-*s %d\n", label, barWidth, strings.Repeat("#", n), h.Counts[i])
+	}
+}
+
+func (t *textWriter) windows(s *gaps.Snapshot) {
+	ws := longest(s.Windows, MaxTextWindows)
+	t.printf("\nLongest windows (%d of %d)\n", len(ws), len(s.Windows))
+	if len(ws) == 0 {
+		t.printf("  (none)\n")
+		return
+	}
+	tw := len(t.ts(s.End))
+	t.printf("  %-*s %-*s %12s  %-13s %9s\n", tw, "start", tw, "end", "duration", "kind", "in-flight")
+	for _, w := range ws {
+		kind := string(w.Kind)
+		if w.Open {
+			kind += " (open)"
+		}
+		t.printf("  %-*s %-*s %12s  %-13s %9d\n", tw, t.ts(w.Start), tw, t.ts(w.End), dur(w.Duration()), kind, w.InFlight)
+	}
+}
+
+func (t *textWriter) verdict(a *Analysis) {
+	v := a.Verdict
+	if v == nil {
+		return
+	}
+	exp := pct(v.Expected)
+	if a.Expect != nil && a.Expect.Text != "" {
+		exp = fmt.Sprintf("%s (%s)", a.Expect.Text, pct(v.Expected))
+	}
+	t.printf("\n")
+	switch {
+	case v.Undetermined:
+		t.printf("Verdict: FAIL (undetermined): expected share %s; %s\n", exp, v.Note)
+	default:
+		word := "PASS"
+		if !v.OK {
+			word = "FAIL"
+		}
+		t.printf("Verdict: %s: measured share %s ± %s, expected %s (rule: %s)\n", word, pct(v.Measured), pct(v.ShareErr), exp, VerdictRule)
+		if v.Note != "" {
+			t.printf("  note: %s\n", v.Note)
+		}
+	}
+}
