@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
+
+	"github.com/gdamore/tcell/v2"
 
 	"github.com/gpuwatch/gpuwatch/internal/live"
+	"github.com/gpuwatch/gpuwatch/internal/tui"
 )
 
 // tuiOptions is what watch passes to the TUI.
@@ -15,7 +18,21 @@ type tuiOptions struct {
 }
 
 // runTUI shows r on the terminal until the user quits (then it calls
-// cancel) or ctx ends.
+// cancel) or ctx ends. The terminal is restored before it returns, on
+// every path.
 func runTUI(ctx context.Context, cancel context.CancelFunc, r *live.Runner, o tuiOptions) error {
-	return errors.New("the TUI is not available yet: use --json")
+	screen, err := tcell.NewScreen()
+	if err != nil {
+		return fmt.Errorf("opening the terminal: %w", err)
+	}
+	if err := screen.Init(); err != nil {
+		return fmt.Errorf("initialising the terminal: %w", err)
+	}
+	defer screen.Fini()
+	app := tui.New(screen, r, tui.Options{Expect: o.Expect, ExpectText: o.ExpectText})
+	stop := context.AfterFunc(ctx, app.Stop)
+	defer stop()
+	err = app.Run()
+	cancel()
+	return err
 }
