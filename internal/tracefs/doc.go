@@ -6,7 +6,8 @@
 // Known lists every tracepoint generation gpuwatch understands, each with
 // its format-file field names and its TP_printk formats as the kernel
 // source defines them: gpu_sched (Linux ≤ 4.15), gpu_scheduler (4.16–6.16,
-// and the stable events of 6.17+), dma_fence and fence.
+// and the stable events of 6.17+), amdgpu's submission events, dma_fence
+// and its older name fence.
 //
 // TextReader is a streaming, allocation-free parser of report text that
 // yields event.Events; TextWriter writes events back as trace-cmd report

@@ -177,7 +177,7 @@ func (t *TextReader) Next() (event.Event, error) {
 			return event.Event{}, t.err
 		}
 		ev, ok := t.parseLine(b)
-		if !t.recog && t.nonBlank > 0 && (t.nonBlank >= reportSniffLines || t.bytesRead >= reportSniffBytes) {
+		if !t.recog && (t.nonBlank >= reportSniffLines || t.bytesRead >= reportSniffBytes) {
 			t.err = fmt.Errorf("%s: %w", t.name, ErrNotReport)
 			return event.Event{}, t.err
 		}
@@ -190,12 +190,15 @@ func (t *TextReader) Next() (event.Event, error) {
 
 // parseLine handles one line; ok reports an event.
 func (t *TextReader) parseLine(b []byte) (event.Event, bool) {
+	// Comment lines of the tracefs header start in column 0; an event line
+	// whose comm starts with '#' is indented (comm is right-aligned in 16).
+	comment := len(b) > 0 && b[0] == '#'
 	b = textTrimSpace(b)
 	if len(b) == 0 {
 		return event.Event{}, false
 	}
 	t.nonBlank++
-	if b[0] == '#' {
+	if comment {
 		t.parseComment(b)
 		return event.Event{}, false
 	}
@@ -205,7 +208,11 @@ func (t *TextReader) parseLine(b []byte) (event.Event, bool) {
 	}
 	var ln textLine
 	if !textSplitLine(b, &ln) {
-		t.warn("expected a trace line (comm-pid [cpu] time: event: fields) or a report header, got %q", textClip(b))
+		if tok := textBadTime(b); tok != nil {
+			t.warn("expected a time as seconds.fraction after the CPU column, got %q", textClip(tok))
+		} else {
+			t.warn("expected a trace line (comm-pid [cpu] time: event: fields) or a report header, got %q", textClip(b))
+		}
 		return event.Event{}, false
 	}
 	t.recog = true
@@ -427,6 +434,41 @@ func textSplitHead(h []byte, ln *textLine) bool {
 	}
 	ln.comm = comm
 	return true
+}
+
+// textBadTime finds, in a line that did not split, the token in the time
+// column after a "[cpu]" column (and optional flags), if it ends with ':'.
+func textBadTime(b []byte) []byte {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '[' {
+			continue
+		}
+		j := bytes.IndexByte(b[i:], ']')
+		if j < 0 {
+			return nil
+		}
+		if _, ok := textBracketCPU(b[i : i+j+1]); !ok {
+			continue
+		}
+		rest := b[i+j+1:]
+		for k := 0; k < 2; k++ {
+			rest = textTrimLeft(rest)
+			e := bytes.IndexByte(rest, ' ')
+			if e < 0 {
+				e = len(rest)
+			}
+			tok := rest[:e]
+			if len(tok) > 1 && tok[len(tok)-1] == ':' {
+				return tok
+			}
+			if !textFlags(tok) {
+				return nil
+			}
+			rest = rest[e:]
+		}
+		return nil
+	}
+	return nil
 }
 
 // textBracketCPU reads "[007]".

@@ -189,3 +189,68 @@ func TestReportSteadyStateAllocs(t *testing.T) {
 		t.Errorf("%.2f allocations per event in the steady state, want 0", a)
 	}
 }
+
+// textFuzzName keeps the strings a kernel could print in a comm or ring
+// column unambiguously: printable ASCII, no surrounding spaces, no ": "
+// (the instance separator) or "," (the field separator of the formats).
+func textFuzzName(s string, max int) (string, bool) {
+	if len(s) == 0 || len(s) > max || s[0] == ' ' || s[len(s)-1] == ' ' || strings.Contains(s, ": ") || strings.ContainsAny(s, ",[") {
+		return "", false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 && s[i] != ' ' || s[i] > 0x7e {
+			return "", false
+		}
+	}
+	return s, true
+}
+
+// FuzzTextRoundTrip writes one arbitrary event with the TextWriter and
+// reads it back: the TextReader must return exactly what the generation's
+// format carries (textExpect).
+func FuzzTextRoundTrip(f *testing.F) {
+	f.Add(uint8(1), false, int64(1437_803_888_123), uint16(3), uint32(1514), "Xorg", uint8(event.KindQueue), "gfx", uint64(0xffff8800b2c4e540), uint32(0), uint32(0), uint64(7))
+	f.Add(uint8(2), true, int64(18233_250_104_000), uint16(11), uint32(40211), "vkcube:cs0", uint8(event.KindRun), "gfx_0.0.0", uint64(0), uint32(1873), uint32(4410), uint64(0))
+	f.Add(uint8(0), false, int64(2_000_000_000), uint16(0), uint32(0), "<idle>", uint8(event.KindDone), "sdma0", uint64(0xffff8800b2c4e3c0), uint32(0), uint32(0), uint64(0))
+	f.Fuzz(func(t *testing.T, gen uint8, ns bool, ts int64, cpu uint16, pid uint32, comm string, kind uint8, ring string, fence uint64, ctx, seq uint32, id uint64) {
+		g := Generation(int(gen) % int(numGenerations))
+		k := event.Kind(int(kind)%(event.NumKinds-1) + 1)
+		var ok bool
+		if comm, ok = textFuzzName(comm, 15); !ok {
+			return
+		}
+		if ring, ok = textFuzzName(ring, 32); !ok {
+			return
+		}
+		if ts < 1_000_000_000 || ts > 1<<62 || pid > 1<<22 {
+			return
+		}
+		ev := event.Event{Time: ts, CPU: int32(cpu), PID: int32(pid), Comm: comm, Kind: k, Ring: ring, ID: id, JobCount: 1, HWJobCount: 2, Count: uint64(seq)}
+		if fence != 0 {
+			ev.Job.Fence = fence
+		} else {
+			ev.Job.Context, ev.Job.Seqno = uint64(ctx), uint64(seq)
+		}
+		var buf bytes.Buffer
+		w := NewTextWriter(&buf, WriterOptions{Gen: g, Nanoseconds: ns})
+		if err := w.Write(ev); err != nil {
+			t.Fatal(err)
+		}
+		w.Flush()
+		want, written := textExpect(ev, g, ns, 0)
+		r := NewTextReader(&buf, "rt")
+		got, err := r.Next()
+		if !written {
+			if err != io.EOF {
+				t.Fatalf("skipped event read back as %v, %v", got, err)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("%v\n%s", err, buf.String())
+		}
+		if got != want {
+			t.Fatalf("\n got %s\nwant %s\ntext %s", textFormatEvent(got), textFormatEvent(want), buf.String())
+		}
+	})
+}

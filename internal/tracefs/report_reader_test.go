@@ -3,6 +3,7 @@ package tracefs
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -91,13 +92,15 @@ func TestNotReport(t *testing.T) {
 			t.Errorf("second Next: %v, want %v", err2, err)
 		}
 	})
-	t.Run("endless without newline", func(t *testing.T) {
-		src := &textEndless{line: []byte("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")}
-		_, err := NewTextReader(src, "zero").Next()
-		if !errors.Is(err, ErrNotReport) || src.n > 2<<20 {
-			t.Fatalf("error %v after %d bytes, want ErrNotReport within 2 MiB", err, src.n)
-		}
-	})
+	for _, fill := range []string{"xxxxxxxxxxxxxxxxxxxxxxx", "           ", "\x00\x00\x00\x00"} {
+		t.Run("endless without newline", func(t *testing.T) {
+			src := &textEndless{line: []byte(fill)}
+			_, err := NewTextReader(src, "zero").Next()
+			if !errors.Is(err, ErrNotReport) || src.n > 2<<20 {
+				t.Fatalf("error %v after %d bytes, want ErrNotReport within 2 MiB", err, src.n)
+			}
+		})
+	}
 	for name, in := range map[string]string{
 		"empty":        "",
 		"blank lines":  "\n\n   \n",
@@ -352,5 +355,30 @@ func TestReportRealLayout(t *testing.T) {
 				t.Errorf("%s event %d: %d µs, want %d", v, i, c.us, w.us)
 			}
 		}
+	}
+}
+
+// TestReportRealPointers parses the ptr= values of real kernel and
+// trace-cmd 3.1.6 output (testdata/report/real_316_pointers.txtar).
+func TestReportRealPointers(t *testing.T) {
+	ar, err := txtar.ParseFile("testdata/report/real_316_pointers.txtar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []uint64
+	for _, l := range strings.Split(strings.TrimSpace(string(ar.Files[0].Data)), "\n") {
+		i := strings.LastIndex(l, "ptr=")
+		if i < 0 {
+			t.Fatalf("no ptr= in %q", l)
+		}
+		v, n := textParsePointer([]byte(l[i+4:]))
+		if n != len(l)-i-4 {
+			t.Errorf("pointer in %q: read %d bytes", l, n)
+		}
+		got = append(got, v)
+	}
+	want := []uint64{0, 0, 0xbb79b55a, 0xed69d8fd, 0, 0, 0xffff88810024f2b0, 0xffff8881008743c0}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("pointers %#x, want %#x", got, want)
 	}
 }

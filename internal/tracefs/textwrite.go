@@ -127,8 +127,9 @@ func NewTextWriter(w io.Writer, opt WriterOptions) *TextWriter {
 func (t *TextWriter) Skipped() int { return t.skipped }
 
 // textSpecFor picks the tracepoint that reports ev in generation g: the one
-// ev.Name names when g has it (dma_fence and fence events exist in every
-// generation), otherwise the generation's scheduler event for ev.Kind.
+// ev.Name names when it is a dma_fence, fence or amdgpu event of ev.Kind
+// (printed in the generation's form), otherwise the generation's scheduler
+// event for ev.Kind.
 func textSpecFor(g Generation, ev *event.Event) (*reportFormat, bool) {
 	name := ev.Name
 	if i := strings.IndexByte(name, ':'); i >= 0 {
@@ -138,6 +139,17 @@ func textSpecFor(g Generation, ev *event.Event) (*reportFormat, bool) {
 	case "dma_fence_emit", "dma_fence_signaled", "fence_emit", "fence_signaled":
 		if fs := reportFormats[name]; len(fs) > 0 && fs[0].spec.Kind == ev.Kind {
 			return fs[0], true
+		}
+	}
+	switch name {
+	case "amdgpu_cs_ioctl", "amdgpu_sched_run_job":
+		// amdgpu's own events, in the form of the generation's kernels
+		// (see amdgpuJobFormats): 6.17+ or 4.10–6.16.
+		if fs := reportFormats[name]; len(fs) == 4 && fs[0].spec.Kind == ev.Kind {
+			if g == Gen617 {
+				return fs[0], true
+			}
+			return fs[2], true
 		}
 	}
 	var ev2 string
@@ -287,6 +299,8 @@ func (t *TextWriter) value(f *reportFormat, arg string, ev *event.Event) textFie
 		return textFieldValue{num: ctx}
 	case "driver":
 		return textFieldValue{str: "drm_sched"}
+	case "num_ibs":
+		return textFieldValue{num: 1}
 	}
 	return textFieldValue{}
 }

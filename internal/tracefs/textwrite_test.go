@@ -54,6 +54,14 @@ func textScenario() []event.Event {
 		e.Job = event.JobKey{Context: 7, Seqno: uint64(j + 1)}
 		e.JobCount, e.HWJobCount, e.Entity, e.ID = -1, -1, 0, 0
 		evs = append(evs, e)
+		if j%4 == 2 {
+			a := base
+			a.Kind, a.Time, a.Name = event.KindQueue, t-10_000, "amdgpu:amdgpu_cs_ioctl"
+			a.JobCount, a.HWJobCount, a.Entity = -1, -1, 0
+			evs = append(evs, a)
+			a.Kind, a.Time, a.Name = event.KindRun, t+2_350, "amdgpu:amdgpu_sched_run_job"
+			evs = append(evs, a)
+		}
 		d := event.Event{CPU: int32((j + 1) % 4), PID: 0, Comm: "<idle>", Kind: event.KindDone, Job: key, Time: t + 1_234_567, JobCount: -1, HWJobCount: -1}
 		evs = append(evs, d)
 		s := e
@@ -111,6 +119,13 @@ func textExpect(ev event.Event, g Generation, ns bool, last int64) (event.Event,
 		}
 		out.Ring = ev.Ring
 		out.Job = ctxKey()
+		return out, true
+	}
+	if ev.Name == "amdgpu:amdgpu_cs_ioctl" || ev.Name == "amdgpu:amdgpu_sched_run_job" {
+		out.Name, out.Ring, out.Job = ev.Name, ev.Ring, ctxKey()
+		if g != Gen617 {
+			out.ID = ev.ID // sched_job=%llu until 6.16
+		}
 		return out, true
 	}
 	switch g {
