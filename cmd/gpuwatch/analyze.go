@@ -57,30 +57,30 @@ flags:
 `
 
 func runAnalyze(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	jsonOut := fs.Bool("json", false, "print the analysis as JSON (schema "+report.Schema+")")
-	expect := fs.String("expect", "", "expected share, as 1/2, 0.5 or 50%: prints a verdict, exit 1 when the measured share is below it beyond its uncertainty")
-	pprofFile := fs.String("pprof", "", "write the GPU time by ring, task and state as a pprof profile to `FILE`")
-	svgFile := fs.String("svg", "", "write a timeline of the trace as SVG to `FILE`")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), analyzeUsage)
-		fs.PrintDefaults()
+	flags := flag.NewFlagSet("analyze", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	jsonOut := flags.Bool("json", false, "print the analysis as JSON (schema "+report.Schema+")")
+	expect := flags.String("expect", "", "expected share, as 1/2, 0.5 or 50%: prints a verdict, exit 1 when the measured share is below it beyond its uncertainty")
+	pprofFile := flags.String("pprof", "", "write the GPU time by ring, task and state as a pprof profile to `FILE`")
+	svgFile := flags.String("svg", "", "write a timeline of the trace as SVG to `FILE`")
+	flags.Usage = func() {
+		fmt.Fprint(flags.Output(), analyzeUsage)
+		flags.PrintDefaults()
 	}
 	// Flags may come before or after the file.
 	var files []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := flags.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				return exitOK
 			}
 			return exitUsage
 		}
-		if fs.NArg() == 0 {
+		if flags.NArg() == 0 {
 			break
 		}
-		files = append(files, fs.Arg(0))
-		args = fs.Args()[1:]
+		files = append(files, flags.Arg(0))
+		args = flags.Args()[1:]
 	}
 	if len(files) != 1 {
 		if len(files) == 0 {
@@ -88,7 +88,7 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 		} else {
 			fmt.Fprintf(stderr, "gpuwatch analyze: want one FILE, got %d\n", len(files))
 		}
-		fs.Usage()
+		flags.Usage()
 		return exitUsage
 	}
 	var exp *report.Expectation
@@ -221,6 +221,10 @@ func openAnalyzeInput(name string) (src event.Source, stats func() inputStats, c
 				err = fmt.Errorf("%s: %w", name, pe.Err)
 			}
 			return nil, nil, nil, err
+		}
+		if fi, err := f.Stat(); err == nil && fi.IsDir() {
+			f.Close()
+			return nil, nil, nil, fmt.Errorf("%s: is a directory, not a trace", name)
 		}
 		r = f
 		closeFn = f.Close

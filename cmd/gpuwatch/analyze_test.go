@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -109,6 +110,11 @@ func TestAnalyzeGolden(t *testing.T) {
 	const seedName = "seed-s7150-half.report"
 	truncated := seed[:len(seed)-40] // the last line cut short, no newline
 	gzSeed := gz(t, seed)
+	garbage := map[int]string{}
+	for n := 40; n < 40+25; n++ {
+		garbage[n] = fmt.Sprintf("garbage line %d", n)
+	}
+	noisy := corrupt(seed, garbage)
 	cases := []struct {
 		name  string
 		args  []string
@@ -132,6 +138,7 @@ func TestAnalyzeGolden(t *testing.T) {
 				30: "this line is garbage",
 				31: "         glmark2-2211  [002]  1437.80xyz: amd_sched_job: ???",
 			})}},
+		{name: "many_warnings", args: []string{"analyze", "--json", "noisy.report"}, files: map[string][]byte{"noisy.report": noisy}},
 		{name: "truncated_last_line", args: []string{"analyze", "cut.report"}, files: map[string][]byte{"cut.report": truncated}},
 		{name: "gzip_truncated", args: []string{"analyze", "cut.report.gz"}, files: map[string][]byte{"cut.report.gz": gzSeed[:len(gzSeed)/2]}},
 		{name: "binary_garbage", args: []string{"analyze", "core"}, files: map[string][]byte{"core": bytes.Repeat([]byte{0x7f, 'E', 'L', 'F', 0, 1, 2, 0xff}, 512)}},
@@ -142,6 +149,7 @@ func TestAnalyzeGolden(t *testing.T) {
 		{name: "passthrough_expect", args: []string{"analyze", "--expect", "1/2", "pt.report"}, files: map[string][]byte{"pt.report": passthroughReport(t)}},
 		{name: "header_only_expect", args: []string{"analyze", "--expect", "1/2", "hdr.report"}, files: map[string][]byte{"hdr.report": []byte("version = 6\nCPU 0 is empty\ncpus=1\n")}},
 		{name: "trace_dat_gzip_stdin", args: []string{"analyze", "-"}, stdin: gz(t, append([]byte(tracedat.Magic), "\x006\x00\x00\x00\x00\x00\x10\x00\x00"...))},
+		{name: "directory", args: []string{"analyze", "."}},
 		{name: "missing_file", args: []string{"analyze", "nope.report"}},
 		{name: "no_file", args: []string{"analyze"}},
 		{name: "two_files", args: []string{"analyze", "a", "b"}},

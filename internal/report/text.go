@@ -139,22 +139,46 @@ func (t *textWriter) schedule(a *Analysis) {
 	}
 }
 
+func taskName(p gaps.ProcessStats) string {
+	task := p.Comm
+	if task == "" {
+		task = "(unknown task)"
+	}
+	if p.PID > 0 {
+		task = fmt.Sprintf("%s-%d", task, p.PID)
+	}
+	return task
+}
+
+func stalledPct(busy, stalled time.Duration) string {
+	if busy <= 0 {
+		return "-"
+	}
+	return pct(float64(stalled) / float64(busy))
+}
+
 func (t *textWriter) rings(s *gaps.Snapshot) {
 	t.printf("\nRings\n")
 	if len(s.Rings) == 0 {
 		t.printf("  (no jobs)\n")
 		return
 	}
-	t.printf("  %-12s %8s %13s %13s %8s %11s %11s %9s\n", "ring", "jobs", "busy", "stalled", "stalled%", "p50 lat", "p99 lat", "in-flight")
+	// Tasks are listed under their ring, indented by two.
+	w := len("ring / task")
 	for _, r := range s.Rings {
-		sp := "-"
-		if r.Busy > 0 {
-			sp = pct(float64(r.Stalled) / float64(r.Busy))
+		w = max(w, len(r.Name))
+		for _, p := range r.Processes {
+			w = max(w, 2+len(taskName(p)))
 		}
-		t.printf("  %-12s %8d %13s %13s %8s %11s %11s %9d\n", r.Name, r.Jobs, dur(r.Busy), dur(r.Stalled), sp,
-			dur(r.LatencyP50), dur(r.LatencyP99), r.InFlight)
 	}
-	t.printf("  switched out %s, guest idle %s, stalls %s\n", dur(s.SwitchedOutTotal), dur(s.GuestIdleTotal), dur(s.StallTotal))
+	t.printf("  %-*s %8s %13s %13s %8s %11s %11s %9s\n", w, "ring / task", "jobs", "busy", "stalled", "stalled%", "p50 lat", "p99 lat", "in-flight")
+	for _, r := range s.Rings {
+		t.printf("  %-*s %8d %13s %13s %8s %11s %11s %9d\n", w, r.Name, r.Jobs, dur(r.Busy), dur(r.Stalled), stalledPct(r.Busy, r.Stalled),
+			dur(r.LatencyP50), dur(r.LatencyP99), r.InFlight)
+		for _, p := range r.Processes {
+			t.printf("    %-*s %8d %13s %13s %8s\n", w-2, taskName(p), p.Jobs, dur(p.Busy), dur(p.Stalled), stalledPct(p.Busy, p.Stalled))
+		}
+	}
 }
 
 func (t *textWriter) gaps(s *gaps.Snapshot) {
@@ -194,6 +218,11 @@ func (t *textWriter) gaps(s *gaps.Snapshot) {
 }
 
 func (t *textWriter) windows(s *gaps.Snapshot) {
+	wt := WindowTotals(s)
+	t.printf("\nWindows\n")
+	t.printf("  switched out %3d  %13s\n", wt.SwitchedOut.Count, dur(s.SwitchedOutTotal))
+	t.printf("  guest idle   %3d  %13s\n", wt.GuestIdle.Count, dur(s.GuestIdleTotal))
+	t.printf("  stall        %3d  %13s\n", wt.Stall.Count, dur(s.StallTotal))
 	ws := longest(s.Windows, MaxTextWindows)
 	t.printf("\nLongest windows (%d of %d)\n", len(ws), len(s.Windows))
 	if len(ws) == 0 {
