@@ -46,13 +46,15 @@ func Build(s *gaps.Snapshot) *profile.Profile {
 			{Type: "stalled", Unit: "nanoseconds"},
 		},
 		DefaultSampleType: "gpu_time",
-		TimeNanos:         s.Start,
+		// TimeNanos stays 0: the trace clock is not wall-clock time
+		// (pprof would print 1970); the span is in the comments.
 		DurationNanos:     s.End - s.Start,
 		PeriodType:        &profile.ValueType{Type: "trace", Unit: "nanoseconds"},
 		Period:            1,
 		Comments: []string{
 			fmt.Sprintf("gpuwatch: share %.4f, slice %v, period %v, VFs %d, mode %s, detected %v",
 				s.Timeslice.Share, s.Timeslice.Slice, s.Timeslice.Period, s.Timeslice.VFs, s.Timeslice.Mode, s.Timeslice.Detected),
+			fmt.Sprintf("trace clock %.6f – %.6f s", float64(s.Start)/1e9, float64(s.End)/1e9),
 		},
 	}
 	b := builder{p: p, funcs: map[string]*profile.Function{}, locs: map[string]*profile.Location{}}
