@@ -48,9 +48,9 @@ func Build(s *gaps.Snapshot) *profile.Profile {
 		DefaultSampleType: "gpu_time",
 		// TimeNanos stays 0: the trace clock is not wall-clock time
 		// (pprof would print 1970); the span is in the comments.
-		DurationNanos:     s.End - s.Start,
-		PeriodType:        &profile.ValueType{Type: "trace", Unit: "nanoseconds"},
-		Period:            1,
+		DurationNanos: s.End - s.Start,
+		PeriodType:    &profile.ValueType{Type: "trace", Unit: "nanoseconds"},
+		Period:        1,
 		Comments: []string{
 			fmt.Sprintf("gpuwatch: share %.4f, slice %v, period %v, VFs %d, mode %s, detected %v",
 				s.Timeslice.Share, s.Timeslice.Slice, s.Timeslice.Period, s.Timeslice.VFs, s.Timeslice.Mode, s.Timeslice.Detected),
