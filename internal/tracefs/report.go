@@ -582,6 +582,9 @@ func (t *TextReader) parseEvent(line []byte, ln *textLine) (event.Event, bool) {
 			break
 		}
 	}
+	if f == nil && reportMatchFields(fs[0].spec, ln.body, &t.fields) {
+		f = fs[0] // a dynamic (probe) event under the scheduler's name
+	}
 	if f == nil {
 		if t.eof {
 			t.warn("truncated last line: expected %q in %s", fs[0].expect, fs[0].name)

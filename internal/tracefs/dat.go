@@ -1,0 +1,217 @@
+package tracefs
+
+import (
+	"bytes"
+	"container/heap"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/gpuwatch/gpuwatch/internal/event"
+	"github.com/gpuwatch/gpuwatch/internal/tracedat"
+)
+
+// DatSource decodes the scheduler events of a trace.dat file: every
+// buffer's (instance's) per-CPU ring-buffer pages, decoded through the
+// event formats stored in the file (the same decoders as the live source),
+// merged in timestamp order with one page per CPU in memory.
+type DatSource struct {
+	f       *tracedat.File
+	dec     *liveDecoder
+	layout  livePageLayout
+	header  liveEventHeader
+	cursors []*datCursor
+	h       datHeap
+	started bool
+	strs    map[string]string
+	comms   map[int32]string
+	stats   DatStats
+}
+
+// DatStats counts what was read from a trace.dat.
+type DatStats struct {
+	Pages   uint64 // ring-buffer pages read
+	Records uint64 // records in them
+	Events  uint64 // records of known scheduler events
+	Unknown uint64 // records of other events
+	Lost    uint64 // events the kernel reported lost (pages flagged as missing events)
+	// LostUnknown counts flagged pages whose lost count the kernel did not store.
+	LostUnknown uint64
+	// Buffers are the instances read ("" is the top instance).
+	Buffers []string
+}
+
+type datCursor struct {
+	pr     *tracedat.PageReader
+	cpu    int32
+	buffer string
+	evs    []event.Event // decoded events of the current page
+	i      int
+	done   bool
+}
+
+// OpenDat prepares decoding f. It fails when the file holds none of the
+// scheduler events gpuwatch follows.
+func OpenDat(f *tracedat.File) (*DatSource, error) {
+	if f.ByteOrder != binary.LittleEndian {
+		return nil, fmt.Errorf("%s: big-endian trace.dat is not supported", f.Name)
+	}
+	d := &DatSource{f: f, strs: map[string]string{}, comms: map[int32]string{}}
+	var err error
+	if d.layout, err = liveParseHeaderPage(bytes.NewReader(f.HeaderPage)); err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Name, err)
+	}
+	if d.header, err = liveParseHeaderEvent(bytes.NewReader(f.HeaderEvent)); err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Name, err)
+	}
+	var specs []*Spec
+	var formats []*liveFormat
+	for _, ft := range f.Formats {
+		if ft.System == "ftrace" {
+			continue
+		}
+		lf, err := liveParseFormat(bytes.NewReader(ft.Text), ft.System)
+		if err != nil {
+			return nil, fmt.Errorf("%s: reading format of %s: %w", f.Name, ft.System, err)
+		}
+		spec, ok := Lookup(ft.System, lf.Name)
+		if !ok {
+			continue
+		}
+		specs, formats = append(specs, spec), append(formats, lf)
+	}
+	if len(specs) == 0 {
+		return nil, fmt.Errorf("%s: no GPU scheduler events in this trace.dat (record gpu_scheduler, gpu_sched, amdgpu or dma_fence events)", f.Name)
+	}
+	if d.dec, err = newLiveDecoder(specs, formats); err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Name, err)
+	}
+	for _, line := range bytes.Split(f.Cmdlines, []byte("\n")) {
+		pid, comm, ok := bytes.Cut(bytes.TrimSpace(line), []byte(" "))
+		if !ok {
+			continue
+		}
+		if n, err := strconv.ParseInt(string(pid), 10, 32); err == nil {
+			d.comms[int32(n)] = string(comm)
+		}
+	}
+	for i := range f.Buffers {
+		b := &f.Buffers[i]
+		if b.Latency {
+			continue
+		}
+		d.stats.Buffers = append(d.stats.Buffers, b.Name)
+		for _, c := range b.CPUs {
+			d.cursors = append(d.cursors, &datCursor{pr: f.Pages(b, c), cpu: int32(c.CPU), buffer: b.Name})
+		}
+	}
+	return d, nil
+}
+
+// Stats reports what was read so far.
+func (d *DatSource) Stats() DatStats { return d.stats }
+
+func (d *DatSource) intern(b []byte) string {
+	if s, ok := d.strs[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	d.strs[s] = s
+	return s
+}
+
+// fill decodes c's next non-empty page; it marks c done at the end.
+func (d *DatSource) fill(c *datCursor) error {
+	c.evs, c.i = c.evs[:0], 0
+	for len(c.evs) == 0 {
+		page, err := c.pr.Next()
+		if err == io.EOF {
+			c.done = true
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", d.f.Name, err)
+		}
+		d.stats.Pages++
+		var ev event.Event
+		info, err := liveDecodePage(page, &d.layout, &d.header, func(ts int64, rec []byte) {
+			d.stats.Records++
+			if !d.dec.decode(ts, c.cpu, rec, &ev, d.intern) {
+				d.stats.Unknown++
+				return
+			}
+			d.stats.Events++
+			ev.Comm = d.comms[ev.PID]
+			c.evs = append(c.evs, ev)
+		})
+		if err != nil {
+			return fmt.Errorf("%s: cpu %d page %d: %w", d.f.Name, c.cpu, d.stats.Pages, err)
+		}
+		if info.Missed {
+			lost := event.Event{Time: info.Timestamp, CPU: c.cpu, Kind: event.KindLost, JobCount: -1, HWJobCount: -1}
+			if info.LostKnown {
+				lost.Count = info.Lost
+				d.stats.Lost += info.Lost
+			} else {
+				d.stats.LostUnknown++
+			}
+			c.evs = append([]event.Event{lost}, c.evs...)
+		}
+	}
+	return nil
+}
+
+// Next returns the next event in time order, io.EOF at the end.
+func (d *DatSource) Next() (event.Event, error) {
+	if !d.started {
+		d.started = true
+		for _, c := range d.cursors {
+			if err := d.fill(c); err != nil {
+				return event.Event{}, err
+			}
+			if !c.done {
+				d.h = append(d.h, c)
+			}
+		}
+		heap.Init(&d.h)
+	}
+	if len(d.h) == 0 {
+		return event.Event{}, io.EOF
+	}
+	c := d.h[0]
+	ev := c.evs[c.i]
+	c.i++
+	if c.i == len(c.evs) {
+		if err := d.fill(c); err != nil {
+			return event.Event{}, err
+		}
+		if c.done {
+			heap.Pop(&d.h)
+			return ev, nil
+		}
+	}
+	heap.Fix(&d.h, 0)
+	return ev, nil
+}
+
+// datHeap orders cursors by their next event's time, then CPU (as
+// trace-cmd report does).
+type datHeap []*datCursor
+
+func (h datHeap) Len() int { return len(h) }
+func (h datHeap) Less(i, j int) bool {
+	a, b := h[i].evs[h[i].i], h[j].evs[h[j].i]
+	if a.Time != b.Time {
+		return a.Time < b.Time
+	}
+	return h[i].cpu < h[j].cpu
+}
+func (h datHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *datHeap) Push(x any)   { *h = append(*h, x.(*datCursor)) }
+func (h *datHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}

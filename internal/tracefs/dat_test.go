@@ -1,0 +1,181 @@
+package tracefs_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gpuwatch/gpuwatch/internal/event"
+	"github.com/gpuwatch/gpuwatch/internal/gaps"
+	"github.com/gpuwatch/gpuwatch/internal/tracedat"
+	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
+)
+
+// recordDat fires a switch-out pattern of real uprobe events shaped like
+// gen's scheduler events into a tracefs instance of its own, extracts it
+// with trace-cmd into a trace.dat (version 7, zstd: trace-cmd 3's
+// default), and returns the file and the pattern's truth.
+func recordDat(t *testing.T, gen livetest.Gen) (string, *livetest.Pattern) {
+	t.Helper()
+	if _, err := exec.LookPath("trace-cmd"); err != nil {
+		t.Skip("trace-cmd not installed (apt-get install trace-cmd)")
+	}
+	h := livetest.Setup(t, gen)
+	inst := fmt.Sprintf("gwdat-%d", os.Getpid())
+	dir := filepath.Join(h.Root, "instances", inst)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatalf("creating instance: %v", err)
+	}
+	t.Cleanup(func() {
+		// trace-cmd extract -B removes the instance; remove it otherwise.
+		if _, err := os.Stat(dir); err == nil {
+			for _, ev := range h.Events {
+				sys, name, _ := cut(ev)
+				os.WriteFile(filepath.Join(dir, "events", sys, name, "enable"), []byte("0"), 0)
+			}
+			os.Remove(dir)
+		}
+	})
+	for _, ev := range h.Events {
+		sys, name, _ := cut(ev)
+		if err := os.WriteFile(filepath.Join(dir, "events", sys, name, "enable"), []byte("1"), 0); err != nil {
+			t.Fatalf("enabling %s: %v", ev, err)
+		}
+	}
+	p, err := h.RunPattern(context.Background(), 400*time.Millisecond, 6*time.Millisecond, 6400*time.Microsecond, 250*time.Microsecond, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range h.Events {
+		sys, name, _ := cut(ev)
+		os.WriteFile(filepath.Join(dir, "events", sys, name, "enable"), []byte("0"), 0)
+	}
+	out := filepath.Join(t.TempDir(), "trace.dat")
+	cmd := exec.Command("trace-cmd", "extract", "-B", inst, "-o", out)
+	cmd.Dir = t.TempDir()
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("trace-cmd extract: %v\n%s", err, b)
+	}
+	if keep := os.Getenv("GPUWATCH_KEEP_DAT"); keep != "" {
+		b, _ := os.ReadFile(out)
+		os.WriteFile(filepath.Join(keep, string(gen)+".dat"), b, 0o644)
+	}
+	return out, p
+}
+
+func cut(ev string) (string, string, bool) {
+	for i := 0; i < len(ev); i++ {
+		if ev[i] == ':' {
+			return ev[:i], ev[i+1:], true
+		}
+	}
+	return ev, "", false
+}
+
+func decodeDat(t *testing.T, path string) ([]event.Event, tracefs.DatStats) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, _ := f.Stat()
+	file, err := tracedat.Open(f, fi.Size(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := tracefs.OpenDat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []event.Event
+	if err := event.Drain(src, func(ev event.Event) { evs = append(evs, ev) }); err != nil {
+		t.Fatal(err)
+	}
+	return evs, src.Stats()
+}
+
+func decodeReport(t *testing.T, path string) []event.Event {
+	t.Helper()
+	out, err := exec.Command("trace-cmd", "report", "-t", path).Output()
+	if err != nil {
+		t.Fatalf("trace-cmd report: %v", err)
+	}
+	r := tracefs.NewTextReader(bytes.NewReader(out), "report")
+	var evs []event.Event
+	if err := event.Drain(r, func(ev event.Event) { evs = append(evs, ev) }); err != nil {
+		t.Fatal(err)
+	}
+	if ws := r.Warnings(); len(ws) > 0 {
+		t.Errorf("%d warnings reading trace-cmd's report, first: %v", len(ws), ws[0])
+	}
+	return evs
+}
+
+// TestDatMatchesReport: a real trace.dat (v7 zstd, and converted to v6
+// and to v7 uncompressed) decodes event for event to what the text parser
+// reads from `trace-cmd report -t` of the same file, and the analysis
+// finds the pattern that was fired.
+func TestDatMatchesReport(t *testing.T) {
+	for _, gen := range []livetest.Gen{livetest.GenDRM, livetest.Gen617, livetest.GenAMD} {
+		t.Run(string(gen), func(t *testing.T) {
+			path, p := recordDat(t, gen)
+			want := decodeReport(t, path)
+			if len(want) < 100 {
+				t.Fatalf("trace-cmd report shows %d scheduler events: the recording failed", len(want))
+			}
+			variants := map[string]string{"v7-zstd": path}
+			for name, args := range map[string][]string{
+				"v6":      {"--file-version", "6"},
+				"v7-none": {"--compression", "none"},
+			} {
+				out := filepath.Join(t.TempDir(), name+".dat")
+				cmd := exec.Command("trace-cmd", append([]string{"convert", "-i", path, "-o", out}, args...)...)
+				if b, err := cmd.CombinedOutput(); err != nil {
+					t.Logf("trace-cmd convert %v: %v\n%s", args, err, b)
+					continue
+				}
+				variants[name] = out
+			}
+			for name, file := range variants {
+				got, st := decodeDat(t, file)
+				if len(got) != len(want) {
+					t.Errorf("%s: %d events from the trace.dat, %d from its report", name, len(got), len(want))
+				}
+				for i := range min(len(got), len(want)) {
+					if got[i] != want[i] {
+						t.Errorf("%s: event %d differs:\n dat    %+v\n report %+v", name, i, got[i], want[i])
+						break
+					}
+				}
+				if st.Lost != 0 {
+					t.Errorf("%s: %d lost events", name, st.Lost)
+				}
+			}
+			got, _ := decodeDat(t, path)
+			e := gaps.New(gaps.Config{})
+			for _, ev := range got {
+				e.Feed(ev)
+			}
+			s := e.Snapshot()
+			ts := s.Timeslice
+			if !ts.Detected {
+				t.Fatalf("no schedule detected in the trace.dat: %s", ts.Reason)
+			}
+			// The share must be right within its own stated uncertainty
+			// (kernel timing adds real jitter to the fired pattern).
+			if d, tol := ts.Share-p.Share(), max(0.03, 3*ts.ShareErr); d > tol || d < -tol {
+				t.Errorf("share %.3f ± %.3f (confidence %.2f), fired %.3f", ts.Share, ts.ShareErr, ts.Confidence, p.Share())
+			}
+			if d := ts.Period - p.Period(); d > 300*time.Microsecond || d < -300*time.Microsecond {
+				t.Errorf("period %v, fired %v", ts.Period, p.Period())
+			}
+		})
+	}
+}
