@@ -1,0 +1,598 @@
+package tracefs
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gpuwatch/gpuwatch/internal/event"
+)
+
+// Refusals of OpenLive. Each is one sentence naming what is missing and
+// how to fix it; test with errors.Is.
+var (
+	ErrNotRoot   = errors.New("gpuwatch watch needs root to read tracefs: run it with sudo")
+	ErrNoTracefs = errors.New("tracefs is not mounted and could not be mounted: mount it with 'mount -t tracefs nodev /sys/kernel/tracing'")
+	ErrNoEvents  = errors.New("no gpu_scheduler or gpu_sched events in tracefs: is amdgpu or another drm_sched driver loaded?")
+)
+
+// LiveOptions configures OpenLive.
+type LiveOptions struct {
+	// Root is the tracefs mount point; "" discovers /sys/kernel/tracing or
+	// /sys/kernel/debug/tracing and mounts tracefs when neither exists.
+	Root string
+	// Events are "system:event" names to enable; nil means every Known
+	// event that exists.
+	Events []string
+	// BufferKB is the per-CPU ring buffer size of the instance; 0 keeps the
+	// kernel's default.
+	BufferKB int
+	// Clock is the trace clock; "" means "mono" (CLOCK_MONOTONIC, as
+	// Now and eBPF's bpf_ktime_get_ns).
+	Clock string
+	// Delay is how long an event may wait for the other CPUs before it is
+	// emitted; 0 means 5 ms.
+	Delay time.Duration
+	// Poll is the sleep between reads of an empty buffer; 0 means 2 ms.
+	Poll time.Duration
+}
+
+// LiveStats counts what the live source read.
+type LiveStats struct {
+	Pages   uint64 // pages read
+	Records uint64 // records decoded (all events of the instance)
+	Events  uint64 // scheduler events emitted
+	Lost    uint64 // events the kernel reported lost
+	// LostUnknown counts pages flagged "events missed" whose count the
+	// kernel did not store (Lost then falls back to the CPU's overrun counter).
+	LostUnknown uint64
+	Errors      uint64 // pages that failed to decode
+}
+
+// Live is a live tracefs source: its own instance, the known scheduler
+// events enabled, every CPU's trace_pipe_raw read and merged in time order.
+type Live struct {
+	root, inst string
+	mounted    bool
+	enabled    []string // event dirs enabled in the instance
+	names      []string
+	clock      string
+	delay      int64
+	poll       time.Duration
+
+	layout livePageLayout
+	header liveEventHeader
+	dec    *liveDecoder
+
+	ch     chan liveBatch
+	stop   chan struct{}
+	wg     sync.WaitGroup
+	queues []liveQueue
+	fds    []int
+
+	closeOnce sync.Once
+	closeErr  error
+	closed    atomic.Bool
+	readErr   atomic.Pointer[error]
+
+	pages, records, events, lost, lostUnknown, decErrs atomic.Uint64
+}
+
+type liveBatch struct {
+	cpu  int
+	evs  []event.Event
+	safe int64 // every event of cpu before this time has been sent
+}
+
+type liveQueue struct {
+	evs  []event.Event
+	safe int64
+}
+
+// Events returns the events the source enabled, as "system:event".
+func (l *Live) Events() []string { return append([]string(nil), l.names...) }
+
+// Instance returns the instance directory.
+func (l *Live) Instance() string { return l.inst }
+
+// Stats returns the counters so far.
+func (l *Live) Stats() LiveStats {
+	return LiveStats{Pages: l.pages.Load(), Records: l.records.Load(), Events: l.events.Load(),
+		Lost: l.lost.Load(), LostUnknown: l.lostUnknown.Load(), Errors: l.decErrs.Load()}
+}
+
+// Now is CLOCK_MONOTONIC in ns, the trace clock of the instance.
+func (l *Live) Now() int64 { return liveMono() }
+
+func liveMono() int64 {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano()
+}
+
+func liveFindRoot() (root string, mounted bool, err error) {
+	for _, d := range []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"} {
+		if _, err := os.Stat(filepath.Join(d, "events", "header_page")); err == nil {
+			return d, false, nil
+		}
+	}
+	const d = "/sys/kernel/tracing"
+	if err := unix.Mount("nodev", d, "tracefs", 0, ""); err != nil {
+		return "", false, fmt.Errorf("%w (mount: %v)", ErrNoTracefs, err)
+	}
+	if _, err := os.Stat(filepath.Join(d, "events", "header_page")); err != nil {
+		unix.Unmount(d, 0)
+		return "", false, ErrNoTracefs
+	}
+	return d, true, nil
+}
+
+// liveDiscover returns the Known (or requested) events that exist under dir.
+func liveDiscover(dir string, want []string) ([]*Spec, error) {
+	var specs []*Spec
+	if want == nil {
+		for i := range Known {
+			s := &Known[i]
+			if _, err := os.Stat(filepath.Join(dir, s.System, s.Event, "format")); err == nil {
+				specs = append(specs, s)
+			}
+		}
+		return specs, nil
+	}
+	for _, n := range want {
+		sys, ev, ok := strings.Cut(n, ":")
+		s, known := Lookup(sys, ev)
+		if !ok || !known {
+			return nil, fmt.Errorf("unknown event %q: expected system:event of a known scheduler event", n)
+		}
+		if _, err := os.Stat(filepath.Join(dir, s.System, s.Event, "format")); err != nil {
+			return nil, fmt.Errorf("event %s is not in %s", n, dir)
+		}
+		specs = append(specs, s)
+	}
+	return specs, nil
+}
+
+func liveWrite(path, val string) error {
+	if err := os.WriteFile(path, []byte(val), 0); err != nil {
+		return fmt.Errorf("writing %q to %s: %w", val, path, err)
+	}
+	return nil
+}
+
+// liveInstancePrefix names gpuwatch's instances: gpuwatch-<pid>.
+const liveInstancePrefix = "gpuwatch-"
+
+// liveRemoveStale removes gpuwatch-<pid> instances whose process is gone.
+func liveRemoveStale(root string) {
+	ents, err := os.ReadDir(filepath.Join(root, "instances"))
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(strings.TrimPrefix(e.Name(), liveInstancePrefix))
+		if !strings.HasPrefix(e.Name(), liveInstancePrefix) || err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if err := unix.Kill(pid, 0); err == nil || errors.Is(err, unix.EPERM) {
+			continue // alive
+		}
+		dir := filepath.Join(root, "instances", e.Name())
+		os.WriteFile(filepath.Join(dir, "events", "enable"), []byte("0"), 0)
+		os.WriteFile(filepath.Join(dir, "tracing_on"), []byte("0"), 0)
+		os.Remove(dir)
+	}
+}
+
+// OpenLive starts the live tracefs source.
+func OpenLive(opts LiveOptions) (*Live, error) {
+	if os.Geteuid() != 0 {
+		return nil, ErrNotRoot
+	}
+	l := &Live{root: opts.Root, clock: opts.Clock, delay: int64(opts.Delay), poll: opts.Poll}
+	if l.clock == "" {
+		l.clock = "mono"
+	}
+	if l.delay <= 0 {
+		l.delay = int64(5 * time.Millisecond)
+	}
+	if l.poll <= 0 {
+		l.poll = 2 * time.Millisecond
+	}
+	if l.root == "" {
+		var err error
+		if l.root, l.mounted, err = liveFindRoot(); err != nil {
+			return nil, err
+		}
+	} else if _, err := os.Stat(filepath.Join(l.root, "events")); err != nil {
+		return nil, fmt.Errorf("%w (%s has no events directory)", ErrNoTracefs, l.root)
+	}
+	fail := func(err error) (*Live, error) {
+		l.cleanup()
+		return nil, err
+	}
+	specs, err := liveDiscover(filepath.Join(l.root, "events"), opts.Events)
+	if err != nil {
+		return fail(err)
+	}
+	sched := false
+	for _, s := range specs {
+		if s.System == "gpu_scheduler" || s.System == "gpu_sched" {
+			sched = true
+		}
+	}
+	if !sched {
+		return fail(ErrNoEvents)
+	}
+	if l.layout, err = liveReadWith(filepath.Join(l.root, "events", "header_page"), liveParseHeaderPage); err != nil {
+		return fail(err)
+	}
+	if l.header, err = liveReadWith(filepath.Join(l.root, "events", "header_event"), liveParseHeaderEvent); err != nil {
+		return fail(err)
+	}
+	formats := make([]*liveFormat, len(specs))
+	for i, s := range specs {
+		p := filepath.Join(l.root, "events", s.System, s.Event, "format")
+		f, err := liveReadWith(p, func(r io.Reader) (*liveFormat, error) { return liveParseFormat(r, s.System) })
+		if err != nil {
+			return fail(fmt.Errorf("reading format of %s: %w", s.Name(), err))
+		}
+		formats[i] = f
+		l.names = append(l.names, s.Name())
+	}
+	if l.dec, err = newLiveDecoder(specs, formats); err != nil {
+		return fail(err)
+	}
+
+	liveRemoveStale(l.root)
+	inst := filepath.Join(l.root, "instances", liveInstancePrefix+strconv.Itoa(os.Getpid()))
+	if err := os.Mkdir(inst, 0o755); err != nil {
+		return fail(fmt.Errorf("creating tracefs instance: %w", err))
+	}
+	l.inst = inst
+	if err := liveWrite(filepath.Join(inst, "tracing_on"), "0"); err != nil {
+		return fail(err)
+	}
+	if err := liveWrite(filepath.Join(inst, "trace_clock"), l.clock); err != nil {
+		return fail(err)
+	}
+	if _, err := os.Stat(filepath.Join(inst, "buffer_percent")); err == nil {
+		if err := liveWrite(filepath.Join(inst, "buffer_percent"), "0"); err != nil {
+			return fail(err)
+		}
+	}
+	if opts.BufferKB > 0 {
+		if err := liveWrite(filepath.Join(inst, "buffer_size_kb"), strconv.Itoa(opts.BufferKB)); err != nil {
+			return fail(err)
+		}
+	}
+	for _, s := range specs {
+		p := filepath.Join(inst, "events", s.System, s.Event, "enable")
+		if err := liveWrite(p, "1"); err != nil {
+			return fail(err)
+		}
+		l.enabled = append(l.enabled, p)
+	}
+
+	cpus, err := liveCPUs(inst)
+	if err != nil {
+		return fail(err)
+	}
+	maxCPU := cpus[len(cpus)-1]
+	l.queues = make([]liveQueue, maxCPU+1)
+	for i := range l.queues {
+		l.queues[i].safe = 1<<63 - 1 // CPUs without a reader never hold events back
+	}
+	for _, c := range cpus {
+		// A raw non-blocking fd: an *os.File would wait in the poller,
+		// which trace_pipe_raw wakes only at buffer_percent.
+		f, err := unix.Open(filepath.Join(inst, "per_cpu", "cpu"+strconv.Itoa(c), "trace_pipe_raw"), unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fail(fmt.Errorf("opening trace_pipe_raw of cpu %d: %w", c, err))
+		}
+		l.fds = append(l.fds, f)
+		l.queues[c].safe = 0
+	}
+	if err := liveWrite(filepath.Join(inst, "tracing_on"), "1"); err != nil {
+		return fail(err)
+	}
+	l.ch = make(chan liveBatch, 16*len(cpus))
+	l.stop = make(chan struct{})
+	for i, c := range cpus {
+		l.wg.Add(1)
+		go l.readCPU(c, l.fds[i])
+	}
+	return l, nil
+}
+
+func liveReadWith[T any](path string, parse func(io.Reader) (T, error)) (T, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	defer f.Close()
+	v, err := parse(f)
+	if err != nil {
+		return v, fmt.Errorf("%s: %w", path, err)
+	}
+	return v, nil
+}
+
+func liveCPUs(inst string) ([]int, error) {
+	ents, err := os.ReadDir(filepath.Join(inst, "per_cpu"))
+	if err != nil {
+		return nil, fmt.Errorf("listing CPUs: %w", err)
+	}
+	var cpus []int
+	for _, e := range ents {
+		if n, err := strconv.Atoi(strings.TrimPrefix(e.Name(), "cpu")); err == nil && strings.HasPrefix(e.Name(), "cpu") {
+			cpus = append(cpus, n)
+		}
+	}
+	if len(cpus) == 0 {
+		return nil, errors.New("listing CPUs: no per_cpu/cpuN directories")
+	}
+	sort.Ints(cpus)
+	return cpus, nil
+}
+
+// readCPU reads one CPU's pages until stop.
+func (l *Live) readCPU(cpu int, fd int) {
+	defer l.wg.Done()
+	page := make([]byte, l.layout.PageSize)
+	comm := map[int32]string{}
+	names := map[string]string{}
+	intern := func(b []byte) string {
+		if s, ok := names[string(b)]; ok {
+			return s
+		}
+		s := string(b)
+		names[s] = s
+		return s
+	}
+	statsPath := filepath.Join(l.inst, "per_cpu", "cpu"+strconv.Itoa(cpu), "stats")
+	lastOverrun := liveOverrun(statsPath)
+	var evs []event.Event
+	send := func(safe int64) bool {
+		select {
+		case l.ch <- liveBatch{cpu: cpu, evs: evs, safe: safe}:
+			evs = nil
+			return true
+		case <-l.stop:
+			return false
+		}
+	}
+	for {
+		select {
+		case <-l.stop:
+			return
+		default:
+		}
+		before := liveMono()
+		n, err := unix.Read(fd, page)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if n <= 0 || err != nil {
+			if err != nil && !errors.Is(err, unix.EAGAIN) {
+				l.readErr.CompareAndSwap(nil, &err)
+			}
+			// Empty: everything committed before "before" has been read.
+			if !send(before - l.delay) {
+				return
+			}
+			select {
+			case <-l.stop:
+				return
+			case <-time.After(l.poll):
+			}
+			continue
+		}
+		l.pages.Add(1)
+		cpu32 := int32(cpu)
+		info, derr := liveDecodePage(page[:n], &l.layout, &l.header, func(ts int64, rec []byte) {
+			l.records.Add(1)
+			var ev event.Event
+			if !l.dec.decode(ts, cpu32, rec, &ev, intern) {
+				return
+			}
+			if c, ok := comm[ev.PID]; ok {
+				ev.Comm = c
+			} else {
+				c := liveComm(ev.PID)
+				comm[ev.PID] = c
+				ev.Comm = c
+			}
+			evs = append(evs, ev)
+		})
+		if derr != nil {
+			l.decErrs.Add(1)
+		}
+		if info.Missed {
+			cnt := info.Lost
+			if !info.LostKnown {
+				l.lostUnknown.Add(1)
+				o := liveOverrun(statsPath)
+				cnt, lastOverrun = o-lastOverrun, o
+			}
+			if cnt > 0 {
+				l.lost.Add(cnt)
+				lost := event.Event{Time: info.Timestamp, CPU: cpu32, Kind: event.KindLost, Count: cnt, JobCount: -1, HWJobCount: -1}
+				evs = append([]event.Event{lost}, evs...)
+			}
+		}
+		if len(evs) > 0 {
+			// Events up to the last one read are all here; later ones may follow.
+			if !send(evs[len(evs)-1].Time) {
+				return
+			}
+		}
+	}
+}
+
+func liveOverrun(path string) uint64 {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	for _, ln := range bytes.Split(b, []byte("\n")) {
+		if v, ok := bytes.CutPrefix(ln, []byte("overrun:")); ok {
+			n, _ := strconv.ParseUint(string(bytes.TrimSpace(v)), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+func liveComm(pid int32) string {
+	if pid <= 0 {
+		return ""
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(int(pid)) + "/comm")
+	if err != nil {
+		return ""
+	}
+	return string(bytes.TrimSpace(b))
+}
+
+// Next returns the next event in time order; io.EOF once closed.
+func (l *Live) Next() (event.Event, error) {
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		if l.closed.Load() {
+			return event.Event{}, io.EOF
+		}
+		// Take what the readers have, without blocking.
+		for drained := false; !drained; {
+			select {
+			case b := <-l.ch:
+				l.take(b)
+			default:
+				drained = true
+			}
+		}
+		if ev, ok := l.pop(); ok {
+			if ev.Kind != event.KindLost {
+				l.events.Add(1)
+			}
+			return ev, nil
+		}
+		if p := l.readErr.Load(); p != nil {
+			return event.Event{}, fmt.Errorf("reading trace_pipe_raw: %w", *p)
+		}
+		timer.Reset(l.poll + time.Duration(l.delay))
+		select {
+		case b := <-l.ch:
+			l.take(b)
+		case <-l.stop:
+			return event.Event{}, io.EOF
+		case <-timer.C:
+		}
+	}
+}
+
+func (l *Live) take(b liveBatch) {
+	q := &l.queues[b.cpu]
+	q.evs = append(q.evs, b.evs...)
+	if b.safe > q.safe {
+		q.safe = b.safe
+	}
+}
+
+// pop removes the earliest queued event when no CPU can still deliver an
+// earlier one: every other CPU either has a later event queued or has
+// been read empty past it.
+func (l *Live) pop() (event.Event, bool) {
+	best := -1
+	var bt int64
+	for i := range l.queues {
+		q := &l.queues[i]
+		if len(q.evs) > 0 && (best < 0 || q.evs[0].Time < bt) {
+			best, bt = i, q.evs[0].Time
+		}
+	}
+	if best < 0 {
+		return event.Event{}, false
+	}
+	wm := liveMono() - 4*l.delay
+	for i := range l.queues {
+		q := &l.queues[i]
+		if i == best || len(q.evs) > 0 || q.safe >= bt || bt <= wm {
+			continue
+		}
+		return event.Event{}, false
+	}
+	q := &l.queues[best]
+	ev := q.evs[0]
+	q.evs[0] = event.Event{}
+	q.evs = q.evs[1:]
+	if len(q.evs) == 0 {
+		q.evs = q.evs[:0:0]
+	}
+	return ev, true
+}
+
+// Close stops reading, disables the events and removes the instance (and
+// unmounts tracefs when OpenLive mounted it). It is idempotent and safe
+// from any goroutine; a blocked Next returns io.EOF.
+func (l *Live) Close() error {
+	l.closeOnce.Do(func() {
+		l.closed.Store(true)
+		if l.stop != nil {
+			close(l.stop)
+		}
+		l.wg.Wait()
+		l.closeErr = l.cleanup()
+	})
+	return l.closeErr
+}
+
+func (l *Live) cleanup() error {
+	var errs []error
+	for _, fd := range l.fds {
+		unix.Close(fd)
+	}
+	l.fds = nil
+	if l.inst != "" {
+		os.WriteFile(filepath.Join(l.inst, "tracing_on"), []byte("0"), 0)
+		for _, p := range l.enabled {
+			if err := liveWrite(p, "0"); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		l.enabled = nil
+		var err error
+		for try := 0; try < 50; try++ {
+			if err = os.Remove(l.inst); err == nil || errors.Is(err, os.ErrNotExist) {
+				err = nil
+				break
+			}
+			time.Sleep(10 * time.Millisecond) // EBUSY while a read is finishing
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("removing tracefs instance: %w", err))
+		}
+		l.inst = ""
+	}
+	if l.mounted {
+		if err := unix.Unmount(l.root, 0); err != nil {
+			errs = append(errs, fmt.Errorf("unmounting tracefs: %w", err))
+		}
+		l.mounted = false
+	}
+	return errors.Join(errs...)
+}
