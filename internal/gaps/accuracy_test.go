@@ -19,6 +19,10 @@ func TestAccuracyFixed(t *testing.T) {
 		{VFs: 8, Slice: 12 * time.Millisecond, Cost: 300 * time.Microsecond, Job: 600 * time.Microsecond, JobDist: "unif", Depth: 3, Duration: 4 * time.Second, Seed: 24, Gen617: true},
 		{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 500 * time.Microsecond, JobDist: "unif", Frames: 16667 * time.Microsecond, FrameJobs: 4, Duration: 4 * time.Second, Seed: 25},
 		{VFs: 4, Slice: 12 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 800 * time.Microsecond, JobDist: "unif", Frames: 33333 * time.Microsecond, FrameJobs: 6, Duration: 6 * time.Second, Seed: 26, Gen617: true},
+		// heavy exponential jobs (mean a sixth of the slice): some jobs
+		// leave in-turn gaps as long as a window, and the straddling
+		// job's remainder spreads the window ends over milliseconds
+		{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 1 * time.Millisecond, JobDist: "exp", Depth: 3, Duration: 4 * time.Second, Seed: 9, Gen617: true},
 	}
 	for _, sc := range cases {
 		evs, tr := sc.generate()

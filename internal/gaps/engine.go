@@ -1,6 +1,7 @@
 package gaps
 
 import (
+	"strings"
 	"time"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
@@ -59,6 +60,8 @@ type Engine struct {
 	idleTaint bool
 	zeros     uint64 // idle stretches (longer than the floor) and losses so far
 
+	sawSched bool // scheduler submissions seen (dma_fence events then ignored)
+
 	completions uint64 // completion events
 	matched     uint64 // completions matched to a submission
 
@@ -76,9 +79,10 @@ type Engine struct {
 	short fifo[span]
 	// recentDone holds the latest completion times (bounded): in a fixed
 	// schedule their phases outline the slice.
-	recentDone fifo[int64]
-	candGen    uint64 // bumped on every change to cands
-	infCache   inferCache
+	recentDone  fifo[int64]
+	candGen     uint64 // bumped on every change to cands
+	infCache    inferCache
+	recentCache inferCache
 }
 
 type ringState struct {
@@ -121,6 +125,8 @@ type jobRec struct {
 	hasQ    bool
 	hasR    bool
 	counted bool // included in the outstanding counts
+	// viaFence: followed through dma_fence events (no scheduler events)
+	viaFence bool
 }
 
 type orderEnt struct {
@@ -196,11 +202,48 @@ func (e *Engine) Feed(ev event.Event) {
 	e.input.Events++
 	e.input.ByName[ev.Name]++
 	e.expire(t)
+	if ev.Kind == event.KindEmit || isFenceEvent(ev.Name) {
+		e.fence(&ev, t)
+		return
+	}
 	switch ev.Kind {
 	case event.KindQueue, event.KindRun:
+		e.sawSched = true
 		e.submit(&ev, t)
 	case event.KindDone:
 		e.done(&ev, t)
+	}
+}
+
+// isFenceEvent reports whether name is a dma_fence (fence, ≤ 4.9) tracepoint.
+func isFenceEvent(name string) bool {
+	return strings.HasPrefix(name, "dma_fence:") || strings.HasPrefix(name, "fence:")
+}
+
+// fence handles dma_fence_emit / dma_fence_signaled (keyed by
+// context:seqno, the ring in the timeline name). They describe jobs only
+// where the scheduler's own events are absent: an emitted fence is a job on
+// the hardware ring until it signals. Once scheduler submissions are seen,
+// new emits are ignored (the same jobs would count twice). A signal for a
+// fence never seen emitted is ignored: most signalled fences are software
+// or scheduler fences, not hardware progress.
+func (e *Engine) fence(ev *event.Event, t int64) {
+	switch ev.Kind {
+	case event.KindEmit:
+		if e.sawSched || ev.Job.IsZero() {
+			return
+		}
+		run := *ev
+		run.Kind = event.KindRun
+		e.submit(&run, t)
+		if rec, ok := e.jobs[ev.Job]; ok {
+			rec.viaFence = true
+			e.jobs[ev.Job] = rec
+		}
+	case event.KindDone:
+		if rec, ok := e.jobs[ev.Job]; ok && rec.viaFence && !ev.Job.IsZero() {
+			e.done(ev, t)
+		}
 	}
 }
 

@@ -22,8 +22,18 @@ func decodeEvents(data []byte) []event.Event {
 			step = -step / 8 // occasionally out of order
 		}
 		t += step
-		ev := event.Event{Time: t, Kind: event.Kind(data[2] % uint8(event.NumKinds)), Ring: rings[data[3]%4],
+		// kinds beyond the known ones (a newer source) must be ignored
+		ev := event.Event{Time: t, Kind: event.Kind(data[2] % uint8(event.NumKinds+2)), Ring: rings[data[3]%4],
 			Comm: "p", PID: int32(data[6] % 3), Entity: uint64(data[6] % 2)}
+		switch (data[3] >> 2) % 4 {
+		case 1:
+			ev.Name = "dma_fence:dma_fence_signaled"
+			if ev.Kind == event.KindQueue || ev.Kind == event.KindRun {
+				ev.Name = "dma_fence:dma_fence_emit"
+			}
+		case 2:
+			ev.Name = "gpu_sched:amd_sched_job"
+		}
 		if data[7]&1 != 0 {
 			ev.Job = event.JobKey{Context: 1, Seqno: uint64(binary.LittleEndian.Uint16(data[4:6]) % 64)}
 		} else {

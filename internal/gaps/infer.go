@@ -107,6 +107,15 @@ func infer(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done func(fun
 		}
 	}
 
+	// Saturating: the guest was busy across most consecutive windows.
+	nAdj := 0
+	for i := 1; i < n; i++ {
+		if o[i].adjacent {
+			nAdj++
+		}
+	}
+	saturating := float64(nAdj) >= 0.8*float64(n-1)
+
 	// Fixed-mode fit: the largest lattice period that holds ≥ 80 % of the window ends.
 	diffs := make([]float64, 0, n-1)
 	for i := 1; i < n; i++ {
@@ -130,10 +139,12 @@ func infer(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done func(fun
 	if base > 0 {
 		for m := 1; m <= 4; m++ {
 			p0 := base / float64(m)
-			tol := max(2*j, 0.02*p0)
-			if p0 < 4*tol {
-				break
-			}
+			// Window ends sit within the straddling job's remainder
+			// after the turn start: 2j covers it, but no more than a
+			// fifth of the trial period (long exponential jobs would
+			// otherwise forbid any fit; the one-step test below rejects
+			// a sub-multiple of the true period).
+			tol := max(min(2*j, 0.2*p0), 0.02*p0)
 			f := fitLattice(o, p0, tol)
 			if f.inliers >= 0.8 && f.span >= 3 && f.oneStep >= 0.9 && medAnch < f.period {
 				fit, fixed = f, true
@@ -179,6 +190,15 @@ func infer(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done func(fun
 		slices.Sort(rs)
 		q := len(rs) / 40
 		offExt := re[len(re)/40] - rs[len(rs)-1-q]
+		// The extremes are order statistics of the straddling jobs'
+		// remainder (ends) and age (starts). Both have density 1/E[g]
+		// at 0 (renewal theory), so the (k+1)-th smallest of n sits
+		// about (k+1)·E[g]/(n+1) above 0: take that bias out. This
+		// holds for a saturating pipeline (jobs back to back); with
+		// sparse work (frames) the age is not a renewal age.
+		if saturating {
+			offExt -= float64(len(re)/40+1)*sp.mean/float64(len(re)+1) + float64(q+1)*sp.mean/float64(len(rs)+1)
+		}
 		// spread of the extremes: the next order statistics
 		seExt := max(re[min(len(re)/40+1, len(re)-1)]-re[len(re)/40], rs[len(rs)-1-q]-rs[max(len(rs)-2-q, 0)], fit.periodSE)
 		if offExt <= offMean+2*seMean+seExt {
@@ -228,6 +248,9 @@ func infer(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done func(fun
 		}
 		slices.Sort(all)
 		minRe = all[len(all)/40]
+		if saturating {
+			minRe -= float64(len(all)/40+1) * sp.mean / float64(len(all)+1)
+		}
 		psi = e0 + fit.phi + minRe
 	}
 
@@ -246,10 +269,8 @@ func infer(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done func(fun
 			best := -1.0
 			lim := period - off/2
 			done(func(t int64) {
-				ph := math.Mod(float64(t)-psi, period)
-				if ph < 0 {
-					ph += period
-				}
+				x := float64(t) - psi
+				ph := x - math.Floor(x/period)*period
 				if ph <= lim && ph > best {
 					best = ph
 				}
@@ -282,7 +303,7 @@ func infer(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done func(fun
 		ts.Reason = fmt.Sprintf("inconsistent estimate (slice %.2f ms, period %.2f ms)", slice/1e6, period/1e6)
 		return ts
 	}
-	if j > slice/2 {
+	if j > 0.75*slice {
 		ts.Mode = ModeNone
 		ts.Reason = fmt.Sprintf("jobs (%.2f ms) too long against the apparent slice (%.2f ms) to resolve it", j/1e6, slice/1e6)
 		return ts
@@ -382,7 +403,7 @@ func fitLattice(o []obs, p0, tol float64) latticeFit {
 	in := make([]bool, n)
 	k[0] = 0
 	for i := 1; i < n; i++ {
-		k[i] = k[i-1] + max(1, math.Round((o[i].e-o[i-1].e)/p0))
+		k[i] = k[i-1] + math.Round((o[i].e-o[i-1].e)/p0) // 0: two windows in one turn, one of them spurious
 	}
 	p, phi := p0, 0.0
 	var se float64
@@ -570,7 +591,7 @@ func inferVariable(o []obs, base, j float64, sp spacing) (variableFit, string) {
 	found := false
 	for m := 2; m <= 16; m++ {
 		p0 := base / float64(m)
-		tol := max(2*j, 0.02*p0)
+		tol := max(min(2*j, 0.2*p0), 0.02*p0)
 		if p0 < 5*tol {
 			break
 		}
@@ -628,10 +649,16 @@ func inferVariable(o []obs, base, j float64, sp spacing) (variableFit, string) {
 		vfs = min(max(vfs, 1+int(math.Round(off/q))), maxVFs)
 	}
 	if turns < 3 {
-		return variableFit{}, "too few consecutive busy turns to measure the period"
+		// Sparse work (frame-paced): the off-times seen are only those
+		// the guest had work in, and a turn whose neighbours were all
+		// skipped leaves no window at all, so the turn-to-turn time
+		// cannot be measured from them: say so rather than guess.
+		return variableFit{}, "too few consecutive busy turns to measure the period (in variable mode a turn whose neighbours were all idle leaves no window)"
 	}
 	period := span / turns
-	return variableFit{slice: slice, sliceErr: sliceErr, period: period, periodErr: q / turns, vfs: vfs, inliers: fit.inliers}, ""
+	// The mean turn-to-turn time is a sample mean over the turns seen:
+	// with few of them it is noisy, and the confidence says so.
+	return variableFit{slice: slice, sliceErr: sliceErr, period: period, periodErr: q / turns, vfs: vfs, inliers: fit.inliers * turns / (turns + 20)}, ""
 }
 
 func span0(k []float64) float64 {

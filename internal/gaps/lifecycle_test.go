@@ -343,3 +343,62 @@ func TestFeedDoesNotAllocate(t *testing.T) {
 func lostMarker(t int64, n uint64) event.Event {
 	return event.Event{Time: t, Kind: event.KindLost, Count: n}
 }
+
+// retained sums the sizes of everything the engine keeps per event.
+func (e *Engine) retained() int {
+	n := cap(e.cands) + len(e.short.buf) + len(e.recentDone.buf) + len(e.order.buf) + len(e.jobs) + len(e.input.ByName)
+	for i := range e.rings {
+		n += len(e.rings[i].order.buf) + len(e.rings[i].procs)
+	}
+	return n
+}
+
+// A live engine fed for hours (here two hours of trace time at ~80
+// switch-outs a second, replayed from a 2 s scenario) keeps bounded state:
+// what it retains after two hours is what it retained after twenty minutes.
+func TestLongStreamBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("feeds two hours of trace time")
+	}
+	sc := scenario{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 1 * time.Millisecond, JobDist: "exp", Depth: 3, Duration: 2 * time.Second, Seed: 9, Gen617: true}
+	evs, _ := sc.generate()
+	span := replaySpan(sc, evs)
+	e := New(Config{Horizon: 10 * time.Second})
+	var at20 int
+	loops := int(2 * time.Hour / time.Duration(span))
+	for k := 0; k < loops; k++ {
+		for _, ev := range evs {
+			ev.Time += int64(k) * span
+			e.Feed(ev)
+		}
+		if k == loops/6 {
+			at20 = e.retained()
+			s := e.Snapshot()
+			if !s.Recent.Detected || !s.Timeslice.Detected {
+				t.Fatalf("not detected after 20 min: %+v", s.Recent)
+			}
+		}
+	}
+	s := e.Snapshot()
+	end := e.retained()
+	t.Logf("retained %d after 20 min, %d after 2 h; %d windows total, %d candidates", at20, end, s.WindowsTotal, len(e.cands))
+	if end > at20*11/10 {
+		t.Errorf("retained state grows: %d after 20 min, %d after 2 h", at20, end)
+	}
+	if len(e.cands) > liveCandCap || e.short.size > shortCap || e.recentDone.size > recentDoneCap {
+		t.Errorf("caps exceeded: cands %d short %d done %d", len(e.cands), e.short.size, e.recentDone.size)
+	}
+	if s.WindowsTotal < uint64(loops)*100 {
+		t.Errorf("windows total %d: the totals must cover the whole run", s.WindowsTotal)
+	}
+	// Recent covers the horizon only.
+	for _, w := range s.Windows {
+		if w.End < s.End-int64(10*time.Second) {
+			t.Fatalf("window %+v outside the horizon", w)
+		}
+	}
+	slice, period, _ := sc.trueSchedule()
+	if relErr(s.Recent.Slice, slice) > 0.01 || relErr(s.Recent.Period, period) > 0.01 {
+		t.Errorf("recent %+v", s.Recent)
+	}
+}

@@ -16,6 +16,7 @@ type inferCache struct {
 	valid bool
 	gen   uint64
 	tBin  int
+	first int // first candidate in the horizon (Recent only)
 	at    int64
 	ts    Timeslice
 	grid  grid
@@ -105,11 +106,19 @@ func (e *Engine) Snapshot() *Snapshot {
 	if e.cfg.Horizon <= 0 {
 		s.Recent = s.Timeslice
 	} else if cl.found {
-		sp := spacingBelow(&e.anchH, cl.busyBin)
-		var g grid
-		s.Recent = infer(switchedOut(e.cands[first:], cl.busyBin), sp, cl.th.sep, e.matchFrac(), &g, e.doneSince(hs))
-		if g.ok {
-			gr = g
+		// The horizon's estimate is redone only when its evidence
+		// changed: a new candidate, another threshold, or a candidate
+		// leaving the horizon.
+		c := &e.recentCache
+		if !c.valid || c.gen != e.candGen || c.tBin != cl.busyBin || c.first != first {
+			sp := spacingBelow(&e.anchH, cl.busyBin)
+			c.grid = grid{}
+			c.ts = infer(switchedOut(e.cands[first:], cl.busyBin), sp, cl.th.sep, e.matchFrac(), &c.grid, e.doneSince(hs))
+			c.valid, c.gen, c.tBin, c.first, c.at = true, e.candGen, cl.busyBin, first, e.end
+		}
+		s.Recent = c.ts
+		if c.grid.ok {
+			gr = c.grid
 		}
 	} else {
 		s.Recent = s.Timeslice
@@ -259,10 +268,11 @@ func (g *grid) crossesTurnStart(b, t int64) bool {
 // doneSince visits the retained completion times from t on.
 func (e *Engine) doneSince(t int64) func(func(int64)) {
 	return func(f func(int64)) {
-		for i := 0; i < e.recentDone.size; i++ {
-			if c := *e.recentDone.at(i); c >= t {
-				f(c)
-			}
+		// completion times are non-decreasing: skip to the first ≥ t
+		n := e.recentDone.size
+		i := sort.Search(n, func(i int) bool { return *e.recentDone.at(i) >= t })
+		for ; i < n; i++ {
+			f(*e.recentDone.at(i))
 		}
 	}
 }

@@ -135,6 +135,10 @@ type Snapshot struct {
 	Rings      []RingStats // sorted by name
 	// Timeslice is inferred from the whole run; Recent from the sliding
 	// horizon only (equal to Timeslice when the engine has no horizon).
+	// Live (with a horizon), the whole-run estimate rests on the latest
+	// 32Ki–64Ki windows (minutes of a busy run: state stays bounded) and
+	// is redone at most once per second of trace time; the totals below
+	// always cover the whole run.
 	Timeslice Timeslice
 	Recent    Timeslice
 	// Windows in time order. Offline (no horizon) all of them; live the
