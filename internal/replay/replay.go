@@ -108,7 +108,17 @@ func OpenWith(path string, speed float64, dec Decoder) (*Source, error) {
 		f.Close()
 		return nil, fmt.Errorf("replaying %s: %w", path, err)
 	}
-	s := New(src, speed)
+	// Read the first event now, so that a file that is not a trace fails
+	// here, before a view starts, with the decoder's error.
+	first, err := src.Next()
+	if err != nil {
+		f.Close()
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("replaying %s: no events in the trace", path)
+		}
+		return nil, fmt.Errorf("replaying %s: %w", path, err)
+	}
+	s := New(&peeked{first: first, src: src}, speed)
 	inner := s.close
 	s.close = func() error {
 		var errs []error
@@ -203,4 +213,26 @@ func (s *Source) Close() error {
 		}
 	})
 	return s.closeErr
+}
+
+// peeked is a source whose first event was already read.
+type peeked struct {
+	first event.Event
+	used  bool
+	src   event.Source
+}
+
+func (p *peeked) Next() (event.Event, error) {
+	if !p.used {
+		p.used = true
+		return p.first, nil
+	}
+	return p.src.Next()
+}
+
+func (p *peeked) Close() error {
+	if c, ok := p.src.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -232,6 +233,16 @@ func TestOpen(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Errorf("close: %v", err)
 		}
+	}
+	empty := filepath.Join(dir, "empty.txt")
+	os.WriteFile(empty, nil, 0o644)
+	if _, err := OpenWith(empty, 1, lines); err == nil || !strings.Contains(err.Error(), "no events") {
+		t.Errorf("empty input: %v", err)
+	}
+	notReport := filepath.Join(dir, "notes.txt")
+	os.WriteFile(notReport, []byte("shopping list\nmilk\neggs\n"), 0o644)
+	if _, err := Open(notReport, 1); !errors.Is(err, tracefs.ErrNotReport) || !strings.Contains(err.Error(), notReport) {
+		t.Errorf("not a report: %v, want tracefs.ErrNotReport naming the file", err)
 	}
 	bad := filepath.Join(dir, "bad.txt")
 	os.WriteFile(bad, []byte("x\n"), 0o644)

@@ -31,6 +31,11 @@ type Options struct {
 	Interval time.Duration
 	// Step is the strip's initial time per cell (0: model.DefaultZoom's).
 	Step time.Duration
+	// Suspend, if set, is called on Ctrl-Z with the terminal restored
+	// (screen.Suspend) and the view resumes when it returns; the command
+	// passes a function that stops the process with SIGTSTP, so the shell
+	// takes the terminal back until `fg`. Nil: Ctrl-Z does nothing.
+	Suspend func()
 }
 
 // DefaultInterval is the redraw period when Options.Interval is zero.
@@ -76,10 +81,8 @@ func New(screen tcell.Screen, src Source, opts Options) *App {
 // Run shows the source until the user presses q (or Ctrl-C) or Stop is
 // called. It returns nil then.
 func (a *App) Run() error {
-	events := make(chan tcell.Event, 16)
-	quit := make(chan struct{})
-	go a.screen.ChannelEvents(events, quit)
-	defer close(quit)
+	events, quit := a.listen()
+	defer func() { close(quit) }()
 	a.screen.HideCursor()
 
 	tick := time.NewTicker(a.opts.Interval)
@@ -94,8 +97,36 @@ func (a *App) Run() error {
 			if !ok {
 				return nil // the screen was finalised
 			}
-			if !a.handle(ev) {
+			act := a.handle(ev)
+			// Coalesce what else is pending (key repeat, resize storms)
+			// into this one draw.
+			for act == actNone {
+				select {
+				case ev, ok := <-events:
+					if !ok {
+						return nil
+					}
+					act = a.handle(ev)
+					continue
+				default:
+				}
+				break
+			}
+			switch act {
+			case actQuit:
 				return nil
+			case actSuspend:
+				// Suspend ends the screen's event loop: listen anew after.
+				close(quit)
+				if err := a.screen.Suspend(); err == nil {
+					a.opts.Suspend()
+					if err := a.screen.Resume(); err != nil {
+						return fmt.Errorf("resuming the terminal: %w", err)
+					}
+				}
+				events, quit = a.listen()
+				a.screen.HideCursor()
+				a.screen.Sync()
 			}
 			a.draw()
 		case <-tick.C:
@@ -103,6 +134,14 @@ func (a *App) Run() error {
 			a.draw()
 		}
 	}
+}
+
+// listen channels the screen's events until quit is closed.
+func (a *App) listen() (chan tcell.Event, chan struct{}) {
+	events := make(chan tcell.Event, 16)
+	quit := make(chan struct{})
+	go a.screen.ChannelEvents(events, quit)
+	return events, quit
 }
 
 // Stop ends Run; safe from any goroutine, more than once.
@@ -117,28 +156,42 @@ func (a *App) refresh() {
 	a.m.Update(s, st)
 }
 
-// handle reacts to one event; false means quit.
-func (a *App) handle(ev tcell.Event) bool {
+type action int
+
+const (
+	actNone action = iota
+	actQuit
+	actSuspend
+)
+
+// handle reacts to one event.
+func (a *App) handle(ev tcell.Event) action {
 	switch ev := ev.(type) {
 	case *tcell.EventResize:
 		a.screen.Sync()
 	case *tcell.EventKey:
-		if ev.Key() == tcell.KeyCtrlC {
-			return false
+		switch ev.Key() {
+		case tcell.KeyCtrlC:
+			return actQuit
+		case tcell.KeyCtrlZ:
+			if a.opts.Suspend != nil {
+				return actSuspend
+			}
+			return actNone
 		}
 		if a.help {
 			a.help = false
 			if ev.Key() == tcell.KeyRune && ev.Rune() == 'q' {
-				return false
+				return actQuit
 			}
-			return true
+			return actNone
 		}
 		switch ev.Key() {
 		case tcell.KeyEscape:
 		case tcell.KeyRune:
 			switch ev.Rune() {
 			case 'q', 'Q':
-				return false
+				return actQuit
 			case 'p', 'P', ' ':
 				a.m.TogglePause()
 			case 'r', 'R':
@@ -154,7 +207,7 @@ func (a *App) handle(ev tcell.Event) bool {
 			}
 		}
 	}
-	return true
+	return actNone
 }
 
 func (a *App) draw() {
@@ -260,7 +313,12 @@ func print(s tcell.Screen, text string, x, y, w int, c tcell.Color) {
 }
 
 func (a *App) drawHeader(s tcell.Screen, x, y, w, h int) {
-	print(s, tview.Escape(a.m.Header()), x, y, w, colText)
+	hdr := tview.Escape(a.m.Header())
+	if st := a.m.Stats(); st.Lost > 0 {
+		lost := "lost " + model.Count(float64(st.Lost))
+		hdr = strings.Replace(hdr, lost, colourTag(colStall)+lost+"[-]", 1)
+	}
+	print(s, hdr, x, y, w, colText)
 	right := "? help"
 	if st := a.m.Status(); st != "" {
 		c := colStall

@@ -58,7 +58,11 @@ const rateInterval = 250 * time.Millisecond
 
 // Update takes a new snapshot; it is ignored while paused.
 func (m *Model) Update(s *gaps.Snapshot, st live.Stats) {
-	if m.paused || s == nil {
+	if m.paused {
+		return
+	}
+	if s == nil {
+		m.stats = st
 		return
 	}
 	if m.snap != nil && s.Input.Events < m.snap.Input.Events {
@@ -90,6 +94,9 @@ func (m *Model) resetRates() {
 	clear(m.prevJobs)
 	clear(m.rates)
 }
+
+// Stats are the run's stats on show.
+func (m *Model) Stats() live.Stats { return m.stats }
 
 // Snapshot is the snapshot on show (nil before the first).
 func (m *Model) Snapshot() *gaps.Snapshot { return m.snap }
@@ -444,7 +451,7 @@ func axis(n int, step time.Duration) string {
 type Bar struct {
 	Label string // the bucket's upper bound ("≤ 8.4ms", "> 275s")
 	Count uint64
-	Frac  float64 // Count relative to the fullest bar, in [0,1]
+	Frac  float64 // log(1+Count) relative to the fullest bar's, in [0,1]
 	// Window: the bucket lies above the window threshold (gaps this long
 	// count as windows).
 	Window bool
@@ -492,8 +499,10 @@ func (m *Model) Hist(rows int) []Bar {
 		top = max(top, b.Count)
 		bars = append(bars, b)
 	}
+	// Log scale: the few switch-out gaps stay visible beside the many
+	// short gaps between jobs.
 	for i := range bars {
-		bars[i].Frac = float64(bars[i].Count) / float64(top)
+		bars[i].Frac = math.Log1p(float64(bars[i].Count)) / math.Log1p(float64(top))
 	}
 	return bars
 }
@@ -606,10 +615,11 @@ var Help = []string{
 	"r      reset statistics",
 	"+ / -  zoom the timeline strip in / out",
 	"?      this help (any key closes it)",
+	"^Z     suspend to the shell (fg to come back)",
 	"",
 	"strip: █ active   ▒ switched out   · guest idle   ▄ stalled",
-	"histogram: gaps between completions while work was",
-	"outstanding; red bars are at or above the window threshold",
+	"histogram: gaps between completions while work was outstanding",
+	"(log scale); red bars are at or above the window threshold",
 	"verdict (--expect): BELOW when share + 2·err < expected",
 }
 

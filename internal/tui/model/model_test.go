@@ -186,12 +186,13 @@ func TestHist(t *testing.T) {
 	if len(bars) != 5 {
 		t.Fatalf("%d bars, want 5 (buckets 1..5)", len(bars))
 	}
+	lg := func(n float64) float64 { return math.Log1p(n) / math.Log1p(40) }
 	want := []Bar{
-		{"≤2.05µs", 10, 0.25, false},
+		{"≤2.05µs", 10, lg(10), false},
 		{"≤4.1µs", 0, 0, false},
 		{"≤8.19µs", 40, 1, true},
-		{"≤16.4µs", 5, 0.125, true},
-		{">16.4µs", 1, 0.025, true},
+		{"≤16.4µs", 5, lg(5), true},
+		{">16.4µs", 1, lg(1), true},
 	}
 	for i := range want {
 		if bars[i] != want[i] {
