@@ -27,7 +27,7 @@ func TestTUIEndToEnd(t *testing.T) {
 	bin, trace := e2eSetup(t)
 	p := newPane(t, 100, 30)
 	// The wrapper records the tty modes before and after, and the exit status.
-	p.start("sh", "-c", fmt.Sprintf(`s0=$(stty -g); %s watch --replay %s --speed 1 --expect 1/2; rc=$?; s1=$(stty -g); `+
+	p.start("sh", "-c", fmt.Sprintf(`s0=$(stty -g); %s watch --replay %s --speed 1 --expect 45%%; rc=$?; s1=$(stty -g); `+
 		`echo EXIT=$rc; if [ "$s0" = "$s1" ]; then echo TTY=restored; else echo TTY=changed; fi; sleep 30`, bin, trace))
 
 	scr := p.waitFor("the share", func(s string) bool { return strings.Contains(s, "share ") })
@@ -38,7 +38,7 @@ func TestTUIEndToEnd(t *testing.T) {
 	if p.display("#{alternate_on}") != "1" {
 		t.Error("the TUI does not use the alternate screen")
 	}
-	for _, want := range []string{"gpuwatch · replay", "ev/s", "expected 1/2 (50.0%)", "period 12.4ms", "2 VFs", "fixed", "timeline", "gfx", "sdma0", "glmark2[2412]"} {
+	for _, want := range []string{"gpuwatch · replay", "ev/s", "expected 45%: OK", "period 12.4ms", "2 VFs", "fixed", "timeline", "gfx", "sdma0", "glmark2[2412]"} {
 		if !strings.Contains(scr, want) {
 			t.Errorf("the screen lacks %q", want)
 		}
@@ -171,7 +171,7 @@ func e2eSetup(t *testing.T) (bin, trace string) {
 	return bin, trace
 }
 
-// pane is one tmux window on a private tmux server.
+// pane is one tmux window on a private tmux server (its own socket).
 type pane struct {
 	t            *testing.T
 	sock, target string
@@ -179,13 +179,14 @@ type pane struct {
 }
 
 func newPane(t *testing.T, w, h int) *pane {
-	p := &pane{t: t, sock: fmt.Sprintf("gw-%d-%s", os.Getpid(), t.Name()), target: "gw", w: w, h: h}
+	// A private server on a socket in the test's temporary directory.
+	p := &pane{t: t, sock: filepath.Join(t.TempDir(), "tmux.sock"), target: "gw", w: w, h: h}
 	t.Cleanup(func() { p.tmux("kill-server") })
 	return p
 }
 
 func (p *pane) tmux(args ...string) (string, error) {
-	out, err := exec.Command("tmux", append([]string{"-L", p.sock, "-f", "/dev/null"}, args...)...).CombinedOutput()
+	out, err := exec.Command("tmux", append([]string{"-S", p.sock, "-f", "/dev/null"}, args...)...).CombinedOutput()
 	return string(out), err
 }
 

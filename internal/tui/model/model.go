@@ -236,7 +236,7 @@ func (m *Model) Verdict() Verdict {
 		v.Totals = totals(s)
 		return v
 	}
-	v.Share = fmt.Sprintf("share %.1f%% ± %s pp", 100*ts.Share, sig(100*ts.ShareErr))
+	v.Share = fmt.Sprintf("share %.1f%% ± %s pp", 100*ts.Share, ppErr(ts.ShareErr))
 	switch {
 	case m.opts.Expect <= 0:
 		v.Level = LevelInfo
@@ -265,6 +265,14 @@ func (m *Model) Verdict() Verdict {
 		}
 	}
 	return v
+}
+
+// ppErr formats a share's standard error in percentage points.
+func ppErr(e float64) string {
+	if e > 0 && 100*e < 0.01 {
+		return "<0.01"
+	}
+	return sig(100 * e)
 }
 
 func totals(s *gaps.Snapshot) string {

@@ -151,6 +151,8 @@ func TestVerdict(t *testing.T) {
 		{"within error", Options{Expect: 0.5, ExpectText: "1/2"}, withErr(ts, 0.01), LevelOK, "expected 1/2 (50.0%): OK"},
 		{"met", Options{Expect: 0.45, ExpectText: "45%"}, ts, LevelOK, "expected 45%: OK"},
 		{"no expectation", Options{}, ts, LevelInfo, "share 48.4% ± 0.3 pp"},
+		{"tiny error", Options{}, withErr(ts, 4e-6), LevelInfo, "share 48.4% ± <0.01 pp"},
+		{"no error", Options{}, withErr(ts, 0), LevelInfo, "share 48.4% ± 0 pp"},
 		{"low confidence", Options{Expect: 0.45}, withConf(ts, 0.3), LevelLow, "(low confidence)"},
 		{"none", Options{Expect: 0.5, ExpectText: "0.5"}, gaps.Timeslice{Reason: "too few windows"}, LevelNone, "no time slicing detected (expected 0.5 (50.0%))"},
 	}
