@@ -2,6 +2,7 @@ package tracefs
 
 import (
 	"bytes"
+	"container/heap"
 	"errors"
 	"fmt"
 	"io"
@@ -41,10 +42,13 @@ type LiveOptions struct {
 	// Clock is the trace clock; "" means "mono" (CLOCK_MONOTONIC, as
 	// Now and eBPF's bpf_ktime_get_ns).
 	Clock string
-	// Delay is how long an event may wait for the other CPUs before it is
-	// emitted; 0 means 5 ms.
+	// Delay is the margin for events reserved before a read of an empty
+	// buffer but committed after it: a CPU read empty at time T vouches
+	// for its events up to T-Delay. 0 means 5 ms.
 	Delay time.Duration
-	// Poll is the sleep between reads of an empty buffer; 0 means 2 ms.
+	// Poll is the reader's sleep between reads of a buffer found empty
+	// several times in a row (2 ms while events flow); 0 means 10 ms. It
+	// bounds the latency of the first event after a quiet spell.
 	Poll time.Duration
 }
 
@@ -79,6 +83,8 @@ type Live struct {
 	stop   chan struct{}
 	wg     sync.WaitGroup
 	queues []liveQueue
+	heap   liveHeap
+	bound  int64
 	fds    []int
 
 	closeOnce sync.Once
@@ -115,11 +121,17 @@ func (l *Live) Stats() LiveStats {
 // Now is CLOCK_MONOTONIC in ns, the trace clock of the instance.
 func (l *Live) Now() int64 { return liveMono() }
 
-func liveMono() int64 {
+// liveMono is CLOCK_MONOTONIC. unix.ClockGettime is a real system call;
+// Go's monotonic clock reads the same clock through the vDSO, so one
+// calibration at start gives CLOCK_MONOTONIC at the cost of time.Since.
+func liveMono() int64 { return liveMono0 + int64(time.Since(liveT0)) }
+
+var liveMono0, liveT0 = func() (int64, time.Time) {
 	var ts unix.Timespec
+	t0 := time.Now()
 	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	return ts.Nano()
-}
+	return ts.Nano(), t0
+}()
 
 func liveFindRoot() (root string, mounted bool, err error) {
 	for _, d := range []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"} {
@@ -208,7 +220,7 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 		l.delay = int64(5 * time.Millisecond)
 	}
 	if l.poll <= 0 {
-		l.poll = 2 * time.Millisecond
+		l.poll = 10 * time.Millisecond
 	}
 	if l.root == "" {
 		var err error
@@ -291,17 +303,23 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 	}
 	maxCPU := cpus[len(cpus)-1]
 	l.queues = make([]liveQueue, maxCPU+1)
+	l.heap.queues = l.queues
+	l.bound = -1 << 63
 	for i := range l.queues {
 		l.queues[i].safe = 1<<63 - 1 // CPUs without a reader never hold events back
 	}
 	for _, c := range cpus {
-		// A raw non-blocking fd: an *os.File would wait in the poller,
-		// which trace_pipe_raw wakes only at buffer_percent.
-		f, err := unix.Open(filepath.Join(inst, "per_cpu", "cpu"+strconv.Itoa(c), "trace_pipe_raw"), unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		// A raw non-blocking fd, read between sleeps on Go timers.
+		// Measured here: waiting in poll(2) keeps the runtime's sysmon
+		// busy (a thread blocked in a system call), and Go's poller
+		// (epoll) is woken by trace_pipe_raw for nearly every event;
+		// both cost several times more CPU than polling reads.
+		p := filepath.Join(inst, "per_cpu", "cpu"+strconv.Itoa(c), "trace_pipe_raw")
+		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return fail(fmt.Errorf("opening trace_pipe_raw of cpu %d: %w", c, err))
 		}
-		l.fds = append(l.fds, f)
+		l.fds = append(l.fds, fd)
 		l.queues[c].safe = 0
 	}
 	if err := liveWrite(filepath.Join(inst, "tracing_on"), "1"); err != nil {
@@ -365,6 +383,7 @@ func (l *Live) readCPU(cpu int, fd int) {
 	statsPath := filepath.Join(l.inst, "per_cpu", "cpu"+strconv.Itoa(cpu), "stats")
 	lastOverrun := liveOverrun(statsPath)
 	var evs []event.Event
+	idle := 0
 	send := func(safe int64) bool {
 		select {
 		case l.ch <- liveBatch{cpu: cpu, evs: evs, safe: safe}:
@@ -393,13 +412,18 @@ func (l *Live) readCPU(cpu int, fd int) {
 			if !send(before - l.delay) {
 				return
 			}
-			select {
-			case <-l.stop:
+			// Idle: back off to Poll; busy: come back soon.
+			idle++
+			d := liveBatchWait
+			if idle > 5 {
+				d = l.poll
+			}
+			if !l.sleep(d) {
 				return
-			case <-time.After(l.poll):
 			}
 			continue
 		}
+		idle = 0
 		l.pages.Add(1)
 		cpu32 := int32(cpu)
 		info, derr := liveDecodePage(page[:n], &l.layout, &l.header, func(ts int64, rec []byte) {
@@ -442,6 +466,21 @@ func (l *Live) readCPU(cpu int, fd int) {
 	}
 }
 
+// liveBatchWait is how long a busy reader lets events gather.
+const liveBatchWait = 2 * time.Millisecond
+
+// sleep waits d; false when the source was closed meanwhile.
+func (l *Live) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-l.stop:
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
 func liveOverrun(path string) uint64 {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -469,9 +508,6 @@ func liveComm(pid int32) string {
 
 // Next returns the next event in time order; io.EOF once closed.
 func (l *Live) Next() (event.Event, error) {
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
 	for {
 		if l.closed.Load() {
 			return event.Event{}, io.EOF
@@ -494,54 +530,87 @@ func (l *Live) Next() (event.Event, error) {
 		if p := l.readErr.Load(); p != nil {
 			return event.Event{}, fmt.Errorf("reading trace_pipe_raw: %w", *p)
 		}
-		timer.Reset(l.poll + time.Duration(l.delay))
 		select {
 		case b := <-l.ch:
 			l.take(b)
 		case <-l.stop:
 			return event.Event{}, io.EOF
-		case <-timer.C:
 		}
 	}
 }
 
 func (l *Live) take(b liveBatch) {
 	q := &l.queues[b.cpu]
+	wasEmpty := len(q.evs) == 0
 	q.evs = append(q.evs, b.evs...)
 	if b.safe > q.safe {
 		q.safe = b.safe
 	}
+	if wasEmpty && len(q.evs) > 0 {
+		heap.Push(&l.heap, b.cpu)
+	}
+}
+
+// liveHeap orders the CPUs with queued events by their first event's time.
+type liveHeap struct {
+	cpus   []int
+	queues []liveQueue
+}
+
+func (h *liveHeap) Len() int { return len(h.cpus) }
+func (h *liveHeap) Less(i, j int) bool {
+	return h.queues[h.cpus[i]].evs[0].Time < h.queues[h.cpus[j]].evs[0].Time
+}
+func (h *liveHeap) Swap(i, j int) { h.cpus[i], h.cpus[j] = h.cpus[j], h.cpus[i] }
+func (h *liveHeap) Push(x any)    { h.cpus = append(h.cpus, x.(int)) }
+func (h *liveHeap) Pop() any {
+	n := len(h.cpus) - 1
+	x := h.cpus[n]
+	h.cpus = h.cpus[:n]
+	return x
 }
 
 // pop removes the earliest queued event when no CPU can still deliver an
 // earlier one: every other CPU either has a later event queued or has
-// been read empty past it.
+// been read empty past it. The latter is each CPU's watermark: its reader,
+// finding the buffer empty, vouches for everything up to CLOCK_MONOTONIC
+// before that read minus Delay, and says so again every Poll while idle.
+// A starved reader therefore holds the others back rather than letting
+// its events come out of order.
+//
+// l.bound is a time no event still to come can precede (the minimum over
+// CPUs of their first queued event or, for empty queues, their safe
+// time). It only grows, so it is recomputed (O(CPUs)) only when the heap's
+// first event passes it; releasing events below it costs O(log CPUs).
 func (l *Live) pop() (event.Event, bool) {
-	best := -1
-	var bt int64
-	for i := range l.queues {
-		q := &l.queues[i]
-		if len(q.evs) > 0 && (best < 0 || q.evs[0].Time < bt) {
-			best, bt = i, q.evs[0].Time
-		}
-	}
-	if best < 0 {
+	if l.heap.Len() == 0 {
 		return event.Event{}, false
 	}
-	wm := liveMono() - 4*l.delay
-	for i := range l.queues {
-		q := &l.queues[i]
-		if i == best || len(q.evs) > 0 || q.safe >= bt || bt <= wm {
-			continue
+	cpu := l.heap.cpus[0]
+	q := &l.queues[cpu]
+	bt := q.evs[0].Time
+	if bt > l.bound {
+		bound := bt
+		for i := range l.queues {
+			if o := &l.queues[i]; len(o.evs) == 0 && o.safe < bound {
+				bound = o.safe
+			}
 		}
-		return event.Event{}, false
+		if bound > l.bound {
+			l.bound = bound
+		}
+		if bt > l.bound {
+			return event.Event{}, false
+		}
 	}
-	q := &l.queues[best]
 	ev := q.evs[0]
 	q.evs[0] = event.Event{}
 	q.evs = q.evs[1:]
 	if len(q.evs) == 0 {
-		q.evs = q.evs[:0:0]
+		q.evs = nil
+		heap.Pop(&l.heap)
+	} else {
+		heap.Fix(&l.heap, 0)
 	}
 	return ev, true
 }

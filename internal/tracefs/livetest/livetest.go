@@ -105,21 +105,35 @@ func Lock(t testing.TB) {
 // Build compiles gpusim into dir.
 func Build(t testing.TB, dir string) string {
 	t.Helper()
+	bin, err := BuildProgram(dir)
+	if errors.Is(err, errNoCC) {
+		t.Skip(err.Error())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+var errNoCC = errors.New("no C compiler (cc, gcc) to build the event-firing program")
+
+// BuildProgram compiles gpusim into dir and returns its path.
+func BuildProgram(dir string) (string, error) {
 	cc, err := exec.LookPath("cc")
 	if err != nil {
 		if cc, err = exec.LookPath("gcc"); err != nil {
-			t.Skip("no C compiler (cc, gcc) to build the event-firing program")
+			return "", errNoCC
 		}
 	}
 	src := filepath.Join(dir, "gpusim.c")
 	bin := filepath.Join(dir, "gpusim")
 	if err := os.WriteFile(src, gpusimC, 0o644); err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	if out, err := exec.Command(cc, "-O2", "-o", bin, src).CombinedOutput(); err != nil {
-		t.Fatalf("building gpusim: %v\n%s", err, out)
+		return "", fmt.Errorf("building gpusim: %v\n%s", err, out)
 	}
-	return bin
+	return bin, nil
 }
 
 // fileOffset is the file offset of symbol sym in the ELF file bin.
@@ -169,40 +183,87 @@ func Setup(t testing.TB, gen Gen) *Harness {
 		t.Skip(err.Error())
 	}
 	Lock(t)
-	h := &Harness{Root: root, Gen: gen, Bin: Build(t, t.TempDir())}
+	h, err := Create(root, Build(t, t.TempDir()), gen)
+	if errors.Is(err, ErrNoUprobes) {
+		t.Skip(err.Error())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := h.Remove(); err != nil {
+			t.Error(err)
+		}
+	})
+	return h
+}
+
+// ErrNoUprobes: the kernel refuses uprobe events.
+var ErrNoUprobes = errors.New("cannot create uprobe events: the kernel lacks CONFIG_UPROBE_EVENTS?")
+
+// Create creates the uprobe events of gen on the program bin. The caller
+// holds the uprobe lock (LockFile) and calls Remove.
+func Create(root, bin string, gen Gen) (*Harness, error) {
+	h := &Harness{Root: root, Gen: gen, Bin: bin}
 	for _, p := range probes[gen] {
 		if _, err := os.Stat(filepath.Join(root, "events", p.group, p.name)); err == nil {
-			t.Fatalf("event %s:%s already exists: a real GPU scheduler, or a test that did not clean up", p.group, p.name)
+			return nil, fmt.Errorf("event %s:%s already exists: a real GPU scheduler, or a test that did not clean up", p.group, p.name)
 		}
 	}
 	for _, p := range probes[gen] {
 		off, err := fileOffset(h.Bin, p.fn)
 		if err != nil {
-			t.Fatal(err)
+			h.Remove()
+			return nil, err
 		}
 		line := fmt.Sprintf("p:%s/%s %s:%#x %s", p.group, p.name, h.Bin, off, p.args)
 		if err := appendUprobe(root, line); err != nil {
-			if len(h.Events) == 0 {
-				t.Skipf("cannot create uprobe events (%v): the kernel lacks CONFIG_UPROBE_EVENTS?", err)
+			first := len(h.Events) == 0
+			h.Remove()
+			if first {
+				return nil, fmt.Errorf("%w (%v)", ErrNoUprobes, err)
 			}
-			t.Fatalf("creating uprobe event %q: %v", line, err)
+			return nil, fmt.Errorf("creating uprobe event %q: %w", line, err)
 		}
-		name := p.group + ":" + p.name
-		h.Events = append(h.Events, name)
-		t.Cleanup(func() {
-			// The event cannot go while an instance has it enabled: the
-			// source under test must be closed by then.
-			var err error
-			for try := 0; try < 100; try++ {
-				if err = appendUprobe(root, "-:"+p.group+"/"+p.name); err == nil {
-					return
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-			t.Errorf("deleting uprobe event %s: %v", name, err)
-		})
+		h.Events = append(h.Events, p.group+":"+p.name)
 	}
-	return h
+	return h, nil
+}
+
+// Remove deletes the events. An event cannot go while an instance has it
+// enabled: close the source under test first (Remove retries for 2 s).
+func (h *Harness) Remove() error {
+	var errs []error
+	for _, name := range h.Events {
+		var err error
+		for try := 0; try < 100; try++ {
+			if err = appendUprobe(h.Root, "-:"+strings.Replace(name, ":", "/", 1)); err == nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("deleting uprobe event %s: %w", name, err))
+		}
+	}
+	h.Events = nil
+	return errors.Join(errs...)
+}
+
+// LockFile takes the uprobe lock; unlock releases it.
+func LockFile() (unlock func(), err error) {
+	f, err := os.OpenFile(LockPath, os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
 }
 
 // Pattern is the ground truth of a switch-out pattern run.

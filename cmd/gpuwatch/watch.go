@@ -1,0 +1,370 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/gpuwatch/gpuwatch/internal/event"
+	"github.com/gpuwatch/gpuwatch/internal/gaps"
+	"github.com/gpuwatch/gpuwatch/internal/live"
+	"github.com/gpuwatch/gpuwatch/internal/profile"
+	"github.com/gpuwatch/gpuwatch/internal/replay"
+	"github.com/gpuwatch/gpuwatch/internal/report"
+	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+)
+
+func init() {
+	commands = append(commands, command{"watch", "live: TUI on a terminal, one JSON object per interval otherwise", runWatch})
+}
+
+// watchOptions are watch's flags.
+type watchOptions struct {
+	source   string
+	json     bool
+	interval time.Duration
+	duration time.Duration
+	record   string
+	replay   string
+	speed    float64
+	expect   string
+	horizon  time.Duration
+	listen   string
+	push     string
+	pprof    string
+	tracefs  string
+	bufferKB int
+}
+
+func watchFlags(stderr io.Writer) (*flag.FlagSet, *watchOptions) {
+	o := &watchOptions{}
+	fs := flag.NewFlagSet("gpuwatch watch", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.source, "source", "auto", "event source: ebpf, tracefs, or auto (eBPF, else tracefs)")
+	fs.BoolVar(&o.json, "json", false, "print one JSON object per interval (the default when stdout is not a terminal)")
+	fs.DurationVar(&o.interval, "interval", time.Second, "JSON output and metrics interval")
+	fs.DurationVar(&o.duration, "duration", 0, "stop after this long (0: until interrupted)")
+	fs.StringVar(&o.record, "record", "", "also write every event to `FILE` as trace-cmd report text (gpuwatch analyze reads it)")
+	fs.StringVar(&o.replay, "replay", "", "replay a report `FILE` instead of watching live")
+	fs.Float64Var(&o.speed, "speed", 1, "replay speed, × trace time (0: as fast as possible)")
+	fs.StringVar(&o.expect, "expect", "", "expected share, e.g. 1/2, 0.5 or 50%")
+	fs.DurationVar(&o.horizon, "horizon", 10*time.Second, "sliding window of the recent estimate and the windows list")
+	fs.StringVar(&o.listen, "listen", "", "serve Prometheus metrics on `ADDR` (e.g. :9464)")
+	fs.StringVar(&o.push, "push", "", "push metrics to `URL` (Prometheus text import, e.g. VictoriaMetrics)")
+	fs.StringVar(&o.pprof, "pprof", "", "write a pprof profile of GPU time to `FILE` at exit")
+	fs.StringVar(&o.tracefs, "tracefs", "", "tracefs mount point (default: discovered)")
+	fs.IntVar(&o.bufferKB, "buffer-kb", 0, "per-CPU ring buffer size of the tracefs instance in KiB (0: kernel default)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: gpuwatch watch [flags]")
+		fmt.Fprintln(stderr, "\nWatches the GPU scheduler live (root) and infers the VF's time slice.")
+		fmt.Fprintln(stderr, "On a terminal it shows a TUI; with --json or without a terminal it prints")
+		fmt.Fprintln(stderr, "one JSON object per interval and a last one with \"final\": true.")
+		fmt.Fprintln(stderr, "\nflags:")
+		fs.PrintDefaults()
+	}
+	return fs, o
+}
+
+// watchSource is an opened event source.
+type watchSource struct {
+	src   event.Source
+	name  string
+	close func() error
+	gen   tracefs.Generation // for --record
+	cpus  int
+}
+
+// errRefused marks errors that are the user's situation, not a failure.
+func watchRefusal(err error) bool {
+	return errors.Is(err, tracefs.ErrNotRoot) || errors.Is(err, tracefs.ErrNoTracefs) || errors.Is(err, tracefs.ErrNoEvents)
+}
+
+// watchGen picks the report generation that carries the events enabled.
+func watchGen(names []string) tracefs.Generation {
+	gen := tracefs.GenDRM
+	for _, n := range names {
+		switch {
+		case strings.HasPrefix(n, "gpu_scheduler:drm_sched_job_"):
+			return tracefs.Gen617
+		case strings.HasPrefix(n, "gpu_sched:"):
+			gen = tracefs.GenAMD
+		}
+	}
+	return gen
+}
+
+func openWatchSource(o *watchOptions, stderr io.Writer) (*watchSource, error) {
+	if o.replay != "" {
+		src, err := replay.Open(o.replay, o.speed)
+		if err != nil {
+			return nil, err
+		}
+		return &watchSource{src: src, name: "replay", close: src.Close, gen: tracefs.GenDRM, cpus: 1}, nil
+	}
+	openTracefs := func() (*watchSource, error) {
+		l, err := tracefs.OpenLive(tracefs.LiveOptions{Root: o.tracefs, BufferKB: o.bufferKB})
+		if err != nil {
+			return nil, err
+		}
+		return &watchSource{src: l, name: "tracefs", close: l.Close, gen: watchGen(l.Events()), cpus: runtime.NumCPU()}, nil
+	}
+	switch o.source {
+	case "tracefs":
+		return openTracefs()
+	case "ebpf", "auto":
+		src, closeFn, err := openEBPF(o.tracefs)
+		if err == nil {
+			if closeFn == nil {
+				closeFn = func() error { return nil }
+			}
+			return &watchSource{src: src, name: "ebpf", close: closeFn, gen: tracefs.GenDRM, cpus: runtime.NumCPU()}, nil
+		}
+		if o.source == "ebpf" {
+			return nil, err
+		}
+		fmt.Fprintf(stderr, "gpuwatch: eBPF source unavailable (%v); using tracefs\n", err)
+		return openTracefs()
+	}
+	return nil, fmt.Errorf("unknown --source %q: expected ebpf, tracefs or auto", o.source)
+}
+
+// recordingSource tees every event to a report text writer.
+type recordingSource struct {
+	src event.Source
+	w   *tracefs.TextWriter
+	err error
+}
+
+func (r *recordingSource) Next() (event.Event, error) {
+	ev, err := r.src.Next()
+	if err == nil && r.err == nil {
+		r.err = r.w.Write(ev)
+	}
+	return ev, err
+}
+
+// Now forwards the source's clock.
+func (r *recordingSource) Now() int64 {
+	if c, ok := r.src.(live.Clock); ok {
+		return c.Now()
+	}
+	return 0
+}
+
+// clockless hides Now when the source has none (so the runner does not
+// advance the engine to 0).
+type clockless struct{ event.Source }
+
+func runWatch(args []string, stdout, stderr io.Writer) int {
+	fs, o := watchFlags(stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "gpuwatch watch: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	if o.interval <= 0 {
+		fmt.Fprintln(stderr, "gpuwatch watch: --interval must be positive")
+		return exitUsage
+	}
+	var exp *report.Expectation
+	if o.expect != "" {
+		var err error
+		if exp, err = report.ParseExpectation(o.expect); err != nil {
+			fmt.Fprintf(stderr, "gpuwatch watch: --expect: %v\n", err)
+			return exitUsage
+		}
+	}
+
+	ws, err := openWatchSource(o, stderr)
+	if err != nil {
+		if watchRefusal(err) {
+			fmt.Fprintf(stderr, "gpuwatch: %v\n", err)
+		} else {
+			fmt.Fprintf(stderr, "gpuwatch watch: %v\n", err)
+		}
+		return exitUsage
+	}
+	var closeOnce sync.Once
+	var closeErr error
+	closeSource := func() { closeOnce.Do(func() { closeErr = ws.close() }) }
+	defer closeSource()
+
+	src := ws.src
+	var rec *recordingSource
+	var recFile *os.File
+	if o.record != "" {
+		if recFile, err = os.Create(o.record); err != nil {
+			fmt.Fprintf(stderr, "gpuwatch watch: --record: %v\n", err)
+			return exitUsage
+		}
+		rec = &recordingSource{src: src, w: tracefs.NewTextWriter(recFile, tracefs.WriterOptions{Gen: ws.gen, Nanoseconds: true, CPUs: ws.cpus})}
+		if _, ok := src.(live.Clock); ok {
+			src = rec
+		} else {
+			src = clockless{rec}
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if o.duration > 0 {
+		var c context.CancelFunc
+		ctx, c = context.WithTimeout(ctx, o.duration)
+		defer c()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// Stopping closes the source: that unblocks the runner's Next.
+	context.AfterFunc(ctx, closeSource)
+
+	r := live.New(src, ws.name, gaps.Config{Horizon: o.horizon})
+	runDone := make(chan error, 1)
+	go func() {
+		err := r.Run(ctx)
+		cancel() // the source ended (replay end, error): stop the view
+		runDone <- err
+	}()
+
+	var expShare float64
+	var expText string
+	if exp != nil {
+		expShare, expText = exp.Share, exp.Text
+	}
+	stopMetrics, err := startMetrics(ctx, r, metricsOptions{Listen: o.listen, Push: o.push, Every: o.interval, Expect: expShare})
+	if err != nil {
+		cancel()
+		<-runDone
+		fmt.Fprintf(stderr, "gpuwatch watch: %v\n", err)
+		return exitUsage
+	}
+
+	useTUI := !o.json && isTerminal(stdout)
+	var viewErr error
+	if useTUI {
+		viewErr = runTUI(ctx, cancel, r, tuiOptions{Expect: expShare, ExpectText: expText})
+		cancel()
+	} else {
+		enc := json.NewEncoder(stdout)
+		enc.SetEscapeHTML(false)
+		t := time.NewTicker(o.interval)
+	loop:
+		for {
+			select {
+			case <-ctx.Done():
+				break loop
+			case <-t.C:
+				s, st := r.Snapshot()
+				if err := enc.Encode(watchObject(s, st, exp, false)); err != nil {
+					viewErr = err
+					cancel()
+					break loop
+				}
+			}
+		}
+		t.Stop()
+	}
+	runErr := <-runDone
+	closeSource()
+	stopMetrics()
+
+	s, st := r.Snapshot()
+	code := exitOK
+	if rec != nil {
+		if err := errors.Join(rec.err, rec.w.Flush(), recFile.Close()); err != nil {
+			fmt.Fprintf(stderr, "gpuwatch watch: writing %s: %v\n", o.record, err)
+			code = exitUsage
+		}
+	}
+	if o.pprof != "" {
+		if err := writeFileWith(o.pprof, func(w io.Writer) error { return profile.Write(w, s) }); err != nil {
+			fmt.Fprintf(stderr, "gpuwatch watch: --pprof: %v\n", err)
+			code = exitUsage
+		}
+	}
+	if !useTUI {
+		obj := watchObject(s, st, exp, true)
+		if err := json.NewEncoder(stdout).Encode(obj); err != nil && viewErr == nil {
+			viewErr = err
+		}
+		if obj.Verdict != nil && !obj.Verdict.OK && !obj.Verdict.Undetermined && code == exitOK {
+			code = exitVerdict
+		}
+	}
+	for _, err := range []error{runErr, viewErr, closeErr} {
+		if err != nil {
+			fmt.Fprintf(stderr, "gpuwatch watch: %v\n", err)
+			code = exitUsage
+		}
+	}
+	return code
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// watchJSON is one object of watch's JSON output.
+type watchJSON struct {
+	Time            string                  `json:"time"`
+	UptimeSeconds   float64                 `json:"uptime_seconds"`
+	Source          string                  `json:"source"`
+	Events          uint64                  `json:"events"`
+	LostEvents      uint64                  `json:"lost_events"`
+	EventsPerSecond float64                 `json:"events_per_second"`
+	Span            report.JSONSpan         `json:"span"`
+	Timeslice       report.JSONTimeslice    `json:"timeslice"`
+	Recent          report.JSONTimeslice    `json:"recent"`
+	ThresholdSecs   float64                 `json:"threshold_seconds"`
+	WindowsTotal    report.JSONWindowTotals `json:"windows_total"`
+	Windows         []report.JSONWindow     `json:"windows"`
+	Rings           []report.JSONRing       `json:"rings,omitempty"`
+	Gaps            *report.JSONHistogram   `json:"gaps,omitempty"`
+	Verdict         *report.JSONVerdict     `json:"verdict,omitempty"`
+	Final           bool                    `json:"final,omitempty"`
+	Input           *report.JSONInput       `json:"input,omitempty"`
+}
+
+func watchObject(s *gaps.Snapshot, st live.Stats, exp *report.Expectation, final bool) *watchJSON {
+	a := report.Build(s, report.InputStats{Format: st.Source, Events: st.Events, Lost: st.Lost}, exp)
+	d := a.Doc()
+	o := &watchJSON{
+		Time:            time.Now().UTC().Format(time.RFC3339Nano),
+		UptimeSeconds:   st.Uptime.Seconds(),
+		Source:          st.Source,
+		Events:          st.Events,
+		LostEvents:      st.Lost,
+		EventsPerSecond: st.Rate,
+		Span:            d.Span,
+		Timeslice:       d.Timeslice,
+		Recent:          report.Timeslice(&s.Recent),
+		ThresholdSecs:   d.ThresholdSeconds,
+		WindowsTotal:    d.WindowsTotal,
+		Windows:         d.Windows,
+		Rings:           d.Rings,
+		Verdict:         d.Verdict,
+		Final:           final,
+	}
+	if final {
+		o.Gaps = &d.Gaps
+		o.Input = &d.Input
+	}
+	return o
+}
