@@ -234,11 +234,17 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 	// Stopping closes the source: that unblocks the runner's Next.
 	context.AfterFunc(ctx, closeSource)
 
+	useTUI := !o.json && isTerminal(stdout)
 	r := live.New(src, ws.name, gaps.Config{Horizon: o.horizon})
 	runDone := make(chan error, 1)
 	go func() {
 		err := r.Run(ctx)
-		cancel() // the source ended (replay end, error): stop the view
+		// The source ended (replay end, error): JSON output stops; the
+		// TUI stays open on the final state ("ENDED") until the user
+		// quits, so the result can be read.
+		if !useTUI {
+			cancel()
+		}
 		runDone <- err
 	}()
 
@@ -255,7 +261,6 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
-	useTUI := !o.json && isTerminal(stdout)
 	var viewErr error
 	if useTUI {
 		viewErr = runTUI(ctx, cancel, r, tuiOptions{Expect: expShare, ExpectText: expText})
