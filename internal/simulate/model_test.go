@@ -1,0 +1,465 @@
+package simulate
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/gpuwatch/gpuwatch/internal/event"
+	"github.com/gpuwatch/gpuwatch/internal/gaps"
+	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+)
+
+func baseScenario() Scenario {
+	return Scenario{
+		Name: "t", VFs: 2, Slices: []time.Duration{6 * time.Millisecond}, SwitchCost: 200 * time.Microsecond,
+		Policy: Strict, Duration: time.Second, Seed: 1,
+		Rings: []Ring{{Name: "gfx", Job: Dist{"uniform", 300 * time.Microsecond}}},
+	}
+}
+
+func collect(t *testing.T, sc Scenario) ([]event.Event, Truth) {
+	t.Helper()
+	var evs []event.Event
+	tr, err := Run(sc, func(ev event.Event) error { evs = append(evs, ev); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs, tr
+}
+
+// verify checks the model's laws on one run: events in time order inside
+// the trace, no completion strictly inside a true switched-out window, at
+// most HWLimit jobs on each hardware ring, runs after queues, dones after
+// runs, lost markers adding up to the truth.
+func verify(sc Scenario, evs []event.Event, tr Truth) error {
+	ts, te := int64(tr.Start*1e9+0.5), int64(tr.End*1e9+0.5)
+	lim := map[string]int{}
+	for _, r := range sc.Rings {
+		lim[r.Name] = max(r.HWLimit, 1)
+		if r.HWLimit == 0 {
+			lim[r.Name] = 2
+		}
+	}
+	type st struct{ q, r int64 }
+	jobs := map[event.JobKey]*st{}
+	hw := map[string]int{}
+	var prev int64
+	var lost uint64
+	wi := 0
+	lossy := sc.LostEvery > 0
+	for _, ev := range evs {
+		if ev.Time < prev || ev.Time < ts || ev.Time > te {
+			return fmt.Errorf("event %v out of order or outside [%d,%d]", ev, ts, te)
+		}
+		prev = ev.Time
+		if ev.Kind == event.KindLost {
+			lost += ev.Count
+			continue
+		}
+		j := jobs[ev.Job]
+		if j == nil {
+			j = &st{-1, -1}
+			jobs[ev.Job] = j
+		}
+		switch ev.Kind {
+		case event.KindQueue:
+			j.q = ev.Time
+		case event.KindRun:
+			if j.q > ev.Time {
+				return fmt.Errorf("run before queue: %v", ev)
+			}
+			j.r = ev.Time
+			hw[ev.Ring]++
+			// (a lower bound: jobs run before the trace are not counted)
+			if hw[ev.Ring] > lim[ev.Ring] && !lossy {
+				return fmt.Errorf("%d jobs on %s's hardware ring at %v (limit %d)", hw[ev.Ring], ev.Ring, ev, lim[ev.Ring])
+			}
+		case event.KindDone:
+			if j.r >= 0 {
+				hw[ev.Ring]--
+			}
+			if j.r > ev.Time || j.q > ev.Time {
+				return fmt.Errorf("done before run or queue: %v", ev)
+			}
+			delete(jobs, ev.Job)
+			for wi < len(tr.Windows) && int64(tr.Windows[wi].End*1e9) < ev.Time {
+				wi++
+			}
+			if wi < len(tr.Windows) {
+				w := tr.Windows[wi]
+				if s, e := int64(w.Start*1e9+0.5), int64(w.End*1e9+0.5); ev.Time > s && ev.Time < e {
+					return fmt.Errorf("completion %v inside switched-out window %+v", ev, w)
+				}
+			}
+		}
+	}
+	// busy windows: a submission inside a window makes it busy from no
+	// later than that submission; a window busy from after its start
+	// became so through a submission at BusyFrom
+	if !lossy {
+		qi := 0
+		var queues []int64
+		for _, ev := range evs {
+			if ev.Kind == event.KindQueue {
+				queues = append(queues, ev.Time)
+			}
+		}
+		for _, w := range tr.Windows {
+			s, e := int64(w.Start*1e9+0.5), int64(w.End*1e9+0.5)
+			for qi < len(queues) && queues[qi] < s {
+				qi++
+			}
+			if qi < len(queues) && queues[qi] < e {
+				if !w.Busy || int64(w.BusyFrom*1e9+0.5) > queues[qi] {
+					return fmt.Errorf("window %+v: submission at %d inside it", w, queues[qi])
+				}
+			}
+			if w.Busy && int64(w.BusyFrom*1e9+0.5) > s && (qi == len(queues) || queues[qi] != int64(w.BusyFrom*1e9+0.5)) {
+				return fmt.Errorf("window %+v busy from a time with no submission", w)
+			}
+		}
+	}
+	if lost != tr.Lost {
+		return fmt.Errorf("markers count %d lost events, truth %d", lost, tr.Lost)
+	}
+	for i, w := range tr.Windows {
+		if w.End <= w.Start || w.Start < tr.Start || w.End > tr.End || (i > 0 && w.Start < tr.Windows[i-1].End) ||
+			(w.Busy && (w.BusyFrom < w.Start || w.BusyFrom >= w.End)) || (!w.Busy && w.BusyFrom != 0) {
+			return fmt.Errorf("bad true window %d: %+v", i, w)
+		}
+	}
+	return nil
+}
+
+// TestInvariants runs verify on every workload and policy, and checks the
+// truth's schedule.
+func TestInvariants(t *testing.T) {
+	for _, pol := range []Policy{Strict, Skip, None} {
+		for _, wl := range []string{"saturate", "frames", "bursts", "long"} {
+			sc := baseScenario()
+			sc.Policy, sc.VFs = pol, 4
+			sc.Slices = []time.Duration{3 * time.Millisecond, 2 * time.Millisecond}
+			sc.Jitter = 100 * time.Microsecond
+			sc.Rings = []Ring{
+				{Name: "gfx", Job: Dist{"exp", 250 * time.Microsecond}, Workload: Workload{Kind: wl}},
+				{Name: "sdma0", Job: Dist{"const", 80 * time.Microsecond}, HWLimit: 1, Workload: Workload{Kind: wl, Depth: 2}},
+			}
+			if wl == "long" {
+				sc.Rings[0].Job = Dist{"uniform", 8 * time.Millisecond}
+				sc.Rings[1].Workload.Kind = "saturate"
+			}
+			sc.Name = string(pol) + "/" + wl
+			t.Run(sc.Name, func(t *testing.T) {
+				evs, tr := collect(t, sc)
+				if len(evs) < 100 {
+					t.Fatalf("only %d events", len(evs))
+				}
+				if err := verify(sc, evs, tr); err != nil {
+					t.Fatal(err)
+				}
+				if pol == None {
+					if len(tr.Windows) != 0 || tr.Share != 1 {
+						t.Fatalf("passthrough: %d windows, share %v", len(tr.Windows), tr.Share)
+					}
+					return
+				}
+				if len(tr.Windows) < 10 {
+					t.Fatalf("only %d true windows", len(tr.Windows))
+				}
+				if pol == Strict {
+					for _, w := range tr.Windows {
+						if d := w.End - w.Start; d < 3*0.002+4*0.0002-0.0003 || d > 3*0.002+4*0.0002+0.0003 {
+							t.Fatalf("strict off-window %+v lasts %v s, want 3·2 ms + 4·0.2 ms ± jitter", w, d)
+						}
+					}
+					if math.Abs(tr.Period-tr.NominalPeriod) > 0.0002 {
+						t.Fatalf("strict period %v, nominal %v", tr.Period, tr.NominalPeriod)
+					}
+				} else {
+					self := 0
+					for _, w := range tr.Windows {
+						if w.Self {
+							self++
+							if d := w.End - w.Start; math.Abs(d-0.0002) > 1e-9 {
+								t.Fatalf("self window %+v is not one switch cost", w)
+							}
+						}
+					}
+					if tr.Period >= tr.NominalPeriod*0.95 {
+						t.Fatalf("skip period %v not below nominal %v", tr.Period, tr.NominalPeriod)
+					}
+				}
+				if math.Abs(tr.Slice-0.003) > 0.0001 {
+					t.Fatalf("slice %v, want 3 ms ± jitter", tr.Slice)
+				}
+				if math.Abs(tr.Share-tr.Slice/tr.Period) > 0.005 {
+					t.Fatalf("share %v, slice/period %v", tr.Share, tr.Slice/tr.Period)
+				}
+				switch wl {
+				case "saturate", "long":
+					for _, w := range tr.Windows {
+						if !w.Busy {
+							t.Fatalf("saturating guest idle in window %+v", w)
+						}
+					}
+					if len(tr.Idle) != 0 {
+						t.Fatalf("saturating guest has idle spans %v", tr.Idle[0])
+					}
+				case "bursts", "frames":
+					if len(tr.Idle) == 0 {
+						t.Fatalf("%s without idle spans", wl)
+					}
+				}
+			})
+		}
+	}
+}
+
+// FuzzRun checks verify's laws and the absence of panics on random
+// scenarios; Validate must reject what Run cannot simulate.
+func FuzzRun(f *testing.F) {
+	f.Add(uint64(1), uint8(2), uint16(6000), uint16(200), uint16(0), uint8(0), uint8(0), uint16(300), uint8(2), uint8(4), uint16(0))
+	f.Add(uint64(7), uint8(8), uint16(1000), uint16(50), uint16(100), uint8(1), uint8(1), uint16(120), uint8(1), uint8(8), uint16(50))
+	f.Add(uint64(9), uint8(4), uint16(3000), uint16(200), uint16(0), uint8(2), uint8(2), uint16(9000), uint8(2), uint8(3), uint16(0))
+	f.Add(uint64(3), uint8(16), uint16(1000), uint16(0), uint16(999), uint8(1), uint8(3), uint16(2500), uint8(3), uint8(1), uint16(7))
+	f.Fuzz(func(t *testing.T, seed uint64, vfs uint8, sliceUs, costUs, jitUs uint16, pol, wl uint8, jobUs uint16, hwl, depth uint8, lost uint16) {
+		wls := []string{"saturate", "frames", "bursts", "long"}
+		sc := Scenario{
+			VFs: int(vfs % 20), Slices: []time.Duration{time.Duration(sliceUs) * time.Microsecond},
+			SwitchCost: time.Duration(costUs) * time.Microsecond, Jitter: time.Duration(jitUs) * time.Microsecond,
+			Policy: []Policy{Strict, Skip, None}[pol%3], Duration: 150 * time.Millisecond, Seed: seed, LostEvery: int(lost),
+			Rings: []Ring{{Name: "gfx", Job: Dist{[]string{"const", "exp", "uniform"}[seed%3], time.Duration(jobUs) * time.Microsecond},
+				HWLimit: int(hwl % 5), Workload: Workload{Kind: wls[wl%4], Depth: int(depth % 10)}}},
+		}
+		var evs []event.Event
+		tr, err := Run(sc, func(ev event.Event) error { evs = append(evs, ev); return nil })
+		if err != nil {
+			if vsc := sc; vsc.Validate() == nil {
+				t.Fatalf("valid scenario failed: %v", err)
+			}
+			return
+		}
+		if err := verify(sc, evs, tr); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestDeterministic: the same scenario gives the same events and truth.
+func TestDeterministic(t *testing.T) {
+	sc := baseScenario()
+	sc.Policy = Skip
+	a, ta := collect(t, sc)
+	b, tb := collect(t, sc)
+	ja, _ := json.Marshal(ta)
+	jb, _ := json.Marshal(tb)
+	if len(a) != len(b) || !bytes.Equal(ja, jb) {
+		t.Fatal("two runs differ")
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("event %d differs: %v vs %v", i, a[i], b[i])
+		}
+	}
+	sc.Seed = 2
+	c, _ := collect(t, sc)
+	if len(c) == len(a) && c[len(c)/2] == a[len(a)/2] {
+		t.Fatal("seed does not change the run")
+	}
+}
+
+// TestStop: ErrStop ends the run with the truth so far.
+func TestStop(t *testing.T) {
+	sc := baseScenario()
+	sc.Duration = time.Hour
+	n := 0
+	tr, err := Run(sc, func(event.Event) error {
+		n++
+		if n == 5000 {
+			return ErrStop
+		}
+		return nil
+	})
+	if err != nil || n != 5000 || tr.Events != 5000 || tr.End-tr.Start > 10 {
+		t.Fatalf("err %v, %d events, truth %d events over %v s", err, n, tr.Events, tr.End-tr.Start)
+	}
+	// the truth covers the stopped trace only
+	if maxTurns := int((tr.End-tr.Start)/tr.NominalPeriod) + 1; tr.Turns > maxTurns || tr.Turns < maxTurns-2 {
+		t.Fatalf("%d turns in %v s of trace (period %v s)", tr.Turns, tr.End-tr.Start, tr.NominalPeriod)
+	}
+	if math.Abs(tr.Period-tr.NominalPeriod) > 1e-6 {
+		t.Fatalf("period %v, nominal %v", tr.Period, tr.NominalPeriod)
+	}
+	boom := errors.New("boom")
+	if _, err := Run(sc, func(event.Event) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("emit error not returned: %v", err)
+	}
+}
+
+// TestLost: LostEvery drops events behind markers whose counts add up.
+func TestLost(t *testing.T) {
+	sc := baseScenario()
+	sc.LostEvery = 300
+	evs, tr := collect(t, sc)
+	var lost uint64
+	for _, ev := range evs {
+		if ev.Kind == event.KindLost {
+			lost += ev.Count
+		}
+	}
+	if lost == 0 || lost != tr.Lost {
+		t.Fatalf("markers count %d lost, truth %d", lost, tr.Lost)
+	}
+}
+
+// TestReportRoundTrip: the report text reads back to the same jobs in
+// every generation, and the engine finds the strict 2-VF schedule.
+func TestReportRoundTrip(t *testing.T) {
+	for _, g := range tracefs.Generations() {
+		sc := baseScenario()
+		sc.Gen, sc.Nanoseconds = g, g == tracefs.Gen617
+		var buf bytes.Buffer
+		tr, err := WriteReport(&buf, sc, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd := tracefs.NewTextReader(&buf, "sim.report")
+		eng := gaps.New(gaps.Config{})
+		n := 0
+		if err := event.Drain(rd, func(ev event.Event) { n++; eng.Feed(ev) }); err != nil {
+			t.Fatal(err)
+		}
+		if w := rd.Warnings(); len(w) > 0 {
+			t.Fatalf("%v: reader warnings: %v", g, w[0])
+		}
+		want := int(tr.Events)
+		if g == tracefs.GenAMD {
+			want = int(tr.Events) * 2 / 3 // no run events before 4.16
+		}
+		if n < want-2 || n > want+2 {
+			t.Fatalf("%v: read %d events, wrote %d", g, n, want)
+		}
+		snap := eng.FinalSnapshot()
+		ts := snap.Timeslice
+		t.Logf("%v: %d bytes, detected %v slice %v (true %v) period %v (true %v) share %.3f (true %.3f) conf %.2f",
+			g, buf.Len(), ts.Detected, ts.Slice, tr.SliceDuration(), ts.Period, tr.PeriodDuration(), ts.Share, tr.Share, ts.Confidence)
+		if !ts.Detected || math.Abs(ts.Share-tr.Share) > 0.02 {
+			t.Fatalf("%v: engine %+v, truth share %v", g, ts, tr.Share)
+		}
+	}
+}
+
+// BenchmarkRun measures the simulator alone (events per second in the
+// ns/op of one event); the speed benchmark's inputs come from it.
+func BenchmarkRun(b *testing.B) {
+	sc := baseScenario()
+	sc.Duration = time.Hour
+	sc.Rings = append(sc.Rings, Ring{Name: "sdma0", Job: Dist{"exp", 50 * time.Microsecond}})
+	n := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	_, err := Run(sc, func(event.Event) error {
+		n++
+		if n >= b.N {
+			return ErrStop
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
+// TestHostBounded: the host keeps a bounded number of turns however long
+// the run (the speed benchmark streams gigabytes through it).
+func TestHostBounded(t *testing.T) {
+	sc := baseScenario()
+	sc.Slices = []time.Duration{time.Millisecond}
+	if err := sc.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	h := newHost(&sc, rand.New(rand.NewPCG(1, 2)), 0, nil)
+	var tm int64
+	for i := 0; i < 200000; i++ {
+		tm = h.finish(tm, int64(300*time.Microsecond))
+		h.prune(tm - int64(time.Second))
+	}
+	if len(h.on) > 8192 || len(h.on) != len(h.cum) {
+		t.Fatalf("%d turns retained after %v of simulated time", len(h.on), time.Duration(tm))
+	}
+	// finish still maps work correctly after pruning: 1 ms of work from a
+	// turn start ends at the turn's end
+	s := h.on[len(h.on)-1][0]
+	if got := h.finish(s, int64(time.Millisecond)); got != h.on[len(h.on)-1][1] && got-s != int64(time.Millisecond) {
+		t.Fatalf("finish after prune: %d from %d", got, s)
+	}
+}
+
+// TestValidate: scenarios Run cannot simulate are refused with a reason.
+func TestValidate(t *testing.T) {
+	bad := map[string]func(*Scenario){
+		"unknown policy":  func(sc *Scenario) { sc.Policy = "fair" },
+		"one vf":          func(sc *Scenario) { sc.VFs = 1 },
+		"no slice":        func(sc *Scenario) { sc.Slices = nil },
+		"jitter ≥ slice":  func(sc *Scenario) { sc.Jitter = sc.Slices[0] },
+		"no duration":     func(sc *Scenario) { sc.Duration = 0 },
+		"no ring":         func(sc *Scenario) { sc.Rings = nil },
+		"no job":          func(sc *Scenario) { sc.Rings[0].Job.Mean = 0 },
+		"bad dist":        func(sc *Scenario) { sc.Rings[0].Job.Kind = "pareto" },
+		"bad workload":    func(sc *Scenario) { sc.Rings[0].Workload.Kind = "idle" },
+		"neighbour load":  func(sc *Scenario) { sc.NeighbourLoad = 2 },
+		"negative lost":   func(sc *Scenario) { sc.LostEvery = -1 },
+		"negative switch": func(sc *Scenario) { sc.SwitchCost = -1 },
+	}
+	for name, f := range bad {
+		sc := baseScenario()
+		sc.Rings = append([]Ring(nil), sc.Rings...)
+		f(&sc)
+		if _, err := Run(sc, func(event.Event) error { return nil }); err == nil {
+			t.Errorf("%s: accepted", name)
+		} else {
+			t.Logf("%s: %v", name, err)
+		}
+	}
+	for _, s := range []string{"strict", "solid", "skip", "liquid", "none", "passthrough"} {
+		if _, err := ParsePolicy(s); err != nil {
+			t.Errorf("ParsePolicy(%q): %v", s, err)
+		}
+	}
+}
+
+// TestNeighbourOnOff: neighbours with their own on/off workload are
+// skipped in stretches, not turn by turn.
+func TestNeighbourOnOff(t *testing.T) {
+	sc := baseScenario()
+	sc.Policy, sc.VFs, sc.Duration = Skip, 2, 2*time.Second
+	sc.NeighbourOn, sc.NeighbourOff = 150*time.Millisecond, 100*time.Millisecond
+	evs, tr := collect(t, sc)
+	if err := verify(sc, evs, tr); err != nil {
+		t.Fatal(err)
+	}
+	self, changes := 0, 0
+	for i, w := range tr.Windows {
+		if w.Self {
+			self++
+		}
+		if i > 0 && w.Self != tr.Windows[i-1].Self {
+			changes++
+		}
+	}
+	// 2 s of 250 ms cycles: about 16 changes; i.i.d. skips would give
+	// about half the windows
+	if self < len(tr.Windows)/5 || changes > 24 || changes < 8 {
+		t.Fatalf("%d windows, %d self, %d changes of kind", len(tr.Windows), self, changes)
+	}
+	sc.NeighbourOff = 0
+	if _, err := Run(sc, func(event.Event) error { return nil }); err == nil {
+		t.Fatal("NeighbourOn without NeighbourOff accepted")
+	}
+}
