@@ -191,8 +191,20 @@ func confidenceLine(rs []simulate.Result) string {
 	case hi > lo:
 		verdict = "confidence does NOT track error"
 	}
-	return fmt.Sprintf("confidence ≥ %.1f: mean share error %.3f pp over %d runs; < %.1f: %.3f pp over %d runs: %s",
-		simulate.ConfidentAbove, hi, hiN, simulate.ConfidentAbove, lo, loN, verdict)
+	// the mean is sensitive to one bad run: also count the runs off target
+	var hiOff, loOff int
+	for _, r := range rs {
+		if !r.Detected || math.IsNaN(r.ShareErr) || r.ShareErr <= simulate.TargetShareErr {
+			continue
+		}
+		if r.Confidence >= simulate.ConfidentAbove {
+			hiOff++
+		} else {
+			loOff++
+		}
+	}
+	return fmt.Sprintf("confidence ≥ %.1f: mean share error %.3f pp over %d runs (%d off by > %.1f pp); < %.1f: %.3f pp over %d runs (%d off): %s",
+		simulate.ConfidentAbove, hi, hiN, hiOff, simulate.TargetShareErr, simulate.ConfidentAbove, lo, loN, loOff, verdict)
 }
 
 func printText(w io.Writer, rs []simulate.Result, verbose bool) {

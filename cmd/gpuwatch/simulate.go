@@ -92,6 +92,8 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 	jitter := fs.Duration("jitter", 0, "each slice is drawn uniformly in slice ± jitter")
 	policy := fs.String("policy", "strict", "host policy: strict (round robin, idle VFs keep their turn), skip (idle neighbours skipped), none (passthrough)")
 	load := fs.Float64("neighbour-load", 0.6, "skip policy: probability that a neighbour is busy in a round")
+	nOn := fs.Duration("neighbour-on", 0, "skip policy: each neighbour is busy this long, then idle for --neighbour-off (instead of --neighbour-load)")
+	nOff := fs.Duration("neighbour-off", 0, "skip policy: each neighbour's idle time between busy stretches")
 	workload := fs.String("workload", "saturate", "guest workload: saturate, frames, bursts, long")
 	rings := fs.String("rings", "gfx", "comma-separated ring names (gfx, sdma0, comp_1.0.0, ...)")
 	job := fs.Duration("job", 0, "mean job duration on the first ring (sdma rings: a third); 0: 300µs, or 2.5 slices for --workload long")
@@ -169,6 +171,7 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 	}
 	p := simulate.Params{
 		VFs: *vfs, Slices: slices, SwitchCost: *sw, Jitter: *jitter, Policy: pol, NeighbourLoad: *load,
+		NeighbourOn: *nOn, NeighbourOff: *nOff, CPUs: *cpus,
 		Workload: *workload, Rings: ringNames, Job: *job, JobDist: *jobDist, FPS: *fps, JobsPerFrame: *perFrame,
 		Duration: *duration, Start: *start, Seed: *seed, Gen: gen, Nanoseconds: *ns, LostEvery: *lostEvery,
 	}

@@ -191,6 +191,9 @@ func TestAccuracySaturating(t *testing.T) {
 		{name: "saturating-strict-2vf-6ms-saturate-exp-4.16us-jitter100us"},
 		{name: "saturating-strict-2vf-6ms-saturate-exp-4.16us-jitter300us-lost"},
 		{name: "saturating-strict-2vf-6ms-s7150-seed-4.15us"},
+		{name: "saturating-skip-4vf-3ms-saturate-uniform-4.16us-onoff"},
+		{name: "saturating-skip-2vf-3ms-saturate-uniform-4.16us-onoff",
+			skip: "issue 3: skip with one neighbour running 300 ms on / 200 ms off: the engine fits the busy stretches' period (mode fixed, confidence 0.96) and misses the extra share of the idle stretches (period 40 %, share 18 pp off)"},
 		{name: "saturating-skip-4vf-3ms-saturate-exp-6.17ns",
 			skip: "issue 3: skip policy with exponential jobs of a tenth of the slice: not detected (\"windows are not separated by whole numbers of one slot\")"},
 	} {
@@ -315,4 +318,43 @@ func TestScoreDiscriminates(t *testing.T) {
 	if r := Score(trC, snapA); r.NumbersOK() || r.VFsOK || r.SliceErr < 50 {
 		t.Errorf("another host's truth: slice err %.1f%%, vfs ok %v", r.SliceErr, r.VFsOK)
 	}
+}
+
+// FuzzScore: any windows (sorted, as the engine and the truth give them)
+// score without panicking, with precision, recall and F1 in [0,1] and
+// matches bounded by the counts.
+func FuzzScore(f *testing.F) {
+	f.Add([]byte{10, 5, 20, 5, 40, 7}, []byte{11, 4, 21, 2, 60, 3}, uint8(0))
+	f.Add([]byte{}, []byte{1, 1}, uint8(2))
+	f.Fuzz(func(t *testing.T, trueW, detW []byte, pol uint8) {
+		tr := &Truth{Policy: []Policy{Strict, Skip, None}[pol%3], VFs: 2, Start: base, End: base + 1, Slice: 0.006, Period: 0.012, Share: 0.5}
+		at := 0.0
+		for i := 0; i+1 < len(trueW); i += 2 {
+			at += float64(trueW[i]) / 1e3
+			w := TrueWindow{Start: base + at, End: base + at + float64(trueW[i+1]+1)/1e4, Busy: trueW[i]%3 != 0, Self: trueW[i]%7 == 0}
+			w.BusyFrom = w.Start
+			tr.Windows = append(tr.Windows, w)
+			if !w.Busy {
+				tr.Idle = append(tr.Idle, Span{w.Start, w.End})
+			}
+			at = w.End - base
+		}
+		s := &gaps.Snapshot{Timeslice: gaps.Timeslice{Detected: true, Slice: 6 * time.Millisecond, Period: 12 * time.Millisecond, Share: 0.5}}
+		var ns int64 = nsOf(base)
+		for i := 0; i+1 < len(detW); i += 2 {
+			ns += int64(detW[i]) * 1e5
+			e := ns + int64(detW[i+1]+1)*1e5
+			s.Windows = append(s.Windows, gaps.Window{Start: ns, End: e, Kind: []gaps.WindowKind{gaps.SwitchedOut, gaps.GuestIdle, gaps.Stall}[detW[i]%3]})
+			ns = e
+		}
+		r := Score(tr, s)
+		for _, v := range []float64{r.Precision, r.Recall, r.F1} {
+			if v < 0 || v > 1 || math.IsNaN(v) {
+				t.Fatalf("P %v R %v F1 %v", r.Precision, r.Recall, r.F1)
+			}
+		}
+		if r.MatchedTrue > r.TrueWindows || r.MatchedDet > r.DetWindows || r.DetWindows < 0 || r.FalseInIdle > len(s.Windows) {
+			t.Fatalf("counts: %+v", r)
+		}
+	})
 }

@@ -19,8 +19,11 @@ type Params struct {
 	Jitter        time.Duration
 	Policy        Policy
 	NeighbourLoad float64
-	Workload      string   // saturate, frames, bursts, long
-	Rings         []string // ring names; "" → gfx
+	// NeighbourOn/Off (skip, both set): each neighbour is busy for On then
+	// idle for Off, instead of busy at random in each round.
+	NeighbourOn, NeighbourOff time.Duration
+	Workload                  string   // saturate, frames, bursts, long
+	Rings                     []string // ring names; "" → gfx
 	// Job is the mean job duration of the first ring (sdma rings: a
 	// third of it); 0 → 300µs, or 2.5 slices for "long".
 	Job          time.Duration
@@ -33,6 +36,7 @@ type Params struct {
 	Gen          tracefs.Generation
 	Nanoseconds  bool
 	LostEvery    int
+	CPUs         int // guest CPUs (0: the model's default)
 }
 
 // ringProc is the task that submits to a ring, as on the seed article's guest.
@@ -58,6 +62,9 @@ func (p Params) Scenario() Scenario {
 		Jitter:        p.Jitter,
 		Policy:        p.Policy,
 		NeighbourLoad: p.NeighbourLoad,
+		NeighbourOn:   p.NeighbourOn,
+		NeighbourOff:  p.NeighbourOff,
+		CPUs:          p.CPUs,
 		Duration:      p.Duration,
 		Start:         p.Start,
 		Seed:          p.Seed,
@@ -156,6 +163,9 @@ func Grid() []Scenario {
 			p.Name = fmt.Sprintf("%s-%s-%dvf-%s-%s-%s-%s%s", Classify(p), p.Policy, p.VFs, sl, p.Workload, p.JobDist, gen, unit)
 			if p.Policy == None {
 				p.Name = fmt.Sprintf("%s-%s-%s-%s%s", Classify(p), p.Workload, p.JobDist, gen, unit)
+			}
+			if p.NeighbourOn > 0 {
+				p.Name += "-onoff"
 			}
 			if len(p.Rings) >= 3 {
 				p.Name += fmt.Sprintf("-%drings", len(p.Rings))
@@ -266,6 +276,15 @@ func Grid() []Scenario {
 	add(Params{VFs: 4, Slices: []time.Duration{3 * time.Millisecond}, SwitchCost: 200 * time.Microsecond,
 		Policy: Skip, NeighbourLoad: 0.6, Workload: "saturate", Rings: []string{"gfx"},
 		Job: 300 * time.Microsecond, JobDist: "exp", Gen: tracefs.Gen617, Nanoseconds: true})
+	// Neighbours running their own on/off benchmarks (busy 300 ms, idle
+	// 200 ms): skips come in stretches, so the schedule looks fixed for a
+	// while.
+	for _, vfs := range []int{2, 4} {
+		add(Params{VFs: vfs, Slices: []time.Duration{3 * time.Millisecond}, SwitchCost: 200 * time.Microsecond,
+			Policy: Skip, NeighbourOn: 300 * time.Millisecond, NeighbourOff: 200 * time.Millisecond,
+			Workload: "saturate", Rings: []string{"gfx"}, Job: 150 * time.Microsecond, JobDist: "uniform",
+			Duration: 4 * time.Second, Gen: tracefs.GenDRM})
+	}
 	return out
 }
 
