@@ -93,7 +93,7 @@ type cursor struct {
 
 func (c *cursor) fail(what string) {
 	if c.err == nil {
-		c.err = fmt.Errorf("%w: truncated %s at byte %d", ErrFormat, what, c.off)
+		c.err = fmt.Errorf("%w: %w %s at byte %d", ErrFormat, errTruncated, what, c.off)
 	}
 }
 
@@ -235,22 +235,65 @@ func (f *File) parse() error {
 // parseV6 reads version 6's metadata, which follows the initial format
 // directly. The metadata is read in one piece bounded by maxMeta (the CPU
 // data follows it at page-aligned offsets).
+// errTruncated marks a cursor running out of bytes: for the v6 metadata
+// it means "read more", the block is read in growing steps rather than up
+// to maxMeta at once (the file may be gigabytes of pages after it).
+var errTruncated = errors.New("truncated")
+
 func (f *File) parseV6(start int64) error {
-	b, err := f.readAt(start, min(f.size-start, maxMeta), "metadata")
+	// Header info and the event formats.
+	var end int64
+	err := f.grow(start, func(c *cursor) error {
+		f.Formats = nil
+		if err := f.readHeaderInfo(c); err != nil {
+			return err
+		}
+		if err := f.readFtraceFormats(c); err != nil {
+			return err
+		}
+		if err := f.readEventFormats(c); err != nil {
+			return err
+		}
+		end = start + int64(c.off)
+		return c.err
+	})
 	if err != nil {
 		return err
 	}
-	c := &cursor{b: b, bo: f.ByteOrder}
-	if err := f.readHeaderInfo(c); err != nil {
+	// kallsyms (megabytes, unused) is skipped without being read.
+	ks, err := f.readAt(end, 4, "kallsyms size")
+	if err != nil {
 		return err
 	}
-	if err := f.readFtraceFormats(c); err != nil {
-		return err
+	next := end + 4 + int64(f.ByteOrder.Uint32(ks))
+	if next > f.size {
+		return fmt.Errorf("%w: kallsyms runs past the end of the file", ErrFormat)
 	}
-	if err := f.readEventFormats(c); err != nil {
-		return err
+	return f.grow(next, f.parseV6Rest)
+}
+
+// grow parses the metadata at start, reading it in growing steps (64 KiB,
+// then ×4) until parse no longer runs out of bytes: the pages after it may
+// be gigabytes.
+func (f *File) grow(start int64, parse func(*cursor) error) error {
+	limit := min(f.size-start, maxMeta)
+	for n := int64(64 << 10); ; n *= 4 {
+		n = min(n, limit)
+		b, err := f.readAt(start, n, "metadata")
+		if err != nil {
+			return err
+		}
+		err = parse(&cursor{b: b, bo: f.ByteOrder})
+		if err == nil || !errors.Is(err, errTruncated) || n >= limit {
+			return err
+		}
 	}
-	c.blob(4, "kallsyms")
+}
+
+// parseV6Rest parses what follows kallsyms: printk formats, cmdlines, the
+// CPU count, options and the flyrecord table.
+func (f *File) parseV6Rest(c *cursor) error {
+	f.Buffers = nil
 	c.blob(4, "printk formats")
 	f.Cmdlines = c.blob(8, "cmdlines")
 	cpus := int(c.u32("cpu count"))

@@ -71,6 +71,11 @@ func OpenDat(f *tracedat.File) (*DatSource, error) {
 		if ft.System == "ftrace" {
 			continue
 		}
+		// Only the events gpuwatch follows are parsed (a file holds the
+		// formats of every event of the kernel).
+		if !datKnownSystem(ft.System) {
+			continue
+		}
 		lf, err := liveParseFormat(bytes.NewReader(ft.Text), ft.System)
 		if err != nil {
 			return nil, fmt.Errorf("%s: reading format of %s: %w", f.Name, ft.System, err)
@@ -214,4 +219,14 @@ func (h *datHeap) Pop() any {
 	x := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return x
+}
+
+// datKnownSystem reports whether any known tracepoint is in system.
+func datKnownSystem(system string) bool {
+	for i := range Known {
+		if Known[i].System == system {
+			return true
+		}
+	}
+	return false
 }

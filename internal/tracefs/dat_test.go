@@ -22,6 +22,12 @@ import (
 // with trace-cmd into a trace.dat (version 7, zstd: trace-cmd 3's
 // default), and returns the file and the pattern's truth.
 func recordDat(t *testing.T, gen livetest.Gen) (string, *livetest.Pattern) {
+	return recordDatFor(t, gen, 400*time.Millisecond, 0)
+}
+
+// recordDatFor records a pattern of duration d; with bufferKB > 0 the
+// instance's per-CPU buffer is set to that size first (long recordings).
+func recordDatFor(t *testing.T, gen livetest.Gen, d time.Duration, bufferKB int) (string, *livetest.Pattern) {
 	t.Helper()
 	if _, err := exec.LookPath("trace-cmd"); err != nil {
 		t.Skip("trace-cmd not installed (apt-get install trace-cmd)")
@@ -42,13 +48,18 @@ func recordDat(t *testing.T, gen livetest.Gen) (string, *livetest.Pattern) {
 			os.Remove(dir)
 		}
 	})
+	if bufferKB > 0 {
+		if err := os.WriteFile(filepath.Join(dir, "buffer_size_kb"), []byte(fmt.Sprint(bufferKB)), 0); err != nil {
+			t.Fatalf("sizing the buffer: %v", err)
+		}
+	}
 	for _, ev := range h.Events {
 		sys, name, _ := cut(ev)
 		if err := os.WriteFile(filepath.Join(dir, "events", sys, name, "enable"), []byte("1"), 0); err != nil {
 			t.Fatalf("enabling %s: %v", ev, err)
 		}
 	}
-	p, err := h.RunPattern(context.Background(), 400*time.Millisecond, 6*time.Millisecond, 6400*time.Microsecond, 250*time.Microsecond, 2)
+	p, err := h.RunPattern(context.Background(), d, 6*time.Millisecond, 6400*time.Microsecond, 250*time.Microsecond, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,4 +189,25 @@ func TestDatMatchesReport(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRecordBenchDat records a long trace.dat for cmd/speedbench:
+//
+//	GPUWATCH_BENCH_DAT=/tmp/bench.dat go test -run RecordBenchDat -timeout 10m ./internal/tracefs/
+//	go run ./cmd/speedbench -dat /tmp/bench.dat
+func TestRecordBenchDat(t *testing.T) {
+	out := os.Getenv("GPUWATCH_BENCH_DAT")
+	if out == "" {
+		t.Skip("set GPUWATCH_BENCH_DAT=PATH to record a long trace.dat for cmd/speedbench")
+	}
+	path, _ := recordDatFor(t, livetest.GenDRM, 60*time.Second, 256<<10)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(out, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	evs, st := decodeDat(t, out)
+	t.Logf("%s: %d bytes, %d events, %d lost", out, len(b), len(evs), st.Lost)
 }

@@ -53,7 +53,7 @@ func (f *liveFormat) field(name string) (*liveField, bool) {
 func liveParseFormat(r io.Reader, system string) (*liveFormat, error) {
 	f := &liveFormat{System: system}
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
 	line := 0
 	haveID := false
 	for sc.Scan() {
