@@ -2,8 +2,11 @@ package gaps
 
 import (
 	"math"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/gpuwatch/gpuwatch/internal/event"
 )
 
 // These tests measure the engine against the ground truth of the scenario
@@ -158,5 +161,64 @@ func TestLostEventsKeepEstimate(t *testing.T) {
 				t.Errorf("window %+v spans the loss at %d", w, l)
 			}
 		}
+	}
+}
+
+// Frame-paced work under a work-conserving host: the guest is rarely busy
+// at two consecutive turns, and a turn whose neighbours were all idle
+// leaves no window, so the mean turn-to-turn time cannot be measured. The
+// engine must say so (no schedule) and still report the windows, which lie
+// on the host's slot grid, as switch-outs.
+func TestVariableSparseWindowsWithoutPeriod(t *testing.T) {
+	sc := scenario{VFs: 4, Slice: 12 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 500 * time.Microsecond, JobDist: "unif",
+		Frames: 16667 * time.Microsecond, FrameJobs: 4, Duration: 4 * time.Second, Seed: 132, Variable: true, SkipProb: 0.3}
+	evs, tr := sc.generate()
+	s := New(Config{}).feedAll(evs).Snapshot()
+	f1, prec, rec := windowF1(s.Windows, tr)
+	t.Logf("%+v F1=%.3f P=%.3f R=%.3f", s.Timeslice, f1, prec, rec)
+	if s.Timeslice.Detected {
+		slice, _, _ := sc.trueSchedule()
+		if relErr(s.Timeslice.Slice, slice) > 0.01 || math.Abs(s.Timeslice.Share-float64(sc.Slice)/float64(tr.period)) > 0.005 {
+			t.Errorf("detected with wrong numbers: %+v (true period %v)", s.Timeslice, tr.period)
+		}
+	} else if !strings.Contains(s.Timeslice.Reason, "slot") {
+		t.Errorf("reason does not name the slot grid: %q", s.Timeslice.Reason)
+	}
+	if prec < 1 || rec < 0.95 {
+		t.Errorf("windows precision %.3f recall %.3f", prec, rec)
+	}
+	if s.SwitchedOutTotal == 0 || s.StallTotal != 0 {
+		t.Errorf("switched-out total %v stall total %v", s.SwitchedOutTotal, s.StallTotal)
+	}
+}
+
+// A few completions delivered late (a stalled interrupt handler, a tracer
+// held up by other work) shorten their windows from the start. The
+// extremes of the window edges must not follow them: the estimate stays
+// on the schedule.
+func TestLateCompletionsDoNotSkewSlice(t *testing.T) {
+	sc := scenario{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 250 * time.Microsecond, JobDist: "exp", Depth: 2, Duration: 3 * time.Second, Seed: 61}
+	evs, tr := sc.generate()
+	late := 0
+	for k, w := range tr.offs {
+		if k%12 != 5 {
+			continue
+		}
+		// the last completion before the switch-out arrives 1.5–3 ms late
+		for i := len(evs) - 1; i >= 0; i-- {
+			if evs[i].Kind == event.KindDone && evs[i].Time <= w[0] {
+				evs[i].Time = w[0] + int64(1500+k%4*500)*us
+				late++
+				break
+			}
+		}
+	}
+	sortEvents(evs)
+	s := New(Config{}).feedAll(evs).Snapshot()
+	ts := s.Timeslice
+	slice, period, share := sc.trueSchedule()
+	t.Logf("%d late completions: %+v", late, ts)
+	if !ts.Detected || relErr(ts.Slice, slice) > 0.02 || relErr(ts.Period, period) > 0.01 || math.Abs(ts.Share-share) > 0.01 {
+		t.Errorf("estimate %+v, true slice %v period %v share %.4f", ts, slice, period, share)
 	}
 }

@@ -83,6 +83,7 @@ type Engine struct {
 	candGen     uint64 // bumped on every change to cands
 	infCache    inferCache
 	recentCache inferCache
+	fresh       bool // FinalSnapshot in progress
 }
 
 type ringState struct {

@@ -14,6 +14,11 @@ const (
 	// minNormalGaps is the fewest normal (in-turn) completion gaps needed
 	// to estimate the job service time.
 	minNormalGaps = 8
+	// minInliers is the least fraction of windows on a fixed lattice: a
+	// third may be spurious (a guest vCPU or the tracer held up, delaying
+	// completions), far above the fraction a lattice catches by chance
+	// (2·tolerance/period, a few per cent).
+	minInliers = 0.6
 	// maxVFs bounds the VF count (SR-IOV GPUs expose at most a few dozen).
 	maxVFs = 64
 )
@@ -64,7 +69,10 @@ type obs struct {
 // grid is a detected fixed schedule's timing: turns start at
 // psi + k·period (trace clock, ns) after an off-time of off.
 type grid struct {
-	ok               bool
+	ok bool
+	// slotted: no schedule, but the windows lie on a slot grid (variable
+	// mode, period unmeasurable): they are still switch-outs.
+	slotted          bool
 	psi, period, off float64
 	margin           float64
 }
@@ -114,7 +122,10 @@ func infer(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done func(fun
 			nAdj++
 		}
 	}
-	saturating := float64(nAdj) >= 0.8*float64(n-1)
+	// (The order-statistic corrections below need it, and enough
+	// windows for the asymptotics: with a handful the extremes are
+	// left as they are, and the confidence is low anyway.)
+	saturating := float64(nAdj) >= 0.8*float64(n-1) && n >= 8
 
 	// Fixed-mode fit: the largest lattice period that holds ≥ 80 % of the window ends.
 	diffs := make([]float64, 0, n-1)
@@ -136,7 +147,27 @@ func infer(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done func(fun
 	}
 	var fit latticeFit
 	fixed := false
-	if base > 0 {
+	// A turn holds its off-time, so consecutive windows of a fixed
+	// schedule are more than an off-time apart: spurious short windows
+	// (a vCPU or tracer held up) close together must not set the trial
+	// period. The plain base is tried too (a guest idle at most turn
+	// ends leaves no consecutive pairs).
+	bases := []float64{base}
+	if medAnch > 0 {
+		var long []float64
+		for _, d := range diffs {
+			if d > medAnch {
+				long = append(long, d)
+			}
+		}
+		if b := lowCluster(long); b > 0 && math.Abs(b-base) > 0.02*b {
+			bases = append([]float64{b}, bases...)
+		}
+	}
+	for _, base := range bases {
+		if fixed || base <= 0 {
+			continue
+		}
 		for m := 1; m <= 4; m++ {
 			p0 := base / float64(m)
 			// Window ends sit within the straddling job's remainder
@@ -145,9 +176,25 @@ func infer(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done func(fun
 			// otherwise forbid any fit; the one-step test below rejects
 			// a sub-multiple of the true period).
 			tol := max(min(2*j, 0.2*p0), 0.02*p0)
-			f := fitLattice(o, p0, tol)
-			if f.inliers >= 0.8 && f.span >= 3 && f.oneStep >= 0.9 && medAnch < f.period {
+			f := fitLattice(o, p0, tol, true)
+			if f.inliers >= minInliers && f.span >= 3 && f.oneStep >= 0.9 && medAnch < f.period {
 				fit, fixed = f, true
+				break
+			}
+		}
+	}
+
+	// A lattice that leaves many windows off it while a finer one (a
+	// whole fraction of its period) holds nearly all of them is the slot
+	// grid of a variable schedule, not a fixed schedule with spurious
+	// windows: with two VFs and idle neighbours skipped, windows fall on
+	// every slot, not every other one.
+	if fixed && fit.inliers < 0.85 {
+		for m := 2; m <= 4; m++ {
+			p0 := fit.period / float64(m)
+			tol := max(min(2*j, 0.2*p0), 0.02*p0)
+			if f := fitLattice(o, p0, tol, false); f.inliers >= 0.9 && f.inliers > fit.inliers+0.15 {
+				fixed = false
 				break
 			}
 		}
@@ -163,7 +210,7 @@ func infer(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done func(fun
 	var off, offSE float64
 	usedExt := false
 	switch {
-	case fixed && len(offs) >= 2:
+	case fixed && !fit.local && len(offs) >= 2:
 		// In fixed mode the switch instants themselves sit on the
 		// lattice: a window ends R ≥ 0 after its turn starts (what
 		// remains of the straddling job) and starts U ≥ 0 before its
@@ -172,12 +219,19 @@ func infer(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done func(fun
 		// mean, unless jobs are phase-locked to the slice (constant
 		// jobs dividing it); then the mean estimate, exact in that
 		// case, is used.
-		m, sd := meanSD(offs)
+		core := robustCore(offs, j)
+		m, sd := meanSD(core)
 		offMean := m - j
+		// windows far from the bulk (cut short by a late completion)
+		// take no part in the extremes either
+		lo, hi := slices.Min(core), slices.Max(core)
 		seMean := math.Hypot(sd/math.Sqrt(float64(len(offs))), sp.sd/math.Sqrt(float64(sp.n)))
 		var re, rs []float64
 		for i, w := range o {
 			if !fit.in[i] {
+				continue
+			}
+			if w.anchored && (w.e-w.s < lo || w.e-w.s > hi) {
 				continue
 			}
 			l := fit.phi + fit.period*fit.k[i]
@@ -201,14 +255,25 @@ func infer(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done func(fun
 		}
 		// spread of the extremes: the next order statistics
 		seExt := max(re[min(len(re)/40+1, len(re)-1)]-re[len(re)/40], rs[len(rs)-1-q]-rs[max(len(rs)-2-q, 0)], fit.periodSE)
-		if offExt <= offMean+2*seMean+seExt {
+		// The extremes are trusted only when they are tight (their
+		// neighbouring order statistics close together, as on a clean
+		// schedule): a few windows that began late (a stalled driver,
+		// events delivered late) otherwise drag them far off.
+		// (In a saturating pipeline the mean rests on the straddling
+		// job model, which holds less exactly than the extremes: give
+		// the extremes more room before calling the jobs phase-locked.)
+		kse := 2.0
+		if saturating {
+			kse = 3
+		}
+		if offExt <= offMean+kse*seMean+seExt && seExt <= 0.5*j+2*seMean {
 			off, offSE = offExt, seExt
 			usedExt = true
 		} else {
 			off, offSE = offMean, seMean
 		}
 	case len(offs) >= 2:
-		m, sd := meanSD(offs)
+		m, sd := meanSD(robustCore(offs, j))
 		off = m - j
 		offSE = math.Hypot(sd/math.Sqrt(float64(len(offs))), sp.sd/math.Sqrt(float64(sp.n)))
 	default:
@@ -281,6 +346,9 @@ func infer(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done func(fun
 		}
 		sliceErr = math.Hypot(periodErr, offSE)
 		conf *= fit.inliers
+		if fit.local {
+			notes = append(notes, "turns drift around the period (host jitter): period from the mean step, slice from the mean window")
+		}
 		if len(ons) == 0 {
 			notes = append(notes, "no two consecutive turns observed busy")
 			conf *= 0.8
@@ -289,6 +357,12 @@ func infer(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done func(fun
 		v, reason := inferVariable(o, base, j, sp)
 		if reason != "" {
 			ts.Reason = reason
+			if v.slotted && n >= 8 {
+				ts.Reason = fmt.Sprintf("the windows are switch-outs on a grid of %.2f ms slots (slice ≈ %.2f ms), but %s", v.slot/1e6, v.slice/1e6, reason)
+				if g != nil {
+					g.slotted = true
+				}
+			}
 			return ts
 		}
 		ts.Mode = ModeVariable
@@ -317,7 +391,7 @@ func infer(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done func(fun
 	}
 
 	ts.Detected = true
-	if fixed && g != nil {
+	if fixed && !fit.local && g != nil {
 		*g = grid{ok: true, psi: psi, period: period, off: off, margin: sliceErr + 10e3}
 	}
 	ts.Slice = time.Duration(slice)
@@ -341,6 +415,11 @@ func infer(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done func(fun
 	conf *= min(1, matchFrac)
 	if rel := sliceErr / slice; rel > 0.05 {
 		conf *= 0.05 / rel
+	}
+	// A period known only to a few per cent (variable mode from few
+	// consecutive turns) cannot give a confident share.
+	if rel := periodErr / period; rel > 0.005 {
+		conf *= 0.005 / rel
 	}
 	ts.Confidence = math.Max(0, math.Min(1, conf))
 	if n < 8 {
@@ -393,18 +472,45 @@ type latticeFit struct {
 	oneStep          float64   // fraction of consecutive busy windows one period apart
 	minAdjStep       float64   // fewest periods between consecutive busy windows
 	in               []bool
+	// local: the turns drift (host jitter): no single lattice holds the
+	// windows, but each sits one period after the previous; period is
+	// the mean step and phi/k do not describe absolute turn starts.
+	local bool
 }
 
 // fitLattice assigns each window end a turn index using a trial period p0,
 // fits end = φ + k·period by least squares on the inliers and repeats.
-func fitLattice(o []obs, p0, tol float64) latticeFit {
+func fitLattice(o []obs, p0, tol float64, track bool) latticeFit {
 	n := len(o)
 	k := make([]float64, n)
 	in := make([]bool, n)
-	k[0] = 0
-	for i := 1; i < n; i++ {
-		k[i] = k[i-1] + math.Round((o[i].e-o[i-1].e)/p0) // 0: two windows in one turn, one of them spurious
+	// Turn indices by tracking: each window is placed relative to the
+	// last window that sat on the trial lattice (its anchor), so spurious
+	// windows in between (a vCPU or the tracer held up) neither shift the
+	// count nor, in the first fit, pull the line. Three misses in a row
+	// re-anchor: the anchor itself may have been spurious.
+	trk := make([]bool, n)
+	if n > 0 {
+		trk[0] = true
 	}
+	anchor, miss := 0, 0
+	for i := 1; i < n; i++ {
+		if !track {
+			// cumulative steps (variable mode: windows whole slots apart)
+			k[i] = k[i-1] + math.Round((o[i].e-o[i-1].e)/p0)
+			trk[i] = true
+			continue
+		}
+		x := math.Round((o[i].e - o[anchor].e) / p0)
+		k[i] = k[anchor] + x
+		// a step may also carry the host's jitter: a wider band
+		if r := o[i].e - o[anchor].e - x*p0; math.Abs(r) <= max(tol, 0.1*p0) {
+			anchor, miss, trk[i] = i, 0, true
+		} else if miss++; miss >= 3 {
+			anchor, miss = i, 0
+		}
+	}
+	ktrk := slices.Clone(k)
 	p, phi := p0, 0.0
 	var se float64
 	cnt := n
@@ -417,9 +523,10 @@ func fitLattice(o []obs, p0, tol float64) latticeFit {
 		med := median(res)
 		cnt = 0
 		for i := range o {
-			// The first pass fits all windows: the turn indices are
-			// right, only the trial period is off, so residuals drift.
-			in[i] = iter == 0 || math.Abs(res[i]-med) <= tol
+			// The first pass fits the tracked windows: their turn
+			// indices are right, only the trial period is off, so
+			// residuals drift.
+			in[i] = (iter == 0 && trk[i]) || (iter > 0 && math.Abs(res[i]-med) <= tol)
 			if in[i] {
 				cnt++
 			}
@@ -462,11 +569,49 @@ func fitLattice(o []obs, p0, tol float64) latticeFit {
 			k[i] = math.Round((o[i].e - phi) / p)
 		}
 	}
+	// Drifting turns (a host whose slices jitter): the turn starts
+	// random-walk around any lattice, so a global line leaves windows
+	// off it while the tracking, step by step, held nearly all. The mean
+	// step over the tracked windows is then the period.
+	local := false
+	if track && float64(cnt) < minInliers*float64(n) {
+		nt, first, last := 0, -1, -1
+		for i := range trk {
+			if trk[i] {
+				nt++
+				if first < 0 {
+					first = i
+				}
+				last = i
+			}
+		}
+		if float64(nt) >= 0.8*float64(n) && last > first && ktrk[last] > ktrk[first] {
+			steps := ktrk[last] - ktrk[first]
+			p = (o[last].e - o[first].e) / steps
+			var ss float64
+			m := 0
+			for i := first + 1; i <= last; i++ {
+				if trk[i] && trk[i-1] && ktrk[i]-ktrk[i-1] == 1 {
+					d := o[i].e - o[i-1].e - p
+					ss += d * d
+					m++
+				}
+			}
+			se = 0
+			if m > 1 {
+				se = math.Sqrt(ss/float64(m-1)) / math.Sqrt(steps)
+			}
+			copy(k, ktrk)
+			copy(in, trk)
+			cnt, local = nt, true
+			phi = o[first].e - p*k[first]
+		}
+	}
 	// Window ends cannot precede their turn's start: they lie on or
 	// above the line of turn starts, and the earliest ones touch it.
 	// The lower envelope's slope is far less noisy than least squares
 	// over the straddling jobs' remainders.
-	if env, ok := lowerEnvelopeSlope(o, k, in); ok && se > 0 && math.Abs(env-p) <= 3*se {
+	if env, ok := lowerEnvelopeSlope(o, k, in); !local && ok && se > 0 && math.Abs(env-p) <= 3*se {
 		p = env
 		minR := math.Inf(1)
 		for i := range o {
@@ -511,7 +656,7 @@ func fitLattice(o []obs, p0, tol float64) latticeFit {
 			minAdj = min(minAdj, k[i]-k[i-1])
 		}
 	}
-	return latticeFit{period: p, periodSE: se, phi: phi, k: k, inliers: float64(cnt) / float64(n), span: span, in: in, oneStep: oneStep, minAdjStep: minAdj}
+	return latticeFit{period: p, periodSE: se, phi: phi, k: k, inliers: float64(cnt) / float64(n), span: span, in: in, oneStep: oneStep, minAdjStep: minAdj, local: local}
 }
 
 // lowCluster returns the typical shortest spacing in sorted diffs: the
@@ -532,6 +677,32 @@ func lowCluster(d []float64) float64 {
 		return q
 	}
 	return c[len(c)/2]
+}
+
+// robustCore drops the window lengths far from the median (by more than
+// three straddling jobs or four median absolute deviations): windows cut
+// short by a late completion, or stretched by a stalled one, are not
+// off-times.
+func robustCore(x []float64, j float64) []float64 {
+	if len(x) < 8 {
+		return x
+	}
+	med := median(x)
+	dev := make([]float64, len(x))
+	for i, v := range x {
+		dev[i] = math.Abs(v - med)
+	}
+	lim := max(3*j, 4*median(dev))
+	out := make([]float64, 0, len(x))
+	for _, v := range x {
+		if math.Abs(v-med) <= lim {
+			out = append(out, v)
+		}
+	}
+	if len(out) < len(x)/2 {
+		return x
+	}
+	return out
 }
 
 func median(x []float64) float64 {
@@ -574,6 +745,10 @@ type variableFit struct {
 	slice, sliceErr, period, periodErr float64
 	vfs                                int
 	inliers                            float64
+	// slotted: the windows sit on a grid of slots (slot long) although
+	// the period could not be measured: they are switch-outs all the same.
+	slotted bool
+	slot    float64
 }
 
 // inferVariable fits the variable (work-conserving) schedule: the host
@@ -591,11 +766,11 @@ func inferVariable(o []obs, base, j float64, sp spacing) (variableFit, string) {
 	found := false
 	for m := 2; m <= 16; m++ {
 		p0 := base / float64(m)
-		tol := max(min(2*j, 0.2*p0), 0.02*p0)
+		tol := max(2*j, 0.02*p0)
 		if p0 < 5*tol {
 			break
 		}
-		f := fitLattice(o, p0, tol)
+		f := fitLattice(o, p0, tol, false)
 		if f.inliers >= 0.85 && f.span >= 6 && f.minAdjStep >= 2 {
 			fit, found = f, true
 			break
@@ -633,6 +808,7 @@ func inferVariable(o []obs, base, j float64, sp spacing) (variableFit, string) {
 	c := q - slice
 	// Turns: each busy stretch between adjacent windows holds whole slots.
 	var span, turns float64
+	var pairs [][2]float64 // (span, turns) of each busy stretch
 	vfs := 0
 	for i := 1; i < len(o); i++ {
 		if !o[i].adjacent || !fit.in[i] || !fit.in[i-1] {
@@ -645,6 +821,7 @@ func inferVariable(o []obs, base, j float64, sp spacing) (variableFit, string) {
 		}
 		turns += m
 		span += o[i].e - o[i-1].e
+		pairs = append(pairs, [2]float64{o[i].e - o[i-1].e, m})
 		off := o[i].e - o[i].s - j - c
 		vfs = min(max(vfs, 1+int(math.Round(off/q))), maxVFs)
 	}
@@ -653,12 +830,20 @@ func inferVariable(o []obs, base, j float64, sp spacing) (variableFit, string) {
 		// the guest had work in, and a turn whose neighbours were all
 		// skipped leaves no window at all, so the turn-to-turn time
 		// cannot be measured from them: say so rather than guess.
-		return variableFit{}, "too few consecutive busy turns to measure the period (in variable mode a turn whose neighbours were all idle leaves no window)"
+		return variableFit{slot: q, slice: slice, slotted: true}, "too few consecutive busy turns to measure the period (in variable mode a turn whose neighbours were all idle leaves no window)"
 	}
 	period := span / turns
-	// The mean turn-to-turn time is a sample mean over the turns seen:
-	// with few of them it is noisy, and the confidence says so.
-	return variableFit{slice: slice, sliceErr: sliceErr, period: period, periodErr: q / turns, vfs: vfs, inliers: fit.inliers * turns / (turns + 20)}, ""
+	// The mean turn-to-turn time is a ratio estimate over the stretches
+	// seen (each a span of whole turns, their share of skipped
+	// neighbours random): its standard error comes from their scatter,
+	// and with few turns the confidence says so.
+	var ss float64
+	for _, p := range pairs {
+		d := p[0] - period*p[1]
+		ss += d * d
+	}
+	periodErr := max(q/turns, math.Sqrt(ss)/turns)
+	return variableFit{slice: slice, sliceErr: sliceErr, period: period, periodErr: periodErr, vfs: vfs, inliers: fit.inliers * turns / (turns + 20)}, ""
 }
 
 func span0(k []float64) float64 {

@@ -402,3 +402,25 @@ func TestLongStreamBounded(t *testing.T) {
 		t.Errorf("recent %+v", s.Recent)
 	}
 }
+
+// A live engine's whole-run estimate matches the offline one on the same
+// events: always from FinalSnapshot, and from Snapshot while the run is
+// short (its cache is only allowed to lag on long runs).
+func TestLiveWholeRunMatchesOffline(t *testing.T) {
+	sc := scenario{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 250 * time.Microsecond, JobDist: "exp", Depth: 2, Duration: 1500 * time.Millisecond, Seed: 77, Gen617: true}
+	evs, _ := sc.generate()
+	off := New(Config{}).feedAll(evs).Snapshot().Timeslice
+	live := New(Config{Horizon: 10 * time.Second})
+	for i, ev := range evs {
+		live.Feed(ev)
+		if i%500 == 0 {
+			_ = live.Snapshot() // a TUI taking snapshots along the way
+		}
+	}
+	if got := live.Snapshot().Timeslice; got != off {
+		t.Errorf("live snapshot %+v\noffline %+v", got, off)
+	}
+	if got := live.FinalSnapshot().Timeslice; got != off {
+		t.Errorf("final snapshot %+v\noffline %+v", got, off)
+	}
+}

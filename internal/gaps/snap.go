@@ -9,6 +9,10 @@ import (
 	"time"
 )
 
+// liveExactWindows: up to this many windows the live whole-run estimate
+// is redone at every snapshot that brings new evidence.
+const liveExactWindows = 4096
+
 // inferCache keeps the whole-run estimate between snapshots: it is redone
 // when new candidates arrived or the threshold moved (live: at most once a
 // second of trace time).
@@ -71,6 +75,15 @@ func (e *Engine) horizonStart() int64 {
 	return e.end - int64(e.cfg.Horizon)
 }
 
+// FinalSnapshot is Snapshot with the whole-run estimate redone from all
+// the evidence, whatever its age: for a run's last report (watch's
+// "final" object), so that it matches an offline analysis of the same events.
+func (e *Engine) FinalSnapshot() *Snapshot {
+	e.fresh = true
+	defer func() { e.fresh = false }()
+	return e.Snapshot()
+}
+
 // Snapshot returns the current state. The result is not modified later.
 func (e *Engine) Snapshot() *Snapshot {
 	s := &Snapshot{Input: e.input, Start: e.start, End: e.end}
@@ -83,14 +96,23 @@ func (e *Engine) Snapshot() *Snapshot {
 	// Schedule: whole run (cached) and the horizon.
 	if cl.found {
 		c := &e.infCache
-		stale := !c.valid || c.gen != e.candGen || c.tBin != cl.busyBin
-		if stale && e.cfg.Horizon > 0 && c.valid && c.tBin == cl.busyBin && e.end-c.at < int64(time.Second) {
+		stale := !c.valid || c.gen != e.candGen || c.tBin != cl.busyBin || e.fresh
+		var ws []cand
+		if stale {
+			ws = switchedOut(e.cands, cl.busyBin)
+		}
+		// Live, an estimate resting on many windows (over 4096: a
+		// minute or more of switch-outs) is redone at most once a second
+		// of trace time; below that, and when a fresh estimate is asked
+		// for, at every change, so a short run stays exact.
+		if stale && !e.fresh && e.cfg.Horizon > 0 && c.valid && c.tBin == cl.busyBin &&
+			e.end-c.at < int64(time.Second) && len(ws) > liveExactWindows {
 			stale = false
 		}
 		if stale {
 			sp := spacingBelow(&e.anchH, cl.busyBin)
 			c.grid = grid{}
-			c.ts = infer(switchedOut(e.cands, cl.busyBin), sp, cl.th.sep, e.matchFrac(), &c.grid, e.doneSince(e.start))
+			c.ts = infer(ws, sp, cl.th.sep, e.matchFrac(), &c.grid, e.doneSince(e.start))
 			c.valid, c.gen, c.tBin, c.at = true, e.candGen, cl.busyBin, e.end
 		}
 		s.Timeslice = c.ts
@@ -124,6 +146,9 @@ func (e *Engine) Snapshot() *Snapshot {
 		s.Recent = s.Timeslice
 	}
 	detected := s.Timeslice.Detected || s.Recent.Detected
+	if cl.found && (e.infCache.grid.slotted || e.recentCache.grid.slotted) {
+		detected = true // the windows are switch-outs, the period is unknown
+	}
 	busyKind := Stall
 	if detected {
 		busyKind = SwitchedOut

@@ -136,9 +136,12 @@ type Snapshot struct {
 	// Timeslice is inferred from the whole run; Recent from the sliding
 	// horizon only (equal to Timeslice when the engine has no horizon).
 	// Live (with a horizon), the whole-run estimate rests on the latest
-	// 32Ki–64Ki windows (minutes of a busy run: state stays bounded) and
-	// is redone at most once per second of trace time; the totals below
-	// always cover the whole run.
+	// 32Ki–64Ki windows (minutes of a busy run: state stays bounded);
+	// beyond 4096 windows it is redone at most once per second of trace
+	// time (Engine.FinalSnapshot always redoes it). The totals below
+	// always cover the whole run. Windows can be SwitchedOut while
+	// Timeslice.Detected is false: they lie on the host's slot grid but
+	// the period could not be measured (Reason says so).
 	Timeslice Timeslice
 	Recent    Timeslice
 	// Windows in time order. Offline (no horizon) all of them; live the

@@ -14,9 +14,11 @@ type threshold struct {
 }
 
 const (
-	minPeakSep  = 6   // bins (1/8 octave each): the clusters' modes differ by ≥ ×1.68
-	maxValley   = 0.3 // valley density relative to the smaller peak
-	minHighMass = 3   // gaps in the upper cluster
+	// simultaneous: gaps up to this long are not spacing (see findThreshold)
+	simultaneous = 4 * 1000 // ns
+	minPeakSep   = 6        // bins (1/8 octave each): the clusters' modes differ by ≥ ×1.68
+	maxValley    = 0.3      // valley density relative to the smaller peak
+	minHighMass  = 3        // gaps in the upper cluster
 )
 
 // findThreshold looks for two clusters in the log-scaled histogram of
@@ -55,9 +57,13 @@ func findThreshold(h *gapHist) (threshold, bool) {
 	}
 	best := threshold{bin: -1}
 	bestScore := -1.0
-	// Bin 0 gathers everything below ~1 µs (simultaneous completions):
-	// it is not a mode of the spacing.
-	sm[0] = 0
+	// Gaps of a few µs are simultaneous completions (on different
+	// rings, printed with µs timestamps that round them to 0–3 µs): not a
+	// mode of the spacing (jobs of 10 µs still are), and no window is
+	// that short.
+	for b := 0; b <= binOf(simultaneous, gapSub) && b < nbGap; b++ {
+		sm[b] = 0
+	}
 	pl := 1
 	for b := 2; b < nbGap; b++ {
 		if sm[b-1] > sm[pl] {
@@ -88,28 +94,32 @@ func findThreshold(h *gapHist) (threshold, bool) {
 		if v > maxValley*peak {
 			continue
 		}
-		score := (peak - v) / peak
+		depth := (peak - v) / peak
+		// The widest run of near-empty bins between the modes (the
+		// largest margin on the log scale): the threshold is its middle.
+		tol := v + 0.05*(peak-v)
+		lo, hi := vb, vb
+		for i := pl + 1; i < ph; {
+			if sm[i] > tol {
+				i++
+				continue
+			}
+			k := i
+			for k+1 < ph && sm[k+1] <= tol {
+				k++
+			}
+			if k-i > hi-lo {
+				lo, hi = i, k
+			}
+			i = k + 1
+		}
+		// Between equally deep valleys the wider one wins: a world
+		// switch leaves octaves empty between the spacing and the
+		// windows, while two rings' spacings sit an octave apart.
+		score := depth + 0.004*float64(hi-lo)
 		if score > bestScore+1e-9 {
 			bestScore = score
-			// The widest run of near-empty bins between the modes (the
-			// largest margin on the log scale): the threshold is its middle.
-			tol := v + 0.05*(peak-v)
-			lo, hi := vb, vb
-			for i := pl + 1; i < ph; {
-				if sm[i] > tol {
-					i++
-					continue
-				}
-				k := i
-				for k+1 < ph && sm[k+1] <= tol {
-					k++
-				}
-				if k-i > hi-lo {
-					lo, hi = i, k
-				}
-				i = k + 1
-			}
-			best = threshold{bin: (lo + hi + 1) / 2, sep: score, lowPeak: pl, highPeak: ph}
+			best = threshold{bin: (lo + hi + 1) / 2, sep: depth, lowPeak: pl, highPeak: ph}
 		}
 	}
 	if best.bin < 0 {
