@@ -289,7 +289,7 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 	closeSource()
 	stopMetrics()
 
-	s, st := r.Snapshot()
+	s, st := r.Final()
 	code := exitOK
 	if rec != nil {
 		if err := errors.Join(rec.err, rec.w.Flush(), recFile.Close()); err != nil {

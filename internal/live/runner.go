@@ -113,6 +113,23 @@ func (r *Runner) Snapshot() (*gaps.Snapshot, Stats) {
 	return r.eng.Snapshot(), st
 }
 
+// Final is Snapshot with the whole-run estimate redone from all the
+// evidence (gaps.Engine.FinalSnapshot): for a run's last report, so that it
+// equals what `gpuwatch analyze` says about the same events.
+func (r *Runner) Final() (*gaps.Snapshot, Stats) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c, ok := r.src.(Clock); ok && !r.done {
+		r.eng.Advance(c.Now())
+	}
+	now := time.Now()
+	st := Stats{
+		Source: r.name, Started: r.started, Uptime: now.Sub(r.started),
+		Events: r.events, Lost: r.lost, Rate: r.rate, Done: r.done, Err: r.err,
+	}
+	return r.eng.FinalSnapshot(), st
+}
+
 // Reset forgets the statistics gathered so far (the TUI's "r"); the
 // source keeps running.
 func (r *Runner) Reset() {

@@ -92,3 +92,28 @@ func TestRunnerSourceError(t *testing.T) {
 		t.Fatalf("stats %+v: want done with error", st)
 	}
 }
+
+// TestRunnerFinalMatchesOffline: the last report of a live run (with a
+// horizon) equals an offline analysis of the same events.
+func TestRunnerFinalMatchesOffline(t *testing.T) {
+	evs := pattern(300)
+	off := gaps.New(gaps.Config{})
+	for _, ev := range evs {
+		off.Feed(ev)
+	}
+	want := off.Snapshot().Timeslice
+	r := New(&sliceSource{evs: append([]event.Event(nil), evs...)}, "test", gaps.Config{Horizon: time.Second})
+	go func() {
+		// Snapshots while running, as the TUI and exporter take them.
+		for i := 0; i < 50; i++ {
+			r.Snapshot()
+		}
+	}()
+	if err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := r.Final()
+	if got := s.Timeslice; got.Share != want.Share || got.Slice != want.Slice || got.Period != want.Period || got.Detected != want.Detected {
+		t.Errorf("final %+v\noffline %+v", got, want)
+	}
+}
