@@ -16,7 +16,8 @@ import (
 // runner advances the engine to it before each snapshot, so a switched-out
 // window that is still going on shows as open.
 type Clock interface {
-	// Now is the current time on the source's trace clock, in ns.
+	// Now is the current time on the source's trace clock, in ns. It is
+	// called from other goroutines than Next's, concurrently with it.
 	Now() int64
 }
 

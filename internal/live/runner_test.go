@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,7 +14,7 @@ import (
 
 type sliceSource struct {
 	evs []event.Event
-	now int64
+	now atomic.Int64
 }
 
 func (s *sliceSource) Next() (event.Event, error) {
@@ -22,11 +23,11 @@ func (s *sliceSource) Next() (event.Event, error) {
 	}
 	ev := s.evs[0]
 	s.evs = s.evs[1:]
-	s.now = ev.Time
+	s.now.Store(ev.Time)
 	return ev, nil
 }
 
-func (s *sliceSource) Now() int64 { return s.now }
+func (s *sliceSource) Now() int64 { return s.now.Load() }
 
 // pattern: two rings' worth of 250 µs jobs, 6 ms on, 6.4 ms off.
 func pattern(turns int) []event.Event {
