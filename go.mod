@@ -21,3 +21,5 @@ require (
 	golang.org/x/text v0.31.0 // indirect
 	golang.org/x/tools v0.52.0 // indirect
 )
+
+tool github.com/cilium/ebpf/cmd/bpf2go

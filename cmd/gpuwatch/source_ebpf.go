@@ -2,16 +2,31 @@ package main
 
 import (
 	"errors"
+	"fmt"
 
+	"github.com/gpuwatch/gpuwatch/internal/ebpfsrc"
 	"github.com/gpuwatch/gpuwatch/internal/event"
 )
 
-// errNoEBPF says the eBPF source cannot run here; auto mode falls back to
-// tracefs.
-var errNoEBPF = errors.New("the eBPF source is not built in yet")
+// errNoEBPF says the eBPF source cannot run here (no privilege, no kernel
+// support, no scheduler tracepoints); auto mode falls back to tracefs.
+var errNoEBPF = errors.New("eBPF source unavailable")
 
 // openEBPF opens the eBPF source on the scheduler tracepoints found under
 // the tracefs root ("" discovers it). close detaches and frees everything.
 func openEBPF(tracefsRoot string) (src event.Source, close func() error, err error) {
-	return nil, nil, errNoEBPF
+	s, err := ebpfsrc.Open(ebpfsrc.Options{TracefsRoot: tracefsRoot})
+	if err != nil {
+		if errors.Is(err, ebpfsrc.ErrUnavailable) || errors.Is(err, ebpfsrc.ErrNoEvents) {
+			return nil, nil, noEBPF{err}
+		}
+		return nil, nil, fmt.Errorf("opening eBPF source: %w", err)
+	}
+	return s, s.Close, nil
 }
+
+// noEBPF is an ebpfsrc error that means errNoEBPF; it reads as the cause.
+type noEBPF struct{ err error }
+
+func (e noEBPF) Error() string   { return e.err.Error() }
+func (e noEBPF) Unwrap() []error { return []error{errNoEBPF, e.err} }
