@@ -86,6 +86,10 @@ type Live struct {
 	heap   liveHeap
 	bound  int64
 	fds    []int
+	// watermark is a time no event still to be returned by Next can
+	// precede: what Now reports, so that a consumer advancing its clock to
+	// Now never gets an event from the past.
+	watermark atomic.Int64
 
 	closeOnce sync.Once
 	closeErr  error
@@ -118,8 +122,11 @@ func (l *Live) Stats() LiveStats {
 		Lost: l.lost.Load(), LostUnknown: l.lostUnknown.Load(), Errors: l.decErrs.Load()}
 }
 
-// Now is CLOCK_MONOTONIC in ns, the trace clock of the instance.
-func (l *Live) Now() int64 { return liveMono() }
+// Now is the source's current time on the trace clock (CLOCK_MONOTONIC,
+// ns): the merge watermark, behind which no event can still come. Raw
+// CLOCK_MONOTONIC would run ahead of events still buffered per CPU. Safe
+// from any goroutine.
+func (l *Live) Now() int64 { return l.watermark.Load() }
 
 // liveMono is CLOCK_MONOTONIC. unix.ClockGettime is a real system call;
 // Go's monotonic clock reads the same clock through the vDSO, so one
@@ -548,6 +555,19 @@ func (l *Live) take(b liveBatch) {
 	}
 	if wasEmpty && len(q.evs) > 0 {
 		heap.Push(&l.heap, b.cpu)
+	}
+	// The watermark: the earliest time any CPU can still deliver.
+	w := int64(1<<63 - 1)
+	for i := range l.queues {
+		o := &l.queues[i]
+		t := o.safe
+		if len(o.evs) > 0 {
+			t = o.evs[0].Time
+		}
+		w = min(w, t)
+	}
+	if w > l.watermark.Load() && w < 1<<63-1 {
+		l.watermark.Store(w)
 	}
 }
 

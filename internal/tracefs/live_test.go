@@ -325,3 +325,39 @@ func TestLiveRefusals(t *testing.T) {
 		t.Errorf("a refused OpenLive created instances")
 	}
 }
+
+// TestLiveNowIsWatermark: Now never runs ahead of events still to come, so
+// a consumer that advances its clock to Now between events (the runner,
+// before every snapshot) never sees an event from its past.
+func TestLiveNowIsWatermark(t *testing.T) {
+	h := livetest.Setup(t, livetest.GenDRM)
+	l := openLive(t, h, tracefs.LiveOptions{})
+	done := make(chan struct{})
+	var behind, n int
+	go func() {
+		defer close(done)
+		for {
+			now := l.Now()
+			ev, err := l.Next()
+			if err != nil {
+				return
+			}
+			n++
+			if ev.Time < now {
+				behind++
+			}
+		}
+	}()
+	if _, err := h.RunPattern(context.Background(), 500*time.Millisecond, 6*time.Millisecond, 6400*time.Microsecond, 250*time.Microsecond, 2); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	l.Close()
+	<-done
+	if n < 100 {
+		t.Fatalf("read %d events", n)
+	}
+	if behind != 0 {
+		t.Errorf("%d of %d events were earlier than Now() taken before them", behind, n)
+	}
+}
