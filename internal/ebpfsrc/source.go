@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -111,6 +113,8 @@ type Source struct {
 	seenLost uint64
 	pending  event.Event
 	havePend bool
+	// wm is a time no event still to come can precede (see Now).
+	wm atomic.Int64
 
 	mu     sync.Mutex
 	closed bool
@@ -121,8 +125,12 @@ func discoverRoot(root string) (string, error) {
 		return root, nil
 	}
 	for _, r := range []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"} {
-		if _, err := os.Stat(filepath.Join(r, "events")); err == nil {
+		_, err := os.Stat(filepath.Join(r, "events"))
+		if err == nil {
 			return r, nil
+		}
+		if errors.Is(err, fs.ErrPermission) {
+			return "", fmt.Errorf("%w: reading %s: permission denied: run as root or grant CAP_BPF and CAP_PERFMON", ErrUnavailable, r)
 		}
 	}
 	return "", fmt.Errorf("%w: tracefs not mounted (mount -t tracefs nodev /sys/kernel/tracing)", ErrUnavailable)
@@ -153,6 +161,9 @@ func fieldCfg(ff *tracefs.FormatFile, name string, ring bool) (bpf.GpuwatchField
 	c.Off = uint16(fd.Offset)
 	switch {
 	case fd.DataLoc:
+		if !ring {
+			return c, fmt.Errorf("field %s: string where an integer is expected", name)
+		}
 		if fd.RelLoc {
 			return c, fmt.Errorf("field %s: __rel_loc is not supported", name)
 		}
@@ -184,6 +195,9 @@ func buildConfig(root string, idx int, m *Mapping) (bpf.GpuwatchEvcfg, error) {
 	var cfg bpf.GpuwatchEvcfg
 	path := filepath.Join(root, "events", m.System, m.Event, "format")
 	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrPermission) {
+		return cfg, fmt.Errorf("%w: reading format of %s:%s: permission denied: run as root or grant CAP_BPF and CAP_PERFMON", ErrUnavailable, m.System, m.Event)
+	}
 	if err != nil {
 		return cfg, fmt.Errorf("reading format of %s:%s: %w", m.System, m.Event, err)
 	}
@@ -207,6 +221,13 @@ func buildConfig(root string, idx int, m *Mapping) (bpf.GpuwatchEvcfg, error) {
 	cfg.FilterVal = m.FilterValue
 	cfg.Tgid = m.TGID
 	cfg.Kind = uint8(s.Kind)
+	// Only the scheduler's own run and done events feed the in-kernel
+	// ring state: amdgpu_sched_run_job would count each job twice (and
+	// under another key than the completion's fence), dma_fence events
+	// are not jobs of one ring.
+	if (s.Kind == event.KindRun || s.Kind == event.KindDone) && (s.System == "gpu_scheduler" || s.System == "gpu_sched") {
+		cfg.Track = 1
+	}
 	cfg.Idx = uint8(idx)
 	return cfg, nil
 }
@@ -303,6 +324,11 @@ func attachError(what string, err error) error {
 	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) || errors.Is(err, ebpf.ErrNotSupported) || errors.Is(err, unix.ENOSYS) {
 		return unavailable("attaching to "+what, err)
 	}
+	if errors.Is(err, unix.EINVAL) {
+		// The event exists but is not a kernel tracepoint: uprobe- and
+		// kprobe-backed events take kprobe programs, not tracepoint ones.
+		return unavailable("attaching to "+what+" (is it a uprobe or kprobe event? the eBPF source needs real kernel tracepoints; use --source tracefs)", err)
+	}
 	return fmt.Errorf("attaching to %s: %w", what, err)
 }
 
@@ -318,10 +344,24 @@ func unavailable(what string, err error) error {
 
 // Now is the current time on the source's clock, CLOCK_MONOTONIC
 // (bpf_ktime_get_ns), in nanoseconds.
-func (s *Source) Now() int64 {
+//
+// It is a watermark, not the raw clock: the time of the last event
+// returned, or the time at which the ring buffer was last found empty
+// (a record reserved later has a later timestamp: the program reads the
+// clock after reserving). A consumer advancing to Now therefore never gets
+// an event from its past. Safe from any goroutine.
+func (s *Source) Now() int64 { return s.wm.Load() }
+
+func monoNow() int64 {
 	var ts unix.Timespec
 	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
 	return ts.Nano()
+}
+
+func (s *Source) raiseWM(t int64) {
+	if t > s.wm.Load() {
+		s.wm.Store(t)
+	}
 }
 
 // Next returns the next event; io.EOF after Close. Events lost because
@@ -333,8 +373,12 @@ func (s *Source) Next() (event.Event, error) {
 		return s.pending, nil
 	}
 	for {
+		t0 := monoNow()
 		if err := s.rd.ReadInto(&s.rec); err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
+				if s.rd.AvailableBytes() == 0 {
+					s.raiseWM(t0)
+				}
 				// The ring is drained (the deadline is in the past: the
 				// reader never blocks in epoll_wait, a blocked thread
 				// costs the Go runtime more than timer polling). Report
@@ -391,7 +435,11 @@ func (s *Source) decode(b []byte) event.Event {
 	if ev.Time < s.last {
 		ev.Time = s.last
 	}
+	if wm := s.wm.Load(); ev.Time < wm {
+		ev.Time = wm
+	}
 	s.last = ev.Time
+	s.raiseWM(ev.Time)
 	if idx := int(b[17]); idx < len(s.names) {
 		ev.Name = s.names[idx]
 	}

@@ -381,8 +381,23 @@ func TestCloseLeavesNothing(t *testing.T) {
 	if err != nil || ev.Job.Fence != 1 {
 		t.Fatalf("Next = %v, %v", ev, err)
 	}
+	// A Next waiting for events returns io.EOF when Close is called.
+	eof := make(chan error, 1)
+	go func() {
+		_, err := s.Next()
+		eof <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
+	}
+	select {
+	case err := <-eof:
+		if err != io.EOF {
+			t.Fatalf("waiting Next after Close = %v, want io.EOF", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Close did not end a waiting Next")
 	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
@@ -539,5 +554,35 @@ func TestLost(t *testing.T) {
 	t.Logf("read %d, lost %d of %d", read, lost, n)
 	if lost == 0 || read+lost != n || s.Lost() != lost {
 		t.Fatalf("read %d + lost %d (Lost() = %d), fired %d", read, lost, s.Lost(), n)
+	}
+}
+
+// TestUnprivileged re-runs this test binary without capabilities (root's
+// bounding set emptied by setpriv): Open must fail with ErrUnavailable
+// and say how to fix it.
+func TestUnprivileged(t *testing.T) {
+	if os.Getenv("GPUWATCH_EBPF_UNPRIV") == "1" {
+		_, err := Open(Options{Events: ioctlMappings(uint32(os.Getpid()))})
+		if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "run as root or grant CAP_BPF and CAP_PERFMON") {
+			t.Fatalf("Open without capabilities: %v", err)
+		}
+		return
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to drop capabilities from")
+	}
+	tracefsRoot(t)
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("setpriv (util-linux) not installed")
+	}
+	cmd := exec.Command(setpriv, "--bounding-set=-all", "--inh-caps=-all", os.Args[0], "-test.run=^TestUnprivileged$", "-test.v")
+	cmd.Env = append(os.Environ(), "GPUWATCH_EBPF_UNPRIV=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("unprivileged run: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "--- PASS: TestUnprivileged") {
+		t.Fatalf("unprivileged run did not pass:\n%s", out)
 	}
 }
