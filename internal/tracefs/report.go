@@ -74,9 +74,17 @@ type TextReader struct {
 
 	long   []byte
 	intern map[string]string
-	warns  []Warning
-	stats  TextStats
-	fields reportFields
+	// internCache and fmtCache are small caches in front of intern and
+	// reportFormats (see internBytes, lookupFormats).
+	internCache [16]string
+	fmtCache    [4]struct {
+		name string
+		fs   []*reportFormat
+	}
+	fmtNext uint
+	warns   []Warning
+	stats   TextStats
+	fields  reportFields
 }
 
 // NewTextReader reads report text from r. name names the input in warnings
@@ -241,6 +249,47 @@ func (t *TextReader) parseComment(b []byte) {
 // behind an instance prefix. handled is false if b is none of them.
 func (t *TextReader) parseHeader(b []byte) (ev event.Event, handled, ok bool) {
 	for try := 0; try < 2; try++ {
+		// Every header starts with 'c', 'v', 'C' or a digit: event lines
+		// (comm first) are rejected here without scanning them.
+		if len(b) > 0 && textHeaderStart(b[0]) {
+			if ev, handled, ok = t.parseHeaderAt(b); handled {
+				return ev, handled, ok
+			}
+		}
+		// An instance prefix "name: " may precede any of them.
+		i := textIndexColonSpace(b)
+		if i <= 0 || try == 1 {
+			break
+		}
+		b = textTrimSpace(b[i+2:])
+	}
+	return ev, false, false
+}
+
+func textHeaderStart(c byte) bool {
+	return c == 'c' || c == 'v' || c == 'C' || c >= '0' && c <= '9'
+}
+
+// textIndexColonSpace is bytes.Index(b, ": ") through the vectorised
+// bytes.IndexByte.
+func textIndexColonSpace(b []byte) int {
+	off := 0
+	for {
+		i := bytes.IndexByte(b[off:], ':')
+		if i < 0 {
+			return -1
+		}
+		off += i
+		if off+1 < len(b) && b[off+1] == ' ' {
+			return off
+		}
+		off++
+	}
+}
+
+// parseHeaderAt recognises a header or marker line without instance prefix.
+func (t *TextReader) parseHeaderAt(b []byte) (ev event.Event, handled, ok bool) {
+	{
 		switch {
 		case bytes.HasPrefix(b, []byte("cpus=")):
 			if v, n := textParseUint(b[5:]); n > 0 && n == len(b)-5 && v < 1<<20 {
@@ -271,12 +320,6 @@ func (t *TextReader) parseHeader(b []byte) (ev event.Event, handled, ok bool) {
 				return ev, true, false
 			}
 		}
-		// An instance prefix "name: " may precede any of them.
-		i := bytes.Index(b, []byte(": "))
-		if i <= 0 || try == 1 {
-			break
-		}
-		b = textTrimSpace(b[i+2:])
 	}
 	return ev, false, false
 }
@@ -341,7 +384,12 @@ type textLine struct {
 // before the CPU column, so comm may hold spaces and dashes.
 func textSplitLine(b []byte, ln *textLine) bool {
 	for i := 0; i < len(b); i++ {
-		if b[i] != ':' || (i+1 < len(b) && b[i+1] != ' ') {
+		c := bytes.IndexByte(b[i:], ':')
+		if c < 0 {
+			return false
+		}
+		i += c
+		if i+1 < len(b) && b[i+1] != ' ' {
 			continue
 		}
 		j := i
@@ -563,7 +611,7 @@ func (t *TextReader) textParseTime(b []byte) (int64, bool) {
 }
 
 func (t *TextReader) parseEvent(line []byte, ln *textLine) (event.Event, bool) {
-	fs, known := reportFormats[string(ln.name)]
+	fs, known := t.lookupFormats(ln.name)
 	if !known {
 		name := t.internBytes(ln.name)
 		t.stats.Unknown++
@@ -582,7 +630,12 @@ func (t *TextReader) parseEvent(line []byte, ln *textLine) (event.Event, bool) {
 			break
 		}
 	}
-	if f == nil && reportMatchFields(fs[0].spec, ln.body, &t.fields) {
+	// A last line without its newline may be a real tracepoint's line cut
+	// short, whose remains ("fence=0xffff8800b2c4") read as name=value
+	// fields: there, only a body with the probe's "(address)" is taken as
+	// a probe event.
+	probeOK := !t.eof || (len(ln.body) > 0 && ln.body[0] == '(')
+	if f == nil && probeOK && reportMatchFields(fs[0].spec, ln.body, &t.fields) {
 		f = fs[0] // a dynamic (probe) event under the scheduler's name
 	}
 	if f == nil {
@@ -620,14 +673,43 @@ func (t *TextReader) parseEvent(line []byte, ln *textLine) (event.Event, bool) {
 // internBytes returns b as a string, shared between lines while the table
 // has room (the map lookup with string(b) does not allocate).
 func (t *TextReader) internBytes(b []byte) string {
-	if s, ok := t.intern[string(b)]; ok {
-		return s
+	// A small direct-mapped cache in front of the map: the few comms and
+	// rings of a trace hit it without hashing the whole string.
+	var slot *string
+	if len(b) > 0 {
+		slot = &t.internCache[(uint(len(b))*31+uint(b[0])*7+uint(b[len(b)-1]))%uint(len(t.internCache))]
+		if *slot == string(b) {
+			return *slot
+		}
 	}
-	s := string(b)
-	if len(t.intern) < reportMaxIntern {
-		t.intern[s] = s
+	s, ok := t.intern[string(b)]
+	if !ok {
+		s = string(b)
+		if len(t.intern) < reportMaxIntern {
+			t.intern[s] = s
+		}
+	}
+	if slot != nil {
+		*slot = s
 	}
 	return s
+}
+
+// lookupFormats is reportFormats[string(name)] behind a one-entry cache.
+func (t *TextReader) lookupFormats(name []byte) ([]*reportFormat, bool) {
+	for i := range t.fmtCache {
+		c := &t.fmtCache[i]
+		if c.fs != nil && c.name == string(name) {
+			return c.fs, true
+		}
+	}
+	fs, ok := reportFormats[string(name)]
+	if ok {
+		c := &t.fmtCache[t.fmtNext%uint(len(t.fmtCache))]
+		t.fmtNext++
+		c.name, c.fs = string(name), fs
+	}
+	return fs, ok
 }
 
 func textTrimSpace(b []byte) []byte { return textTrimRight(textTrimLeft(b)) }

@@ -252,14 +252,16 @@ func (f *reportFormat) match(body []byte, out *reportFields) bool {
 // or the kernel (hashed, zero-padded hex without 0x, "(null)") prints it.
 // It returns the value and the bytes consumed, 0 if there is none.
 func textParsePointer(b []byte) (uint64, int) {
-	if bytes.HasPrefix(b, []byte("(nil)")) {
-		return 0, 5
-	}
-	if bytes.HasPrefix(b, []byte("(null)")) {
-		return 0, 6
-	}
-	if bytes.HasPrefix(b, []byte("(____ptrval____)")) {
-		return 0, 16
+	if len(b) > 0 && b[0] == '(' {
+		switch {
+		case bytes.HasPrefix(b, []byte("(nil)")):
+			return 0, 5
+		case bytes.HasPrefix(b, []byte("(null)")):
+			return 0, 6
+		case bytes.HasPrefix(b, []byte("(____ptrval____)")):
+			return 0, 16
+		}
+		return 0, 0
 	}
 	n := 0
 	if len(b) >= 2 && b[0] == '0' && (b[1] == 'x' || b[1] == 'X') {
@@ -278,16 +280,8 @@ func textParseHex(b []byte) (uint64, int) {
 	var v uint64
 	i := 0
 	for ; i < len(b); i++ {
-		c := b[i]
-		var d byte
-		switch {
-		case c >= '0' && c <= '9':
-			d = c - '0'
-		case c >= 'a' && c <= 'f':
-			d = c - 'a' + 10
-		case c >= 'A' && c <= 'F':
-			d = c - 'A' + 10
-		default:
+		d := textHexVal[b[i]]
+		if d > 15 {
 			return v, i
 		}
 		if v>>60 != 0 {
@@ -297,6 +291,21 @@ func textParseHex(b []byte) (uint64, int) {
 	}
 	return v, i
 }
+
+// textHexVal maps a byte to its hex digit value, 0xff for a non-digit.
+var textHexVal = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = byte(c - '0')
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] = byte(c-'a') + 10
+		t[c-'a'+'A'] = byte(c-'a') + 10
+	}
+	return t
+}()
 
 // textParseUint reads a decimal number; n is 0 when there is no digit or
 // the number overflows uint64.

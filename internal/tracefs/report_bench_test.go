@@ -1,0 +1,66 @@
+package tracefs_test
+
+import (
+	"io"
+	"os"
+	"testing"
+
+	"github.com/gpuwatch/gpuwatch/internal/event"
+	"github.com/gpuwatch/gpuwatch/internal/gaps"
+	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+)
+
+// BenchmarkAnalyzeFile runs the offline pipeline of `gpuwatch analyze`
+// (TextReader → gaps engine → snapshot) over the report text named by
+// $GPUWATCH_BENCH_REPORT, for profiling with -cpuprofile / -memprofile.
+// Skipped when the variable is unset.
+func BenchmarkAnalyzeFile(b *testing.B) {
+	path := os.Getenv("GPUWATCH_BENCH_REPORT")
+	if path == "" {
+		b.Skip("set GPUWATCH_BENCH_REPORT to a trace-cmd report file")
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(fi.Size())
+	b.ReportAllocs()
+	for b.Loop() {
+		f, err := os.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		src := tracefs.NewTextReader(f, path)
+		eng := gaps.New(gaps.Config{})
+		if err := event.Drain(src, eng.Feed); err != nil && err != io.EOF {
+			b.Fatal(err)
+		}
+		eng.Snapshot()
+		f.Close()
+	}
+}
+
+// BenchmarkParseFile is BenchmarkAnalyzeFile without the engine.
+func BenchmarkParseFile(b *testing.B) {
+	path := os.Getenv("GPUWATCH_BENCH_REPORT")
+	if path == "" {
+		b.Skip("set GPUWATCH_BENCH_REPORT to a trace-cmd report file")
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(fi.Size())
+	b.ReportAllocs()
+	for b.Loop() {
+		f, err := os.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		src := tracefs.NewTextReader(f, path)
+		if err := event.Drain(src, func(event.Event) {}); err != nil && err != io.EOF {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
+}
