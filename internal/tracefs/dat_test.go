@@ -68,10 +68,23 @@ func recordDatFor(t *testing.T, gen livetest.Gen, d time.Duration, bufferKB int)
 		os.WriteFile(filepath.Join(dir, "events", sys, name, "enable"), []byte("0"), 0)
 	}
 	out := filepath.Join(t.TempDir(), "trace.dat")
-	cmd := exec.Command("trace-cmd", "extract", "-B", inst, "-o", out)
-	cmd.Dir = t.TempDir()
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("trace-cmd extract: %v\n%s", err, b)
+	// trace-cmd extract reads /proc/kallsyms, which can change under it
+	// while other tests load BPF programs ("error in size of file"):
+	// retry a few times.
+	var extractErr error
+	for try := 0; try < 5; try++ {
+		cmd := exec.Command("trace-cmd", "extract", "-B", inst, "-o", out)
+		cmd.Dir = t.TempDir()
+		b, err := cmd.CombinedOutput()
+		if err == nil {
+			extractErr = nil
+			break
+		}
+		extractErr = fmt.Errorf("trace-cmd extract: %v\n%s", err, b)
+		time.Sleep(200 * time.Millisecond)
+	}
+	if extractErr != nil {
+		t.Fatal(extractErr)
 	}
 	if keep := os.Getenv("GPUWATCH_KEEP_DAT"); keep != "" {
 		b, _ := os.ReadFile(out)
@@ -168,6 +181,13 @@ func TestDatMatchesReport(t *testing.T) {
 				if st.Lost != 0 {
 					t.Errorf("%s: %d lost events", name, st.Lost)
 				}
+			}
+			if !p.Clean() {
+				// Other work on the machine held the firing program up:
+				// what it fired is not the nominal schedule, so only the
+				// event-for-event equality above is checked.
+				t.Logf("the firing program was held up (%d gaps fired, not one per period): schedule checks skipped", len(p.Gaps))
+				return
 			}
 			got, _ := decodeDat(t, path)
 			e := gaps.New(gaps.Config{})
