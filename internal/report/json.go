@@ -145,10 +145,14 @@ type JSONWindow struct {
 
 // JSONVerdict is the --expect verdict.
 type JSONVerdict struct {
-	Expected     float64 `json:"expected"`
-	Measured     float64 `json:"measured"`
-	ShareErr     float64 `json:"share_err"`
-	Margin       float64 `json:"margin"`
+	Expected float64 `json:"expected"`
+	Measured float64 `json:"measured"`
+	ShareErr float64 `json:"share_err"`
+	Margin   float64 `json:"margin"`
+	// Scheduled is the share of the GPU's scheduled time (world switches
+	// excluded), when the VFs and switch cost are known.
+	Scheduled    float64 `json:"scheduled_share,omitempty"`
+	ScheduledErr float64 `json:"scheduled_share_err,omitempty"`
 	OK           bool    `json:"ok"`
 	Undetermined bool    `json:"undetermined,omitempty"`
 	Rule         string  `json:"rule"`
@@ -156,7 +160,7 @@ type JSONVerdict struct {
 }
 
 // VerdictRule is the verdict rule, for people.
-const VerdictRule = "FAIL when share + 2*share_err < expected"
+const VerdictRule = "FAIL when share + 2*share_err < expected, unless the share of scheduled time (world switches excluded) meets it"
 
 // Seconds converts trace-clock nanoseconds to seconds.
 func Seconds(ns int64) float64 { return float64(ns) / 1e9 }
@@ -305,7 +309,7 @@ func (a *Analysis) Doc() *Doc {
 	if v := a.Verdict; v != nil {
 		d.Verdict = &JSONVerdict{
 			Expected: ratio(v.Expected), Measured: ratio(v.Measured), ShareErr: ratio(v.ShareErr),
-			Margin: ratio(v.Margin), OK: v.OK, Undetermined: v.Undetermined, Rule: VerdictRule, Note: v.Note,
+			Margin: ratio(v.Margin), Scheduled: ratio(v.Scheduled), ScheduledErr: ratio(v.ScheduledErr), OK: v.OK, Undetermined: v.Undetermined, Rule: VerdictRule, Note: v.Note,
 		}
 	}
 	return d

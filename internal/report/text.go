@@ -258,7 +258,10 @@ func (t *textWriter) verdict(a *Analysis) {
 		if !v.OK {
 			word = "FAIL"
 		}
-		t.printf("Verdict: %s: measured share %s ± %s, expected %s (rule: %s)\n", word, pct(v.Measured), pct(v.ShareErr), exp, VerdictRule)
+		t.printf("Verdict: %s: measured share %s ± %s, expected %s (rule: %s)\n", word, pctf(v.Measured), pctf(v.ShareErr), exp, VerdictRule)
+		if v.Scheduled > 0 {
+			t.printf("  share of scheduled time (world switches excluded): %s ± %s\n", pctf(v.Scheduled), pctf(v.ScheduledErr))
+		}
 		if v.Note != "" {
 			t.printf("  note: %s\n", v.Note)
 		}
