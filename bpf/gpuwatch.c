@@ -59,8 +59,8 @@ struct evcfg {
 	__u32 tgid;       // 0: any process
 	__u8 kind;
 	__u8 idx;
-	__u8 nalt; // configs cookie..cookie+nalt-1 share this tracepoint (set in the first)
-	__u8 pad;
+	__u8 nalt;  // configs cookie..cookie+nalt-1 share this tracepoint (set in the first)
+	__u8 track; // feeds the per-ring state (the scheduler's own run/done events only)
 };
 
 #define MAX_ALT 4
@@ -291,7 +291,8 @@ static __always_inline void handle(void *ctx, struct evcfg *c, __u64 pt)
 	r->job_count = c->f[FI_JOB_COUNT].mode ? (__s32)read_int(ctx, &c->f[FI_JOB_COUNT]) : -1;
 	r->hw_job_count = c->f[FI_HW_JOB_COUNT].mode ? (__s32)read_int(ctx, &c->f[FI_HW_JOB_COUNT]) : -1;
 	bpf_get_current_comm(r->comm, COMM_LEN);
-	track(r, c->f[FI_RING].mode != F_ABSENT);
+	if (c->track)
+		track(r, c->f[FI_RING].mode != F_ABSENT);
 	// Wake the reader only when the data waiting crosses WAKE_BYTES: it
 	// also polls every few milliseconds, so a wakeup per record (a context
 	// switch each) is not needed and would dominate the cost at high rates.

@@ -21,7 +21,7 @@ type GpuwatchEvcfg struct {
 	Kind      uint8
 	Idx       uint8
 	Nalt      uint8
-	Pad       uint8
+	Track     uint8
 }
 
 type GpuwatchField struct {

@@ -352,11 +352,19 @@ func unavailable(what string, err error) error {
 // an event from its past. Safe from any goroutine.
 func (s *Source) Now() int64 { return s.wm.Load() }
 
-func monoNow() int64 {
-	var ts unix.Timespec
-	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	return ts.Nano()
-}
+// monoBase and monoEpoch tie CLOCK_MONOTONIC to Go's monotonic clock
+// reading (the same clock, read through the vDSO): unix.ClockGettime is a
+// real system call, and Next reads the clock for every record.
+var (
+	monoEpoch = time.Now()
+	monoBase  = func() int64 {
+		var ts unix.Timespec
+		_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+		return ts.Nano()
+	}()
+)
+
+func monoNow() int64 { return monoBase + int64(time.Since(monoEpoch)) }
 
 func (s *Source) raiseWM(t int64) {
 	if t > s.wm.Load() {
@@ -376,9 +384,11 @@ func (s *Source) Next() (event.Event, error) {
 		t0 := monoNow()
 		if err := s.rd.ReadInto(&s.rec); err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
-				if s.rd.AvailableBytes() == 0 {
-					s.raiseWM(t0)
-				}
+				// ReadInto returns this only after finding the ring
+				// empty, after t0; a record reserved later reads the
+				// clock later (the program reserves first).
+				// (Not AvailableBytes: it races with Close.)
+				s.raiseWM(t0)
 				// The ring is drained (the deadline is in the past: the
 				// reader never blocks in epoll_wait, a blocked thread
 				// costs the Go runtime more than timer polling). Report
@@ -388,9 +398,7 @@ func (s *Source) Next() (event.Event, error) {
 					s.seenLost = l
 					return ev, nil
 				}
-				if s.rd.AvailableBytes() == 0 {
-					time.Sleep(pollInterval)
-				}
+				time.Sleep(pollInterval)
 				continue
 			}
 			if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, os.ErrClosed) {

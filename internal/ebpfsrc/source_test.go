@@ -586,3 +586,42 @@ func TestUnprivileged(t *testing.T) {
 		t.Fatalf("unprivileged run did not pass:\n%s", out)
 	}
 }
+
+// TestNowWatermark: Now never runs ahead of an event still to come, and
+// advances while the ring is empty (Next polling it).
+func TestNowWatermark(t *testing.T) {
+	s := openIoctl(t)
+	defer s.Close()
+	ch := make(chan event.Event, 16)
+	go func() {
+		defer close(ch)
+		for {
+			ev, err := s.Next()
+			if err != nil {
+				return
+			}
+			ch <- ev
+		}
+	}()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	for i := uint64(1); i <= 200; i++ {
+		w := s.Now()
+		fire(cmdRun, i)
+		ev := <-ch
+		if ev.Job.Fence != i || ev.Time < w {
+			t.Fatalf("event %d (fence %#x) at %d, Now() was %d before firing it", i, ev.Job.Fence, ev.Time, w)
+		}
+		if i%50 == 0 {
+			time.Sleep(3 * pollInterval)
+		}
+	}
+	idle := mono()
+	time.Sleep(5 * pollInterval)
+	if w := s.Now(); w < idle {
+		t.Errorf("Now() = %d after %v idle, did not pass %d", w, 5*pollInterval, idle)
+	}
+	if w := s.Now(); w > mono() {
+		t.Errorf("Now() = %d is in the future", w)
+	}
+}
