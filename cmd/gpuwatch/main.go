@@ -50,8 +50,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
+		if len(args) > 1 && args[0] == "help" {
+			// "gpuwatch help analyze" is "gpuwatch analyze -h".
+			return run([]string{args[1], "-h"}, stdout, stderr)
+		}
 		usage(stdout)
 		return exitOK
+	case "-version", "--version":
+		args = []string{"version"}
 	}
 	for _, c := range commands {
 		if c.name == args[0] {

@@ -83,6 +83,12 @@ func TestTUIEndToEnd(t *testing.T) {
 	p.waitFor("reset", func(s string) bool {
 		return strings.Contains(s, "up 0:00 ") || strings.Contains(s, "up 0:01 ")
 	})
+	// The exit status is the verdict of what is on screen at exit (as
+	// with --json): let the share come back after the reset before
+	// quitting, so EXIT=0 means the --expect 45% verdict passed.
+	p.waitFor("the share after the reset", func(s string) bool {
+		return strings.Contains(s, "share 4") && !strings.Contains(s, "up 0:00 ")
+	})
 
 	p.keys("q")
 	scr = p.waitFor("the exit", func(s string) bool { return strings.Contains(s, "EXIT=") })

@@ -61,7 +61,7 @@ func watchFlags(stderr io.Writer) (*flag.FlagSet, *watchOptions) {
 	fs.Float64Var(&o.speed, "speed", 1, "replay speed, × trace time (0: as fast as possible)")
 	fs.StringVar(&o.expect, "expect", "", "expected share, e.g. 1/2, 0.5 or 50%")
 	fs.DurationVar(&o.horizon, "horizon", 10*time.Second, "sliding window of the recent estimate and the windows list")
-	fs.StringVar(&o.listen, "listen", "", "serve Prometheus metrics on `ADDR` (e.g. :9464)")
+	fs.StringVar(&o.listen, "listen", defaultListen, "serve Prometheus metrics on `ADDR` at /metrics (\"\" to disable; other hosts only when told, e.g. 0.0.0.0:9464)")
 	fs.StringVar(&o.push, "push", "", "push metrics to `URL` (Prometheus text import, e.g. VictoriaMetrics)")
 	fs.StringVar(&o.pprof, "pprof", "", "write a pprof profile of GPU time to `FILE` at exit")
 	fs.StringVar(&o.tracefs, "tracefs", "", "tracefs mount point (default: discovered)")
@@ -167,6 +167,9 @@ func (r *recordingSource) Now() int64 {
 // advance the engine to 0).
 type clockless struct{ event.Source }
 
+// defaultListen serves metrics on loopback only, unless told otherwise.
+const defaultListen = "127.0.0.1:9464"
+
 func runWatch(args []string, stdout, stderr io.Writer) int {
 	fs, o := watchFlags(stderr)
 	if err := fs.Parse(args); err != nil {
@@ -183,6 +186,17 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "gpuwatch watch: --interval must be positive")
 		return exitUsage
 	}
+	for _, bad := range []struct {
+		ok   bool
+		what string
+	}{{o.duration >= 0, "--duration must not be negative"}, {o.speed >= 0, "--speed must not be negative (0: as fast as possible)"}, {o.horizon > 0, "--horizon must be positive"}} {
+		if !bad.ok {
+			fmt.Fprintln(stderr, "gpuwatch watch:", bad.what)
+			return exitUsage
+		}
+	}
+	listenSet := false
+	fs.Visit(func(f *flag.Flag) { listenSet = listenSet || f.Name == "listen" })
 	var exp *report.Expectation
 	if o.expect != "" {
 		var err error
@@ -254,6 +268,12 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 		expShare, expText = exp.Share, exp.Text
 	}
 	stopMetrics, err := startMetrics(ctx, r, metricsOptions{Listen: o.listen, Push: o.push, Every: o.interval, Expect: expShare})
+	if err != nil && !listenSet && o.listen == defaultListen {
+		// The default address is taken (another gpuwatch?): run without
+		// serving rather than refuse.
+		fmt.Fprintf(stderr, "gpuwatch: metrics not served: %v (choose another with --listen)\n", err)
+		stopMetrics, err = startMetrics(ctx, r, metricsOptions{Push: o.push, Every: o.interval, Expect: expShare})
+	}
 	if err != nil {
 		cancel()
 		<-runDone
@@ -301,6 +321,12 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 		if err := writeFileWith(o.pprof, func(w io.Writer) error { return profile.Write(w, s) }); err != nil {
 			fmt.Fprintf(stderr, "gpuwatch watch: --pprof: %v\n", err)
 			code = exitUsage
+		}
+	}
+	if useTUI && exp != nil && viewErr == nil {
+		// Same exit status as --json and analyze: 1 when the verdict fails.
+		if a := report.Build(s, report.InputStats{File: ws.name}, exp); a.Failed() && code == exitOK {
+			code = exitVerdict
 		}
 	}
 	if !useTUI {
