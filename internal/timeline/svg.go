@@ -94,32 +94,32 @@ func (d *drawing) draw() {
 	out, idle, stall := d.windowFractions()
 
 	y := top
-	d.lane(y, "VF", func(c int) (string, float64) {
-		switch {
-		case out[c] > 0:
-			return colOut, out[c]
-		case stall[c] > 0:
-			return colStall, stall[c]
-		case idle[c] > 0:
-			return colIdle, idle[c]
-		}
-		return colActive, 1
+	d.lane(y, "VF", func(c int) [numStates]float64 {
+		var f [numStates]float64
+		f[stOut], f[stStall], f[stIdle] = out[c], stall[c], idle[c]
+		f[stActive] = max(0, 1-out[c]-stall[c]-idle[c])
+		return f
 	})
 	d.annotate(y)
 	for _, l := range lanes {
 		y += laneH + laneGap
 		l := l
-		d.lane(y, l.name, func(c int) (string, float64) {
+		d.lane(y, l.name, func(c int) [numStates]float64 {
+			var f [numStates]float64
 			a, b := d.colTime(c), d.colTime(c+1)
 			bf := d.r.busyFraction(l, a, b)
 			if bf <= 0 {
-				return "", 0
+				return f
 			}
-			if out[c] > 0 {
-				// work outstanding while the VF was switched out: stalled
-				return colOut, math.Min(1, math.Max(out[c], bf))
+			// Work outstanding while the VF was switched out (or stalled)
+			// is stalled work; the rest of the busy time ran.
+			held := min(bf, out[c]+stall[c])
+			if held > 0 {
+				f[stOut] = held * out[c] / (out[c] + stall[c])
+				f[stStall] = held - f[stOut]
 			}
-			return colActive, bf
+			f[stActive] = bf - held
+			return f
 		})
 	}
 	y += laneH + laneGap
@@ -128,28 +128,58 @@ func (d *drawing) draw() {
 	d.printf("</svg>\n")
 }
 
-// lane draws one lane; cell gives each column's colour and strength.
-// Neighbouring columns of the same colour and quantised strength merge
-// into one rectangle, so a long trace stays a small file.
-func (d *drawing) lane(y int, name string, cell func(c int) (string, float64)) {
+// States drawn in a lane, top to bottom.
+const (
+	stActive = iota
+	stOut
+	stStall
+	stIdle
+	numStates
+)
+
+var stateColour = [numStates]string{colActive, colOut, colStall, colIdle}
+
+// lane draws one lane; cell gives the fraction of each column's time in
+// each state, drawn as a stacked column (heights in whole pixels): a pure
+// column is one colour, an aggregated one (a long trace, many turns per
+// pixel) shows the proportions, so 48 % active reads as half green, half
+// red. Neighbouring columns with the same heights merge into one
+// rectangle per state, so a long trace stays a small file.
+func (d *drawing) lane(y int, name string, cell func(c int) [numStates]float64) {
 	d.printf(`<text x="%d" y="%d" font-size="13" text-anchor="end">%s</text>`+"\n", left-8, y+laneH/2+5, html.EscapeString(name))
 	d.printf(`<rect x="%d" y="%d" width="%d" height="%d" fill="%s"/>`+"\n", left, y, plotW, laneH, colBg)
-	runStart, runCol, runQ := 0, "", 0
-	flush := func(end int) {
-		if runCol == "" || runQ == 0 {
-			return
+	heights := func(f [numStates]float64) [numStates]int {
+		var h [numStates]int
+		used := 0
+		for i, v := range f {
+			n := int(math.Round(v * laneH))
+			n = min(max(n, 0), laneH-used)
+			if v > 0 && n == 0 && used < laneH {
+				n = 1 // a sliver stays visible
+			}
+			h[i] = n
+			used += n
 		}
-		d.printf(`<rect x="%d" y="%d" width="%d" height="%d" fill="%s" fill-opacity="%.1f"/>`+"\n", left+runStart, y, end-runStart, laneH, runCol, float64(runQ)/10)
+		return h
+	}
+	runStart := 0
+	var runH [numStates]int
+	flush := func(end int) {
+		yy := y
+		for i, h := range runH {
+			if h > 0 {
+				d.printf(`<rect x="%d" y="%d" width="%d" height="%d" fill="%s"/>`+"\n", left+runStart, yy, end-runStart, h, stateColour[i])
+			}
+			yy += h
+		}
 	}
 	for c := 0; c < columns; c++ {
-		col, f := cell(c)
-		q := int(math.Ceil(f * 10))
-		if q > 10 {
-			q = 10
-		}
-		if col != runCol || q != runQ {
-			flush(c)
-			runStart, runCol, runQ = c, col, q
+		h := heights(cell(c))
+		if c == 0 || h != runH {
+			if c > 0 {
+				flush(c)
+			}
+			runStart, runH = c, h
 		}
 	}
 	flush(columns)
@@ -204,6 +234,9 @@ func (d *drawing) annotate(y int) {
 	lastX := -1e9
 	sort.Slice(ws, func(i, j int) bool { return ws[i].Start < ws[j].Start })
 	for _, w := range ws {
+		if d.x(w.End)-d.x(w.Start) < 20 {
+			continue // aggregated view: a label per window would be noise
+		}
 		xm := (d.x(w.Start) + d.x(w.End)) / 2
 		if xm-lastX < 46 {
 			continue // would overlap the previous label
@@ -263,13 +296,16 @@ func title(t *gaps.Timeslice) string {
 		if r == "" {
 			r = "no time slicing seen"
 		}
+		if len(r) > 90 {
+			r = r[:87] + "..."
+		}
 		return "gpuwatch: no schedule detected (" + r + ")"
 	}
 	vfs := "VFs unknown"
 	if t.VFs > 0 {
 		vfs = fmt.Sprintf("%d VFs", t.VFs)
 	}
-	return fmt.Sprintf("gpuwatch: share %.1f%% ± %.1f pp · slice %s · period %s · %s · %s · confidence %.2f",
+	return fmt.Sprintf("gpuwatch: share %.1f%% ± %.2f pp · slice %s · period %s · %s · %s · confidence %.2f",
 		100*t.Share, 100*t.ShareErr, ms(t.Slice), ms(t.Period), vfs, t.Mode, t.Confidence)
 }
 
@@ -280,7 +316,7 @@ func subtitle(s *gaps.Snapshot) string {
 			n++
 		}
 	}
-	return fmt.Sprintf("%.6f – %.6f s (%s), %d events, %d switched-out windows (%s in total), %d lost events",
-		float64(s.Start)/1e9, float64(s.End)/1e9, time.Duration(s.End-s.Start).Round(time.Microsecond),
-		s.Input.Events, n, s.SwitchedOutTotal.Round(time.Microsecond), s.Input.Lost)
+	return fmt.Sprintf("%.6f – %.6f s (%.3f s), %d events, %d switched-out windows (%.3f s in total), %d lost events",
+		float64(s.Start)/1e9, float64(s.End)/1e9, float64(s.End-s.Start)/1e9,
+		s.Input.Events, n, s.SwitchedOutTotal.Seconds(), s.Input.Lost)
 }

@@ -206,3 +206,56 @@ func absd(a, b uint32) uint32 {
 	}
 	return b - a
 }
+
+// TestChromiumLongTrace: a minute of trace is drawn aggregated, each
+// pixel column stacked by state: down a column of the VF lane, red takes
+// the switched-out share of the height, green the rest.
+func TestChromiumLongTrace(t *testing.T) {
+	var browser string
+	for _, b := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(b); err == nil {
+			browser = p
+			break
+		}
+	}
+	if browser == "" {
+		t.Skip("no chromium in PATH (apt-get install chromium): screenshot check skipped")
+	}
+	dir := t.TempDir()
+	svg, s, want := render(t, 60*time.Second)
+	svgPath, pngPath := filepath.Join(dir, "long.svg"), filepath.Join(dir, "long.png")
+	if err := os.WriteFile(svgPath, svg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+		"--screenshot="+pngPath, "--window-size=1200,300", "file://"+svgPath)
+	cmd.Env = append(os.Environ(), "HOME="+dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("chromium: %v\n%s", err, out)
+	}
+	f, err := os.Open(pngPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRed := float64(want) / float64(s.End-s.Start)
+	for _, x := range []int{left + plotW/4, left + plotW/2, left + 3*plotW/4} {
+		red, green := 0, 0
+		for y := top; y < top+laneH; y++ {
+			switch classify(img, x, y) {
+			case "red":
+				red++
+			case "green":
+				green++
+			}
+		}
+		got := float64(red) / float64(red+green)
+		if red+green < laneH-2 || got < wantRed-0.1 || got > wantRed+0.1 {
+			t.Errorf("column x=%d: %d red, %d green px of %d; the VF was switched out %.0f%% of the time", x, red, green, laneH, 100*wantRed)
+		}
+	}
+}
