@@ -127,41 +127,8 @@ func TestLongTraceStaysSmall(t *testing.T) {
 // headless Chromium, and reads the pixels back: the VF lane must be red for
 // the switched-out share of the time, grey where the guest was idle.
 func TestChromiumScreenshot(t *testing.T) {
-	var browser string
-	for _, b := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(b); err == nil {
-			browser = p
-			break
-		}
-	}
-	if browser == "" {
-		t.Skip("no chromium in PATH (apt-get install chromium): screenshot check skipped")
-	}
-	dir := t.TempDir()
-	if *keep != "" {
-		dir = *keep
-	}
 	svg, s, want := render(t, 400*time.Millisecond)
-	svgPath := filepath.Join(dir, "timeline.svg")
-	pngPath := filepath.Join(dir, "timeline.png")
-	if err := os.WriteFile(svgPath, svg, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-		"--screenshot="+pngPath, "--window-size=1200,300", "file://"+svgPath)
-	cmd.Env = append(os.Environ(), "HOME="+dir)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("chromium: %v\n%s", err, out)
-	}
-	f, err := os.Open(pngPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := screenshot(t, svg, "timeline")
 	y := top + laneH/2
 	red, grey, green := 0, 0, 0
 	for x := left; x < left+plotW; x++ {
@@ -211,37 +178,8 @@ func absd(a, b uint32) uint32 {
 // pixel column stacked by state: down a column of the VF lane, red takes
 // the switched-out share of the height, green the rest.
 func TestChromiumLongTrace(t *testing.T) {
-	var browser string
-	for _, b := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(b); err == nil {
-			browser = p
-			break
-		}
-	}
-	if browser == "" {
-		t.Skip("no chromium in PATH (apt-get install chromium): screenshot check skipped")
-	}
-	dir := t.TempDir()
 	svg, s, want := render(t, 60*time.Second)
-	svgPath, pngPath := filepath.Join(dir, "long.svg"), filepath.Join(dir, "long.png")
-	if err := os.WriteFile(svgPath, svg, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-		"--screenshot="+pngPath, "--window-size=1200,300", "file://"+svgPath)
-	cmd.Env = append(os.Environ(), "HOME="+dir)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("chromium: %v\n%s", err, out)
-	}
-	f, err := os.Open(pngPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := screenshot(t, svg, "long")
 	wantRed := float64(want) / float64(s.End-s.Start)
 	for _, x := range []int{left + plotW/4, left + plotW/2, left + 3*plotW/4} {
 		red, green := 0, 0
@@ -258,4 +196,44 @@ func TestChromiumLongTrace(t *testing.T) {
 			t.Errorf("column x=%d: %d red, %d green px of %d; the VF was switched out %.0f%% of the time", x, red, green, laneH, 100*wantRed)
 		}
 	}
+}
+
+// screenshot renders svg in headless Chromium and returns the picture; it
+// skips the test when no Chromium is installed.
+func screenshot(t *testing.T, svg []byte, name string) image.Image {
+	t.Helper()
+	var browser string
+	for _, b := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(b); err == nil {
+			browser = p
+			break
+		}
+	}
+	if browser == "" {
+		t.Skip("no chromium in PATH (apt-get install chromium): screenshot check skipped")
+	}
+	dir := t.TempDir()
+	if *keep != "" {
+		dir = *keep
+	}
+	svgPath, pngPath := filepath.Join(dir, name+".svg"), filepath.Join(dir, name+".png")
+	if err := os.WriteFile(svgPath, svg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+		"--screenshot="+pngPath, "--window-size=1200,300", "file://"+svgPath)
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("chromium: %v\n%s", err, out)
+	}
+	f, err := os.Open(pngPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
 }
