@@ -50,7 +50,7 @@ type watchOptions struct {
 
 func watchFlags(stderr io.Writer) (*flag.FlagSet, *watchOptions) {
 	o := &watchOptions{}
-	fs := flag.NewFlagSet("gpuwatch watch", flag.ContinueOnError)
+	fs := flag.NewFlagSet("watch", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.source, "source", "auto", "event source: ebpf, tracefs, or auto (eBPF, else tracefs)")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object per interval (the default when stdout is not a terminal)")
@@ -172,15 +172,8 @@ const defaultListen = "127.0.0.1:9464"
 
 func runWatch(args []string, stdout, stderr io.Writer) int {
 	fs, o := watchFlags(stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "gpuwatch watch: unexpected argument %q\n", fs.Arg(0))
-		return exitUsage
+	if code, ok := parseCommandFlags(fs, args, stderr); !ok {
+		return code
 	}
 	if o.interval <= 0 {
 		fmt.Fprintln(stderr, "gpuwatch watch: --interval must be positive")

@@ -183,6 +183,7 @@ func Setup(t testing.TB, gen Gen) *Harness {
 		t.Skip(err.Error())
 	}
 	Lock(t)
+	removeStale(t, root)
 	h, err := Create(root, Build(t, t.TempDir()), gen)
 	if errors.Is(err, ErrNoUprobes) {
 		t.Skip(err.Error())
@@ -378,4 +379,49 @@ func Snapshot(root string) State {
 	b, _ = os.ReadFile(filepath.Join(root, "set_event"))
 	s.Enabled = string(b)
 	return s
+}
+
+// removeStale deletes uprobe events of the scheduler groups left by a test
+// that was killed before its cleanup (their program is gone): with the
+// lock held, no running test owns them. Each is first disabled wherever it
+// is enabled (a killed live source leaves its instance behind), and empty
+// instances of dead gpuwatch processes are removed.
+func removeStale(t testing.TB, root string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, "uprobe_events"))
+	if err != nil {
+		return
+	}
+	insts, _ := filepath.Glob(filepath.Join(root, "instances", "*"))
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || !strings.HasPrefix(f[0], "p:") {
+			continue
+		}
+		ev := strings.TrimPrefix(f[0], "p:")
+		group, name, _ := strings.Cut(ev, "/")
+		if group != "gpu_scheduler" && group != "gpu_sched" {
+			continue
+		}
+		bin, _, _ := strings.Cut(f[1], ":")
+		if _, err := os.Stat(bin); err == nil {
+			continue // its program exists: not ours to judge
+		}
+		for _, dir := range append([]string{root}, insts...) {
+			os.WriteFile(filepath.Join(dir, "events", group, name, "enable"), []byte("0"), 0)
+		}
+		for _, dir := range insts {
+			base := filepath.Base(dir)
+			if pid, err := strconv.Atoi(strings.TrimPrefix(base, "gpuwatch-")); err == nil && strings.HasPrefix(base, "gpuwatch-") {
+				if syscall.Kill(pid, 0) != nil {
+					os.Remove(dir)
+				}
+			}
+		}
+		if err := appendUprobe(root, "-:"+group+"/"+name); err != nil {
+			t.Logf("removing stale uprobe event %s: %v", ev, err)
+		} else {
+			t.Logf("removed stale uprobe event %s (its program %s is gone)", ev, bin)
+		}
+	}
 }
