@@ -314,7 +314,7 @@ func TestScreenContent(t *testing.T) {
 	scr := h.screen()
 	for _, want := range []string{
 		"replay", "31.2k ev/s", "lost 0", "up 1:23",
-		"expected 1/2 (50.0%): BELOW", "2 VFs", "fixed",
+		"expected 1/2 (50.0%): OK (50.0% of scheduled time)", "2 VFs", "fixed",
 		"now: switched out for ",
 		"gfx", "sdma0", "glmark2[2412]", "Xorg[981]",
 	} {

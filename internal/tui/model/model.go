@@ -246,6 +246,10 @@ func (m *Model) Verdict() Verdict {
 	default:
 		v.Level = LevelOK
 		v.Share += fmt.Sprintf("  expected %s: OK", m.expectText())
+		if rv := report.Build(s, report.InputStats{}, &report.Expectation{Share: m.opts.Expect}).Verdict; rv != nil && rv.Scheduled > 0 && ts.Share+2*ts.ShareErr < m.opts.Expect {
+			// Below only by the world-switch overhead (the verdict rule).
+			v.Share += fmt.Sprintf(" (%.1f%% of scheduled time)", 100*rv.Scheduled)
+		}
 	}
 	if ts.Confidence < LowConfidence && v.Level != LevelBelow {
 		v.Level = LevelLow
