@@ -199,6 +199,11 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
+	// Signals are caught before tracefs is touched: a SIGTERM arriving
+	// while the source opens must still lead to its cleanup.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
 	ws, err := openWatchSource(o, stderr)
 	if err != nil {
 		if watchRefusal(err) {
@@ -229,8 +234,6 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 	if o.duration > 0 {
 		var c context.CancelFunc
 		ctx, c = context.WithTimeout(ctx, o.duration)
