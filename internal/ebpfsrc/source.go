@@ -149,7 +149,7 @@ func KnownMappings(root string) []Mapping {
 }
 
 // fieldCfg converts a format field to the program's field config.
-func fieldCfg(ff *tracefs.FormatFile, name string, ring bool) (bpf.GpuwatchField, error) {
+func fieldCfg(ff *tracefs.Format, name string, ring bool) (bpf.GpuwatchField, error) {
 	var c bpf.GpuwatchField
 	fd, ok := ff.Field(name)
 	if !ok {
@@ -160,7 +160,7 @@ func fieldCfg(ff *tracefs.FormatFile, name string, ring bool) (bpf.GpuwatchField
 	}
 	c.Off = uint16(fd.Offset)
 	switch {
-	case fd.DataLoc:
+	case fd.DataLoc || fd.RelLoc:
 		if !ring {
 			return c, fmt.Errorf("field %s: string where an integer is expected", name)
 		}
@@ -169,7 +169,7 @@ func fieldCfg(ff *tracefs.FormatFile, name string, ring bool) (bpf.GpuwatchField
 		}
 		c.Mode = fDataLoc
 		c.Size = 4
-	case fd.Array:
+	case fd.ArrayLen > 0:
 		if !ring {
 			return c, fmt.Errorf("field %s: array where an integer is expected", name)
 		}
@@ -202,10 +202,11 @@ func buildConfig(root string, idx int, m *Mapping) (bpf.GpuwatchEvcfg, error) {
 		return cfg, fmt.Errorf("reading format of %s:%s: %w", m.System, m.Event, err)
 	}
 	defer f.Close()
-	ff, err := tracefs.ParseFormatFile(f, m.System)
+	ff, err := tracefs.ParseFormat(f)
 	if err != nil {
 		return cfg, fmt.Errorf("parsing %s: %w", path, err)
 	}
+	ff.System = m.System
 	s := &m.Spec
 	names := [fiNum]string{s.Ring, s.Fence, s.Context, s.Seqno, s.ID, s.Entity, s.JobCount, s.HWJobCount, m.Filter}
 	for i, n := range names {

@@ -14,17 +14,17 @@ import (
 
 // DatSource decodes the scheduler events of a trace.dat file: every
 // buffer's (instance's) per-CPU ring-buffer pages, decoded through the
-// event formats stored in the file (the same decoders as the live source),
-// merged in timestamp order with one page per CPU in memory.
+// event formats stored in the file (ParseFormat, DecodePage and Decoder,
+// as the live source), merged in timestamp order with one page per CPU in
+// memory.
 type DatSource struct {
 	f       *tracedat.File
-	dec     *liveDecoder
-	layout  livePageLayout
-	header  liveEventHeader
+	dec     *Decoder
+	layout  PageLayout
+	header  HeaderEvent
 	cursors []*datCursor
 	h       datHeap
 	started bool
-	strs    map[string]string
 	comms   map[int32]string
 	stats   DatStats
 }
@@ -57,16 +57,15 @@ func OpenDat(f *tracedat.File) (*DatSource, error) {
 	if f.ByteOrder != binary.LittleEndian {
 		return nil, fmt.Errorf("%s: big-endian trace.dat is not supported", f.Name)
 	}
-	d := &DatSource{f: f, strs: map[string]string{}, comms: map[int32]string{}}
+	d := &DatSource{f: f, comms: map[int32]string{}}
 	var err error
-	if d.layout, err = liveParseHeaderPage(bytes.NewReader(f.HeaderPage)); err != nil {
+	if d.layout, err = ParseHeaderPage(bytes.NewReader(f.HeaderPage)); err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Name, err)
 	}
-	if d.header, err = liveParseHeaderEvent(bytes.NewReader(f.HeaderEvent)); err != nil {
+	if d.header, err = ParseHeaderEvent(bytes.NewReader(f.HeaderEvent)); err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Name, err)
 	}
-	var specs []*Spec
-	var formats []*liveFormat
+	var formats []*Format
 	for _, ft := range f.Formats {
 		if ft.System == "ftrace" {
 			continue
@@ -76,22 +75,20 @@ func OpenDat(f *tracedat.File) (*DatSource, error) {
 		if !datKnownSystem(ft.System) {
 			continue
 		}
-		lf, err := liveParseFormat(bytes.NewReader(ft.Text), ft.System)
+		lf, err := ParseFormat(bytes.NewReader(ft.Text))
 		if err != nil {
 			return nil, fmt.Errorf("%s: reading format of %s: %w", f.Name, ft.System, err)
 		}
-		spec, ok := Lookup(ft.System, lf.Name)
-		if !ok {
+		lf.System = ft.System
+		if _, ok := Lookup(ft.System, lf.Name); !ok {
 			continue
 		}
-		specs, formats = append(specs, spec), append(formats, lf)
+		formats = append(formats, lf)
 	}
-	if len(specs) == 0 {
+	if len(formats) == 0 {
 		return nil, fmt.Errorf("%s: no GPU scheduler events in this trace.dat (record gpu_scheduler, gpu_sched, amdgpu or dma_fence events)", f.Name)
 	}
-	if d.dec, err = newLiveDecoder(specs, formats); err != nil {
-		return nil, fmt.Errorf("%s: %w", f.Name, err)
-	}
+	d.dec = NewDecoder(formats)
 	for _, line := range bytes.Split(f.Cmdlines, []byte("\n")) {
 		pid, comm, ok := bytes.Cut(bytes.TrimSpace(line), []byte(" "))
 		if !ok {
@@ -117,15 +114,6 @@ func OpenDat(f *tracedat.File) (*DatSource, error) {
 // Stats reports what was read so far.
 func (d *DatSource) Stats() DatStats { return d.stats }
 
-func (d *DatSource) intern(b []byte) string {
-	if s, ok := d.strs[string(b)]; ok {
-		return s
-	}
-	s := string(b)
-	d.strs[s] = s
-	return s
-}
-
 // fill decodes c's next non-empty page; it marks c done at the end.
 func (d *DatSource) fill(c *datCursor) error {
 	c.evs, c.i = c.evs[:0], 0
@@ -140,9 +128,11 @@ func (d *DatSource) fill(c *datCursor) error {
 		}
 		d.stats.Pages++
 		var ev event.Event
-		info, err := liveDecodePage(page, &d.layout, &d.header, func(ts int64, rec []byte) {
+		info, err := DecodePage(d.layout, d.header, page, func(ts uint64, rec []byte) {
 			d.stats.Records++
-			if !d.dec.decode(ts, c.cpu, rec, &ev, d.intern) {
+			// A record shorter than its format still yields its event,
+			// with what it holds (err); only unknown ids are skipped.
+			if ok, _ := d.dec.Decode(ts, int(c.cpu), rec, &ev); !ok {
 				d.stats.Unknown++
 				return
 			}
@@ -154,7 +144,7 @@ func (d *DatSource) fill(c *datCursor) error {
 			return fmt.Errorf("%s: cpu %d page %d: %w", d.f.Name, c.cpu, d.stats.Pages, err)
 		}
 		if info.Missed {
-			lost := event.Event{Time: info.Timestamp, CPU: c.cpu, Kind: event.KindLost, JobCount: -1, HWJobCount: -1}
+			lost := event.Event{Time: int64(info.Timestamp), CPU: c.cpu, Kind: event.KindLost, JobCount: -1, HWJobCount: -1}
 			if info.LostKnown {
 				lost.Count = info.Lost
 				d.stats.Lost += info.Lost

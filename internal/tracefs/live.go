@@ -75,9 +75,9 @@ type Live struct {
 	delay      int64
 	poll       time.Duration
 
-	layout livePageLayout
-	header liveEventHeader
-	dec    *liveDecoder
+	layout  PageLayout
+	header  HeaderEvent
+	formats []*Format // of the enabled events; each reader builds its Decoder
 
 	ch     chan liveBatch
 	stop   chan struct{}
@@ -254,24 +254,21 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 	if !sched {
 		return fail(ErrNoEvents)
 	}
-	if l.layout, err = liveReadWith(filepath.Join(l.root, "events", "header_page"), liveParseHeaderPage); err != nil {
+	if l.layout, err = liveReadWith(filepath.Join(l.root, "events", "header_page"), ParseHeaderPage); err != nil {
 		return fail(err)
 	}
-	if l.header, err = liveReadWith(filepath.Join(l.root, "events", "header_event"), liveParseHeaderEvent); err != nil {
+	if l.header, err = liveReadWith(filepath.Join(l.root, "events", "header_event"), ParseHeaderEvent); err != nil {
 		return fail(err)
 	}
-	formats := make([]*liveFormat, len(specs))
-	for i, s := range specs {
+	for _, s := range specs {
 		p := filepath.Join(l.root, "events", s.System, s.Event, "format")
-		f, err := liveReadWith(p, func(r io.Reader) (*liveFormat, error) { return liveParseFormat(r, s.System) })
+		f, err := liveReadWith(p, ParseFormat)
 		if err != nil {
 			return fail(fmt.Errorf("reading format of %s: %w", s.Name(), err))
 		}
-		formats[i] = f
+		f.System = s.System // the file does not name its system
+		l.formats = append(l.formats, f)
 		l.names = append(l.names, s.Name())
-	}
-	if l.dec, err = newLiveDecoder(specs, formats); err != nil {
-		return fail(err)
 	}
 
 	liveRemoveStale(l.root)
@@ -376,17 +373,11 @@ func liveCPUs(inst string) ([]int, error) {
 // readCPU reads one CPU's pages until stop.
 func (l *Live) readCPU(cpu int, fd int) {
 	defer l.wg.Done()
-	page := make([]byte, l.layout.PageSize)
+	page := make([]byte, l.layout.PageSize())
 	comm := map[int32]string{}
-	names := map[string]string{}
-	intern := func(b []byte) string {
-		if s, ok := names[string(b)]; ok {
-			return s
-		}
-		s := string(b)
-		names[s] = s
-		return s
-	}
+	// A Decoder per reader: it interns ring names and is not safe for
+	// concurrent use.
+	dec := NewDecoder(l.formats)
 	statsPath := filepath.Join(l.inst, "per_cpu", "cpu"+strconv.Itoa(cpu), "stats")
 	lastOverrun := liveOverrun(statsPath)
 	var evs []event.Event
@@ -433,10 +424,12 @@ func (l *Live) readCPU(cpu int, fd int) {
 		idle = 0
 		l.pages.Add(1)
 		cpu32 := int32(cpu)
-		info, derr := liveDecodePage(page[:n], &l.layout, &l.header, func(ts int64, rec []byte) {
+		info, derr := DecodePage(l.layout, l.header, page[:n], func(ts uint64, rec []byte) {
 			l.records.Add(1)
 			var ev event.Event
-			if !l.dec.decode(ts, cpu32, rec, &ev, intern) {
+			// A record shorter than its format still yields its event,
+			// with what it holds; only unknown ids are skipped.
+			if ok, _ := dec.Decode(ts, cpu, rec, &ev); !ok {
 				return
 			}
 			if c, ok := comm[ev.PID]; ok {
@@ -460,7 +453,7 @@ func (l *Live) readCPU(cpu int, fd int) {
 			}
 			if cnt > 0 {
 				l.lost.Add(cnt)
-				lost := event.Event{Time: info.Timestamp, CPU: cpu32, Kind: event.KindLost, Count: cnt, JobCount: -1, HWJobCount: -1}
+				lost := event.Event{Time: int64(info.Timestamp), CPU: cpu32, Kind: event.KindLost, Count: cnt, JobCount: -1, HWJobCount: -1}
 				evs = append([]event.Event{lost}, evs...)
 			}
 		}

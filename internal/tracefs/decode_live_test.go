@@ -8,6 +8,10 @@ import (
 	"github.com/gpuwatch/gpuwatch/internal/event"
 )
 
+// The live source's decoding, end to end on what it reads: ParseHeaderPage,
+// ParseHeaderEvent, ParseFormat, DecodePage and a Decoder on a page built
+// as the kernel writes an uprobe event's records.
+
 // Verbatim from this machine's tracefs (Linux 6.18): the page and event
 // headers, and the format of an uprobe event gpu_scheduler/drm_run_job
 // created with the kernel's field names.
@@ -38,35 +42,35 @@ print fmt: "(%lx) entity=%Lu id=%Lu fence=%Lu name=\"%s\" job_count=%u hw_job_co
 `
 )
 
-func liveTestSetup(t testing.TB) (livePageLayout, liveEventHeader, *liveDecoder) {
-	l, err := liveParseHeaderPage(strings.NewReader(liveTestHeaderPage))
+func liveTestSetup(t testing.TB) (PageLayout, HeaderEvent, *Decoder) {
+	l, err := ParseHeaderPage(strings.NewReader(liveTestHeaderPage))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l != (livePageLayout{TimestampOff: 0, CommitOff: 8, CommitSize: 8, DataOff: 16, PageSize: 4096}) {
+	if l != DefaultPageLayout || l.PageSize() != 4096 {
 		t.Fatalf("layout %+v", l)
 	}
-	h, err := liveParseHeaderEvent(strings.NewReader(liveTestHeaderEvent))
+	h, err := ParseHeaderEvent(strings.NewReader(liveTestHeaderEvent))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h != (liveEventHeader{Padding: 29, TimeExtend: 30, TimeStamp: 31, DataMax: 28, TypeLenBits: 5, DeltaBits: 27}) {
+	if h != DefaultHeaderEvent {
 		t.Fatalf("header %+v", h)
 	}
-	f, err := liveParseFormat(strings.NewReader(liveTestFormat), "gpu_scheduler")
+	f, err := ParseFormat(strings.NewReader(liveTestFormat))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.ID != 2326 || len(f.Fields) != 11 {
+	if f.ID != 2326 || len(f.Common) != 4 || len(f.Fields) != 7 {
 		t.Fatalf("format %+v", f)
 	}
-	if fd, _ := f.field("name"); !fd.DataLoc || fd.Offset != 40 {
+	if fd, _ := f.Field("name"); !fd.DataLoc || fd.Offset != 40 {
 		t.Fatalf("name field %+v", fd)
 	}
-	spec, _ := Lookup("gpu_scheduler", "drm_run_job")
-	d, err := newLiveDecoder([]*Spec{spec}, []*liveFormat{f})
-	if err != nil {
-		t.Fatal(err)
+	f.System = "gpu_scheduler" // as the live source sets it from the events dir
+	d := NewDecoder([]*Format{f})
+	if !d.Known(2326) {
+		t.Fatal("drm_run_job not known to the decoder")
 	}
 	return l, h, d
 }
@@ -135,10 +139,10 @@ func (b *livePageBuilder) padding(n int) {
 func (b *livePageBuilder) finish(missed uint64, stored bool) []byte {
 	commit := uint64(b.off - 16)
 	if missed > 0 {
-		commit |= liveMissedEvents
+		commit |= pageMissedEvents
 		if stored {
 			binary.LittleEndian.PutUint64(b.page[b.off:], missed)
-			commit |= liveMissedStored
+			commit |= pageMissedStored
 		}
 	}
 	binary.LittleEndian.PutUint64(b.page[8:], commit)
@@ -158,10 +162,10 @@ func TestLiveDecodePage(t *testing.T) {
 	page := b.finish(17, true)
 
 	var evs []event.Event
-	info, err := liveDecodePage(page, &l, &h, func(ts int64, rec []byte) {
+	info, err := DecodePage(l, h, page, func(ts uint64, rec []byte) {
 		var ev event.Event
-		if !d.decode(ts, 1, rec, &ev, func(b []byte) string { return string(b) }) {
-			t.Fatalf("record at %d not decoded", ts)
+		if ok, err := d.Decode(ts, 1, rec, &ev); !ok || err != nil {
+			t.Fatalf("record at %d not decoded: %v", ts, err)
 		}
 		evs = append(evs, ev)
 	})
@@ -189,38 +193,9 @@ func TestLiveDecodePage(t *testing.T) {
 	b = newLivePage(t0)
 	b.event(1, liveTestRecord(1, 1, "gfx"))
 	b.u32(29) // padding with delta 0: the rest is empty
-	info, err = liveDecodePage(b.finish(5, false), &l, &h, func(int64, []byte) {})
+	info, err = DecodePage(l, h, b.finish(5, false), func(uint64, []byte) {})
 	if err != nil || !info.Missed || info.LostKnown || info.Records != 1 {
 		t.Errorf("info %+v, err %v", info, err)
-	}
-}
-
-func TestLiveDecodePageMalformed(t *testing.T) {
-	l, h, _ := liveTestSetup(t)
-	for name, page := range map[string][]byte{
-		"short":         make([]byte, 8),
-		"commit beyond": func() []byte { p := make([]byte, 4096); binary.LittleEndian.PutUint64(p[8:], 5000); return p }(),
-		"event overrun": func() []byte {
-			b := newLivePage(1)
-			b.u32(28) // a 112-byte record in a 4-byte commit
-			return b.finish(0, false)
-		}(),
-	} {
-		if _, err := liveDecodePage(page, &l, &h, func(int64, []byte) {}); err == nil {
-			t.Errorf("%s: no error", name)
-		}
-	}
-}
-
-func TestLiveParseFormatErrors(t *testing.T) {
-	for _, in := range []string{
-		"name: x\nformat:\n", // no ID
-		"name: x\nID: 1\n\tfield:u64 a;\toffset:zz;\tsize:8;\n", // bad offset
-		"name: x\nID: 1\n\tfield:u64 a;\toffset:0;\tsize:0;\n",  // no size
-	} {
-		if _, err := liveParseFormat(strings.NewReader(in), "s"); err == nil {
-			t.Errorf("%q: no error", in)
-		}
 	}
 }
 
@@ -236,22 +211,13 @@ func BenchmarkLiveDecode(b *testing.B) {
 		n++
 	}
 	page := pb.finish(0, false)
-	names := map[string]string{}
-	intern := func(b []byte) string {
-		if s, ok := names[string(b)]; ok {
-			return s
-		}
-		s := string(b)
-		names[s] = s
-		return s
-	}
 	evs := make([]event.Event, 0, n)
 	b.ResetTimer()
 	for i := 0; i < b.N; i += n {
 		evs = evs[:0]
-		liveDecodePage(page, &l, &h, func(ts int64, rec []byte) {
+		DecodePage(l, h, page, func(ts uint64, rec []byte) {
 			var ev event.Event
-			if d.decode(ts, 0, rec, &ev, intern) {
+			if ok, _ := d.Decode(ts, 0, rec, &ev); ok {
 				evs = append(evs, ev)
 			}
 		})
