@@ -19,6 +19,10 @@ const (
 	// completions), far above the fraction a lattice catches by chance
 	// (2·tolerance/period, a few per cent).
 	minInliers = 0.6
+	// minMajorInliers is minInliers for the major windows of a guest
+	// that was held up now and then: a hiccup that overlaps a turn start
+	// delays that window's end off the lattice too.
+	minMajorInliers = 0.5
 	// maxVFs bounds the VF count (SR-IOV GPUs expose at most a few dozen).
 	maxVFs = 64
 )
@@ -78,7 +82,143 @@ type grid struct {
 }
 
 // done, when not nil, visits the recent completion times.
-func infer(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done func(func(int64))) Timeslice {
+//
+// When no schedule fits all the windows, it is looked for again among the
+// major ones alone (see majorWindows): on a loaded guest the driver's
+// thread or the vCPU is held up now and then, and each hiccup leaves a
+// short no-progress stretch (completions delivered late, in a burst) that
+// no lattice holds.
+func infer(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done completions) Timeslice {
+	ts := inferAll(ws, sp, sep, matchFrac, g, done, minInliers)
+	if ts.Detected || len(ws) < 2*minWindows {
+		return ts
+	}
+	major := majorWindows(ws)
+	if len(major) == len(ws) || len(major) < minWindows {
+		return ts
+	}
+	// The minor windows must be hiccups: each ends with the completions
+	// held up meanwhile delivered in a burst (the next four closer
+	// together than two normal spacings), not switch-outs of their own
+	// (a variable schedule's short off-times).
+	const k = 4
+	ba := burstAfter(ws, done, k)
+	lim := float64(k) * 0.5 * sp.mean
+	var minor, bursts int
+	ml := majorLim(ws)
+	for i, w := range ws {
+		if 2*(w.end-w.start) >= ml || ba[i] < 0 {
+			continue
+		}
+		minor++
+		if ba[i] < lim {
+			bursts++
+		}
+	}
+	if bursts < minWindows || 2*bursts < minor {
+		return ts
+	}
+	var g2 grid
+	ts2 := inferAll(major, sp, sep, matchFrac, &g2, done, minMajorInliers)
+	if !ts2.Detected {
+		return ts
+	}
+	if g != nil {
+		*g = g2
+	}
+	minor = len(ws) - len(major)
+	ts2.Windows = len(ws)
+	// the schedule rests on part of the evidence only
+	ts2.Confidence *= float64(len(major)) / float64(len(ws))
+	note := fmt.Sprintf("%d short no-progress stretches off the schedule (the guest held up: completions delivered late) left out", minor)
+	if ts2.Reason != "" {
+		note += "; " + ts2.Reason
+	}
+	ts2.Reason = note
+	return ts2
+}
+
+// burstBefore returns, for each window (time order), the time from the
+// k-th completion before its start to its start (-1 when unknown).
+func burstBefore(ws []cand, done completions, k int) []float64 {
+	out := make([]float64, len(ws))
+	for i, w := range ws {
+		out[i] = -1
+		// the completions at or before the start: [0, j)
+		j := done.search(w.start + 1)
+		if j > k {
+			out[i] = float64(w.start - done.at(j-1-k))
+		}
+	}
+	return out
+}
+
+// medianGap is the median spacing of consecutive completions closer than
+// below (0 when done is nil or none are).
+func medianGap(done completions, below float64) float64 {
+	if done.n == 0 {
+		return 0
+	}
+	var d []float64
+	prev := int64(math.MinInt64)
+	done.each(func(t int64) {
+		if prev != math.MinInt64 {
+			if g := float64(t - prev); g > simultaneous && g < below {
+				d = append(d, g)
+			}
+		}
+		prev = t
+	})
+	if len(d) == 0 {
+		return 0
+	}
+	return median(d)
+}
+
+// majorLim is the 90th percentile of the windows' lengths: windows at
+// least half as long are major.
+func majorLim(ws []cand) int64 {
+	lens := make([]int64, len(ws))
+	for i, w := range ws {
+		lens[i] = w.end - w.start
+	}
+	slices.Sort(lens)
+	return lens[len(lens)*9/10]
+}
+
+// burstAfter returns, for each window (time order), the time from its end
+// to the k-th completion after it (-1 when unknown: fewer than k retained
+// completions follow, or the completions before its end are not retained).
+func burstAfter(ws []cand, done completions, k int) []float64 {
+	out := make([]float64, len(ws))
+	for i, w := range ws {
+		out[i] = -1
+		if done.n == 0 || w.end < done.at(0) {
+			continue
+		}
+		// the first completion at or after the end, then k more
+		j := done.search(w.end)
+		if j+k < done.n {
+			out[i] = float64(done.at(j+k) - w.end)
+		}
+	}
+	return out
+}
+
+// majorWindows returns the windows at least half as long as the longest
+// tenth of them: the switch-outs, when the rest are hiccups of the guest.
+func majorWindows(ws []cand) []cand {
+	lim := majorLim(ws)
+	var out []cand
+	for _, w := range ws {
+		if 2*(w.end-w.start) >= lim {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+func inferAll(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done completions, minIn float64) Timeslice {
 	ts := Timeslice{Mode: ModeNone, Windows: len(ws)}
 	n := len(ws)
 	switch {
@@ -177,7 +317,7 @@ func infer(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done func(fun
 			// a sub-multiple of the true period).
 			tol := max(min(2*j, 0.2*p0), 0.02*p0)
 			f := fitLattice(o, p0, tol, true)
-			if f.inliers >= minInliers && f.span >= 3 && f.oneStep >= 0.9 && medAnch < f.period {
+			if f.inliers >= minIn && f.span >= 3 && f.oneStep >= 0.9 && medAnch < f.period && windowless(o, f.period, medAnch, sp.mean) <= maxWindowless {
 				fit, fixed = f, true
 				break
 			}
@@ -200,10 +340,42 @@ func infer(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done func(fun
 		}
 	}
 
+	// Edges set by a burst of completions delivered late (the guest
+	// held up) are not switch instants: a window that begins right after
+	// one began when the driver caught up, later than the switch-out; one
+	// that ends with one ended when the driver woke, later than the
+	// switch-in. Their lengths and those edges take no part in the
+	// off-time.
+	// (Looked for only where they are used: a fixed lattice's edges.)
+	const kb = 6
+	lateStart := make([]bool, n)
+	lateEnd := make([]bool, n)
+	hiccups := false
+	if fixed && !fit.local {
+		bb, ba := burstBefore(ws, done, kb), burstAfter(ws, done, kb)
+		blim := float64(kb) * 0.35 * sp.mean
+		late := 0
+		for i := range ws {
+			lateStart[i] = bb[i] >= 0 && bb[i] < blim
+			lateEnd[i] = ba[i] >= 0 && ba[i] < blim
+			if lateStart[i] || lateEnd[i] {
+				late++
+			}
+		}
+		// A burst now and then is chance (short jobs in a row); only a
+		// guest held up again and again shows them at a tenth of the
+		// windows.
+		hiccups = late >= minWindows && 10*late >= n
+		if !hiccups {
+			clear(lateStart)
+			clear(lateEnd)
+		}
+	}
+
 	// Off-time from anchored windows (their length is Off + one straddling job).
 	var offs []float64
 	for i, w := range o {
-		if w.anchored && (!fixed || fit.in[i]) {
+		if w.anchored && (!fixed || fit.in[i]) && !lateStart[i] && !lateEnd[i] {
 			offs = append(offs, w.e-w.s)
 		}
 	}
@@ -231,18 +403,26 @@ func infer(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done func(fun
 			if !fit.in[i] {
 				continue
 			}
-			if w.anchored && (w.e-w.s < lo || w.e-w.s > hi) {
+			if w.anchored && !lateStart[i] && !lateEnd[i] && (w.e-w.s < lo || w.e-w.s > hi) {
 				continue
 			}
 			l := fit.phi + fit.period*fit.k[i]
-			re = append(re, w.e-l)
-			if w.anchored {
+			if !lateEnd[i] {
+				re = append(re, w.e-l)
+			}
+			if w.anchored && !lateStart[i] {
 				rs = append(rs, w.s-l)
 			}
 		}
 		slices.Sort(re)
 		slices.Sort(rs)
+		// The latest start is passed over when there are enough: one
+		// window that began late (completions of the turn's end delivered
+		// late, during the off-time) would otherwise set it.
 		q := len(rs) / 40
+		if len(rs) >= 16 {
+			q = max(q, 1)
+		}
 		offExt := re[len(re)/40] - rs[len(rs)-1-q]
 		// The extremes are order statistics of the straddling jobs'
 		// remainder (ends) and age (starts). Both have density 1/E[g]
@@ -266,10 +446,27 @@ func infer(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done func(fun
 		if saturating {
 			kse = 3
 		}
-		if offExt <= offMean+kse*seMean+seExt && seExt <= 0.5*j+2*seMean {
+		// Jobs phase-locked to the slice make every window the same
+		// length (off-time plus one whole job): then the straddling job
+		// is the typical spacing itself, best taken as the median gap
+		// (robust to a guest held up now and then, whose hiccups and
+		// bursts skew E[g²]/E[g]), and the window's median length.
+		locked := false
+		if len(core) >= 8 {
+			c := slices.Clone(core)
+			slices.Sort(c)
+			if c[len(c)*3/4]-c[len(c)/4] < 0.1*j {
+				if jm := medianGap(done, lo/2); jm > 0.7*j && jm < 1.3*j {
+					locked = true
+					offMean = c[len(c)/2] - jm
+				}
+			}
+		}
+		switch {
+		case !locked && offExt <= offMean+kse*seMean+seExt && seExt <= 0.25*j+2*seMean:
 			off, offSE = offExt, seExt
 			usedExt = true
-		} else {
+		default:
 			off, offSE = offMean, seMean
 		}
 	case len(offs) >= 2:
@@ -326,20 +523,46 @@ func infer(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done func(fun
 		ts.Mode = ModeFixed
 		period, periodErr = fit.period, fit.periodSE
 		slice = period - off
-		if usedExt && done != nil {
+		if usedExt && done.n > 0 {
 			// Every completion falls inside a turn: the latest phase
 			// of any completion after the turn start bounds the slice
 			// from below, and with many turns approaches it (the
 			// windows' own starts are only the turns that ended busy).
-			best := -1.0
+			// The latest phase of each turn; on a guest held up now and
+			// then, the latest of all is passed over when there are
+			// enough turns (a completion of the turn's end delivered
+			// late, in the off-time, would set it).
 			lim := period - off/2
-			done(func(t int64) {
+			var tops []float64
+			turn := math.Inf(-1)
+			done.each(func(t int64) {
 				x := float64(t) - psi
-				ph := x - math.Floor(x/period)*period
-				if ph <= lim && ph > best {
-					best = ph
+				k := math.Floor(x / period)
+				ph := x - k*period
+				if ph > lim {
+					return
+				}
+				if k != turn {
+					turn = k
+					tops = append(tops, ph)
+				} else if ph > tops[len(tops)-1] {
+					tops[len(tops)-1] = ph
 				}
 			})
+			best := -1.0
+			if len(tops) > 0 {
+				slices.Sort(tops)
+				q := 0
+				if hiccups && len(tops) >= 16 {
+					q = max(len(tops)/40, 1)
+				}
+				// a few latest phases standing apart from the rest
+				// are late deliveries too, not the turn's end
+				for q+1 < len(tops)/10 && tops[len(tops)-1-q]-tops[len(tops)-2-q] > 0.25*j {
+					q++
+				}
+				best = tops[len(tops)-1-q]
+			}
 			if best > slice && best-slice <= 2*j {
 				slice, off = best, period-best
 			}
@@ -659,6 +882,46 @@ func fitLattice(o []obs, p0, tol float64, track bool) latticeFit {
 	return latticeFit{period: p, periodSE: se, phi: phi, k: k, inliers: float64(cnt) / float64(n), span: span, in: in, oneStep: oneStep, minAdjStep: minAdj, local: local}
 }
 
+// maxWindowless is the largest fraction of the busy time between
+// consecutive windows that a fixed schedule may leave without a window
+// (a missed window here and there), see windowless.
+const maxWindowless = 0.05
+
+// windowless returns the fraction of the time between consecutive busy
+// windows (the guest had work outstanding throughout) that lies in
+// stretches longer than 1.5 periods, beyond their first period, in which
+// the guest progressed for clearly more of the time than a fixed schedule
+// allows (period-off of each period). With a strict round robin a busy
+// guest is switched out every period, so it is near zero (a window missed
+// here and there leaves the guest progressing at its usual share); a
+// work-conserving host whose neighbours go idle gives the guest turn after
+// turn with only a switch cost between them (too short to see), and whole
+// stretches pass without a window, the guest progressing nearly all the
+// time. gap is the mean completion spacing inside a turn: completions×gap
+// is the time the guest progressed.
+func windowless(o []obs, period, off, gap float64) float64 {
+	if period <= 0 || gap <= 0 {
+		return 0
+	}
+	allowed := max(0, min(1, (period-off)/period))
+	lim := allowed + 0.5*(1-allowed)
+	var tot, extra float64
+	for i := 1; i < len(o); i++ {
+		if !o[i].adjacent {
+			continue
+		}
+		d := o[i].e - o[i-1].e
+		tot += d
+		if d > 1.5*period && float64(o[i].comps)*gap > lim*d {
+			extra += d - period
+		}
+	}
+	if tot == 0 {
+		return 0
+	}
+	return extra / tot
+}
+
 // lowCluster returns the typical shortest spacing in sorted diffs: the
 // median of the values near the 20th percentile (robust to a few
 // spurious short ones and to skipped turns, which give multiples).
@@ -762,12 +1025,22 @@ func inferVariable(o []obs, base, j float64, sp spacing) (variableFit, string) {
 	if base <= 0 {
 		return variableFit{}, notSched
 	}
+	// A slot grid rests on many windows: with a handful, some trial
+	// slot always fits them.
+	if len(o) < 8 {
+		return variableFit{}, fmt.Sprintf("only %d windows, and they do not recur on one period: too few to find a slot grid", len(o))
+	}
 	var fit latticeFit
 	found := false
 	for m := 2; m <= 16; m++ {
 		p0 := base / float64(m)
-		tol := max(2*j, 0.02*p0)
-		if p0 < 5*tol {
+		// Window ends sit within the straddling job's remainder
+		// after a slot start: 2j covers it, but no more than a fifth
+		// of the slot (long exponential jobs would otherwise forbid
+		// any fit); slots shorter than four straddling jobs cannot be
+		// resolved.
+		tol := max(min(2*j, 0.2*p0), 0.02*p0)
+		if p0 < 4*j {
 			break
 		}
 		f := fitLattice(o, p0, tol, false)

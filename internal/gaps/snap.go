@@ -290,14 +290,28 @@ func (g *grid) crossesTurnStart(b, t int64) bool {
 	return float64(b) >= ts-g.off && float64(b) < ts-g.margin && float64(t) > ts+g.margin
 }
 
-// doneSince visits the retained completion times from t on.
-func (e *Engine) doneSince(t int64) func(func(int64)) {
-	return func(f func(int64)) {
-		// completion times are non-decreasing: skip to the first ≥ t
-		n := e.recentDone.size
-		i := sort.Search(n, func(i int) bool { return *e.recentDone.at(i) >= t })
-		for ; i < n; i++ {
-			f(*e.recentDone.at(i))
-		}
+// doneSince returns the retained completion times from t on.
+func (e *Engine) doneSince(t int64) completions {
+	// completion times are non-decreasing: skip to the first ≥ t
+	n := e.recentDone.size
+	i0 := sort.Search(n, func(i int) bool { return *e.recentDone.at(i) >= t })
+	return completions{n: n - i0, at: func(i int) int64 { return *e.recentDone.at(i0 + i) }}
+}
+
+// completions is a run of completion times in non-decreasing order.
+type completions struct {
+	n  int
+	at func(i int) int64 // i in [0, n)
+}
+
+// each visits the times in order.
+func (c completions) each(f func(int64)) {
+	for i := 0; i < c.n; i++ {
+		f(c.at(i))
 	}
+}
+
+// search returns the index of the first time ≥ t (n if none).
+func (c completions) search(t int64) int {
+	return sort.Search(c.n, func(i int) bool { return c.at(i) >= t })
 }

@@ -57,6 +57,7 @@ func findThreshold(h *gapHist) (threshold, bool) {
 	}
 	best := threshold{bin: -1}
 	bestScore := -1.0
+	bestMinority := false
 	// Gaps of a few µs are simultaneous completions (on different
 	// rings, printed with µs timestamps that round them to 0–3 µs): not a
 	// mode of the spacing (jobs of 10 µs still are), and no window is
@@ -74,6 +75,16 @@ func findThreshold(h *gapHist) (threshold, bool) {
 			continue
 		}
 		if suffixMass[b] < minHighMass {
+			continue
+		}
+		// Windows are at most one per turn, and a turn holds more than
+		// one completion when a schedule can be resolved at all: an
+		// upper cluster holding most gaps is likely the normal spacing,
+		// above a cluster of bursts (completions delivered late all at
+		// once after the guest was held up). A split leaving the
+		// majority below it is preferred.
+		minority := 2*suffixMass[b] <= h.n
+		if !minority && bestMinority {
 			continue
 		}
 		// Both modes are clusters holding a good part of their side,
@@ -117,8 +128,8 @@ func findThreshold(h *gapHist) (threshold, bool) {
 		// switch leaves octaves empty between the spacing and the
 		// windows, while two rings' spacings sit an octave apart.
 		score := depth + 0.004*float64(hi-lo)
-		if score > bestScore+1e-9 {
-			bestScore = score
+		if score > bestScore+1e-9 || (minority && !bestMinority) {
+			bestScore, bestMinority = score, minority
 			best = threshold{bin: (lo + hi + 1) / 2, sep: depth, lowPeak: pl, highPeak: ph}
 		}
 	}
