@@ -192,10 +192,9 @@ func TestAccuracySaturating(t *testing.T) {
 		{name: "saturating-strict-2vf-6ms-saturate-exp-4.16us-jitter300us-lost"},
 		{name: "saturating-strict-2vf-6ms-s7150-seed-4.15us"},
 		{name: "saturating-skip-4vf-3ms-saturate-uniform-4.16us-onoff"},
-		{name: "saturating-skip-2vf-3ms-saturate-uniform-4.16us-onoff",
-			skip: "issue 3: skip with one neighbour running 300 ms on / 200 ms off: the engine fits the busy stretches' period (mode fixed, confidence 0.96) and misses the extra share of the idle stretches (period 40 %, share 18 pp off)"},
+		{name: "saturating-skip-2vf-3ms-saturate-uniform-4.16us-onoff"},
 		{name: "saturating-skip-4vf-3ms-saturate-exp-6.17ns",
-			skip: "issue 3: skip policy with exponential jobs of a tenth of the slice: not detected (\"windows are not separated by whole numbers of one slot\")"},
+			skip: "issue 3: skip policy with exponential jobs of a tenth of the slice: the long straddling jobs blur the slot grid (period 1.7 %, share 0.52 pp off, at confidence 0.12: low, not a confident wrong number)"},
 	} {
 		t.Run(c.name, func(t *testing.T) { checkTargets(t, c.name, c.skip) })
 	}
