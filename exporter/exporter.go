@@ -146,30 +146,11 @@ func (e *Exporter) write(w io.Writer) {
 	family(w, "gpuwatch_window_threshold_seconds", "gauge", "No-progress duration above which a stretch counts as a window (0 until the gaps show two clusters).")
 	fmt.Fprintf(w, "gpuwatch_window_threshold_seconds %s\n", num(secs(s.Threshold)))
 
-	rings := s.Rings
-	family(w, "gpuwatch_jobs_total", "counter", "Jobs completed per ring.")
-	for _, r := range rings {
-		fmt.Fprintf(w, "gpuwatch_jobs_total{ring=%s} %d\n", label(r.Name), r.Jobs)
-	}
-	family(w, "gpuwatch_busy_seconds_total", "counter", "Time with work outstanding per ring.")
-	for _, r := range rings {
-		fmt.Fprintf(w, "gpuwatch_busy_seconds_total{ring=%s} %s\n", label(r.Name), num(secs(r.Busy)))
-	}
-	family(w, "gpuwatch_stalled_seconds_total", "counter", "Part of the busy time spent switched out, per ring.")
-	for _, r := range rings {
-		fmt.Fprintf(w, "gpuwatch_stalled_seconds_total{ring=%s} %s\n", label(r.Name), num(secs(r.Stalled)))
-	}
-	family(w, "gpuwatch_in_flight_jobs", "gauge", "Jobs outstanding (queued or running, not done) per ring.")
-	for _, r := range rings {
-		fmt.Fprintf(w, "gpuwatch_in_flight_jobs{ring=%s} %d\n", label(r.Name), r.InFlight)
-	}
-	family(w, "gpuwatch_job_latency_p50_seconds", "gauge", "Median job latency (submission to completion) per ring.")
-	for _, r := range rings {
-		fmt.Fprintf(w, "gpuwatch_job_latency_p50_seconds{ring=%s} %s\n", label(r.Name), num(secs(r.LatencyP50)))
-	}
-	family(w, "gpuwatch_job_latency_p99_seconds", "gauge", "99th percentile job latency (submission to completion) per ring.")
-	for _, r := range rings {
-		fmt.Fprintf(w, "gpuwatch_job_latency_p99_seconds{ring=%s} %s\n", label(r.Name), num(secs(r.LatencyP99)))
+	for _, m := range ringMetrics {
+		family(w, m.name, m.typ, m.help)
+		for i := range s.Rings {
+			fmt.Fprintf(w, "%s{ring=%s} %s\n", m.name, label(s.Rings[i].Name), m.value(&s.Rings[i]))
+		}
 	}
 
 	writeHistogram(w, "gpuwatch_gap_seconds", "Gaps between completions while work was outstanding (the switch-out signature).", &s.Gaps)
@@ -227,4 +208,23 @@ func writeHistogram(w io.Writer, name, help string, h *gaps.Histogram) {
 	fmt.Fprintf(w, "%s_bucket{le=\"+Inf\"} %d\n", name, h.Count)
 	fmt.Fprintf(w, "%s_sum %s\n", name, num(secs(h.Sum)))
 	fmt.Fprintf(w, "%s_count %d\n", name, h.Count)
+}
+
+// ringMetrics are the per-ring series.
+var ringMetrics = []struct {
+	name, typ, help string
+	value           func(*gaps.RingStats) string
+}{
+	{"gpuwatch_jobs_total", "counter", "Jobs completed per ring.",
+		func(r *gaps.RingStats) string { return strconv.FormatUint(r.Jobs, 10) }},
+	{"gpuwatch_busy_seconds_total", "counter", "Time with work outstanding per ring.",
+		func(r *gaps.RingStats) string { return num(secs(r.Busy)) }},
+	{"gpuwatch_stalled_seconds_total", "counter", "Part of the busy time spent switched out, per ring.",
+		func(r *gaps.RingStats) string { return num(secs(r.Stalled)) }},
+	{"gpuwatch_in_flight_jobs", "gauge", "Jobs outstanding (queued or running, not done) per ring.",
+		func(r *gaps.RingStats) string { return strconv.Itoa(r.InFlight) }},
+	{"gpuwatch_job_latency_p50_seconds", "gauge", "Median job latency (submission to completion) per ring.",
+		func(r *gaps.RingStats) string { return num(secs(r.LatencyP50)) }},
+	{"gpuwatch_job_latency_p99_seconds", "gauge", "99th percentile job latency (submission to completion) per ring.",
+		func(r *gaps.RingStats) string { return num(secs(r.LatencyP99)) }},
 }

@@ -153,44 +153,8 @@ func textSpecFor(g Generation, ev *event.Event) (*reportFormat, bool) {
 		}
 	}
 	var ev2 string
-	switch g {
-	case GenAMD:
-		switch ev.Kind {
-		case event.KindQueue:
-			ev2 = "amd_sched_job"
-		case event.KindDone:
-			ev2 = "amd_sched_process_job"
-		case event.KindEmit:
-			ev2 = "dma_fence_emit"
-		}
-	case GenDRM:
-		switch ev.Kind {
-		case event.KindQueue:
-			ev2 = "drm_sched_job"
-		case event.KindRun:
-			ev2 = "drm_run_job"
-		case event.KindDone:
-			ev2 = "drm_sched_process_job"
-		case event.KindDep:
-			ev2 = "drm_sched_job_wait_dep"
-		case event.KindEmit:
-			ev2 = "dma_fence_emit"
-		}
-	case Gen617:
-		switch ev.Kind {
-		case event.KindQueue:
-			ev2 = "drm_sched_job_queue"
-		case event.KindRun:
-			ev2 = "drm_sched_job_run"
-		case event.KindDone:
-			ev2 = "drm_sched_job_done"
-		case event.KindDep:
-			ev2 = "drm_sched_job_add_dep"
-		case event.KindUnschedulable:
-			ev2 = "drm_sched_job_unschedulable"
-		case event.KindEmit:
-			ev2 = "dma_fence_emit"
-		}
+	if int(g) < len(textEventByKind) && int(ev.Kind) < event.NumKinds {
+		ev2 = textEventByKind[g][ev.Kind]
 	}
 	fs := reportFormats[ev2]
 	if len(fs) == 0 {
@@ -468,4 +432,29 @@ func (t *TextWriter) Flush() error {
 	}
 	t.err = t.w.Flush()
 	return t.err
+}
+
+// textEventByKind names, per generation, the tracepoint that reports each
+// kind of job event ("" where the generation has none).
+var textEventByKind = [...][event.NumKinds]string{
+	GenAMD: {
+		event.KindQueue: "amd_sched_job",
+		event.KindDone:  "amd_sched_process_job",
+		event.KindEmit:  "dma_fence_emit",
+	},
+	GenDRM: {
+		event.KindQueue: "drm_sched_job",
+		event.KindRun:   "drm_run_job",
+		event.KindDone:  "drm_sched_process_job",
+		event.KindDep:   "drm_sched_job_wait_dep",
+		event.KindEmit:  "dma_fence_emit",
+	},
+	Gen617: {
+		event.KindQueue:         "drm_sched_job_queue",
+		event.KindRun:           "drm_sched_job_run",
+		event.KindDone:          "drm_sched_job_done",
+		event.KindDep:           "drm_sched_job_add_dep",
+		event.KindUnschedulable: "drm_sched_job_unschedulable",
+		event.KindEmit:          "dma_fence_emit",
+	},
 }
