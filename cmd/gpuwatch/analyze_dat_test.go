@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -42,5 +43,34 @@ func TestAnalyzeTraceDatMatchesReport(t *testing.T) {
 	}
 	if s := ts["share"].(float64); s < 0.47 || s > 0.50 {
 		t.Errorf("share %.4f, fired 6/12.4 = 0.4839", s)
+	}
+}
+
+// TestWatchReplaysTraceDat: `watch --replay` takes a trace.dat too, and its
+// final object equals analyze on the same file.
+func TestWatchReplaysTraceDat(t *testing.T) {
+	dat := filepath.Join("..", "..", "testdata", "traces", "uprobe-drm-pattern.dat")
+	code, out, errOut := runCLI(t, nil, "watch", "--replay", dat, "--speed", "0", "--json", "--listen", "")
+	if code != exitOK {
+		t.Fatalf("watch: exit %d\n%s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var final struct {
+		Final     bool
+		Events    uint64
+		Timeslice map[string]any
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &final); err != nil || !final.Final {
+		t.Fatalf("last line is not the final object (%v): %s", err, lines[len(lines)-1])
+	}
+	_, aout, _ := runCLI(t, nil, "analyze", "--json", dat)
+	var a struct{ Timeslice map[string]any }
+	if err := json.Unmarshal([]byte(aout), &a); err != nil {
+		t.Fatal(err)
+	}
+	ja, _ := json.Marshal(a.Timeslice)
+	jw, _ := json.Marshal(final.Timeslice)
+	if string(ja) != string(jw) || final.Events < 2000 {
+		t.Errorf("watch final (%d events) %s\nanalyze %s", final.Events, jw, ja)
 	}
 }

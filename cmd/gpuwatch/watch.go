@@ -23,6 +23,7 @@ import (
 	"github.com/gpuwatch/gpuwatch/internal/profile"
 	"github.com/gpuwatch/gpuwatch/internal/replay"
 	"github.com/gpuwatch/gpuwatch/internal/report"
+	"github.com/gpuwatch/gpuwatch/internal/tracedat"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
 )
 
@@ -107,6 +108,22 @@ func watchGen(names []string) tracefs.Generation {
 
 func openWatchSource(o *watchOptions, stderr io.Writer) (*watchSource, error) {
 	if o.replay != "" {
+		if f, err := os.Open(o.replay); err == nil {
+			head := make([]byte, len(tracedat.Magic))
+			n, _ := io.ReadFull(f, head)
+			if tracedat.IsTraceDat(head[:n]) {
+				// A trace.dat replays through the same decoder as analyze.
+				f.Seek(0, io.SeekStart)
+				dat, _, err := openTraceDat(f, o.replay)
+				if err != nil {
+					f.Close()
+					return nil, err
+				}
+				src := replay.New(dat, o.speed)
+				return &watchSource{src: src, name: "replay", close: func() error { return errors.Join(src.Close(), f.Close()) }, gen: tracefs.GenDRM, cpus: 1}, nil
+			}
+			f.Close()
+		}
 		src, err := replay.Open(o.replay, o.speed)
 		if err != nil {
 			return nil, err
