@@ -23,12 +23,48 @@ type decEvent struct {
 	ring                          *Field
 	fence, ctx, seqno, id, entity *Field
 	jobCount, hwJobCount          *Field
+	// filter, when set, restricts this mapping to records whose filter
+	// field equals filterValue; next is the following mapping of the same
+	// tracepoint.
+	filter      *Field
+	filterValue uint64
+	next        *decEvent
 }
 
-// NewDecoder builds a decoder for the formats that have a Spec (looked up
-// by System and Name); the others are skipped, and their records decode
-// to ok=false. The Format's System must be set.
+// Mapping maps a tracepoint onto the event model. Spec gives the event's
+// name and kind and, by field name in the tracepoint's format, where each
+// model field is; System and Event name the tracepoint itself (for the
+// Known table they are Spec's own). Filter, when set, names an integer
+// field: the mapping applies only to records in which it equals
+// FilterValue, so several mappings can share one tracepoint. (This is how
+// tests map a real tracepoint whose fields they control onto scheduler
+// events, the same way for the tracefs and the eBPF source.)
+type Mapping struct {
+	System, Event string
+	Spec          Spec
+	Filter        string
+	FilterValue   uint64
+}
+
+// NewDecoder builds a decoder for the formats that have a Spec in the
+// Known table (looked up by System and Name); the others are skipped, and
+// their records decode to ok=false. The Format's System must be set.
 func NewDecoder(formats []*Format) *Decoder {
+	var maps []Mapping
+	for _, f := range formats {
+		if f == nil {
+			continue
+		}
+		if s, ok := Lookup(f.System, f.Name); ok {
+			maps = append(maps, Mapping{System: f.System, Event: f.Name, Spec: *s})
+		}
+	}
+	return NewDecoderMappings(formats, maps)
+}
+
+// NewDecoderMappings builds a decoder for explicit mappings; formats are
+// those of the mapped tracepoints (others are skipped).
+func NewDecoderMappings(formats []*Format, maps []Mapping) *Decoder {
 	d := &Decoder{typeOff: 0, typeLen: 2, pidOff: 4, strs: map[string]string{}}
 	for _, f := range formats {
 		if f == nil {
@@ -40,10 +76,6 @@ func NewDecoder(formats []*Format) *Decoder {
 		if cp, ok := f.Field("common_pid"); ok && cp.Size == 4 {
 			d.pidOff = cp.Offset
 		}
-		s, ok := Lookup(f.System, f.Name)
-		if !ok {
-			continue
-		}
 		get := func(n string) *Field {
 			fd, ok := f.Field(n)
 			if !ok {
@@ -51,15 +83,34 @@ func NewDecoder(formats []*Format) *Decoder {
 			}
 			return fd
 		}
-		for int(f.ID) >= len(d.byID) {
-			d.byID = append(d.byID, nil)
-		}
-		d.byID[f.ID] = &decEvent{
-			name: s.Name(), kind: s.Kind,
-			ring:  get(s.Ring),
-			fence: get(s.Fence), ctx: get(s.Context), seqno: get(s.Seqno),
-			id: get(s.ID), entity: get(s.Entity),
-			jobCount: get(s.JobCount), hwJobCount: get(s.HWJobCount),
+		for i := range maps {
+			m := &maps[i]
+			if m.System != f.System || m.Event != f.Name {
+				continue
+			}
+			s := &m.Spec
+			for int(f.ID) >= len(d.byID) {
+				d.byID = append(d.byID, nil)
+			}
+			e := &decEvent{
+				name: s.Name(), kind: s.Kind,
+				ring:  get(s.Ring),
+				fence: get(s.Fence), ctx: get(s.Context), seqno: get(s.Seqno),
+				id: get(s.ID), entity: get(s.Entity),
+				jobCount: get(s.JobCount), hwJobCount: get(s.HWJobCount),
+			}
+			if m.Filter != "" {
+				e.filter, e.filterValue = get(m.Filter), m.FilterValue
+				if e.filter == nil {
+					continue // no such field: the mapping matches nothing
+				}
+			}
+			// Append, keeping the mappings' order.
+			pp := &d.byID[f.ID]
+			for *pp != nil {
+				pp = &(*pp).next
+			}
+			*pp = e
 		}
 	}
 	return d
@@ -86,6 +137,12 @@ func (d *Decoder) Decode(ts uint64, cpu int, rec []byte, ev *event.Event) (ok bo
 		return false, nil
 	}
 	e := d.byID[id]
+	for e != nil && e.filter != nil {
+		if v, ok := decUint(rec, e.filter); ok && v == e.filterValue {
+			break
+		}
+		e = e.next
+	}
 	if e == nil {
 		return false, nil
 	}

@@ -46,6 +46,12 @@ type LiveOptions struct {
 	// buffer but committed after it: a CPU read empty at time T vouches
 	// for its events up to T-Delay. 0 means 5 ms.
 	Delay time.Duration
+	// Mappings, when set, replace the Known table: the tracepoints they
+	// name are enabled and decoded through them (Events is then ignored),
+	// with an instance filter passing only the mappings' Filter values.
+	// Tests use it to map a real tracepoint whose fields they control onto
+	// scheduler events, exactly as they do for the eBPF source.
+	Mappings []Mapping
 	// Poll is the reader's sleep between reads of a buffer found empty
 	// several times in a row (2 ms while events flow); 0 means 10 ms. It
 	// bounds the latency of the first event after a quiet spell.
@@ -77,7 +83,8 @@ type Live struct {
 
 	layout  PageLayout
 	header  HeaderEvent
-	formats []*Format // of the enabled events; each reader builds its Decoder
+	formats  []*Format // of the enabled events; each reader builds its Decoder
+	mappings []Mapping // what the formats decode to
 
 	ch     chan liveBatch
 	stop   chan struct{}
@@ -241,19 +248,37 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 		l.cleanup()
 		return nil, err
 	}
-	specs, err := liveDiscover(filepath.Join(l.root, "events"), opts.Events)
-	if err != nil {
-		return fail(err)
-	}
-	sched := false
-	for _, s := range specs {
-		if s.System == "gpu_scheduler" || s.System == "gpu_sched" {
-			sched = true
+	var specs []*Spec // the tracepoints to enable (System, Event)
+	if len(opts.Mappings) > 0 {
+		l.mappings = opts.Mappings
+		seen := map[string]bool{}
+		for _, m := range opts.Mappings {
+			if seen[m.System+":"+m.Event] {
+				continue
+			}
+			seen[m.System+":"+m.Event] = true
+			if _, err := os.Stat(filepath.Join(l.root, "events", m.System, m.Event, "format")); err != nil {
+				return fail(fmt.Errorf("mapped event %s:%s is not in %s", m.System, m.Event, filepath.Join(l.root, "events")))
+			}
+			specs = append(specs, &Spec{System: m.System, Event: m.Event})
+		}
+	} else {
+		var err error
+		if specs, err = liveDiscover(filepath.Join(l.root, "events"), opts.Events); err != nil {
+			return fail(err)
+		}
+		sched := false
+		for _, s := range specs {
+			if s.System == "gpu_scheduler" || s.System == "gpu_sched" {
+				sched = true
+			}
+			l.mappings = append(l.mappings, Mapping{System: s.System, Event: s.Event, Spec: *s})
+		}
+		if !sched {
+			return fail(ErrNoEvents)
 		}
 	}
-	if !sched {
-		return fail(ErrNoEvents)
-	}
+	var err error
 	if l.layout, err = liveReadWith(filepath.Join(l.root, "events", "header_page"), ParseHeaderPage); err != nil {
 		return fail(err)
 	}
@@ -294,6 +319,11 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 		}
 	}
 	for _, s := range specs {
+		if f := liveFilter(l.mappings, s.System, s.Event); f != "" {
+			if err := liveWrite(filepath.Join(inst, "events", s.System, s.Event, "filter"), f); err != nil {
+				return fail(fmt.Errorf("filtering %s: %w", s.Name(), err))
+			}
+		}
 		p := filepath.Join(inst, "events", s.System, s.Event, "enable")
 		if err := liveWrite(p, "1"); err != nil {
 			return fail(err)
@@ -377,7 +407,7 @@ func (l *Live) readCPU(cpu int, fd int) {
 	comm := map[int32]string{}
 	// A Decoder per reader: it interns ring names and is not safe for
 	// concurrent use.
-	dec := NewDecoder(l.formats)
+	dec := NewDecoderMappings(l.formats, l.mappings)
 	statsPath := filepath.Join(l.inst, "per_cpu", "cpu"+strconv.Itoa(cpu), "stats")
 	lastOverrun := liveOverrun(statsPath)
 	var evs []event.Event
@@ -677,4 +707,20 @@ func (l *Live) cleanup() error {
 		l.mounted = false
 	}
 	return errors.Join(errs...)
+}
+
+// liveFilter is the instance filter of a mapped tracepoint: the values its
+// mappings' Filter fields must have ("" when a mapping takes every record).
+func liveFilter(maps []Mapping, system, ev string) string {
+	var terms []string
+	for _, m := range maps {
+		if m.System != system || m.Event != ev {
+			continue
+		}
+		if m.Filter == "" {
+			return ""
+		}
+		terms = append(terms, fmt.Sprintf("%s == %d", m.Filter, m.FilterValue))
+	}
+	return strings.Join(terms, " || ")
 }

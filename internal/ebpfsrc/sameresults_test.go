@@ -1,0 +1,138 @@
+package ebpfsrc
+
+import (
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/gpuwatch/gpuwatch/internal/event"
+	"github.com/gpuwatch/gpuwatch/internal/gaps"
+	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+)
+
+// TestSameResultsAsTracefs runs the eBPF source and the tracefs source at
+// once on one live pattern (the real tracepoint syscalls:sys_enter_ioctl,
+// mapped the same way onto drm_run_job / drm_sched_process_job for both)
+// and checks they report the same events, windows and schedule.
+func TestSameResultsAsTracefs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("loading BPF and reading tracefs need root")
+	}
+	root := tracefsRoot(t)
+	run := tracefs.Spec{System: "gpu_scheduler", Event: "drm_run_job", Kind: event.KindRun, Fence: "arg"}
+	done := tracefs.Spec{System: "gpu_scheduler", Event: "drm_sched_process_job", Kind: event.KindDone, Fence: "arg"}
+	bs, err := Open(Options{TracefsRoot: root, Events: []Mapping{
+		{System: "syscalls", Event: "sys_enter_ioctl", Filter: "cmd", FilterValue: cmdRun, TGID: uint32(os.Getpid()), Spec: run},
+		{System: "syscalls", Event: "sys_enter_ioctl", Filter: "cmd", FilterValue: cmdDone, TGID: uint32(os.Getpid()), Spec: done},
+	}})
+	if errors.Is(err, ErrUnavailable) {
+		t.Skipf("eBPF unavailable: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bs.Close()
+	ts, err := tracefs.OpenLive(tracefs.LiveOptions{Root: root, Mappings: []tracefs.Mapping{
+		{System: "syscalls", Event: "sys_enter_ioctl", Filter: "cmd", FilterValue: cmdRun, Spec: run},
+		{System: "syscalls", Event: "sys_enter_ioctl", Filter: "cmd", FilterValue: cmdDone, Spec: done},
+	}})
+	if err != nil {
+		t.Fatalf("tracefs source: %v", err)
+	}
+	defer ts.Close()
+
+	want, late := firePattern(int64(6*time.Millisecond), int64(6400*time.Microsecond), int64(250*time.Microsecond), int64(600*time.Millisecond))
+	t.Logf("fired %d events (the firing thread ran up to %v late)", len(want), time.Duration(late))
+
+	collect := func(src event.Source, name string) []event.Event {
+		var evs []event.Event
+		got := make(chan struct{})
+		go func() {
+			defer close(got)
+			for len(evs) < len(want) {
+				ev, err := src.Next()
+				if err != nil {
+					return
+				}
+				if ev.Kind == event.KindLost {
+					t.Errorf("%s lost %d events", name, ev.Count)
+					continue
+				}
+				evs = append(evs, ev)
+			}
+		}()
+		select {
+		case <-got:
+		case <-time.After(10 * time.Second):
+			t.Errorf("%s: %d of %d events after 10 s", name, len(evs), len(want))
+		}
+		return evs
+	}
+	be := collect(bs, "ebpf")
+	te := collect(ts, "tracefs")
+	bs.Close()
+	ts.Close()
+	if len(be) != len(want) || len(te) != len(want) {
+		t.Fatalf("fired %d, eBPF read %d, tracefs read %d", len(want), len(be), len(te))
+	}
+	// Event for event: kind, name and fence equal; times within the
+	// syscall (each source stamps it at its own point of the same call).
+	for i := range want {
+		b, f := be[i], te[i]
+		if b.Kind != f.Kind || b.Name != f.Name || b.Job != f.Job || b.Job.Fence != want[i].fence {
+			t.Fatalf("event %d: eBPF %v %s %v, tracefs %v %s %v, fired %v %#x", i, b.Kind, b.Name, b.Job, f.Kind, f.Name, f.Job, want[i].kind, want[i].fence)
+		}
+		if d := b.Time - f.Time; d > 200e3 || d < -200e3 {
+			t.Fatalf("event %d: eBPF at %d, tracefs at %d: %v apart", i, b.Time, f.Time, time.Duration(d))
+		}
+	}
+	analyse := func(evs []event.Event) *gaps.Snapshot {
+		e := gaps.New(gaps.Config{})
+		for _, ev := range evs {
+			e.Feed(ev)
+		}
+		return e.Snapshot()
+	}
+	sb, sf := analyse(be), analyse(te)
+	var nb, nf int
+	for _, w := range sb.Windows {
+		if w.Kind == gaps.SwitchedOut {
+			nb++
+		}
+	}
+	for _, w := range sf.Windows {
+		if w.Kind == gaps.SwitchedOut {
+			nf++
+		}
+	}
+	if nb != nf || nb == 0 {
+		t.Errorf("switched-out windows: eBPF %d, tracefs %d", nb, nf)
+	}
+	for i := 0; i < len(sb.Windows) && i < len(sf.Windows); i++ {
+		wb, wf := sb.Windows[i], sf.Windows[i]
+		if wb.Kind != wf.Kind || abs(wb.Start-wf.Start) > 200e3 || abs(wb.End-wf.End) > 200e3 {
+			t.Errorf("window %d: eBPF %+v, tracefs %+v", i, wb, wf)
+			break
+		}
+	}
+	tb, tf := sb.Timeslice, sf.Timeslice
+	t.Logf("eBPF: detected %v share %.4f slice %v period %v; tracefs: detected %v share %.4f slice %v period %v",
+		tb.Detected, tb.Share, tb.Slice, tb.Period, tf.Detected, tf.Share, tf.Slice, tf.Period)
+	if tb.Detected != tf.Detected || tb.Mode != tf.Mode || tb.VFs != tf.VFs {
+		t.Errorf("schedules differ: eBPF %+v\ntracefs %+v", tb, tf)
+	}
+	if d := tb.Share - tf.Share; d > 0.002 || d < -0.002 {
+		t.Errorf("share: eBPF %.4f, tracefs %.4f", tb.Share, tf.Share)
+	}
+	if d := tb.Period - tf.Period; d > 50*time.Microsecond || d < -50*time.Microsecond {
+		t.Errorf("period: eBPF %v, tracefs %v", tb.Period, tf.Period)
+	}
+}
+
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
