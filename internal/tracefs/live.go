@@ -81,8 +81,8 @@ type Live struct {
 	delay      int64
 	poll       time.Duration
 
-	layout  PageLayout
-	header  HeaderEvent
+	layout   PageLayout
+	header   HeaderEvent
 	formats  []*Format // of the enabled events; each reader builds its Decoder
 	mappings []Mapping // what the formats decode to
 
