@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gpuwatch/gpuwatch/internal/event"
+	"github.com/gpuwatch/gpuwatch/internal/tracefs"
 )
 
 func cpuNow() time.Duration {
@@ -50,22 +53,53 @@ func BenchmarkEBPF(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("loading BPF needs root")
 	}
-	b.Run("kernel/rate=100k", func(b *testing.B) { benchEBPF(b, 20000, 100_000, false) })
-	for _, r := range []struct {
-		name string
-		rate int
-	}{{"10k", 10_000}, {"100k", 100_000}, {"500k", 500_000}} {
-		b.Run("total/rate="+r.name, func(b *testing.B) { benchEBPF(b, max(b.N, 20000), r.rate, true) })
+	openEBPF := func(b *testing.B) benchSrc { return openIoctl(b) }
+	b.Run("kernel/rate=100k", func(b *testing.B) { benchSource(b, 20000, 100_000, false, openEBPF) })
+	for _, r := range rates {
+		b.Run("total/rate="+r.name, func(b *testing.B) { benchSource(b, max(b.N, 20000), r.rate, true, openEBPF) })
 	}
 }
 
-func benchEBPF(b *testing.B, n, rate int, concurrent bool) {
+var rates = []struct {
+	name string
+	rate int
+}{{"10k", 10_000}, {"100k", 100_000}, {"500k", 500_000}}
 
+// BenchmarkTracefs is BenchmarkEBPF's "total" for the tracefs source on the
+// same tracepoint and mapping, so the two read side by side in one run:
+// go test -run XXX -bench 'EBPF/total|Tracefs' ./internal/ebpfsrc/
+func BenchmarkTracefs(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("reading tracefs needs root")
+	}
+	open := func(b *testing.B) benchSrc {
+		l, err := tracefs.OpenLive(tracefs.LiveOptions{Root: tracefsRoot(b), BufferKB: 8192, Mappings: []tracefs.Mapping{
+			{System: "syscalls", Event: "sys_enter_ioctl", Filter: "cmd", FilterValue: cmdRun,
+				Spec: tracefs.Spec{System: "gpu_scheduler", Event: "drm_run_job", Kind: event.KindRun, Fence: "arg"}},
+			{System: "syscalls", Event: "sys_enter_ioctl", Filter: "cmd", FilterValue: cmdDone,
+				Spec: tracefs.Spec{System: "gpu_scheduler", Event: "drm_sched_process_job", Kind: event.KindDone, Fence: "arg"}},
+		}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return l
+	}
+	for _, r := range rates {
+		b.Run("total/rate="+r.name, func(b *testing.B) { benchSource(b, max(b.N, 20000), r.rate, true, open) })
+	}
+}
+
+type benchSrc interface {
+	Next() (event.Event, error)
+	Close() error
+}
+
+func benchSource(b *testing.B, n, rate int, concurrent bool, open func(*testing.B) benchSrc) {
 	c0 := cpuNow()
 	firePaced(n, rate)
 	base := cpuNow() - c0
 
-	s := openIoctl(b)
+	s := open(b)
 	defer s.Close()
 	got := make(chan int, 1)
 	start := make(chan struct{})
@@ -104,7 +138,7 @@ func benchEBPF(b *testing.B, n, rate int, concurrent bool) {
 	}
 	b.StopTimer()
 	if k != n {
-		b.Fatalf("read %d of %d events (lost %d)", k, n, s.Lost())
+		b.Fatalf("read %d of %d events", k, n)
 	}
 	per := float64(with.Nanoseconds()) / float64(n)
 	basePer := float64(base.Nanoseconds()) / float64(n)
