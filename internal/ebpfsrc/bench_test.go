@@ -73,12 +73,7 @@ func BenchmarkTracefs(b *testing.B) {
 		b.Skip("reading tracefs needs root")
 	}
 	open := func(b *testing.B) benchSrc {
-		l, err := tracefs.OpenLive(tracefs.LiveOptions{Root: tracefsRoot(b), BufferKB: 8192, Mappings: []tracefs.Mapping{
-			{System: "syscalls", Event: "sys_enter_ioctl", Filter: "cmd", FilterValue: cmdRun,
-				Spec: tracefs.Spec{System: "gpu_scheduler", Event: "drm_run_job", Kind: event.KindRun, Fence: "arg"}},
-			{System: "syscalls", Event: "sys_enter_ioctl", Filter: "cmd", FilterValue: cmdDone,
-				Spec: tracefs.Spec{System: "gpu_scheduler", Event: "drm_sched_process_job", Kind: event.KindDone, Fence: "arg"}},
-		}})
+		l, err := tracefs.OpenLive(tracefs.LiveOptions{Root: tracefsRoot(b), BufferKB: 8192, Mappings: tracefsIoctlMappings(ringlessRun, ringlessDone)})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -20,8 +20,7 @@ func TestSameResultsAsTracefs(t *testing.T) {
 		t.Skip("loading BPF and reading tracefs need root")
 	}
 	root := tracefsRoot(t)
-	run := tracefs.Spec{System: "gpu_scheduler", Event: "drm_run_job", Kind: event.KindRun, Fence: "arg"}
-	done := tracefs.Spec{System: "gpu_scheduler", Event: "drm_sched_process_job", Kind: event.KindDone, Fence: "arg"}
+	run, done := ringlessRun, ringlessDone
 	bs, err := Open(Options{TracefsRoot: root, Events: []Mapping{
 		{System: "syscalls", Event: "sys_enter_ioctl", Filter: "cmd", FilterValue: cmdRun, TGID: uint32(os.Getpid()), Spec: run},
 		{System: "syscalls", Event: "sys_enter_ioctl", Filter: "cmd", FilterValue: cmdDone, TGID: uint32(os.Getpid()), Spec: done},
@@ -33,10 +32,7 @@ func TestSameResultsAsTracefs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bs.Close()
-	ts, err := tracefs.OpenLive(tracefs.LiveOptions{Root: root, Mappings: []tracefs.Mapping{
-		{System: "syscalls", Event: "sys_enter_ioctl", Filter: "cmd", FilterValue: cmdRun, Spec: run},
-		{System: "syscalls", Event: "sys_enter_ioctl", Filter: "cmd", FilterValue: cmdDone, Spec: done},
-	}})
+	ts, err := tracefs.OpenLive(tracefs.LiveOptions{Root: root, Mappings: tracefsIoctlMappings(run, done)})
 	if err != nil {
 		t.Fatalf("tracefs source: %v", err)
 	}
@@ -148,12 +144,7 @@ func TestTracefsLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load test")
 	}
-	l, err := tracefs.OpenLive(tracefs.LiveOptions{Root: tracefsRoot(t), Mappings: []tracefs.Mapping{
-		{System: "syscalls", Event: "sys_enter_ioctl", Filter: "cmd", FilterValue: cmdRun,
-			Spec: tracefs.Spec{System: "gpu_scheduler", Event: "drm_run_job", Kind: event.KindRun, Fence: "arg"}},
-		{System: "syscalls", Event: "sys_enter_ioctl", Filter: "cmd", FilterValue: cmdDone,
-			Spec: tracefs.Spec{System: "gpu_scheduler", Event: "drm_sched_process_job", Kind: event.KindDone, Fence: "arg"}},
-	}})
+	l, err := tracefs.OpenLive(tracefs.LiveOptions{Root: tracefsRoot(t), Mappings: tracefsIoctlMappings(ringlessRun, ringlessDone)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,5 +178,21 @@ func TestTracefsLoad(t *testing.T) {
 	t.Logf("fired %d at %.0f/s: read %d, lost %d", n, rate, read, lost)
 	if read+lost != n {
 		t.Errorf("read %d + lost %d = %d, fired %d", read, lost, read+lost, n)
+	}
+}
+
+// The Specs both sources map sys_enter_ioctl onto in the comparisons: no
+// ring (the eBPF source would name it by fd, tracefs cannot), fence = arg.
+var (
+	ringlessRun  = tracefs.Spec{System: "gpu_scheduler", Event: "drm_run_job", Kind: event.KindRun, Fence: "arg"}
+	ringlessDone = tracefs.Spec{System: "gpu_scheduler", Event: "drm_sched_process_job", Kind: event.KindDone, Fence: "arg"}
+)
+
+// tracefsIoctlMappings maps sys_enter_ioctl for the tracefs source as
+// ioctlMappings does for the eBPF source (cmd picks run or done).
+func tracefsIoctlMappings(run, done tracefs.Spec) []tracefs.Mapping {
+	return []tracefs.Mapping{
+		{System: "syscalls", Event: "sys_enter_ioctl", Filter: "cmd", FilterValue: cmdRun, Spec: run},
+		{System: "syscalls", Event: "sys_enter_ioctl", Filter: "cmd", FilterValue: cmdDone, Spec: done},
 	}
 }
