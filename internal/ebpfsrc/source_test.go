@@ -26,11 +26,15 @@ import (
 // fence and fd the ring. The program filters on cmd and on the test's
 // tgid in the kernel; loading, configuration, attaching, the ring buffer,
 // the in-kernel ring state and the decoding are those of real events.
-const (
-	cmdRun  = 0x6701
-	cmdDone = 0x6702
-	badFD   = 999999 // EBADF: the ioctl does nothing but fire the tracepoint
+// The cmd values carry the test process's pid, so that test binaries
+// running at once (go test runs packages in parallel) never read each
+// other's events, whatever filters a source applies.
+var (
+	cmdRun  = uint64(0x6701)<<16 | uint64(os.Getpid()&0xffff)
+	cmdDone = uint64(0x6702)<<16 | uint64(os.Getpid()&0xffff)
 )
+
+const badFD = 999999 // EBADF: the ioctl does nothing but fire the tracepoint
 
 func ioctlMappings(tgid uint32) []Mapping {
 	return []Mapping{
