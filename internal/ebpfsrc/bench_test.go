@@ -10,6 +10,7 @@ import (
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
 )
 
 func cpuNow() time.Duration {
@@ -72,6 +73,7 @@ func BenchmarkTracefs(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("reading tracefs needs root")
 	}
+	livetest.Lock(b)
 	open := func(b *testing.B) benchSrc {
 		l, err := tracefs.OpenLive(tracefs.LiveOptions{Root: tracefsRoot(b), BufferKB: 8192, Mappings: tracefsIoctlMappings(ringlessRun, ringlessDone)})
 		if err != nil {

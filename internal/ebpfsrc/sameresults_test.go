@@ -9,6 +9,7 @@ import (
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
 )
 
 // TestSameResultsAsTracefs runs the eBPF source and the tracefs source at
@@ -20,6 +21,9 @@ func TestSameResultsAsTracefs(t *testing.T) {
 		t.Skip("loading BPF and reading tracefs need root")
 	}
 	root := tracefsRoot(t)
+	// The tracefs source creates an instance: serialise with the other
+	// packages' live tests, which compare tracefs before and after.
+	livetest.Lock(t)
 	run, done := ringlessRun, ringlessDone
 	bs, err := Open(Options{TracefsRoot: root, Events: []Mapping{
 		{System: "syscalls", Event: "sys_enter_ioctl", Filter: "cmd", FilterValue: cmdRun, TGID: uint32(os.Getpid()), Spec: run},
@@ -144,6 +148,7 @@ func TestTracefsLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load test")
 	}
+	livetest.Lock(t)
 	l, err := tracefs.OpenLive(tracefs.LiveOptions{Root: tracefsRoot(t), Mappings: tracefsIoctlMappings(ringlessRun, ringlessDone)})
 	if err != nil {
 		t.Fatal(err)
