@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
@@ -97,6 +98,20 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 		if exp, err = report.ParseExpectation(*expect); err != nil {
 			fmt.Fprintf(stderr, "gpuwatch analyze: --expect: %v\n", err)
 			return exitUsage
+		}
+	}
+
+	// Output files are checked before the input is read: a typo in a
+	// directory should not cost a long analysis.
+	for _, out := range []struct{ flag, path string }{{"--pprof", *pprofFile}, {"--svg", *svgFile}} {
+		if out.path == "" {
+			continue
+		}
+		if dir := filepath.Dir(out.path); dir != "" {
+			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+				fmt.Fprintf(stderr, "gpuwatch analyze: %s: cannot write %s: no directory %s\n", out.flag, out.path, dir)
+				return exitUsage
+			}
 		}
 	}
 

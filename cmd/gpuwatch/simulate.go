@@ -161,6 +161,9 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 	if *start < time.Second {
 		return usageErr("--start: %v is before 1s", *start)
 	}
+	if *cpus < 1 {
+		return usageErr("--cpus: %d, want at least 1", *cpus)
+	}
 	p := simulate.Params{
 		VFs: *vfs, Slices: slices, SwitchCost: *sw, Jitter: *jitter, Policy: pol, NeighbourLoad: *load,
 		NeighbourOn: *nOn, NeighbourOff: *nOff, CPUs: *cpus,
