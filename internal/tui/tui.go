@@ -355,7 +355,7 @@ func glyphs(c model.Cell) (top, bottom rune, col tcell.Color) {
 	case model.CellIdle:
 		return ' ', '·', colIdle
 	case model.CellStall:
-		return '▄', '█', colStall
+		return '▄', '▓', colStall
 	}
 	return ' ', ' ', tcell.ColorDefault
 }
@@ -382,7 +382,7 @@ func (a *App) drawStrip(s tcell.Screen, x, y, w, h int) {
 	}
 	if row < y+h {
 		legend := colourTag(colActive) + "█ active " + colourTag(colOut) + "▒ switched out " +
-			colourTag(colIdle) + "· idle " + colourTag(colStall) + "▄ stalled"
+			colourTag(colIdle) + "· idle " + colourTag(colStall) + "▄▓ stalled"
 		print(s, legend, x, row, w, colText)
 		_, _, col := glyphs(st.NowCell)
 		if st.NowCell == model.CellNone || st.NowCell == model.CellActive {

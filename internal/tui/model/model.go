@@ -629,7 +629,7 @@ var Help = []string{
 	"?      this help (any key closes it)",
 	"^Z     suspend to the shell (fg to come back)",
 	"",
-	"strip: █ active   ▒ switched out   · guest idle   ▄ stalled",
+	"strip: █ active   ▒ switched out   · guest idle   ▄▓ stalled",
 	"histogram: gaps between completions while work was outstanding",
 	"(log scale); red bars are at or above the window threshold",
 	"verdict (--expect): BELOW when share + 2·err < expected",
