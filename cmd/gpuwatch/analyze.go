@@ -285,6 +285,8 @@ func openAnalyzeInput(name string) (src event.Source, stats func() inputStats, c
 		}
 		return src, stats, closeFn, nil
 	}
-	src, stats = openText(br, display)
-	return src, stats, closeFn, nil
+	t, stats := openText(br, display)
+	prev := closeFn
+	closeFn = func() error { t.Close(); return prev() }
+	return t, stats, closeFn, nil
 }

@@ -3,8 +3,8 @@ package main
 import (
 	"errors"
 	"io"
+	"runtime"
 
-	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
 )
 
@@ -13,9 +13,14 @@ func isNotReport(err error) bool { return errors.Is(err, tracefs.ErrNotReport) }
 // textFormat names text input in reports.
 const textFormat = "trace-cmd report"
 
-// openText reads trace-cmd report text (or tracefs trace / trace_pipe text).
-func openText(r io.Reader, name string) (event.Source, func() inputStats) {
+// openText reads trace-cmd report text (or tracefs trace / trace_pipe
+// text), on every CPU: the reader's goroutines parse blocks of lines while
+// this one runs the engine. Close the reader when done.
+func openText(r io.Reader, name string) (*tracefs.TextReader, func() inputStats) {
 	t := tracefs.NewTextReader(r, name)
+	if n := runtime.GOMAXPROCS(0); n > 1 {
+		t.Parallel(n)
+	}
 	return t, func() inputStats {
 		s := t.Stats()
 		ws := t.Warnings()

@@ -69,7 +69,8 @@ type TextReader struct {
 	eof       bool
 	err       error // sticky
 
-	fracDigits int   // fraction digits of the last dotted time (6 or 9)
+	fracDigits int   // fraction digits of the last dotted time (6 or 9; 0 unknown, see parseBlock)
+	fracDep    bool  // a bare-integer time was read with fracDigits 0
 	lastTime   int64 // time of the last event, for LOST markers
 
 	long   []byte
@@ -85,6 +86,11 @@ type TextReader struct {
 	warns   []Warning
 	stats   TextStats
 	fields  reportFields
+
+	// The parallel reader (report_parallel.go).
+	workers   int
+	blockSize int
+	par       *textPipeline
 }
 
 // NewTextReader reads report text from r. name names the input in warnings
@@ -161,6 +167,9 @@ func (t *TextReader) readLine() ([]byte, error) {
 // and an error wrapping ErrNotReport if the input is not report text. Lines
 // it cannot read are skipped and reported through Warnings.
 func (t *TextReader) Next() (event.Event, error) {
+	if t.par != nil {
+		return t.nextParallel()
+	}
 	if t.err != nil {
 		return event.Event{}, t.err
 	}
@@ -171,6 +180,10 @@ func (t *TextReader) Next() (event.Event, error) {
 		}
 	}
 	for {
+		if t.workers > 1 && t.recog && !t.eof {
+			t.startPipeline()
+			return t.nextParallel()
+		}
 		b, err := t.readLine()
 		if err == io.EOF {
 			if !t.recog && t.nonBlank > 0 {
@@ -567,7 +580,10 @@ func (t *TextReader) textParseTime(b []byte) (int64, bool) {
 		if n == 0 || n != len(b) {
 			return 0, false
 		}
-		if t.fracDigits == 6 {
+		if t.fracDigits == 0 {
+			t.fracDep = true
+		}
+		if t.fracDigits != 9 {
 			if v > (1<<63-1)/1000 {
 				return 0, false
 			}

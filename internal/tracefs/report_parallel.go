@@ -1,0 +1,357 @@
+package tracefs
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/gpuwatch/gpuwatch/internal/event"
+)
+
+// The parallel text reader. Once the input is recognised as report text,
+// a feeder goroutine cuts it into blocks of whole lines, n workers parse
+// the blocks into events, and Next hands the events out in input order.
+// The result is the sequential reader's, event for event, warning for
+// warning (TestParallelMatchesSequential, FuzzParallelMatchesSequential):
+// the little state a line depends on is carried between blocks by Next:
+//
+//   - line numbers: a worker numbers a block's lines from 1; Next adds the
+//     lines before the block to its warnings;
+//   - the time of the last event, which "[LOST N EVENTS]" markers carry:
+//     markers before a block's first event get it from Next;
+//   - the unit of bare-integer times (that of the last dotted time): a
+//     block that read one before any dotted time is parsed again, by Next,
+//     in the rare case the unit it assumed (µs) was wrong.
+
+// textBlockSize is the size of a block of lines.
+const textBlockSize = 256 << 10
+
+type textBlock struct {
+	buf  []byte // whole lines; the last may lack its '\n' when last is set
+	last bool   // the input ends with this block
+	err  error  // a read error after buf (last is set)
+	res  chan *textBlockResult
+}
+
+type textBlockResult struct {
+	blk      *textBlock
+	evs      []event.Event
+	stats    TextStats // what the block adds; CPUs/Version -1 when unset
+	warns    []Warning // Line counts from the block's first line (1)
+	leadLost int       // LOST markers before the block's first event
+	lastTime int64     // of the last event, valid when evs has one not lost
+	hasTime  bool
+	fracDep  bool // a bare-integer time came before any dotted time
+	fracEnd  int  // unit of the last dotted time, 0 if none
+}
+
+type textPipeline struct {
+	order   chan *textBlock
+	work    chan *textBlock
+	done    chan struct{}
+	wg      sync.WaitGroup
+	freeBuf chan []byte
+	freeEvs chan []event.Event
+
+	cur  []event.Event
+	next int
+}
+
+// Parallel makes the reader parse with n goroutines (n > 1) once the input
+// is recognised as report text. Call it before the first Next, and Close
+// the reader when done with it before its end.
+func (t *TextReader) Parallel(n int) {
+	t.workers = n
+	if t.blockSize == 0 {
+		t.blockSize = textBlockSize
+	}
+}
+
+// Close stops the goroutines of a parallel reader. It does not close the
+// underlying reader.
+func (t *TextReader) Close() error {
+	if p := t.par; p != nil && p.done != nil {
+		close(p.done)
+		p.done = nil
+	}
+	if t.err == nil {
+		t.err = fmt.Errorf("%s: reader closed", t.name)
+	}
+	return nil
+}
+
+func (t *TextReader) startPipeline() {
+	n := t.workers
+	depth := 2*n + 2
+	p := &textPipeline{
+		order:   make(chan *textBlock, depth),
+		work:    make(chan *textBlock, depth),
+		done:    make(chan struct{}),
+		freeBuf: make(chan []byte, depth+n+2),
+		freeEvs: make(chan []event.Event, depth+n+2),
+	}
+	t.par = p
+	go t.feed(p, p.done)
+	for range n {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			w := newTextWorker(t.name)
+			for blk := range p.work {
+				res := w.parseBlock(blk, 0, p.getEvs())
+				if !res.fracDep {
+					p.putBuf(blk.buf)
+					blk.buf = nil
+				}
+				blk.res <- res
+			}
+		}()
+	}
+}
+
+func (p *textPipeline) getBuf(n int) []byte {
+	select {
+	case b := <-p.freeBuf:
+		if cap(b) >= n {
+			return b[:0]
+		}
+	default:
+	}
+	return make([]byte, 0, n)
+}
+
+func (p *textPipeline) putBuf(b []byte) {
+	select {
+	case p.freeBuf <- b:
+	default:
+	}
+}
+
+func (p *textPipeline) getEvs() []event.Event {
+	select {
+	case e := <-p.freeEvs:
+		return e[:0]
+	default:
+		return nil
+	}
+}
+
+func (p *textPipeline) putEvs(e []event.Event) {
+	if cap(e) == 0 {
+		return
+	}
+	select {
+	case p.freeEvs <- e:
+	default:
+	}
+}
+
+// feed cuts the rest of the input into blocks of whole lines.
+func (t *TextReader) feed(p *textPipeline, done chan struct{}) {
+	defer close(p.work)
+	defer close(p.order)
+	var carry []byte
+	for {
+		buf := p.getBuf(t.blockSize)
+		buf = append(buf, carry...)
+		blk := &textBlock{res: make(chan *textBlockResult, 1)}
+		buf, carry, blk.err = t.fill(buf)
+		if blk.err != nil {
+			blk.last = true
+			if blk.err == io.EOF {
+				blk.err = nil
+			}
+		}
+		blk.buf = buf
+		select {
+		case p.order <- blk:
+		case <-done:
+			return
+		}
+		select {
+		case p.work <- blk:
+		case <-done:
+			return
+		}
+		if blk.last {
+			return
+		}
+	}
+}
+
+// fill reads into buf up to its capacity and returns the whole lines, the
+// rest of the last line (to carry into the next block) and the read error
+// (io.EOF at the end: then buf holds everything, carry is nil). A line
+// longer than reportMaxLine is cut there, as readLine cuts it.
+func (t *TextReader) fill(buf []byte) (lines, carry []byte, err error) {
+	for {
+		for len(buf) < cap(buf) && err == nil {
+			var n int
+			n, err = t.r.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+n]
+		}
+		if err == io.EOF {
+			return buf, nil, err
+		}
+		i := bytes.LastIndexByte(buf, '\n')
+		if err != nil {
+			// As readLine: the part of a line before a read error is
+			// not a line.
+			return buf[:i+1], nil, err
+		}
+		if i >= 0 {
+			return buf[:i+1], bytes.Clone(buf[i+1:]), nil
+		}
+		// One line fills the block: grow it up to reportMaxLine.
+		if len(buf) < reportMaxLine {
+			nb := make([]byte, len(buf), min(2*cap(buf), reportMaxLine))
+			copy(nb, buf)
+			buf = nb
+			continue
+		}
+		// Cut it there and skip to its end.
+		for {
+			_, e := t.r.ReadSlice('\n')
+			if e == nil {
+				return append(buf, '\n'), nil, nil
+			}
+			if e != bufio.ErrBufferFull {
+				if e != io.EOF {
+					return nil, nil, e
+				}
+				return buf, nil, e
+			}
+		}
+	}
+}
+
+// nextParallel is Next once the pipeline runs.
+func (t *TextReader) nextParallel() (event.Event, error) {
+	p := t.par
+	for p.next >= len(p.cur) {
+		if t.err != nil {
+			return event.Event{}, t.err
+		}
+		p.putEvs(p.cur)
+		p.cur, p.next = nil, 0
+		blk, ok := <-p.order
+		if !ok {
+			t.err = io.EOF
+			return event.Event{}, io.EOF
+		}
+		res := <-blk.res
+		if res.fracDep && t.fracDigits != 6 {
+			// The block assumed µs for a bare-integer time; the unit
+			// in force is ns: parse it again knowing that.
+			w := newTextWorker(t.name)
+			res = w.parseBlock(blk, t.fracDigits, res.evs[:0])
+		}
+		t.merge(res)
+		p.cur = res.evs
+		if blk.err != nil {
+			t.err = fmt.Errorf("reading %s: %w", t.name, blk.err)
+		} else if blk.last {
+			t.eof = true
+		}
+	}
+	ev := p.cur[p.next]
+	p.next++
+	return ev, nil
+}
+
+// merge adds a block's result to the reader's state.
+func (t *TextReader) merge(res *textBlockResult) {
+	for i := 0; i < res.leadLost; i++ {
+		res.evs[i].Time = t.lastTime
+	}
+	if res.hasTime {
+		t.lastTime = res.lastTime
+	}
+	if res.fracEnd != 0 {
+		t.fracDigits = res.fracEnd
+	}
+	for _, w := range res.warns {
+		if len(t.warns) >= reportMaxWarnings {
+			break
+		}
+		w.Line += t.line
+		t.warns = append(t.warns, w)
+	}
+	s := &res.stats
+	t.line += s.Lines
+	t.stats.Lines += s.Lines
+	t.stats.Events += s.Events
+	t.stats.Unknown += s.Unknown
+	t.stats.Malformed += s.Malformed
+	t.stats.Lost += s.Lost
+	for k, v := range s.UnknownByName {
+		t.stats.UnknownByName[k] += v
+	}
+	if s.CPUs >= 0 {
+		t.stats.CPUs = s.CPUs
+	}
+	if s.Version >= 0 {
+		t.stats.Version = s.Version
+	}
+}
+
+// newTextWorker is a TextReader used only to parse blocks.
+func newTextWorker(name string) *TextReader {
+	return &TextReader{
+		name:   name,
+		recog:  true,
+		intern: make(map[string]string),
+	}
+}
+
+// parseBlock parses blk's lines. frac is the unit of bare-integer times in
+// force before the block, 0 if unknown (then 6 is assumed and fracDep
+// tells whether that mattered).
+func (w *TextReader) parseBlock(blk *textBlock, frac int, evs []event.Event) *textBlockResult {
+	res := &textBlockResult{blk: blk}
+	w.line, w.eof = 0, false
+	w.fracDigits, w.fracDep = frac, false
+	w.lastTime = 0
+	w.warns = nil
+	w.stats = TextStats{UnknownByName: map[string]int{}, CPUs: -1, Version: -1}
+	data := blk.buf
+	sawTime := false
+	for len(data) > 0 {
+		var line []byte
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			line, data = data, nil
+			w.eof = blk.last
+		}
+		for len(line) > 0 && (line[len(line)-1] == '\r' || line[len(line)-1] == '\n') {
+			line = line[:len(line)-1]
+		}
+		w.line++
+		w.stats.Lines++
+		ev, ok := w.parseLine(line)
+		if !ok {
+			continue
+		}
+		w.stats.Events++
+		if ev.Kind == event.KindLost {
+			if !sawTime {
+				res.leadLost++
+			}
+		} else {
+			sawTime = true
+			res.lastTime, res.hasTime = ev.Time, true
+		}
+		evs = append(evs, ev)
+	}
+	res.evs = evs
+	res.stats = w.stats
+	res.warns = w.warns
+	res.fracDep = w.fracDep
+	if w.fracDigits != frac {
+		res.fracEnd = w.fracDigits
+	}
+	return res
+}
