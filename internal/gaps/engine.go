@@ -1,6 +1,7 @@
 package gaps
 
 import (
+	"maps"
 	"strings"
 	"time"
 
@@ -41,7 +42,11 @@ type Engine struct {
 	maxAge int64
 	maxJob int
 
-	input      Input
+	input Input
+	// names counts events by name in first-seen order; Snapshot turns it
+	// into input.ByName (a scan of a few names is cheaper per event than
+	// hashing the name).
+	names      []nameCount
 	start, end int64
 	started    bool
 
@@ -201,7 +206,7 @@ func (e *Engine) Feed(ev event.Event) {
 		return
 	}
 	e.input.Events++
-	e.input.ByName[ev.Name]++
+	e.countName(ev.Name)
 	e.expire(t)
 	if ev.Kind == event.KindEmit || isFenceEvent(ev.Name) {
 		e.fence(&ev, t)
@@ -214,6 +219,39 @@ func (e *Engine) Feed(ev event.Event) {
 	case event.KindDone:
 		e.done(&ev, t)
 	}
+}
+
+type nameCount struct {
+	name string
+	n    uint64
+}
+
+// countName counts one event of name. Names come from a few constant
+// strings, so the comparison mostly matches on the first entries.
+func (e *Engine) countName(name string) {
+	for i := range e.names {
+		if c := &e.names[i]; c.name == name {
+			c.n++
+			return
+		}
+	}
+	if len(e.names) < maxNames {
+		e.names = append(e.names, nameCount{name, 1})
+		return
+	}
+	e.input.ByName[name]++
+}
+
+// maxNames bounds the names counted in the list; more go to the map.
+const maxNames = 64
+
+// byName returns the counts by name.
+func (e *Engine) byName() map[string]uint64 {
+	m := maps.Clone(e.input.ByName)
+	for _, c := range e.names {
+		m[c.name] += c.n
+	}
+	return m
 }
 
 // isFenceEvent reports whether name is a dma_fence (fence, ≤ 4.9) tracepoint.
@@ -411,7 +449,7 @@ func (e *Engine) done(ev *event.Event, t int64) {
 	}
 	r.lat.add(t - sub)
 	e.progress(t)
-	e.retireOlder(&rec, t)
+	e.retireOlder(ev.Job, &rec, t)
 	e.decOut(&rec, t)
 }
 
@@ -419,13 +457,18 @@ func (e *Engine) done(ev *event.Event, t int64) {
 // rec: a ring executes its jobs in order, so a job run before rec (or, with
 // no run events, queued before it by the same entity) is done by now; its
 // completion event was lost.
-func (e *Engine) retireOlder(rec *jobRec, t int64) {
+func (e *Engine) retireOlder(key event.JobKey, rec *jobRec, t int64) {
 	r := &e.rings[rec.ring]
 	if r.name == "" {
 		return
 	}
 	for r.order.size > 0 {
 		f := r.order.front()
+		if f.key == key && f.first == rec.first {
+			// rec itself, done: no lookup needed.
+			r.order.pop()
+			continue
+		}
 		o, ok := e.jobs[f.key]
 		if !ok || o.first != f.first || o.ring != rec.ring {
 			r.order.pop()
@@ -472,6 +515,11 @@ func (e *Engine) expire(t int64) {
 	lim := t - e.maxAge
 	for e.order.size > 0 {
 		f := e.order.front()
+		if f.first >= lim && e.order.size <= 2*len(e.jobs)+64 {
+			// Nothing to expire; entries of finished jobs are dropped
+			// once they are half the list.
+			return
+		}
 		rec, ok := e.jobs[f.key]
 		if !ok || rec.first != f.first {
 			e.order.pop()

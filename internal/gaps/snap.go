@@ -1,7 +1,6 @@
 package gaps
 
 import (
-	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -87,7 +86,7 @@ func (e *Engine) FinalSnapshot() *Snapshot {
 // Snapshot returns the current state. The result is not modified later.
 func (e *Engine) Snapshot() *Snapshot {
 	s := &Snapshot{Input: e.input, Start: e.start, End: e.end}
-	s.Input.ByName = maps.Clone(e.input.ByName)
+	s.Input.ByName = e.byName()
 	cl := e.classify()
 	if cl.found {
 		s.Threshold = time.Duration(binLow(cl.busyBin, gapSub))

@@ -3,6 +3,7 @@ package tracefs
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -269,35 +270,23 @@ func (t *TextReader) parseHeader(b []byte) (ev event.Event, handled, ok bool) {
 				return ev, handled, ok
 			}
 		}
-		// An instance prefix "name: " may precede any of them.
-		i := textIndexColonSpace(b)
-		if i <= 0 || try == 1 {
+		// An instance prefix "name: " may precede any of them: the
+		// first word then ends with ':' (an event line's first word is
+		// its comm-pid).
+		if try == 1 {
 			break
 		}
-		b = textTrimSpace(b[i+2:])
+		i := bytes.IndexByte(b, ' ')
+		if i <= 1 || b[i-1] != ':' {
+			break
+		}
+		b = textTrimSpace(b[i+1:])
 	}
 	return ev, false, false
 }
 
 func textHeaderStart(c byte) bool {
 	return c == 'c' || c == 'v' || c == 'C' || c >= '0' && c <= '9'
-}
-
-// textIndexColonSpace is bytes.Index(b, ": ") through the vectorised
-// bytes.IndexByte.
-func textIndexColonSpace(b []byte) int {
-	off := 0
-	for {
-		i := bytes.IndexByte(b[off:], ':')
-		if i < 0 {
-			return -1
-		}
-		off += i
-		if off+1 < len(b) && b[off+1] == ' ' {
-			return off
-		}
-		off++
-	}
 }
 
 // parseHeaderAt recognises a header or marker line without instance prefix.
@@ -731,6 +720,10 @@ func (t *TextReader) lookupFormats(name []byte) ([]*reportFormat, bool) {
 func textTrimSpace(b []byte) []byte { return textTrimRight(textTrimLeft(b)) }
 
 func textTrimLeft(b []byte) []byte {
+	// Eight spaces at a time: comms are right-aligned in 16 columns.
+	for len(b) >= 8 && binary.LittleEndian.Uint64(b) == 0x2020202020202020 {
+		b = b[8:]
+	}
 	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
 		b = b[1:]
 	}

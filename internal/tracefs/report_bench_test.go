@@ -3,6 +3,7 @@ package tracefs_test
 import (
 	"io"
 	"os"
+	"runtime"
 	"testing"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
@@ -31,6 +32,7 @@ func BenchmarkAnalyzeFile(b *testing.B) {
 			b.Fatal(err)
 		}
 		src := tracefs.NewTextReader(f, path)
+		src.Parallel(runtime.GOMAXPROCS(0)) // as analyze does
 		eng := gaps.New(gaps.Config{})
 		if err := event.Drain(src, eng.Feed); err != nil && err != io.EOF {
 			b.Fatal(err)

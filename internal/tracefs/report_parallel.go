@@ -26,7 +26,7 @@ import (
 //     in the rare case the unit it assumed (µs) was wrong.
 
 // textBlockSize is the size of a block of lines.
-const textBlockSize = 256 << 10
+const textBlockSize = 128 << 10
 
 type textBlock struct {
 	buf  []byte // whole lines; the last may lack its '\n' when last is set

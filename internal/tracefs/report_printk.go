@@ -279,6 +279,14 @@ func textParsePointer(b []byte) (uint64, int) {
 func textParseHex(b []byte) (uint64, int) {
 	var v uint64
 	i := 0
+	// 16 digits fit: no overflow check before that.
+	for n := min(len(b), 16); i < n; i++ {
+		d := textHexVal[b[i]]
+		if d > 15 {
+			return v, i
+		}
+		v = v<<4 | uint64(d)
+	}
 	for ; i < len(b); i++ {
 		d := textHexVal[b[i]]
 		if d > 15 {
@@ -312,6 +320,10 @@ var textHexVal = func() (t [256]byte) {
 func textParseUint(b []byte) (uint64, int) {
 	var v uint64
 	i := 0
+	// 19 digits fit: no overflow check before that.
+	for n := min(len(b), 19); i < n && b[i] >= '0' && b[i] <= '9'; i++ {
+		v = v*10 + uint64(b[i]-'0')
+	}
 	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
 		d := uint64(b[i] - '0')
 		if v > (1<<64-1-d)/10 {
