@@ -10,7 +10,9 @@
 // and its older name fence.
 //
 // TextReader is a streaming, allocation-free parser of report text that
-// yields event.Events; TextWriter writes events back as trace-cmd report
+// yields event.Events; with Parallel(n) it cuts the input into blocks of
+// lines parsed by n goroutines and still returns the sequential result,
+// event for event and warning for warning. TextWriter writes events back as trace-cmd report
 // prints them for a chosen Generation, so that simulated traces read back
 // through the same parser as real ones.
 //
