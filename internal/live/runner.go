@@ -99,19 +99,28 @@ func (r *Runner) finish(err error) {
 func (r *Runner) Snapshot() (*gaps.Snapshot, Stats) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if c, ok := r.src.(Clock); ok && !r.done {
-		r.eng.Advance(c.Now())
-	}
-	now := time.Now()
+	now := r.advance()
 	if dt := now.Sub(r.lastAt); dt >= 100*time.Millisecond {
 		r.rate = float64(r.events-r.lastEvents) / dt.Seconds()
 		r.lastAt, r.lastEvents = now, r.events
 	}
-	st := Stats{
+	return r.eng.Snapshot(), r.stats(now)
+}
+
+// advance brings the engine to the source's clock; r.mu is held.
+func (r *Runner) advance() time.Time {
+	if c, ok := r.src.(Clock); ok && !r.done {
+		r.eng.Advance(c.Now())
+	}
+	return time.Now()
+}
+
+// stats is the run's Stats at now; r.mu is held.
+func (r *Runner) stats(now time.Time) Stats {
+	return Stats{
 		Source: r.name, Started: r.started, Uptime: now.Sub(r.started),
 		Events: r.events, Lost: r.lost, Rate: r.rate, Done: r.done, Err: r.err,
 	}
-	return r.eng.Snapshot(), st
 }
 
 // Final is Snapshot with the whole-run estimate redone from all the
@@ -120,15 +129,8 @@ func (r *Runner) Snapshot() (*gaps.Snapshot, Stats) {
 func (r *Runner) Final() (*gaps.Snapshot, Stats) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if c, ok := r.src.(Clock); ok && !r.done {
-		r.eng.Advance(c.Now())
-	}
-	now := time.Now()
-	st := Stats{
-		Source: r.name, Started: r.started, Uptime: now.Sub(r.started),
-		Events: r.events, Lost: r.lost, Rate: r.rate, Done: r.done, Err: r.err,
-	}
-	return r.eng.FinalSnapshot(), st
+	now := r.advance()
+	return r.eng.FinalSnapshot(), r.stats(now)
 }
 
 // Reset forgets the statistics gathered so far (the TUI's "r"); the

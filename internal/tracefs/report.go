@@ -158,10 +158,15 @@ func (t *TextReader) readLine() ([]byte, error) {
 	}
 	t.line++
 	t.stats.Lines++
+	return textTrimEOL(b), nil
+}
+
+// textTrimEOL drops a line's trailing '\n' and '\r' bytes.
+func textTrimEOL(b []byte) []byte {
 	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
 		b = b[:len(b)-1]
 	}
-	return b, nil
+	return b
 }
 
 // Next returns the next event. It returns io.EOF at the end of the input,

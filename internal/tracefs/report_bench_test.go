@@ -12,38 +12,32 @@ import (
 )
 
 // BenchmarkAnalyzeFile runs the offline pipeline of `gpuwatch analyze`
-// (TextReader → gaps engine → snapshot) over the report text named by
-// $GPUWATCH_BENCH_REPORT, for profiling with -cpuprofile / -memprofile.
-// Skipped when the variable is unset.
+// (TextReader on every CPU → gaps engine → snapshot) over the report text
+// named by $GPUWATCH_BENCH_REPORT, for profiling with -cpuprofile /
+// -memprofile. Skipped when the variable is unset.
 func BenchmarkAnalyzeFile(b *testing.B) {
-	path := os.Getenv("GPUWATCH_BENCH_REPORT")
-	if path == "" {
-		b.Skip("set GPUWATCH_BENCH_REPORT to a trace-cmd report file")
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(fi.Size())
-	b.ReportAllocs()
-	for b.Loop() {
-		f, err := os.Open(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		src := tracefs.NewTextReader(f, path)
+	benchFile(b, func(src *tracefs.TextReader) {
 		src.Parallel(runtime.GOMAXPROCS(0)) // as analyze does
 		eng := gaps.New(gaps.Config{})
 		if err := event.Drain(src, eng.Feed); err != nil && err != io.EOF {
 			b.Fatal(err)
 		}
 		eng.Snapshot()
-		f.Close()
-	}
+		src.Close()
+	})
 }
 
-// BenchmarkParseFile is BenchmarkAnalyzeFile without the engine.
+// BenchmarkParseFile is the sequential parser alone.
 func BenchmarkParseFile(b *testing.B) {
+	benchFile(b, func(src *tracefs.TextReader) {
+		if err := event.Drain(src, func(event.Event) {}); err != nil && err != io.EOF {
+			b.Fatal(err)
+		}
+	})
+}
+
+// benchFile runs do on a reader of $GPUWATCH_BENCH_REPORT per iteration.
+func benchFile(b *testing.B, do func(*tracefs.TextReader)) {
 	path := os.Getenv("GPUWATCH_BENCH_REPORT")
 	if path == "" {
 		b.Skip("set GPUWATCH_BENCH_REPORT to a trace-cmd report file")
@@ -59,10 +53,7 @@ func BenchmarkParseFile(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		src := tracefs.NewTextReader(f, path)
-		if err := event.Drain(src, func(event.Event) {}); err != nil && err != io.EOF {
-			b.Fatal(err)
-		}
+		do(tracefs.NewTextReader(f, path))
 		f.Close()
 	}
 }

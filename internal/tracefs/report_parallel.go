@@ -36,7 +36,6 @@ type textBlock struct {
 }
 
 type textBlockResult struct {
-	blk      *textBlock
 	evs      []event.Event
 	stats    TextStats // what the block adds; CPUs/Version -1 when unset
 	warns    []Warning // Line counts from the block's first line (1)
@@ -310,7 +309,7 @@ func newTextWorker(name string) *TextReader {
 // force before the block, 0 if unknown (then 6 is assumed and fracDep
 // tells whether that mattered).
 func (w *TextReader) parseBlock(blk *textBlock, frac int, evs []event.Event) *textBlockResult {
-	res := &textBlockResult{blk: blk}
+	res := &textBlockResult{}
 	w.line, w.eof = 0, false
 	w.fracDigits, w.fracDep = frac, false
 	w.lastTime = 0
@@ -326,9 +325,7 @@ func (w *TextReader) parseBlock(blk *textBlock, frac int, evs []event.Event) *te
 			line, data = data, nil
 			w.eof = blk.last
 		}
-		for len(line) > 0 && (line[len(line)-1] == '\r' || line[len(line)-1] == '\n') {
-			line = line[:len(line)-1]
-		}
+		line = textTrimEOL(line)
 		w.line++
 		w.stats.Lines++
 		ev, ok := w.parseLine(line)

@@ -269,6 +269,15 @@ func (t *TextWriter) value(f *reportFormat, arg string, ev *event.Event) textFie
 	return textFieldValue{}
 }
 
+// begin writes the header before the first line; it returns the sticky
+// error.
+func (t *TextWriter) begin() error {
+	if t.err == nil && !t.started {
+		t.header()
+	}
+	return t.err
+}
+
 func (t *TextWriter) header() {
 	t.started = true
 	// trace-cmd 3.1.6 `report` of an extracted instance prints "cpus=N"
@@ -299,14 +308,8 @@ func (t *TextWriter) appendPrefix(b []byte) []byte {
 // TextSynthContextSeqno); kinds the generation has no tracepoint for are
 // dropped and counted in Skipped.
 func (t *TextWriter) Write(ev event.Event) error {
-	if t.err != nil {
-		return t.err
-	}
-	if !t.started {
-		t.header()
-		if t.err != nil {
-			return t.err
-		}
+	if err := t.begin(); err != nil {
+		return err
 	}
 	b := t.appendPrefix(t.buf[:0])
 	if ev.Kind == event.KindLost {
@@ -421,14 +424,8 @@ func textPad(b []byte, n int) []byte {
 
 // Flush writes the header if nothing was written yet, then flushes.
 func (t *TextWriter) Flush() error {
-	if t.err != nil {
-		return t.err
-	}
-	if !t.started {
-		t.header()
-		if t.err != nil {
-			return t.err
-		}
+	if err := t.begin(); err != nil {
+		return err
 	}
 	t.err = t.w.Flush()
 	return t.err
