@@ -52,7 +52,7 @@ type Engine struct {
 
 	rings   []ringState
 	ringIdx map[string]int
-	jobs    map[event.JobKey]jobRec
+	jobs    jobTable
 	order   fifo[orderEnt] // every followed job, in first-seen order (expiry)
 	epoch   uint32         // bumped at each lost-events marker
 
@@ -102,6 +102,7 @@ type ringState struct {
 	stall     [nbGap]float64 // busy time inside no-progress stretches, by the stretch's bin
 	procs     []procState
 	procIdx   map[procKey]int
+	lastProc  int            // index of the last task looked up (proc's cache)
 	order     fifo[orderEnt] // this ring's jobs in first-seen order (in-order retirement)
 }
 
@@ -170,7 +171,6 @@ func New(cfg Config) *Engine {
 		maxAge:  int64(cfg.MaxJobAge),
 		maxJob:  cfg.MaxJobs,
 		ringIdx: map[string]int{},
-		jobs:    map[event.JobKey]jobRec{},
 	}
 	if e.maxAge <= 0 {
 		e.maxAge = int64(defaultMaxJobAge)
@@ -275,12 +275,12 @@ func (e *Engine) fence(ev *event.Event, t int64) {
 		run := *ev
 		run.Kind = event.KindRun
 		e.submit(&run, t)
-		if rec, ok := e.jobs[ev.Job]; ok {
+		if rec, ok := e.jobs.get(ev.Job); ok {
 			rec.viaFence = true
-			e.jobs[ev.Job] = rec
+			e.jobs.set(ev.Job, rec)
 		}
 	case event.KindDone:
-		if rec, ok := e.jobs[ev.Job]; ok && rec.viaFence && !ev.Job.IsZero() {
+		if rec, ok := e.jobs.get(ev.Job); ok && rec.viaFence && !ev.Job.IsZero() {
 			e.done(ev, t)
 		}
 	}
@@ -297,7 +297,16 @@ func (e *Engine) Advance(now int64) {
 }
 
 func (e *Engine) ring(name string) int {
-	if i, ok := e.ringIdx[name]; ok {
+	// A trace has a few rings: a scan (the parser hands out the same
+	// string for a ring each time, so most comparisons are a pointer
+	// check) is cheaper than hashing the name.
+	if len(e.rings) <= maxScanRings {
+		for i := range e.rings {
+			if e.rings[i].name == name {
+				return i
+			}
+		}
+	} else if i, ok := e.ringIdx[name]; ok {
 		return i
 	}
 	e.rings = append(e.rings, ringState{name: name, procIdx: map[procKey]int{}})
@@ -306,9 +315,17 @@ func (e *Engine) ring(name string) int {
 	return i
 }
 
+// maxScanRings is how many rings ring() scans before it uses the map.
+const maxScanRings = 16
+
 func (r *ringState) proc(comm string, pid int32) int {
+	// Consecutive jobs of a ring mostly come from one task.
+	if i := r.lastProc; i < len(r.procs) && r.procs[i].pid == pid && r.procs[i].comm == comm {
+		return i
+	}
 	k := procKey{comm, pid}
 	if i, ok := r.procIdx[k]; ok {
+		r.lastProc = i
 		return i
 	}
 	if len(r.procs) >= maxProcs {
@@ -320,6 +337,7 @@ func (r *ringState) proc(comm string, pid int32) int {
 	r.procs = append(r.procs, procState{comm: k.comm, pid: k.pid})
 	i := len(r.procs) - 1
 	r.procIdx[k] = i
+	r.lastProc = i
 	return i
 }
 
@@ -333,14 +351,14 @@ func (e *Engine) submit(ev *event.Event, t int64) {
 	if isRun && !r.sawRun {
 		r.sawRun = true
 	}
-	if rec, ok := e.jobs[ev.Job]; ok {
+	if rec, ok := e.jobs.get(ev.Job); ok {
 		if isRun && !rec.hasR && int(rec.ring) == ri {
 			rec.hasR, rec.run = true, t
 			if !rec.counted {
 				rec.counted, rec.epoch = true, e.epoch
 				e.incOut(int(rec.ring), int(rec.proc), t)
 			}
-			e.jobs[ev.Job] = rec
+			e.jobs.set(ev.Job, rec)
 			return
 		}
 		// The key is reused (or queued twice): the earlier job's
@@ -361,8 +379,8 @@ func (e *Engine) submit(ev *event.Event, t int64) {
 		rec.counted = true
 		e.incOut(ri, int(rec.proc), t)
 	}
-	e.jobs[ev.Job] = rec
-	if len(e.jobs) > e.maxJob {
+	e.jobs.set(ev.Job, rec)
+	if e.jobs.len() > e.maxJob {
 		e.expireOldest(t)
 	}
 	e.order.push(orderEnt{ev.Job, t})
@@ -422,7 +440,7 @@ func (e *Engine) done(ev *event.Event, t int64) {
 		e.recentDone.pop()
 	}
 	e.recentDone.push(t)
-	rec, ok := e.jobs[ev.Job]
+	rec, ok := e.jobs.get(ev.Job)
 	if !ok || ev.Job.IsZero() {
 		// A completion with no known submission (queued before the trace
 		// began, or its submission was lost) is still progress.
@@ -439,7 +457,7 @@ func (e *Engine) done(ev *event.Event, t int64) {
 		return
 	}
 	e.matched++
-	delete(e.jobs, ev.Job)
+	e.jobs.del(ev.Job)
 	r := &e.rings[rec.ring]
 	r.jobs++
 	r.procs[rec.proc].jobs++
@@ -469,7 +487,7 @@ func (e *Engine) retireOlder(key event.JobKey, rec *jobRec, t int64) {
 			r.order.pop()
 			continue
 		}
-		o, ok := e.jobs[f.key]
+		o, ok := e.jobs.get(f.key)
 		if !ok || o.first != f.first || o.ring != rec.ring {
 			r.order.pop()
 			continue
@@ -491,7 +509,7 @@ func (e *Engine) retireOlder(key event.JobKey, rec *jobRec, t int64) {
 
 // retire drops a job whose completion event never came.
 func (e *Engine) retire(key event.JobKey, rec jobRec, t int64, expired bool) {
-	delete(e.jobs, key)
+	e.jobs.del(key)
 	if expired {
 		e.input.Expired++
 		if rec.counted && rec.epoch == e.epoch {
@@ -515,12 +533,12 @@ func (e *Engine) expire(t int64) {
 	lim := t - e.maxAge
 	for e.order.size > 0 {
 		f := e.order.front()
-		if f.first >= lim && e.order.size <= 2*len(e.jobs)+64 {
+		if f.first >= lim && e.order.size <= 2*e.jobs.len()+64 {
 			// Nothing to expire; entries of finished jobs are dropped
 			// once they are half the list.
 			return
 		}
-		rec, ok := e.jobs[f.key]
+		rec, ok := e.jobs.get(f.key)
 		if !ok || rec.first != f.first {
 			e.order.pop()
 			continue
@@ -537,7 +555,7 @@ func (e *Engine) expire(t int64) {
 func (e *Engine) expireOldest(t int64) {
 	for e.order.size > 0 {
 		f := *e.order.front()
-		rec, ok := e.jobs[f.key]
+		rec, ok := e.jobs.get(f.key)
 		key := f.key
 		e.order.pop()
 		if ok && rec.first == f.first {

@@ -101,8 +101,8 @@ func FuzzEngine(f *testing.F) {
 		}
 		e.Advance(e.end + int64(time.Second))
 		checkSnapshot(t, e.Snapshot())
-		if len(e.jobs) > 64*2 {
-			t.Fatalf("%d jobs followed with 128 possible keys", len(e.jobs))
+		if e.jobs.len() > 64*2 {
+			t.Fatalf("%d jobs followed with 128 possible keys", e.jobs.len())
 		}
 	})
 }

@@ -138,7 +138,7 @@ func (h *latHist) quantile(q float64) time.Duration {
 
 // fifo is a growable ring buffer; it does not allocate in steady state.
 type fifo[T any] struct {
-	buf        []T
+	buf        []T // len is 0 or a power of two: indexes wrap with a mask
 	head, size int
 }
 
@@ -147,11 +147,11 @@ func (f *fifo[T]) push(v T) {
 		n := max(2*len(f.buf), 64)
 		nb := make([]T, n)
 		for i := 0; i < f.size; i++ {
-			nb[i] = f.buf[(f.head+i)%len(f.buf)]
+			nb[i] = *f.at(i)
 		}
 		f.buf, f.head = nb, 0
 	}
-	f.buf[(f.head+f.size)%len(f.buf)] = v
+	f.buf[(f.head+f.size)&(len(f.buf)-1)] = v
 	f.size++
 }
 
@@ -160,9 +160,9 @@ func (f *fifo[T]) front() *T { return &f.buf[f.head] }
 func (f *fifo[T]) pop() {
 	var zero T
 	f.buf[f.head] = zero
-	f.head = (f.head + 1) % len(f.buf)
+	f.head = (f.head + 1) & (len(f.buf) - 1)
 	f.size--
 }
 
 // at returns the i-th element from the front.
-func (f *fifo[T]) at(i int) *T { return &f.buf[(f.head+i)%len(f.buf)] }
+func (f *fifo[T]) at(i int) *T { return &f.buf[(f.head+i)&(len(f.buf)-1)] }

@@ -177,7 +177,7 @@ func TestExpiryBoundsState(t *testing.T) {
 	for i := 0; i < 200000; i++ {
 		e.Feed(event.Event{Time: int64(i) * 10 * us, Kind: event.KindQueue, Ring: "gfx", Job: event.JobKey{Fence: uint64(i + 1)}})
 	}
-	if n := len(e.jobs); n > 10001 {
+	if n := e.jobs.len(); n > 10001 {
 		t.Errorf("%d jobs followed, want ≤ 10001 (100 ms at one job per 10 µs)", n)
 	}
 	if e.order.size > 10001 {
@@ -191,8 +191,8 @@ func TestExpiryBoundsState(t *testing.T) {
 	for i := 0; i < 5000; i++ {
 		e2.Feed(event.Event{Time: int64(i), Kind: event.KindQueue, Ring: "gfx", Job: event.JobKey{Fence: uint64(i + 1)}})
 	}
-	if len(e2.jobs) > 1000 {
-		t.Errorf("MaxJobs: %d jobs", len(e2.jobs))
+	if e2.jobs.len() > 1000 {
+		t.Errorf("MaxJobs: %d jobs", e2.jobs.len())
 	}
 }
 
@@ -203,7 +203,7 @@ func TestInOrderRetirement(t *testing.T) {
 	b.q(0, "gfx", 1).run(0, "gfx", 1).q(0, "gfx", 2).run(1*ms, "gfx", 2).done(2*ms, 2)
 	e := b.engine(Config{})
 	s := e.Snapshot()
-	if s.Input.Implied != 1 || s.Rings[0].InFlight != 0 || s.Rings[0].Jobs != 2 || len(e.jobs) != 0 {
+	if s.Input.Implied != 1 || s.Rings[0].InFlight != 0 || s.Rings[0].Jobs != 2 || e.jobs.len() != 0 {
 		t.Errorf("input %+v ring %+v", s.Input, s.Rings[0])
 	}
 }
@@ -346,7 +346,7 @@ func lostMarker(t int64, n uint64) event.Event {
 
 // retained sums the sizes of everything the engine keeps per event.
 func (e *Engine) retained() int {
-	n := cap(e.cands) + len(e.short.buf) + len(e.recentDone.buf) + len(e.order.buf) + len(e.jobs) + len(e.input.ByName)
+	n := cap(e.cands) + len(e.short.buf) + len(e.recentDone.buf) + len(e.order.buf) + e.jobs.len() + len(e.input.ByName)
 	for i := range e.rings {
 		n += len(e.rings[i].order.buf) + len(e.rings[i].procs)
 	}

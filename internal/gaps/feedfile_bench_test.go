@@ -1,0 +1,45 @@
+package gaps_test
+
+import (
+	"io"
+	"os"
+	"testing"
+
+	"github.com/gpuwatch/gpuwatch/internal/event"
+	"github.com/gpuwatch/gpuwatch/internal/gaps"
+	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+)
+
+// BenchmarkFeedFile is the engine alone, offline, over the events of the
+// report text named by $GPUWATCH_BENCH_REPORT (parsed once, before timing).
+// Its bytes/s are those of the file, comparable with tracefs's
+// BenchmarkParseFile and BenchmarkAnalyzeFile. Skipped when the variable
+// is unset.
+func BenchmarkFeedFile(b *testing.B) {
+	path := os.Getenv("GPUWATCH_BENCH_REPORT")
+	if path == "" {
+		b.Skip("set GPUWATCH_BENCH_REPORT to a trace-cmd report file")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var evs []event.Event
+	if err := event.Drain(tracefs.NewTextReader(f, path), func(ev event.Event) { evs = append(evs, ev) }); err != nil && err != io.EOF {
+		b.Fatal(err)
+	}
+	b.SetBytes(fi.Size())
+	b.ReportAllocs()
+	for b.Loop() {
+		eng := gaps.New(gaps.Config{})
+		for i := range evs {
+			eng.Feed(evs[i])
+		}
+		eng.Snapshot()
+	}
+}

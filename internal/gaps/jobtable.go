@@ -1,0 +1,118 @@
+package gaps
+
+import "github.com/gpuwatch/gpuwatch/internal/event"
+
+// jobTable maps the followed jobs' keys to their records. It is the
+// engine's busiest structure (two to four lookups per event), so it is an
+// open-addressing table with linear probing and backward-shift deletion
+// keyed directly by the 24-byte JobKey: cheaper per lookup than a Go map,
+// which hashes the key's bytes through a generic path. The load factor
+// stays at or below 1/2.
+type jobTable struct {
+	slots []jobSlot // len is 0 or a power of two
+	n     int
+	shift uint8 // 64 - log2(len(slots))
+}
+
+type jobSlot struct {
+	key  event.JobKey
+	used bool
+	rec  jobRec
+}
+
+// jobHash mixes the three key words (fences are pointers with zero low
+// bits, contexts and seqnos small counters) with a 64-bit finaliser.
+func jobHash(k event.JobKey) uint64 {
+	h := k.Fence ^ k.Context*0x9e3779b97f4a7c15 ^ k.Seqno*0xc2b2ae3d27d4eb4f
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
+}
+
+func (t *jobTable) len() int { return t.n }
+
+// find returns the slot holding k, or -1.
+func (t *jobTable) find(k event.JobKey) int {
+	if t.n == 0 {
+		return -1
+	}
+	mask := len(t.slots) - 1
+	for i := int(jobHash(k) >> t.shift); ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if !s.used {
+			return -1
+		}
+		if s.key == k {
+			return i
+		}
+	}
+}
+
+// get returns k's record.
+func (t *jobTable) get(k event.JobKey) (jobRec, bool) {
+	if i := t.find(k); i >= 0 {
+		return t.slots[i].rec, true
+	}
+	return jobRec{}, false
+}
+
+// set adds or replaces k's record.
+func (t *jobTable) set(k event.JobKey, rec jobRec) {
+	if 2*(t.n+1) > len(t.slots) {
+		t.grow()
+	}
+	mask := len(t.slots) - 1
+	for i := int(jobHash(k) >> t.shift); ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if !s.used {
+			*s = jobSlot{key: k, used: true, rec: rec}
+			t.n++
+			return
+		}
+		if s.key == k {
+			s.rec = rec
+			return
+		}
+	}
+}
+
+// del removes k if present.
+func (t *jobTable) del(k event.JobKey) {
+	if i := t.find(k); i >= 0 {
+		t.delAt(i)
+	}
+}
+
+// delAt empties slot i and shifts back the entries of its probe run that
+// would no longer be reachable.
+func (t *jobTable) delAt(i int) {
+	mask := len(t.slots) - 1
+	for j := (i + 1) & mask; t.slots[j].used; j = (j + 1) & mask {
+		home := int(jobHash(t.slots[j].key) >> t.shift)
+		// Move j back to i unless its home lies cyclically in (i, j].
+		if (j-home)&mask >= (j-i)&mask {
+			t.slots[i] = t.slots[j]
+			i = j
+		}
+	}
+	t.slots[i] = jobSlot{}
+	t.n--
+}
+
+func (t *jobTable) grow() {
+	old := t.slots
+	n := max(2*len(old), 64)
+	bits := uint8(0)
+	for 1<<bits < n {
+		bits++
+	}
+	t.slots, t.n, t.shift = make([]jobSlot, n), 0, 64-bits
+	for i := range old {
+		if old[i].used {
+			t.set(old[i].key, old[i].rec)
+		}
+	}
+}

@@ -1,0 +1,63 @@
+package gaps
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gpuwatch/gpuwatch/internal/event"
+)
+
+// TestJobTableMatchesMap drives jobTable and a Go map with the same random
+// operations over a small key space (so probe runs wrap and deletions shift
+// entries back) and compares them after every step.
+func TestJobTableMatchesMap(t *testing.T) {
+	for _, keys := range []int{3, 50, 700} {
+		rng := rand.New(rand.NewPCG(uint64(keys), 1))
+		var tb jobTable
+		m := map[event.JobKey]jobRec{}
+		key := func() event.JobKey {
+			i := uint64(rng.IntN(keys))
+			switch i % 3 {
+			case 0:
+				return event.JobKey{Fence: 0xffff9a3b40000000 + i<<6}
+			case 1:
+				return event.JobKey{Context: i % 7, Seqno: i}
+			}
+			return event.JobKey{Fence: i << 40, Seqno: i}
+		}
+		for step := range 20000 {
+			k := key()
+			switch rng.IntN(3) {
+			case 0, 1:
+				rec := jobRec{first: int64(step), ring: int32(step % 5)}
+				tb.set(k, rec)
+				m[k] = rec
+			case 2:
+				tb.del(k)
+				delete(m, k)
+			}
+			if tb.len() != len(m) {
+				t.Fatalf("keys=%d step %d: len %d, map %d", keys, step, tb.len(), len(m))
+			}
+			if step%97 == 0 || keys < 10 {
+				for k, want := range m {
+					if got, ok := tb.get(k); !ok || got != want {
+						t.Fatalf("keys=%d step %d: get(%v) = %v, %v; want %v", keys, step, k, got, ok, want)
+					}
+				}
+				n := 0
+				for i := range tb.slots {
+					if s := &tb.slots[i]; s.used {
+						n++
+						if _, ok := m[s.key]; !ok {
+							t.Fatalf("keys=%d step %d: table holds deleted %v", keys, step, s.key)
+						}
+					}
+				}
+				if n != len(m) {
+					t.Fatalf("keys=%d step %d: %d used slots, want %d", keys, step, n, len(m))
+				}
+			}
+		}
+	}
+}
