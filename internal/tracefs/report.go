@@ -203,7 +203,8 @@ func (t *TextReader) Next() (event.Event, error) {
 			t.err = fmt.Errorf("reading %s: %w", t.name, err)
 			return event.Event{}, t.err
 		}
-		ev, ok := t.parseLine(b)
+		var ev event.Event
+		ok := t.parseLine(b, &ev)
 		if !t.recog && (t.nonBlank >= reportSniffLines || t.bytesRead >= reportSniffBytes) {
 			t.err = fmt.Errorf("%s: %w", t.name, ErrNotReport)
 			return event.Event{}, t.err
@@ -215,23 +216,24 @@ func (t *TextReader) Next() (event.Event, error) {
 	}
 }
 
-// parseLine handles one line; ok reports an event.
-func (t *TextReader) parseLine(b []byte) (event.Event, bool) {
+// parseLine handles one line; ok reports an event, stored in *ev (which
+// is left in an undefined state otherwise).
+func (t *TextReader) parseLine(b []byte, ev *event.Event) bool {
 	// Comment lines of the tracefs header start in column 0; an event line
 	// whose comm starts with '#' is indented (comm is right-aligned in 16).
 	comment := len(b) > 0 && b[0] == '#'
 	b = textTrimSpace(b)
 	if len(b) == 0 {
-		return event.Event{}, false
+		return false
 	}
 	t.nonBlank++
 	if comment {
 		t.parseComment(b)
-		return event.Event{}, false
+		return false
 	}
-	if ev, handled, ok := t.parseHeader(b); handled {
+	if handled, ok := t.parseHeader(b, ev); handled {
 		t.recog = true
-		return ev, ok
+		return ok
 	}
 	var ln textLine
 	if !textSplitLine(b, &ln) {
@@ -240,10 +242,10 @@ func (t *TextReader) parseLine(b []byte) (event.Event, bool) {
 		} else {
 			t.warn("expected a trace line (comm-pid [cpu] time: event: fields) or a report header, got %q", textClip(b))
 		}
-		return event.Event{}, false
+		return false
 	}
 	t.recog = true
-	return t.parseEvent(b, &ln)
+	return t.parseEvent(&ln, ev)
 }
 
 // parseComment reads the tracefs trace header ("# tracer: nop",
@@ -266,13 +268,13 @@ func (t *TextReader) parseComment(b []byte) {
 
 // parseHeader recognises the report header and marker lines, possibly
 // behind an instance prefix. handled is false if b is none of them.
-func (t *TextReader) parseHeader(b []byte) (ev event.Event, handled, ok bool) {
+func (t *TextReader) parseHeader(b []byte, ev *event.Event) (handled, ok bool) {
 	for try := 0; try < 2; try++ {
 		// Every header starts with 'c', 'v', 'C' or a digit: event lines
 		// (comm first) are rejected here without scanning them.
 		if len(b) > 0 && textHeaderStart(b[0]) {
-			if ev, handled, ok = t.parseHeaderAt(b); handled {
-				return ev, handled, ok
+			if handled, ok = t.parseHeaderAt(b, ev); handled {
+				return handled, ok
 			}
 		}
 		// An instance prefix "name: " may precede any of them: the
@@ -287,7 +289,7 @@ func (t *TextReader) parseHeader(b []byte) (ev event.Event, handled, ok bool) {
 		}
 		b = textTrimSpace(b[i+1:])
 	}
-	return ev, false, false
+	return false, false
 }
 
 func textHeaderStart(c byte) bool {
@@ -295,54 +297,55 @@ func textHeaderStart(c byte) bool {
 }
 
 // parseHeaderAt recognises a header or marker line without instance prefix.
-func (t *TextReader) parseHeaderAt(b []byte) (ev event.Event, handled, ok bool) {
+func (t *TextReader) parseHeaderAt(b []byte, ev *event.Event) (handled, ok bool) {
 	{
 		switch {
 		case bytes.HasPrefix(b, []byte("cpus=")):
 			if v, n := textParseUint(b[5:]); n > 0 && n == len(b)-5 && v < 1<<20 {
 				t.stats.CPUs = int(v)
-				return ev, true, false
+				return true, false
 			}
 		case bytes.HasPrefix(b, []byte("version = ")):
 			if v, n := textParseUint(b[10:]); n > 0 && v < 1<<20 {
 				t.stats.Version = int(v)
-				return ev, true, false
+				return true, false
 			}
 		case bytes.HasPrefix(b, []byte("CPU:")):
-			if ev, ok := t.parseMarker(b[4:]); ok {
-				return ev, true, ev.Kind == event.KindLost
+			if lost, ok := t.parseMarker(b[4:], ev); ok {
+				return true, lost
 			}
 		case bytes.HasPrefix(b, []byte("CPU ")) && bytes.HasSuffix(b, []byte(" is empty")):
 			if _, n := textParseUint(b[4:]); n > 0 && 4+n+9 == len(b) {
-				return ev, true, false
+				return true, false
 			}
 		case bytes.HasPrefix(b, []byte("CPU")) && bytes.Contains(b, []byte(" data recorded at offset=")):
 			// show_cpu_stats / trace-output.c, followed by "    N bytes in size".
 			if _, n := textParseUint(b[3:]); n > 0 {
-				return ev, true, false
+				return true, false
 			}
 		case bytes.Contains(b, []byte(" bytes in size")):
 			// "N bytes in size" or "N bytes in size (M uncompressed)".
 			if _, n := textParseUint(b); n > 0 && bytes.HasPrefix(b[n:], []byte(" bytes in size")) {
-				return ev, true, false
+				return true, false
 			}
 		}
 	}
-	return ev, false, false
+	return false, false
 }
 
 // parseMarker reads what follows "CPU:": "N [LOST M EVENTS]" (kernel trace
 // text, trace-cmd 2.x), "N [M EVENTS DROPPED]" and "N [EVENTS DROPPED]"
 // (trace-cmd 3.x), "N [SUBBUFFER START]" (trace-cmd --debug / -B breaks).
-func (t *TextReader) parseMarker(b []byte) (event.Event, bool) {
+// ok reports a marker; lost a lost-events one, stored in *ev.
+func (t *TextReader) parseMarker(b []byte, ev *event.Event) (lost, ok bool) {
 	cpu, n := textParseUint(b)
 	if n == 0 || cpu > 1<<20 || !bytes.HasPrefix(b[n:], []byte(" [")) {
-		return event.Event{}, false
+		return false, false
 	}
 	m := b[n+2:]
 	j := bytes.IndexByte(m, ']')
 	if j < 0 {
-		return event.Event{}, false
+		return false, false
 	}
 	m = m[:j]
 	var count uint64
@@ -350,24 +353,25 @@ func (t *TextReader) parseMarker(b []byte) (event.Event, bool) {
 	case bytes.HasPrefix(m, []byte("LOST ")) && bytes.HasSuffix(m, []byte(" EVENTS")):
 		v, k := textParseUint(m[5:])
 		if k == 0 || 5+k+7 != len(m) {
-			return event.Event{}, false
+			return false, false
 		}
 		count = v
 	case bytes.HasSuffix(m, []byte(" EVENTS DROPPED")):
 		v, k := textParseUint(m)
 		if k == 0 || k+15 != len(m) {
-			return event.Event{}, false
+			return false, false
 		}
 		count = v
 	case bytes.Equal(m, []byte("EVENTS DROPPED")):
 		// Unknown count.
 	case bytes.HasPrefix(m, []byte("SUBBUFFER START")):
-		return event.Event{}, true
+		return false, true
 	default:
-		return event.Event{}, false
+		return false, false
 	}
 	t.stats.Lost += count
-	return event.Event{Time: t.lastTime, CPU: int32(cpu), Kind: event.KindLost, Count: count, JobCount: -1, HWJobCount: -1}, true
+	*ev = event.Event{Time: t.lastTime, CPU: int32(cpu), Kind: event.KindLost, Count: count, JobCount: -1, HWJobCount: -1}
+	return true, true
 }
 
 // textLine is the split of one event line; the slices alias the line.
@@ -430,9 +434,15 @@ func textSplitLine(b []byte, ln *textLine) bool {
 	return false
 }
 
-func textNameByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.'
-}
+func textNameByte(c byte) bool { return textNameBytes[c] }
+
+// textNameBytes marks the bytes of event names.
+var textNameBytes = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.'
+	}
+	return t
+}()
 
 // textSplitHead reads "[instance: ]comm-pid [(tgid)] [cpu] [flags]" or the
 // latency form "comm-pid cpu<flags>".
@@ -483,9 +493,18 @@ func textSplitHead(h []byte, ln *textLine) bool {
 	ln.pid = int64(pid)
 	comm := textTrimLeft(left[:d])
 	ln.instance = nil
-	if k := bytes.Index(comm, []byte(": ")); k >= 0 {
-		ln.instance = comm[:k]
-		comm = textTrimLeft(comm[k+2:])
+	// An instance prefix "name: " (IndexByte first: most comms have no ':').
+	for k := 0; k < len(comm); k++ {
+		c := bytes.IndexByte(comm[k:], ':')
+		if c < 0 {
+			break
+		}
+		k += c
+		if k+1 < len(comm) && comm[k+1] == ' ' {
+			ln.instance = comm[:k]
+			comm = textTrimLeft(comm[k+2:])
+			break
+		}
 	}
 	ln.comm = comm
 	return true
@@ -620,18 +639,18 @@ func (t *TextReader) textParseTime(b []byte) (int64, bool) {
 	return int64(total), true
 }
 
-func (t *TextReader) parseEvent(line []byte, ln *textLine) (event.Event, bool) {
+func (t *TextReader) parseEvent(ln *textLine, ev *event.Event) bool {
 	fs, known := t.lookupFormats(ln.name)
 	if !known {
 		name := t.internBytes(ln.name)
 		t.stats.Unknown++
 		t.stats.UnknownByName[name]++
-		return event.Event{}, false
+		return false
 	}
 	ts, ok := t.textParseTime(ln.time)
 	if !ok {
 		t.warn("expected a time as seconds.fraction, got %q", textClip(ln.time))
-		return event.Event{}, false
+		return false
 	}
 	var f *reportFormat
 	for _, c := range fs {
@@ -654,30 +673,29 @@ func (t *TextReader) parseEvent(line []byte, ln *textLine) (event.Event, bool) {
 		} else {
 			t.warn("expected %q in %s, got %q", fs[0].expect, fs[0].name, textClip(ln.body))
 		}
-		return event.Event{}, false
+		return false
 	}
-	s := f.spec
 	fl := &t.fields
-	ev := event.Event{
+	*ev = event.Event{
 		Time:       ts,
 		CPU:        int32(ln.cpu),
 		PID:        int32(ln.pid),
-		Kind:       s.Kind,
+		Kind:       f.spec.Kind,
 		Name:       f.name,
-		ID:         fl.id,
-		Entity:     fl.entity,
-		JobCount:   fl.jobCount,
-		HWJobCount: fl.hwJobCount,
-		Job:        event.JobKey{Fence: fl.fence, Context: fl.context, Seqno: fl.seqno},
+		ID:         fl.v[reportRoleID],
+		Entity:     fl.v[reportRoleEntity],
+		JobCount:   fl.jobCount(),
+		HWJobCount: fl.hwJobCount(),
+		Job:        event.JobKey{Fence: fl.v[reportRoleFence], Context: fl.v[reportRoleContext], Seqno: fl.v[reportRoleSeqno]},
 	}
-	if !bytes.Equal(ln.comm, []byte("<...>")) {
+	if string(ln.comm) != "<...>" {
 		ev.Comm = t.internBytes(ln.comm)
 	}
 	if fl.ring != nil {
 		ev.Ring = t.internBytes(fl.ring)
 	}
 	t.lastTime = ts
-	return ev, true
+	return true
 }
 
 // internBytes returns b as a string, shared between lines while the table

@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"syscall"
 	"testing"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
@@ -48,6 +49,7 @@ func benchFile(b *testing.B, do func(*tracefs.TextReader)) {
 	}
 	b.SetBytes(fi.Size())
 	b.ReportAllocs()
+	cpu0 := cpuTime()
 	for b.Loop() {
 		f, err := os.Open(path)
 		if err != nil {
@@ -56,4 +58,27 @@ func benchFile(b *testing.B, do func(*tracefs.TextReader)) {
 		do(tracefs.NewTextReader(f, path))
 		f.Close()
 	}
+	// CPU time (user+system, all threads) per op: with the parallel
+	// reader, what the speed-up costs.
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+}
+
+// cpuTime is the process's user+system time in nanoseconds.
+func cpuTime() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// BenchmarkParseFileParallel is the parallel parser alone.
+func BenchmarkParseFileParallel(b *testing.B) {
+	benchFile(b, func(src *tracefs.TextReader) {
+		src.Parallel(runtime.GOMAXPROCS(0))
+		if err := event.Drain(src, func(event.Event) {}); err != nil && err != io.EOF {
+			b.Fatal(err)
+		}
+		src.Close()
+	})
 }

@@ -12,7 +12,7 @@ package tracefs
 // are present, so a real tracepoint's malformed line is not mistaken for
 // one.
 func reportMatchFields(s *Spec, body []byte, out *reportFields) bool {
-	*out = reportFields{jobCount: -1, hwJobCount: -1}
+	out.reset()
 	b := textTrimSpace(body)
 	// Optional probe address "(557d951f5610)" or "(func+0x0/0x10)".
 	if len(b) > 0 && b[0] == '(' {
@@ -88,19 +88,19 @@ func reportMatchFields(s *Spec, body []byte, out *reportFields) bool {
 		}
 		switch string(key) {
 		case s.Fence:
-			out.fence, haveFence = num, true
+			out.v[reportRoleFence], haveFence = num, true
 		case s.Context:
-			out.context, haveCtx = num, true
+			out.v[reportRoleContext], haveCtx = num, true
 		case s.Seqno:
-			out.seqno, haveSeq = num, true
+			out.v[reportRoleSeqno], haveSeq = num, true
 		case s.ID:
-			out.id = num
+			out.v[reportRoleID] = num
 		case s.Entity:
-			out.entity = num
+			out.v[reportRoleEntity] = num
 		case s.JobCount:
-			out.jobCount = int32(num)
+			out.v[reportRoleJobCount] = num
 		case s.HWJobCount:
-			out.hwJobCount = int32(num)
+			out.v[reportRoleHWJobCount] = num
 		}
 	}
 	return haveFence || (haveCtx && haveSeq)

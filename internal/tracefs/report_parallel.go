@@ -328,8 +328,10 @@ func (w *TextReader) parseBlock(blk *textBlock, frac int, evs []event.Event) *te
 		line = textTrimEOL(line)
 		w.line++
 		w.stats.Lines++
-		ev, ok := w.parseLine(line)
-		if !ok {
+		evs = append(evs, event.Event{})
+		ev := &evs[len(evs)-1]
+		if !w.parseLine(line, ev) {
+			evs = evs[:len(evs)-1]
 			continue
 		}
 		w.stats.Events++
@@ -341,7 +343,6 @@ func (w *TextReader) parseBlock(blk *textBlock, frac int, evs []event.Event) *te
 			sawTime = true
 			res.lastTime, res.hasTime = ev.Time, true
 		}
-		evs = append(evs, ev)
 	}
 	res.evs = evs
 	res.stats = w.stats

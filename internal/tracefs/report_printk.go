@@ -2,6 +2,7 @@ package tracefs
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"strconv"
 )
@@ -19,14 +20,15 @@ const (
 	reportRoleEntity
 	reportRoleJobCount
 	reportRoleHWJobCount
+	reportRoleCount
 )
 
 // reportSeg is one conversion of a printk format with the literal text
 // before it.
 type reportSeg struct {
-	lit  string // literal text before the conversion
-	conv byte   // 'p' pointer, 'u' unsigned, 'd' signed, 's' string
-	arg  string // format-file field name
+	lit  textLit // literal text before the conversion
+	conv byte    // 'p' pointer, 'u' unsigned, 'd' signed, 's' string
+	arg  string  // format-file field name
 	role reportRole
 }
 
@@ -36,22 +38,27 @@ type reportFormat struct {
 	pf   *PrintFormat
 	name string // spec.Name()
 	segs []reportSeg
-	tail string // literal text after the last conversion
+	tail textLit // literal text after the last conversion
 	// expect is a short description of the format for warnings.
 	expect string
 }
 
-// reportFields is what matching one body yields.
+// reportFields is what matching one body yields: the ring, and the
+// numbers by role (v[reportRoleNone] takes the ones the model ignores).
 type reportFields struct {
-	ring       []byte
-	fence      uint64
-	context    uint64
-	seqno      uint64
-	id         uint64
-	entity     uint64
-	jobCount   int32
-	hwJobCount int32
+	ring []byte
+	v    [reportRoleCount]uint64
 }
+
+// reset clears f; the counts default to -1 (absent).
+func (f *reportFields) reset() {
+	*f = reportFields{}
+	f.v[reportRoleJobCount] = 1<<64 - 1
+	f.v[reportRoleHWJobCount] = 1<<64 - 1
+}
+
+func (f *reportFields) jobCount() int32   { return int32(f.v[reportRoleJobCount]) }
+func (f *reportFields) hwJobCount() int32 { return int32(f.v[reportRoleHWJobCount]) }
 
 func reportRoleOf(s *Spec, arg string) reportRole {
 	switch arg {
@@ -115,15 +122,15 @@ func compileReportFormat(s *Spec, pf *PrintFormat) (*reportFormat, error) {
 		}
 		arg := pf.Args[n]
 		n++
-		f.segs = append(f.segs, reportSeg{lit: string(lit), conv: conv, arg: arg, role: reportRoleOf(s, arg)})
+		f.segs = append(f.segs, reportSeg{lit: newTextLit(string(lit)), conv: conv, arg: arg, role: reportRoleOf(s, arg)})
 		lit = lit[:0]
 	}
 	if n != len(pf.Args) {
 		return nil, fmt.Errorf("format %q of %s: %d conversions, %d args", p, s.Name(), n, len(pf.Args))
 	}
-	f.tail = string(lit)
+	f.tail = newTextLit(string(lit))
 	for i := 0; i+1 < len(f.segs); i++ {
-		if f.segs[i].conv == 's' && f.segs[i+1].lit == "" {
+		if f.segs[i].conv == 's' && f.segs[i+1].lit.s == "" {
 			return nil, fmt.Errorf("format %q of %s: %%s directly followed by a conversion", p, s.Name())
 		}
 	}
@@ -156,14 +163,14 @@ func reportExpect(p string) string {
 // match parses body against the format. It does not allocate: ring
 // aliases body.
 func (f *reportFormat) match(body []byte, out *reportFields) bool {
-	*out = reportFields{jobCount: -1, hwJobCount: -1}
+	out.reset()
 	pos := 0
 	for i := range f.segs {
 		sg := &f.segs[i]
-		if !bytes.HasPrefix(body[pos:], []byte(sg.lit)) {
+		if !sg.lit.at(body, pos) {
 			return false
 		}
-		pos += len(sg.lit)
+		pos += len(sg.lit.s)
 		var v uint64
 		var str []byte
 		switch sg.conv {
@@ -190,7 +197,7 @@ func (f *reportFormat) match(body []byte, out *reportFields) bool {
 				v = uint64(-int64(v))
 			}
 		case 'x':
-			if bytes.HasPrefix(body[pos:], []byte("0x")) {
+			if textHasLit(body, pos, "0x") {
 				pos += 2
 			}
 			var n int
@@ -200,52 +207,78 @@ func (f *reportFormat) match(body []byte, out *reportFields) bool {
 			}
 			pos += n
 		case 's':
-			next := f.tail
+			next := &f.tail
 			if i+1 < len(f.segs) {
-				next = f.segs[i+1].lit
+				next = &f.segs[i+1].lit
 			}
-			if next == "" {
+			if next.s == "" {
 				str = body[pos:]
 				pos = len(body)
 			} else {
-				j := bytes.Index(body[pos:], []byte(next))
-				if j < 0 {
+				// The string is short (a ring name): scan for the
+				// next literal's first byte rather than call Index.
+				j := pos
+				for c := next.s[0]; j < len(body); j++ {
+					if body[j] == c && next.at(body, j) {
+						break
+					}
+				}
+				if j == len(body) {
 					return false
 				}
-				str = body[pos : pos+j]
-				pos += j
+				str = body[pos:j]
+				pos = j
 			}
 		}
-		switch sg.role {
-		case reportRoleRing:
+		if sg.role == reportRoleRing {
 			out.ring = str
-		case reportRoleFence:
-			out.fence = v
-		case reportRoleContext:
-			out.context = v
-		case reportRoleSeqno:
-			out.seqno = v
-		case reportRoleID:
-			out.id = v
-		case reportRoleEntity:
-			out.entity = v
-		case reportRoleJobCount:
-			out.jobCount = int32(v)
-		case reportRoleHWJobCount:
-			out.hwJobCount = int32(v)
+		} else {
+			out.v[sg.role] = v
 		}
 	}
-	rest := body[pos:]
-	if !bytes.HasPrefix(rest, []byte(f.tail)) {
+	if !f.tail.at(body, pos) {
 		return false
 	}
-	rest = rest[len(f.tail):]
-	for _, c := range rest {
+	for _, c := range body[pos+len(f.tail.s):] {
 		if c != ' ' && c != '\t' {
 			return false
 		}
 	}
 	return true
+}
+
+// textHasLit reports whether b[pos:] starts with lit.
+func textHasLit(b []byte, pos int, lit string) bool {
+	return len(b)-pos >= len(lit) && string(b[pos:pos+len(lit)]) == lit
+}
+
+// textLit is a literal of a printk format with its first 16 bytes as
+// little-endian words and masks: where the text has room, at compares it
+// with one or two loads instead of a call.
+type textLit struct {
+	s    string
+	w, m [2]uint64
+}
+
+func newTextLit(s string) textLit {
+	l := textLit{s: s}
+	for i := 0; i < len(s) && i < 16; i++ {
+		l.w[i/8] |= uint64(s[i]) << (8 * (i % 8))
+		l.m[i/8] |= 0xff << (8 * (i % 8))
+	}
+	return l
+}
+
+// at reports whether b[pos:] starts with the literal.
+func (l *textLit) at(b []byte, pos int) bool {
+	switch rest := len(b) - pos; {
+	case len(l.s) <= 8 && rest >= 8:
+		return binary.LittleEndian.Uint64(b[pos:])&l.m[0] == l.w[0]
+	case len(l.s) <= 16 && rest >= 16:
+		p := b[pos : pos+16]
+		return binary.LittleEndian.Uint64(p)&l.m[0] == l.w[0] && binary.LittleEndian.Uint64(p[8:])&l.m[1] == l.w[1]
+	}
+	return textHasLit(b, pos, l.s)
 }
 
 // textParsePointer reads a %p value as trace-cmd (glibc "%p": 0x…, "(nil)")
@@ -279,6 +312,27 @@ func textParsePointer(b []byte) (uint64, int) {
 func textParseHex(b []byte) (uint64, int) {
 	var v uint64
 	i := 0
+	// Eight digits at a time while they fill a word (kernel pointers
+	// have 16).
+	for i < 16 && len(b)-i >= 8 {
+		// SWAR: the range checks of the eight bytes at once (the
+		// first byte in the low one). ge sets a byte's high bit where
+		// its low 7 bits are >= n; ascii clears the bytes >= 0x80.
+		const lo, hi = 0x0101010101010101, 0x8080808080808080
+		x := binary.LittleEndian.Uint64(b[i:])
+		ascii := ^x & hi
+		digit := ((x | hi) - '0'*lo) & hi &^ (((x | hi) - ('9'+1)*lo) & hi)
+		y := x | 0x2020202020202020 // 'A'-'F' to 'a'-'f'
+		letter := ((y | hi) - 'a'*lo) & hi &^ (((y | hi) - ('f'+1)*lo) & hi)
+		if (digit|letter)&ascii != hi {
+			break
+		}
+		nib := x&0x0f0f0f0f0f0f0f0f + letter>>7*9
+		nib = (nib&0x00ff00ff00ff00ff)<<4 | (nib>>8)&0x00ff00ff00ff00ff
+		nib = (nib&0x0000ffff0000ffff)<<8 | (nib>>16)&0x0000ffff0000ffff
+		v = v<<32 | (nib&0xffffffff)<<16 | nib>>32
+		i += 8
+	}
 	// 16 digits fit: no overflow check before that.
 	for n := min(len(b), 16); i < n; i++ {
 		d := textHexVal[b[i]]
@@ -316,14 +370,25 @@ var textHexVal = func() (t [256]byte) {
 }()
 
 // textParseUint reads a decimal number; n is 0 when there is no digit or
-// the number overflows uint64.
+// the number overflows uint64. Small enough to inline; numbers of 20
+// digits or more (which may overflow) are read again by textParseUintLong.
 func textParseUint(b []byte) (uint64, int) {
 	var v uint64
 	i := 0
-	// 19 digits fit: no overflow check before that.
-	for n := min(len(b), 19); i < n && b[i] >= '0' && b[i] <= '9'; i++ {
+	for i < len(b) && b[i]-'0' <= 9 {
 		v = v*10 + uint64(b[i]-'0')
+		i++
 	}
+	if i >= 20 {
+		return textParseUintLong(b)
+	}
+	return v, i
+}
+
+// textParseUintLong is textParseUint with overflow checks.
+func textParseUintLong(b []byte) (uint64, int) {
+	var v uint64
+	i := 0
 	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
 		d := uint64(b[i] - '0')
 		if v > (1<<64-1-d)/10 {
@@ -344,7 +409,7 @@ type textFieldValue struct {
 // appendFormat renders f with the values vals (one per conversion).
 func (f *reportFormat) appendFormat(b []byte, vals []textFieldValue) []byte {
 	for i, sg := range f.segs {
-		b = append(b, sg.lit...)
+		b = append(b, sg.lit.s...)
 		v := vals[i]
 		switch sg.conv {
 		case 'p':
@@ -364,7 +429,7 @@ func (f *reportFormat) appendFormat(b []byte, vals []textFieldValue) []byte {
 			b = append(b, v.str...)
 		}
 	}
-	return append(b, f.tail...)
+	return append(b, f.tail.s...)
 }
 
 // reportFormats holds the compiled formats of every Known spec, by event

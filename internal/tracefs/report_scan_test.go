@@ -1,0 +1,118 @@
+package tracefs
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+)
+
+// The word-at-a-time scanners of the text reader against plain byte
+// loops, on random text biased towards their edges: hex digits of both
+// cases next to the bytes just outside the ranges ('/', ':', '@', 'G',
+// '`', 'g'), bytes with the high bit set, and every length and offset.
+
+func refParseHex(b []byte) (uint64, int) {
+	var v uint64
+	for i, c := range b {
+		var d byte
+		switch {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c >= 'a' && c <= 'f':
+			d = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return v, i
+		}
+		if v>>60 != 0 {
+			return 0, -1
+		}
+		v = v<<4 | uint64(d)
+	}
+	return v, len(b)
+}
+
+func randScanText(rng *rand.Rand, n int) []byte {
+	const alphabet = "0123456789abcdefABCDEF/:@G`gxX ,\x80\xb0\xe6\xff"
+	b := make([]byte, n)
+	for i := range b {
+		if rng.IntN(4) > 0 {
+			b[i] = "0123456789abcdefABCDEF"[rng.IntN(22)]
+		} else {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+	}
+	return b
+}
+
+func TestTextParseHexMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for range 200000 {
+		b := randScanText(rng, rng.IntN(40))
+		v, n := textParseHex(b)
+		wv, wn := refParseHex(b)
+		if v != wv || n != wn {
+			t.Fatalf("textParseHex(%q) = %#x, %d; want %#x, %d", b, v, n, wv, wn)
+		}
+	}
+	for _, s := range []string{"ffff9a3b4000f600", "FFFF9A3B4000F600 ", "ffffffffffffffff", "1ffffffffffffffff", "0000000000000000000000001", "deadbeef", "deadbeeg"} {
+		v, n := textParseHex([]byte(s))
+		wv, wn := refParseHex([]byte(s))
+		if v != wv || n != wn {
+			t.Errorf("textParseHex(%q) = %#x, %d; want %#x, %d", s, v, n, wv, wn)
+		}
+	}
+	if v, n := textParseHex([]byte("ffff9a3b4000f600,")); v != 0xffff9a3b4000f600 || n != 16 {
+		t.Errorf("pointer: %#x, %d", v, n)
+	}
+}
+
+func TestTextLitMatchesHasPrefix(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	lits := []string{"", ",", ", id=", "entity=", ", fence=", ", ring=", ", job count:", ", hw job count:", " signaled", "0123456789abcdefX", strconv.Itoa(12345678)}
+	for range 100000 {
+		s := lits[rng.IntN(len(lits))]
+		l := newTextLit(s)
+		b := randScanText(rng, rng.IntN(24))
+		pos := rng.IntN(len(b) + 1)
+		if rng.IntN(2) == 0 && pos <= len(b) {
+			// plant the literal, maybe cut short
+			b = append(b[:pos:pos], s[:rng.IntN(len(s)+1)]...)
+			b = append(b, randScanText(rng, rng.IntN(20))...)
+		}
+		if got, want := l.at(b, pos), bytes.HasPrefix(b[pos:], []byte(s)); got != want {
+			t.Fatalf("textLit(%q).at(%q, %d) = %v, want %v", s, b, pos, got, want)
+		}
+	}
+}
+
+func TestTextParseUintMatchesStrconv(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for range 100000 {
+		n := rng.IntN(24)
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = '0' + byte(rng.IntN(10))
+			if rng.IntN(30) == 0 {
+				b[i] = "/:a \xff"[rng.IntN(5)]
+			}
+		}
+		if rng.IntN(8) == 0 {
+			b = append(b, "18446744073709551615"[:rng.IntN(21)]...)
+		}
+		digits := 0
+		for digits < len(b) && b[digits] >= '0' && b[digits] <= '9' {
+			digits++
+		}
+		want, err := strconv.ParseUint(string(b[:digits]), 10, 64)
+		wn := digits
+		if err != nil {
+			want, wn = 0, 0
+		}
+		if v, n := textParseUint(b); v != want || n != wn {
+			t.Fatalf("textParseUint(%q) = %d, %d; want %d, %d", b, v, n, want, wn)
+		}
+	}
+}
