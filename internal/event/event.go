@@ -108,8 +108,31 @@ type Source interface {
 	Next() (Event, error)
 }
 
+// BatchSource is a Source that can also hand out its events a batch at a
+// time, saving a call and a copy per event. A reader uses one or the other.
+type BatchSource interface {
+	Source
+	// NextBatch returns the next events, at least one, in the order Next
+	// would; the slice is valid until the next call. Errors are Next's.
+	NextBatch() ([]Event, error)
+}
+
 // Drain feeds every event of src to fn until src is exhausted.
 func Drain(src Source, fn func(Event)) error {
+	if bs, ok := src.(BatchSource); ok {
+		for {
+			evs, err := bs.NextBatch()
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			for i := range evs {
+				fn(evs[i])
+			}
+		}
+	}
 	for {
 		ev, err := src.Next()
 		if err == io.EOF {

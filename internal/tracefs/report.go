@@ -87,6 +87,7 @@ type TextReader struct {
 	warns   []Warning
 	stats   TextStats
 	fields  reportFields
+	one     [1]event.Event // NextBatch's batch before the parallel reader runs
 
 	// The parallel reader (report_parallel.go).
 	workers   int
@@ -769,4 +770,4 @@ func textClip(b []byte) string {
 	return string(b)
 }
 
-var _ event.Source = (*TextReader)(nil)
+var _ event.BatchSource = (*TextReader)(nil)

@@ -26,7 +26,7 @@ import (
 //     in the rare case the unit it assumed (µs) was wrong.
 
 // textBlockSize is the size of a block of lines.
-const textBlockSize = 128 << 10
+const textBlockSize = 512 << 10
 
 type textBlock struct {
 	buf  []byte // whole lines; the last may lack its '\n' when last is set
@@ -226,19 +226,52 @@ func (t *TextReader) fill(buf []byte) (lines, carry []byte, err error) {
 	}
 }
 
+// NextBatch implements event.BatchSource: once the parallel reader runs,
+// the rest of a block's events at once; else one event.
+func (t *TextReader) NextBatch() ([]event.Event, error) {
+	if t.par == nil {
+		// Before the pipeline runs (and in a sequential reader).
+		ev, err := t.Next()
+		if err != nil {
+			return nil, err
+		}
+		t.one[0] = ev
+		return t.one[:], nil
+	}
+	if err := t.fillParallel(); err != nil {
+		return nil, err
+	}
+	p := t.par
+	evs := p.cur[p.next:]
+	p.next = len(p.cur)
+	return evs, nil
+}
+
 // nextParallel is Next once the pipeline runs.
 func (t *TextReader) nextParallel() (event.Event, error) {
+	if err := t.fillParallel(); err != nil {
+		return event.Event{}, err
+	}
+	p := t.par
+	ev := p.cur[p.next]
+	p.next++
+	return ev, nil
+}
+
+// fillParallel makes p.cur hold an event not handed out yet, or returns
+// the reader's error (io.EOF at the end).
+func (t *TextReader) fillParallel() error {
 	p := t.par
 	for p.next >= len(p.cur) {
 		if t.err != nil {
-			return event.Event{}, t.err
+			return t.err
 		}
 		p.putEvs(p.cur)
 		p.cur, p.next = nil, 0
 		blk, ok := <-p.order
 		if !ok {
 			t.err = io.EOF
-			return event.Event{}, io.EOF
+			return io.EOF
 		}
 		res := <-blk.res
 		if res.fracDep && t.fracDigits != 6 {
@@ -255,9 +288,7 @@ func (t *TextReader) nextParallel() (event.Event, error) {
 			t.eof = true
 		}
 	}
-	ev := p.cur[p.next]
-	p.next++
-	return ev, nil
+	return nil
 }
 
 // merge adds a block's result to the reader's state.

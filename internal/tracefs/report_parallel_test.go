@@ -24,17 +24,32 @@ type textResult struct {
 	Warnings []Warning
 }
 
-func textDrain(r *TextReader) textResult {
+func textDrain(r *TextReader) textResult { return textDrainBy(r, false) }
+
+// textDrainBy drains r through NextBatch when batch is set, else Next.
+func textDrainBy(r *TextReader, batch bool) textResult {
 	var res textResult
 	for {
-		ev, err := r.Next()
+		var evs []event.Event
+		var err error
+		if batch {
+			evs, err = r.NextBatch()
+			if err == nil && len(evs) == 0 {
+				res.Err = "NextBatch returned no events and no error"
+				break
+			}
+		} else {
+			var ev event.Event
+			ev, err = r.Next()
+			evs = []event.Event{ev}
+		}
 		if err != nil {
 			if err != io.EOF {
 				res.Err = err.Error()
 			}
 			break
 		}
-		res.Events = append(res.Events, ev)
+		res.Events = append(res.Events, evs...)
 	}
 	r.Close()
 	res.Stats = r.Stats()
@@ -119,12 +134,14 @@ func textParallelInputs(t *testing.T) map[string][]byte {
 func TestParallelMatchesSequential(t *testing.T) {
 	for name, data := range textParallelInputs(t) {
 		seq := textDrain(NewTextReader(bytes.NewReader(data), name))
+		textCompare(t, name+" (sequential, NextBatch)", seq, textDrainBy(NewTextReader(bytes.NewReader(data), name), true))
 		for _, bs := range []int{1, 100, 4096, textBlockSize} {
 			for _, workers := range []int{2, 3} {
+				// workers 3 reads through NextBatch (event.Drain's way).
 				r := NewTextReader(bytes.NewReader(data), name)
 				r.Parallel(workers)
 				r.blockSize = bs
-				textCompare(t, name, seq, textDrain(r))
+				textCompare(t, name, seq, textDrainBy(r, workers == 3))
 				if r.par == nil && len(seq.Events) > 0 {
 					t.Errorf("%s: the pipeline never started", name)
 				}
@@ -190,6 +207,6 @@ func FuzzParallelMatchesSequential(f *testing.F) {
 		r := NewTextReader(strings.NewReader(in), "fuzz")
 		r.Parallel(2)
 		r.blockSize = int(bs) + 1
-		textCompare(t, "fuzz", seq, textDrain(r))
+		textCompare(t, "fuzz", seq, textDrainBy(r, bs%2 == 1))
 	})
 }
