@@ -384,6 +384,11 @@ type textLine struct {
 	time     []byte
 	name     []byte
 	body     []byte
+	// timed: textSplitFast read the time, ns, with fracLen fraction
+	// digits (textParseTime's result, without the call).
+	timed   bool
+	fracLen int8
+	ns      int64
 }
 
 // textSplitLine splits an event line:
@@ -395,6 +400,16 @@ type textLine struct {
 // the end) after a CPU column; the pid is the digits after the last '-'
 // before the CPU column, so comm may hold spaces and dashes.
 func textSplitLine(b []byte, ln *textLine) bool {
+	if i, ok := textSplitFast(b, ln); ok {
+		return textSplitName(b, i, ln)
+	}
+	return textSplitScan(b, ln)
+}
+
+// textSplitScan is textSplitLine for every line shape: it tries each
+// "digits[.digits]: " in turn.
+func textSplitScan(b []byte, ln *textLine) bool {
+	ln.timed = false
 	for i := 0; i < len(b); i++ {
 		c := bytes.IndexByte(b[i:], ':')
 		if c < 0 {
@@ -415,25 +430,107 @@ func textSplitLine(b []byte, ln *textLine) bool {
 			continue
 		}
 		ln.time = b[j:i]
-		rest := textTrimLeft(b[i+1:])
-		if len(rest) > 1 && rest[0] == '(' && rest[1] == '+' {
-			if k := bytes.IndexByte(rest, ')'); k > 0 {
-				rest = textTrimLeft(rest[k+1:])
-			}
-		}
-		k := 0
-		for k < len(rest) && textNameByte(rest[k]) {
-			k++
-		}
-		if k == 0 || k >= len(rest) || rest[k] != ':' {
-			return false
-		}
-		ln.name = rest[:k]
-		ln.body = textTrimLeft(rest[k+1:])
-		return true
+		return textSplitName(b, i, ln)
 	}
 	return false
 }
+
+// textSplitName reads "[(+diff)] name: body" after the time's ':' at i.
+func textSplitName(b []byte, i int, ln *textLine) bool {
+	rest := textTrimLeft(b[i+1:])
+	if len(rest) > 1 && rest[0] == '(' && rest[1] == '+' {
+		if k := bytes.IndexByte(rest, ')'); k > 0 {
+			rest = textTrimLeft(rest[k+1:])
+		}
+	}
+	k := 0
+	for k < len(rest) && textNameByte(rest[k]) {
+		k++
+	}
+	if k == 0 || k >= len(rest) || rest[k] != ':' {
+		return false
+	}
+	ln.name = rest[:k]
+	ln.body = textTrimLeft(rest[k+1:])
+	return true
+}
+
+// textSplitFast reads the head of the common line "comm-pid [cpu]
+// sec.frac: " front to back, and the time with it; it returns the index of
+// the time's ':'. It gives up (false: textSplitLine's general scan then
+// decides) on anything else: a comm with ": " (an instance prefix, or an
+// earlier "digits: " the general scan would try first), a tgid or flags
+// column, a bare-integer time. Where it succeeds the general scan finds
+// the same split: the first ':' followed by a space is then the time's.
+func textSplitFast(b []byte, ln *textLine) (int, bool) {
+	p := bytes.IndexByte(b, '[')
+	if p < 3 || b[p-1] != ' ' {
+		return 0, false
+	}
+	// "[cpu] "
+	q := p + 1
+	var cpu int64
+	for q < len(b) && q-p <= 7 && b[q]-'0' <= 9 {
+		cpu = cpu*10 + int64(b[q]-'0')
+		q++
+	}
+	if q == p+1 || q+1 >= len(b) || b[q] != ']' || b[q+1] != ' ' {
+		return 0, false
+	}
+	// "comm-pid" before it.
+	h := textTrimRight(b[:p])
+	e := len(h)
+	var pid int64
+	for e > 0 && len(h)-e < 10 && h[e-1]-'0' <= 9 {
+		e--
+	}
+	if e == len(h) || e < 2 || h[e-1] != '-' {
+		return 0, false
+	}
+	for _, c := range h[e:] {
+		pid = pid*10 + int64(c-'0')
+	}
+	comm := textTrimLeft(h[:e-1])
+	// A ": " in comm is an instance prefix, or a place the general scan
+	// would try before the time: leave those lines to it. (A ':' followed
+	// by anything else, as in "kworker/u8:2", is neither.)
+	if pid > 1<<31-1 || textIndexColonSpace(comm) >= 0 {
+		return 0, false
+	}
+	// " sec.frac:" — spaces only before it, as the general scan wants.
+	i := q + 1
+	for i < len(b) && b[i] == ' ' {
+		i++
+	}
+	t0 := i
+	var sec uint64
+	// At most 9 digits of seconds: the nanoseconds then fit an int64.
+	for i < len(b) && i-t0 < 9 && b[i]-'0' <= 9 {
+		sec = sec*10 + uint64(b[i]-'0')
+		i++
+	}
+	if i == t0 || i >= len(b) || b[i] != '.' {
+		return 0, false
+	}
+	i++
+	f0 := i
+	var frac uint64
+	for i < len(b) && i-f0 < 9 && b[i]-'0' <= 9 {
+		frac = frac*10 + uint64(b[i]-'0')
+		i++
+	}
+	if i == f0 || i >= len(b) || b[i] != ':' || (i+1 < len(b) && b[i+1] != ' ') {
+		return 0, false
+	}
+	ln.instance, ln.comm, ln.pid, ln.cpu = nil, comm, pid, cpu
+	ln.time = b[t0:i]
+	ln.timed, ln.fracLen = true, int8(i-f0)
+	ln.ns = int64(sec*1_000_000_000 + frac*textPow10[9-(i-f0)])
+	return i, true
+}
+
+// textPow10[n] is 10^n.
+var textPow10 = [...]uint64{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000}
 
 func textNameByte(c byte) bool { return textNameBytes[c] }
 
@@ -494,21 +591,28 @@ func textSplitHead(h []byte, ln *textLine) bool {
 	ln.pid = int64(pid)
 	comm := textTrimLeft(left[:d])
 	ln.instance = nil
-	// An instance prefix "name: " (IndexByte first: most comms have no ':').
-	for k := 0; k < len(comm); k++ {
-		c := bytes.IndexByte(comm[k:], ':')
-		if c < 0 {
-			break
-		}
-		k += c
-		if k+1 < len(comm) && comm[k+1] == ' ' {
-			ln.instance = comm[:k]
-			comm = textTrimLeft(comm[k+2:])
-			break
-		}
+	if k := textIndexColonSpace(comm); k >= 0 {
+		ln.instance = comm[:k]
+		comm = textTrimLeft(comm[k+2:])
 	}
 	ln.comm = comm
 	return true
+}
+
+// textIndexColonSpace is bytes.Index(b, []byte(": ")), quicker on the
+// short strings it is given (most have no ':').
+func textIndexColonSpace(b []byte) int {
+	for k := 0; k < len(b); k++ {
+		c := bytes.IndexByte(b[k:], ':')
+		if c < 0 {
+			return -1
+		}
+		k += c
+		if k+1 < len(b) && b[k+1] == ' ' {
+			return k
+		}
+	}
+	return -1
 }
 
 // textBadTime finds, in a line that did not split, the token in the time
@@ -648,7 +752,14 @@ func (t *TextReader) parseEvent(ln *textLine, ev *event.Event) bool {
 		t.stats.UnknownByName[name]++
 		return false
 	}
-	ts, ok := t.textParseTime(ln.time)
+	ts, ok := ln.ns, true
+	if ln.timed {
+		if ln.fracLen == 6 || ln.fracLen == 9 {
+			t.fracDigits = int(ln.fracLen)
+		}
+	} else {
+		ts, ok = t.textParseTime(ln.time)
+	}
 	if !ok {
 		t.warn("expected a time as seconds.fraction, got %q", textClip(ln.time))
 		return false

@@ -3,6 +3,7 @@ package tracefs
 import (
 	"bytes"
 	"math/rand/v2"
+	"reflect"
 	"strconv"
 	"testing"
 )
@@ -113,6 +114,79 @@ func TestTextParseUintMatchesStrconv(t *testing.T) {
 		}
 		if v, n := textParseUint(b); v != want || n != wn {
 			t.Fatalf("textParseUint(%q) = %d, %d; want %d, %d", b, v, n, want, wn)
+		}
+	}
+}
+
+// FuzzSplitFast: where the front-to-back split of the common line shape
+// succeeds, the general scan splits the line the same way and
+// textParseTime reads the same time.
+func FuzzSplitFast(f *testing.F) {
+	for _, s := range textFuzzSeeds {
+		f.Add(s)
+	}
+	for _, s := range []string{
+		"kworker/u8:2-187   [001]  1437.000027: drm_sched_job: entity=0x1, id=2",
+		"x-1 [0] 2.5: y-9 [001] 3.0: name: body",
+		"a [1] b-5 [000] 1.5: n: body",
+		"inst: comm-5 [000] 1.000001: n: b",
+		"comm-5 (  5) [000] 1.000001: n: b",
+		"comm-5 [000] d..2. 1.000001: n: b",
+		"comm-5 [000]\t1.000001: n: b",
+		"-5 [000] 1.000001: n: b",
+		"c-2147483648 [000] 1.000001: n: b",
+		"c-5 [00000001] 1.000001: n: b",
+		"c-5 [000] 9999999999.000001: n: b",
+		"c-5 [000] 1.0000000001: n: b",
+		"c-5 [000] 1.5:n: b",
+		"c-5 [000] 1.5:",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		b := textTrimSpace([]byte(line))
+		var fast, scan textLine
+		i, ok := textSplitFast(b, &fast)
+		if !ok {
+			return
+		}
+		okFast := textSplitName(b, i, &fast)
+		okScan := textSplitScan(b, &scan)
+		if okFast != okScan {
+			t.Fatalf("%q: fast split %v, general %v", b, okFast, okScan)
+		}
+		if !okFast {
+			return
+		}
+		r := &TextReader{}
+		ns, okT := r.textParseTime(fast.time)
+		wantDigits := 0 // textParseTime keeps only 6 and 9 as the unit
+		if fast.fracLen == 6 || fast.fracLen == 9 {
+			wantDigits = int(fast.fracLen)
+		}
+		if !okT || ns != fast.ns || r.fracDigits != wantDigits {
+			t.Fatalf("%q: fast time %d (%d digits), textParseTime %d %v (fracDigits %d)", b, fast.ns, fast.fracLen, ns, okT, r.fracDigits)
+		}
+		fast.timed, fast.fracLen, fast.ns = false, 0, 0
+		if !reflect.DeepEqual(fast, scan) {
+			t.Fatalf("%q:\nfast    %+v\ngeneral %+v", b, fast, scan)
+		}
+	})
+}
+
+// TestSplitFastTakesCommonLines: the lines trace-cmd and tracefs print
+// most take the fast split (else FuzzSplitFast would check little).
+func TestSplitFastTakesCommonLines(t *testing.T) {
+	for _, s := range []string{
+		"          <idle>-0     [000]  1437.000003: drm_sched_process_job: fence=0xffff9a3b4000f600 signaled",
+		"    kworker/u8:2-187   [001]  1437.000027: drm_sched_job:        entity=0xffff88812c4a2000, id=248",
+		"         glmark2-2211  [001]  1437.050714: drm_run_job: entity=0xffff88812c4a0000, id=169",
+		"  gpuwatch-fire-4242  [003]  12.345678901: drm_sched_job_done: fence=0xffff9a3b4000f600",
+	} {
+		var ln textLine
+		b := textTrimSpace([]byte(s))
+		if _, ok := textSplitFast(b, &ln); !ok {
+			t.Errorf("%q: not taken by the fast split", s)
 		}
 	}
 }
