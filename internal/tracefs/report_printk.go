@@ -176,8 +176,14 @@ func (f *reportFormat) match(body []byte, out *reportFields) bool {
 		switch sg.conv {
 		case 'p':
 			var n int
-			v, n = textParsePointer(body[pos:])
-			if n == 0 {
+			if len(body)-pos > 2 && body[pos] == '0' && body[pos+1] == 'x' {
+				// textParsePointer's common case, one call less.
+				v, n = textParseHex(body[pos+2:])
+				if n <= 0 {
+					return false
+				}
+				n += 2
+			} else if v, n = textParsePointer(body[pos:]); n == 0 {
 				return false
 			}
 			pos += n
