@@ -83,7 +83,7 @@ func (t *TextReader) Close() error {
 
 func (t *TextReader) startPipeline() {
 	n := t.workers
-	depth := 2*n + 2
+	depth := n + 2
 	p := &textPipeline{
 		order:   make(chan *textBlock, depth),
 		work:    make(chan *textBlock, depth),
