@@ -192,11 +192,17 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 }
 
 func printWarnings(w io.Writer, st inputStats) {
-	for _, msg := range st.Warnings[:min(len(st.Warnings), maxPrintedWarnings)] {
+	printLineWarnings(w, st.Warnings, st.WarningsTotal)
+}
+
+// printLineWarnings prints the first input warnings of msgs and how many
+// more of total there were.
+func printLineWarnings(w io.Writer, msgs []string, total uint64) {
+	for _, msg := range msgs[:min(len(msgs), maxPrintedWarnings)] {
 		fmt.Fprintf(w, "gpuwatch: %s\n", msg)
 	}
-	if shown := uint64(min(len(st.Warnings), maxPrintedWarnings)); st.WarningsTotal > shown {
-		fmt.Fprintf(w, "gpuwatch: ... and %d more warnings\n", st.WarningsTotal-shown)
+	if shown := uint64(min(len(msgs), maxPrintedWarnings)); total > shown {
+		fmt.Fprintf(w, "gpuwatch: ... and %d more warnings\n", total-shown)
 	}
 }
 

@@ -85,6 +85,8 @@ type watchSource struct {
 	close func() error
 	gen   tracefs.Generation // for --record
 	cpus  int
+	// warnings, when set, returns the input lines a replay skipped.
+	warnings func() (first []string, total uint64)
 }
 
 // errRefused marks errors that are the user's situation, not a failure.
@@ -114,13 +116,17 @@ func openWatchSource(o *watchOptions, stderr io.Writer) (*watchSource, error) {
 			if tracedat.IsTraceDat(head[:n]) {
 				// A trace.dat replays through the same decoder as analyze.
 				f.Seek(0, io.SeekStart)
-				dat, _, err := openTraceDat(f, o.replay)
+				dat, stats, err := openTraceDat(f, o.replay)
 				if err != nil {
 					f.Close()
 					return nil, err
 				}
 				src := replay.New(dat, o.speed)
-				return &watchSource{src: src, name: "replay", close: func() error { return errors.Join(src.Close(), f.Close()) }, gen: tracefs.GenDRM, cpus: 1}, nil
+				warnings := func() ([]string, uint64) {
+					st := stats()
+					return st.Warnings, st.WarningsTotal
+				}
+				return &watchSource{src: src, name: "replay", close: func() error { return errors.Join(src.Close(), f.Close()) }, gen: tracefs.GenDRM, cpus: 1, warnings: warnings}, nil
 			}
 			f.Close()
 		}
@@ -128,7 +134,11 @@ func openWatchSource(o *watchOptions, stderr io.Writer) (*watchSource, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &watchSource{src: src, name: "replay", close: src.Close, gen: tracefs.GenDRM, cpus: 1}, nil
+		warnings := func() ([]string, uint64) {
+			first, total := src.Warnings()
+			return first, uint64(total)
+		}
+		return &watchSource{src: src, name: "replay", close: src.Close, gen: tracefs.GenDRM, cpus: 1, warnings: warnings}, nil
 	}
 	openTracefs := func() (*watchSource, error) {
 		l, err := tracefs.OpenLive(tracefs.LiveOptions{Root: o.tracefs, BufferKB: o.bufferKB})
@@ -324,6 +334,11 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 
 	s, st := r.Final()
 	code := exitOK
+	if ws.warnings != nil {
+		// As analyze does: the lines the replay skipped.
+		first, total := ws.warnings()
+		printLineWarnings(stderr, first, total)
+	}
 	if rec != nil {
 		if err := errors.Join(rec.err, rec.w.Flush(), recFile.Close()); err != nil {
 			fmt.Fprintf(stderr, "gpuwatch watch: writing %s: %v\n", o.record, err)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"os"
@@ -368,5 +369,33 @@ func TestWatchReplay(t *testing.T) {
 	json.Unmarshal(b2.Bytes(), &d2)
 	if d1.Input.Events == 0 || d1.Input.Events != d2.Input.Events || string(d1.Timeslice) != string(d2.Timeslice) {
 		t.Errorf("the recording differs from the input:\n in %d events %s\nrec %d events %s", d1.Input.Events, d1.Timeslice, d2.Input.Events, d2.Timeslice)
+	}
+}
+
+// TestWatchReplayWarnings: a replay prints the lines it skipped, file and
+// line, as analyze does, and still analyses the rest.
+func TestWatchReplayWarnings(t *testing.T) {
+	seed, err := os.ReadFile("../../testdata/traces/seed-s7150-half.report")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(seed), "\n")
+	const bad = 6
+	bodyLine := "           foo-1     [000]  1.000001: drm_run_job: nonsense\n"
+	in := filepath.Join(t.TempDir(), "in.report")
+	if err := os.WriteFile(in, []byte(strings.Join(lines[:bad-1], "")+bodyLine+strings.Join(lines[bad-1:], "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"watch", "--replay", in, "--speed", "0", "--json", "--listen", ""}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	want := fmt.Sprintf("gpuwatch: %s:%d: expected ", in, bad)
+	if !strings.Contains(errb.String(), want) || !strings.Contains(errb.String(), `got "nonsense"`) {
+		t.Errorf("stderr %q, want the skipped line as %q…", errb.String(), want)
+	}
+	ls := parseWatch(t, out.Bytes())
+	if final := ls[len(ls)-1]; final.Events == 0 {
+		t.Errorf("final object: no events analysed")
 	}
 }

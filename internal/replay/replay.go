@@ -216,6 +216,30 @@ func (s *Source) Close() error {
 }
 
 // peeked is a source whose first event was already read.
+// Warnings returns the input lines the decoder skipped, as
+// "file:line: message" (the first ones it kept), and how many there were
+// in all; none for a decoder that reports no warnings. Call it once Next
+// has returned (it takes the read lock).
+func (s *Source) Warnings() (first []string, total int) {
+	s.readMu.Lock()
+	defer s.readMu.Unlock()
+	src := s.src
+	if p, ok := src.(*peeked); ok {
+		src = p.src
+	}
+	w, ok := src.(interface {
+		Warnings() []tracefs.Warning
+		Stats() tracefs.TextStats
+	})
+	if !ok {
+		return nil, 0
+	}
+	for _, x := range w.Warnings() {
+		first = append(first, x.Error())
+	}
+	return first, max(len(first), w.Stats().Malformed)
+}
+
 type peeked struct {
 	first event.Event
 	used  bool
