@@ -175,6 +175,14 @@ func (f *reportFormat) match(body []byte, out *reportFields) bool {
 		var str []byte
 		switch sg.conv {
 		case 'p':
+			// A kernel pointer: "0x" and 16 hex digits, read in one go.
+			if len(body)-pos >= 19 && body[pos] == '0' && body[pos+1] == 'x' && textHexVal[body[pos+18]] > 15 {
+				if x, ok := textHex16(body[pos+2:]); ok {
+					v = x
+					pos += 18
+					break
+				}
+			}
 			var n int
 			if len(body)-pos > 2 && body[pos] == '0' && body[pos+1] == 'x' {
 				// textParsePointer's common case, one call less.
@@ -193,8 +201,19 @@ func (f *reportFormat) match(body []byte, out *reportFields) bool {
 				neg = true
 				pos++
 			}
-			var n int
-			v, n = textParseUint(body[pos:])
+			// textParseUint inline; 19 digits and more take the call.
+			n := 0
+			for pos+n < len(body) && n < 19 {
+				d := body[pos+n] - '0'
+				if d > 9 {
+					break
+				}
+				v = v*10 + uint64(d)
+				n++
+			}
+			if n == 19 {
+				v, n = textParseUint(body[pos:])
+			}
 			if n == 0 {
 				return false
 			}
@@ -260,7 +279,7 @@ func textHasLit(b []byte, pos int, lit string) bool {
 
 // textLit is a literal of a printk format with its first 16 bytes as
 // little-endian words and masks: where the text has room, at compares it
-// with one or two loads instead of a call.
+// with two loads, inline, instead of a call.
 type textLit struct {
 	s    string
 	w, m [2]uint64
@@ -277,14 +296,11 @@ func newTextLit(s string) textLit {
 
 // at reports whether b[pos:] starts with the literal.
 func (l *textLit) at(b []byte, pos int) bool {
-	switch rest := len(b) - pos; {
-	case len(l.s) <= 8 && rest >= 8:
-		return binary.LittleEndian.Uint64(b[pos:])&l.m[0] == l.w[0]
-	case len(l.s) <= 16 && rest >= 16:
-		p := b[pos : pos+16]
-		return binary.LittleEndian.Uint64(p)&l.m[0] == l.w[0] && binary.LittleEndian.Uint64(p[8:])&l.m[1] == l.w[1]
+	if len(b)-pos < 16 || len(l.s) > 16 {
+		return textHasLit(b, pos, l.s)
 	}
-	return textHasLit(b, pos, l.s)
+	p := b[pos:]
+	return (binary.LittleEndian.Uint64(p)^l.w[0])&l.m[0]|(binary.LittleEndian.Uint64(p[8:])^l.w[1])&l.m[1] == 0
 }
 
 // textParsePointer reads a %p value as trace-cmd (glibc "%p": 0x…, "(nil)")
@@ -358,6 +374,34 @@ func textParseHex(b []byte) (uint64, int) {
 		v = v<<4 | uint64(d)
 	}
 	return v, i
+}
+
+// textHex16 reads b's first 16 bytes as hex digits (ok false when one is
+// not). SWAR, both halves side by side: each byte's range checks are done
+// on eight at once (the first byte in the low one); ge sets a byte's high
+// bit where its low 7 bits are >= n, ascii clears the bytes >= 0x80.
+func textHex16(b []byte) (uint64, bool) {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	b = b[:16]
+	x0 := binary.LittleEndian.Uint64(b)
+	x1 := binary.LittleEndian.Uint64(b[8:])
+	d0 := ((x0|hi)-'0'*lo)&hi &^ (((x0 | hi) - ('9'+1)*lo) & hi)
+	d1 := ((x1|hi)-'0'*lo)&hi &^ (((x1 | hi) - ('9'+1)*lo) & hi)
+	y0, y1 := x0|0x2020202020202020, x1|0x2020202020202020 // 'A'-'F' to 'a'-'f'
+	l0 := ((y0|hi)-'a'*lo)&hi &^ (((y0 | hi) - ('f'+1)*lo) & hi)
+	l1 := ((y1|hi)-'a'*lo)&hi &^ (((y1 | hi) - ('f'+1)*lo) & hi)
+	if (d0|l0)&^x0&(d1|l1)&^x1&hi != hi {
+		return 0, false
+	}
+	n0 := x0&0x0f0f0f0f0f0f0f0f + l0>>7*9
+	n1 := x1&0x0f0f0f0f0f0f0f0f + l1>>7*9
+	n0 = (n0&0x00ff00ff00ff00ff)<<4 | (n0>>8)&0x00ff00ff00ff00ff
+	n1 = (n1&0x00ff00ff00ff00ff)<<4 | (n1>>8)&0x00ff00ff00ff00ff
+	n0 = (n0&0x0000ffff0000ffff)<<8 | (n0>>16)&0x0000ffff0000ffff
+	n1 = (n1&0x0000ffff0000ffff)<<8 | (n1>>16)&0x0000ffff0000ffff
+	n0 = (n0&0xffffffff)<<16 | n0>>32
+	n1 = (n1&0xffffffff)<<16 | n1>>32
+	return n0<<32 | n1, true
 }
 
 // textHexVal maps a byte to its hex digit value, 0xff for a non-digit.

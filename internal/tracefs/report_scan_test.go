@@ -65,6 +65,14 @@ func TestTextParseHexMatchesReference(t *testing.T) {
 			t.Errorf("textParseHex(%q) = %#x, %d; want %#x, %d", s, v, n, wv, wn)
 		}
 	}
+	for range 200000 {
+		b := randScanText(rng, 16)
+		v, ok := textHex16(b)
+		wv, wn := refParseHex(b)
+		if ok != (wn == 16) || ok && v != wv {
+			t.Fatalf("textHex16(%q) = %#x, %v; want %#x, %v", b, v, ok, wv, wn == 16)
+		}
+	}
 	if v, n := textParseHex([]byte("ffff9a3b4000f600,")); v != 0xffff9a3b4000f600 || n != 16 {
 		t.Errorf("pointer: %#x, %d", v, n)
 	}
