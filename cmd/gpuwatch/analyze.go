@@ -131,10 +131,12 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	if *svgFile != "" {
 		rec = timeline.NewRecorder()
 	}
-	readErr := event.Drain(src, func(ev event.Event) {
-		eng.Feed(ev)
+	readErr := event.DrainBatches(src, func(evs []event.Event) {
+		eng.FeedBatch(evs)
 		if rec != nil {
-			rec.Feed(ev)
+			for i := range evs {
+				rec.Feed(evs[i])
+			}
 		}
 	})
 	st := stats()

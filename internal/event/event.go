@@ -117,6 +117,31 @@ type BatchSource interface {
 	NextBatch() ([]Event, error)
 }
 
+// DrainBatches feeds every event of src to fn until src is exhausted, a
+// batch at a time where src is a BatchSource (else one event per call).
+// fn must not keep the slice.
+func DrainBatches(src Source, fn func([]Event)) error {
+	bs, batched := src.(BatchSource)
+	var one [1]Event
+	for {
+		var evs []Event
+		var err error
+		if batched {
+			evs, err = bs.NextBatch()
+		} else {
+			one[0], err = src.Next()
+			evs = one[:]
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		fn(evs)
+	}
+}
+
 // Drain feeds every event of src to fn until src is exhausted.
 func Drain(src Source, fn func(Event)) error {
 	if bs, ok := src.(BatchSource); ok {

@@ -188,7 +188,18 @@ func (e *Engine) Reset() { *e = *New(e.cfg) }
 // Feed adds one event. Events must come in non-decreasing time order; an
 // event earlier than the previous one is counted in Input.OutOfOrder and
 // taken as happening at the previous one's time.
-func (e *Engine) Feed(ev event.Event) {
+func (e *Engine) Feed(ev event.Event) { e.feed(&ev) }
+
+// FeedBatch feeds evs in order, as Feed each of them (without copying
+// them: the offline reader hands out blocks of events).
+func (e *Engine) FeedBatch(evs []event.Event) {
+	for i := range evs {
+		e.feed(&evs[i])
+	}
+}
+
+// feed is Feed; it does not modify *ev.
+func (e *Engine) feed(ev *event.Event) {
 	t := ev.Time
 	if !e.started {
 		e.started = true
@@ -209,15 +220,15 @@ func (e *Engine) Feed(ev event.Event) {
 	e.countName(ev.Name)
 	e.expire(t)
 	if ev.Kind == event.KindEmit || isFenceEvent(ev.Name) {
-		e.fence(&ev, t)
+		e.fence(ev, t)
 		return
 	}
 	switch ev.Kind {
 	case event.KindQueue, event.KindRun:
 		e.sawSched = true
-		e.submit(&ev, t)
+		e.submit(ev, t)
 	case event.KindDone:
-		e.done(&ev, t)
+		e.done(ev, t)
 	}
 }
 

@@ -1,6 +1,8 @@
 package gaps
 
 import (
+	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -43,5 +45,28 @@ func TestScenarioQuick(t *testing.T) {
 		sl, per, sh := sc.trueSchedule()
 		t.Logf("%d: det=%v mode=%s conf=%.2f slice=%v(true %v, %.2f%%) period=%v(true %v, %.2f%%) share=%.4f(true %.4f) vfs=%d c=%v n=%d F1=%.3f p=%.3f r=%.3f th=%v reason=%q",
 			i, ts.Detected, ts.Mode, ts.Confidence, ts.Slice, sl, 100*relErr(ts.Slice, sl), ts.Period, per, 100*relErr(ts.Period, per), ts.Share, sh, ts.VFs, ts.SwitchCost, ts.Windows, f1, p, r, s.Threshold, ts.Reason)
+	}
+}
+
+// TestFeedBatchIsFeed: feeding blocks of events gives the snapshot that
+// feeding them one by one does, and leaves the events as they were.
+func TestFeedBatchIsFeed(t *testing.T) {
+	sc := scenario{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 100 * time.Microsecond, JobDist: "exp", Depth: 4, Duration: 2 * time.Second, Seed: 3, Gen617: true}
+	evs, _ := sc.generate()
+	keep := slices.Clone(evs)
+	one := New(Config{}).feedAll(evs)
+	batched := New(Config{})
+	for i := 0; i < len(evs); i += 777 {
+		batched.FeedBatch(evs[i:min(i+777, len(evs))])
+	}
+	if !slices.Equal(evs, keep) {
+		t.Fatal("FeedBatch modified its events")
+	}
+	a, b := one.Snapshot(), batched.Snapshot()
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("FeedBatch snapshot differs from Feed's:\n%+v\n%+v", b.Timeslice, a.Timeslice)
+	}
+	if a.Input.Events == 0 || len(a.Windows) == 0 {
+		t.Fatalf("scenario gave %d events, %d windows", a.Input.Events, len(a.Windows))
 	}
 }

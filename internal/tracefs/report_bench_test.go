@@ -20,7 +20,7 @@ func BenchmarkAnalyzeFile(b *testing.B) {
 	benchFile(b, func(src *tracefs.TextReader) {
 		src.Parallel(runtime.GOMAXPROCS(0)) // as analyze does
 		eng := gaps.New(gaps.Config{})
-		if err := event.Drain(src, eng.Feed); err != nil && err != io.EOF {
+		if err := event.DrainBatches(src, eng.FeedBatch); err != nil && err != io.EOF {
 			b.Fatal(err)
 		}
 		eng.Snapshot()
