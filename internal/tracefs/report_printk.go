@@ -385,11 +385,11 @@ func textHex16(b []byte) (uint64, bool) {
 	b = b[:16]
 	x0 := binary.LittleEndian.Uint64(b)
 	x1 := binary.LittleEndian.Uint64(b[8:])
-	d0 := ((x0|hi)-'0'*lo)&hi &^ (((x0 | hi) - ('9'+1)*lo) & hi)
-	d1 := ((x1|hi)-'0'*lo)&hi &^ (((x1 | hi) - ('9'+1)*lo) & hi)
+	d0 := ((x0 | hi) - '0'*lo) & hi &^ (((x0 | hi) - ('9'+1)*lo) & hi)
+	d1 := ((x1 | hi) - '0'*lo) & hi &^ (((x1 | hi) - ('9'+1)*lo) & hi)
 	y0, y1 := x0|0x2020202020202020, x1|0x2020202020202020 // 'A'-'F' to 'a'-'f'
-	l0 := ((y0|hi)-'a'*lo)&hi &^ (((y0 | hi) - ('f'+1)*lo) & hi)
-	l1 := ((y1|hi)-'a'*lo)&hi &^ (((y1 | hi) - ('f'+1)*lo) & hi)
+	l0 := ((y0 | hi) - 'a'*lo) & hi &^ (((y0 | hi) - ('f'+1)*lo) & hi)
+	l1 := ((y1 | hi) - 'a'*lo) & hi &^ (((y1 | hi) - ('f'+1)*lo) & hi)
 	if (d0|l0)&^x0&(d1|l1)&^x1&hi != hi {
 		return 0, false
 	}
