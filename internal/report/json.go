@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -317,14 +316,12 @@ func (a *Analysis) Doc() *Doc {
 
 // WriteJSON writes a's document, indented, followed by a newline.
 func WriteJSON(w io.Writer, a *Analysis) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+	// The Encoder writes the document in one Write once it is whole, or
+	// nothing if encoding fails.
+	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(a.Doc()); err != nil {
-		return fmt.Errorf("encoding analysis: %w", err)
-	}
-	if _, err := w.Write(buf.Bytes()); err != nil {
 		return fmt.Errorf("writing analysis: %w", err)
 	}
 	return nil
