@@ -232,12 +232,31 @@ func (t *TextReader) parseLine(b []byte, ev *event.Event) bool {
 		t.parseComment(b)
 		return false
 	}
-	if handled, ok := t.parseHeader(b, ev); handled {
-		t.recog = true
-		return ok
-	}
+	// Event lines of the common shape go straight to the fast split: a
+	// line that does not start like a header can only be one behind an
+	// instance prefix, and a line the fast split takes has none.
 	var ln textLine
-	if !textSplitLine(b, &ln) {
+	tried, fast, split := !textHeaderStart(b[0]), false, false
+	if tried {
+		var i int
+		if i, fast = textSplitFast(b, &ln); fast {
+			split = textSplitName(b, i, &ln)
+		}
+	}
+	if !split {
+		if handled, ok := t.parseHeader(b, ev); handled {
+			t.recog = true
+			return ok
+		}
+		// As textSplitLine, without trying the fast split twice.
+		switch {
+		case !tried:
+			split = textSplitLine(b, &ln)
+		case !fast:
+			split = textSplitScan(b, &ln)
+		}
+	}
+	if !split {
 		if tok := textBadTime(b); tok != nil {
 			t.warn("expected a time as seconds.fraction after the CPU column, got %q", textClip(tok))
 		} else {

@@ -359,7 +359,13 @@ func (w *TextReader) parseBlock(blk *textBlock, frac int, evs []event.Event) *te
 		line = textTrimEOL(line)
 		w.line++
 		w.stats.Lines++
-		evs = append(evs, event.Event{})
+		// The slot is written whole by parseLine when it yields an event
+		// (a reused slice's stale slot is not cleared first).
+		if len(evs) < cap(evs) {
+			evs = evs[:len(evs)+1]
+		} else {
+			evs = append(evs, event.Event{})
+		}
 		ev := &evs[len(evs)-1]
 		if !w.parseLine(line, ev) {
 			evs = evs[:len(evs)-1]
