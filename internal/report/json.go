@@ -1,11 +1,14 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
@@ -316,15 +319,115 @@ func (a *Analysis) Doc() *Doc {
 
 // WriteJSON writes a's document, indented, followed by a newline.
 func WriteJSON(w io.Writer, a *Analysis) error {
-	// The Encoder writes the document in one Write once it is whole, or
-	// nothing if encoding fails.
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(a.Doc()); err != nil {
+	b, err := appendJSON(nil, a.Doc())
+	if err != nil {
+		return fmt.Errorf("encoding analysis: %w", err)
+	}
+	if _, err := w.Write(b); err != nil {
 		return fmt.Errorf("writing analysis: %w", err)
 	}
 	return nil
+}
+
+// appendJSON appends d as encoding/json's Encoder with SetIndent("", "  ")
+// and no HTML escaping writes it. The windows list, which grows with the
+// trace (30k at 1 GB), is written by appendWindows: encoding/json would
+// spend longer on it than the engine on the rest of the tail.
+func appendJSON(b []byte, d *Doc) ([]byte, error) {
+	ws := d.Windows
+	head := *d
+	head.Windows = nil // "windows": null, replaced below
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(&head); err != nil {
+		return b, err
+	}
+	const key = "\n  \"windows\": " // a top-level key: indented by two
+	i := bytes.Index(buf.Bytes(), []byte(key+"null"))
+	if i < 0 {
+		return b, fmt.Errorf("no windows field in the document")
+	}
+	i += len(key)
+	b = slices.Grow(b, buf.Len()+len(ws)*200)
+	b = append(b, buf.Bytes()[:i]...)
+	b, err := appendWindows(b, ws)
+	if err != nil {
+		return b, err
+	}
+	return append(b, buf.Bytes()[i+len("null"):]...), nil
+}
+
+// appendWindows appends ws as the value of the top-level "windows" key.
+func appendWindows(b []byte, ws []JSONWindow) ([]byte, error) {
+	if ws == nil {
+		return append(b, "null"...), nil
+	}
+	if len(ws) == 0 {
+		return append(b, "[]"...), nil
+	}
+	kinds := map[string][]byte{}
+	b = append(b, '[')
+	for i := range ws {
+		w := &ws[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		b = append(b, "\n    {\n      \"start_seconds\": "...)
+		if b, err = appendJSONFloat(b, w.StartSeconds); err != nil {
+			return b, err
+		}
+		b = append(b, ",\n      \"end_seconds\": "...)
+		if b, err = appendJSONFloat(b, w.EndSeconds); err != nil {
+			return b, err
+		}
+		b = append(b, ",\n      \"duration_seconds\": "...)
+		if b, err = appendJSONFloat(b, w.DurationSeconds); err != nil {
+			return b, err
+		}
+		k, ok := kinds[w.Kind]
+		if !ok {
+			var kb bytes.Buffer
+			enc := json.NewEncoder(&kb)
+			enc.SetEscapeHTML(false)
+			if err = enc.Encode(w.Kind); err != nil {
+				return b, err
+			}
+			k = bytes.TrimSuffix(kb.Bytes(), []byte("\n"))
+			kinds[w.Kind] = k
+		}
+		b = append(b, ",\n      \"kind\": "...)
+		b = append(b, k...)
+		b = append(b, ",\n      \"in_flight\": "...)
+		b = strconv.AppendInt(b, int64(w.InFlight), 10)
+		if w.Open {
+			b = append(b, ",\n      \"open\": true"...)
+		}
+		b = append(b, "\n    }"...)
+	}
+	return append(b, "\n  ]"...), nil
+}
+
+// appendJSONFloat appends f as encoding/json writes a float64.
+func appendJSONFloat(b []byte, f float64) ([]byte, error) {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return b, fmt.Errorf("unsupported value: %s", strconv.FormatFloat(f, 'g', -1, 64))
+	}
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// "e-09" to "e-9", as encoding/json does.
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b, nil
 }
 
 // longest returns up to n windows, longest first (ties: earliest first).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
 )
@@ -53,6 +54,7 @@ type textPipeline struct {
 	wg      sync.WaitGroup
 	freeBuf chan []byte
 	freeEvs chan []event.Event
+	maxEvs  atomic.Int64 // the most events a block has yielded
 
 	cur  []event.Event
 	next int
@@ -100,6 +102,9 @@ func (t *TextReader) startPipeline() {
 			w := newTextWorker(t.name)
 			for blk := range p.work {
 				res := w.parseBlock(blk, 0, p.getEvs())
+				if n := int64(len(res.evs)); n > p.maxEvs.Load() {
+					p.maxEvs.Store(n) // racing stores: some large value wins
+				}
 				if !res.fracDep {
 					p.putBuf(blk.buf)
 					blk.buf = nil
@@ -128,13 +133,21 @@ func (p *textPipeline) putBuf(b []byte) {
 	}
 }
 
+// getEvs returns an empty event slice with room for a block's events (as
+// many as the largest block so far, and a quarter more): growing one
+// block's slice by doubling would copy it, and touch fresh memory, again
+// and again.
 func (p *textPipeline) getEvs() []event.Event {
+	want := int(p.maxEvs.Load())
+	want += want / 4
 	select {
 	case e := <-p.freeEvs:
-		return e[:0]
+		if cap(e) >= want {
+			return e[:0]
+		}
 	default:
-		return nil
 	}
+	return make([]event.Event, 0, want)
 }
 
 func (p *textPipeline) putEvs(e []event.Event) {

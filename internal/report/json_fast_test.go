@@ -1,0 +1,68 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// encodingJSON is the document as encoding/json writes it, the reference
+// for appendJSON.
+func encodingJSON(t *testing.T, d *Doc) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(d); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestAppendJSONIsEncodingJSON: the hand-written windows list gives the
+// bytes encoding/json gives, for floats of every magnitude (the 'e'
+// forms included), every kind, open windows, no windows and a verdict
+// after them.
+func TestAppendJSONIsEncodingJSON(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	floats := []float64{0, 1, -1, 1437.000003, 0.006123457, 1e-7, 1.5e-9, 1e21, 3e22, 123456789.123456789, 5e-324, math.MaxFloat64, -2.5e-8, 0.1 + 0.2}
+	for n := range 60 {
+		d := &Doc{Schema: Schema, Rings: []JSONRing{{Name: "gfx"}}, Timeslice: JSONTimeslice{Windows: n}}
+		for i := range n * 7 {
+			f := func() float64 {
+				if rng.IntN(3) == 0 {
+					return floats[rng.IntN(len(floats))]
+				}
+				return rng.Float64() * math.Pow(10, float64(rng.IntN(30)-15))
+			}
+			d.Windows = append(d.Windows, JSONWindow{
+				StartSeconds: f(), EndSeconds: f(), DurationSeconds: f(),
+				Kind:     []string{"switched_out", "guest_idle", "stall", `odd "kind" <&>`}[rng.IntN(4)],
+				InFlight: rng.IntN(100) - 3, Open: i%5 == 4,
+			})
+		}
+		if n%2 == 1 {
+			d.Verdict = &JSONVerdict{Expected: 0.5, Measured: 0.49, OK: true}
+		}
+		if n == 3 {
+			d.Windows = []JSONWindow{} // empty, not nil: "[]" both ways
+		}
+		got, err := appendJSON(nil, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := encodingJSON(t, d); !bytes.Equal(got, want) {
+			i := 0
+			for i < min(len(got), len(want)) && got[i] == want[i] {
+				i++
+			}
+			t.Fatalf("doc %d differs at byte %d:\n got …%s…\nwant …%s…", n, i, got[max(0, i-80):min(len(got), i+80)], want[max(0, i-80):min(len(want), i+80)])
+		}
+	}
+	if _, err := appendJSON(nil, &Doc{Windows: []JSONWindow{{StartSeconds: math.NaN()}}}); err == nil {
+		t.Error("NaN encoded")
+	}
+}
