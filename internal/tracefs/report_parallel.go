@@ -102,8 +102,7 @@ func (t *TextReader) startPipeline() {
 			w := newTextWorker(t.name)
 			for blk := range p.work {
 				res := w.parseBlock(blk, 0, p.getEvs())
-				if n := int64(len(res.evs)); n > p.maxEvs.Load() {
-					p.maxEvs.Store(n) // racing stores: some large value wins
+				for n, m := int64(len(res.evs)), p.maxEvs.Load(); n > m && !p.maxEvs.CompareAndSwap(m, n); m = p.maxEvs.Load() {
 				}
 				if !res.fracDep {
 					p.putBuf(blk.buf)
