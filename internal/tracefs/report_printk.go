@@ -184,14 +184,7 @@ func (f *reportFormat) match(body []byte, out *reportFields) bool {
 				}
 			}
 			var n int
-			if len(body)-pos > 2 && body[pos] == '0' && body[pos+1] == 'x' {
-				// textParsePointer's common case, one call less.
-				v, n = textParseHex(body[pos+2:])
-				if n <= 0 {
-					return false
-				}
-				n += 2
-			} else if v, n = textParsePointer(body[pos:]); n == 0 {
+			if v, n = textParsePointer(body[pos:]); n == 0 {
 				return false
 			}
 			pos += n
@@ -334,26 +327,11 @@ func textParsePointer(b []byte) (uint64, int) {
 func textParseHex(b []byte) (uint64, int) {
 	var v uint64
 	i := 0
-	// Eight digits at a time while they fill a word (kernel pointers
-	// have 16).
-	for i < 16 && len(b)-i >= 8 {
-		// SWAR: the range checks of the eight bytes at once (the
-		// first byte in the low one). ge sets a byte's high bit where
-		// its low 7 bits are >= n; ascii clears the bytes >= 0x80.
-		const lo, hi = 0x0101010101010101, 0x8080808080808080
-		x := binary.LittleEndian.Uint64(b[i:])
-		ascii := ^x & hi
-		digit := ((x | hi) - '0'*lo) & hi &^ (((x | hi) - ('9'+1)*lo) & hi)
-		y := x | 0x2020202020202020 // 'A'-'F' to 'a'-'f'
-		letter := ((y | hi) - 'a'*lo) & hi &^ (((y | hi) - ('f'+1)*lo) & hi)
-		if (digit|letter)&ascii != hi {
-			break
+	// Kernel pointers have 16 digits: read them in one go.
+	if len(b) >= 16 {
+		if x, ok := textHex16(b); ok {
+			v, i = x, 16
 		}
-		nib := x&0x0f0f0f0f0f0f0f0f + letter>>7*9
-		nib = (nib&0x00ff00ff00ff00ff)<<4 | (nib>>8)&0x00ff00ff00ff00ff
-		nib = (nib&0x0000ffff0000ffff)<<8 | (nib>>16)&0x0000ffff0000ffff
-		v = v<<32 | (nib&0xffffffff)<<16 | nib>>32
-		i += 8
 	}
 	// 16 digits fit: no overflow check before that.
 	for n := min(len(b), 16); i < n; i++ {
