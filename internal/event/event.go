@@ -144,28 +144,9 @@ func DrainBatches(src Source, fn func([]Event)) error {
 
 // Drain feeds every event of src to fn until src is exhausted.
 func Drain(src Source, fn func(Event)) error {
-	if bs, ok := src.(BatchSource); ok {
-		for {
-			evs, err := bs.NextBatch()
-			if err == io.EOF {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			for i := range evs {
-				fn(evs[i])
-			}
+	return DrainBatches(src, func(evs []Event) {
+		for i := range evs {
+			fn(evs[i])
 		}
-	}
-	for {
-		ev, err := src.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		fn(ev)
-	}
+	})
 }
