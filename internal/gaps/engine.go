@@ -286,9 +286,8 @@ func (e *Engine) fence(ev *event.Event, t int64) {
 		run := *ev
 		run.Kind = event.KindRun
 		e.submit(&run, t)
-		if rec, ok := e.jobs.get(ev.Job); ok {
+		if rec := e.jobs.ref(ev.Job); rec != nil {
 			rec.viaFence = true
-			e.jobs.set(ev.Job, rec)
 		}
 	case event.KindDone:
 		if rec, ok := e.jobs.get(ev.Job); ok && rec.viaFence && !ev.Job.IsZero() {
@@ -362,19 +361,18 @@ func (e *Engine) submit(ev *event.Event, t int64) {
 	if isRun && !r.sawRun {
 		r.sawRun = true
 	}
-	if rec, ok := e.jobs.get(ev.Job); ok {
+	if rec := e.jobs.ref(ev.Job); rec != nil {
 		if isRun && !rec.hasR && int(rec.ring) == ri {
 			rec.hasR, rec.run = true, t
 			if !rec.counted {
 				rec.counted, rec.epoch = true, e.epoch
 				e.incOut(int(rec.ring), int(rec.proc), t)
 			}
-			e.jobs.set(ev.Job, rec)
 			return
 		}
 		// The key is reused (or queued twice): the earlier job's
 		// completion was lost. It finished some time before now.
-		e.retire(ev.Job, rec, t, false)
+		e.retire(ev.Job, *rec, t, false)
 	}
 	rec := jobRec{first: t, ring: int32(ri), entity: ev.Entity, epoch: e.epoch}
 	rec.proc = int32(r.proc(ev.Comm, ev.PID))
@@ -451,8 +449,12 @@ func (e *Engine) done(ev *event.Event, t int64) {
 		e.recentDone.pop()
 	}
 	e.recentDone.push(t)
-	rec, ok := e.jobs.get(ev.Job)
-	if !ok || ev.Job.IsZero() {
+	var rec jobRec
+	ok := false
+	if !ev.Job.IsZero() {
+		rec, ok = e.jobs.take(ev.Job)
+	}
+	if !ok {
 		// A completion with no known submission (queued before the trace
 		// began, or its submission was lost) is still progress.
 		e.input.Unmatched++
@@ -468,7 +470,6 @@ func (e *Engine) done(ev *event.Event, t int64) {
 		return
 	}
 	e.matched++
-	e.jobs.del(ev.Job)
 	r := &e.rings[rec.ring]
 	r.jobs++
 	r.procs[rec.proc].jobs++

@@ -59,6 +59,26 @@ func (t *jobTable) get(k event.JobKey) (jobRec, bool) {
 	return jobRec{}, false
 }
 
+// ref returns k's record in place, nil if absent; the pointer is valid
+// until the table next changes (set, del, take).
+func (t *jobTable) ref(k event.JobKey) *jobRec {
+	if i := t.find(k); i >= 0 {
+		return &t.slots[i].rec
+	}
+	return nil
+}
+
+// take removes k and returns its record: get and del in one probe.
+func (t *jobTable) take(k event.JobKey) (jobRec, bool) {
+	i := t.find(k)
+	if i < 0 {
+		return jobRec{}, false
+	}
+	rec := t.slots[i].rec
+	t.delAt(i)
+	return rec, true
+}
+
 // set adds or replaces k's record.
 func (t *jobTable) set(k event.JobKey, rec jobRec) {
 	if 2*(t.n+1) > len(t.slots) {

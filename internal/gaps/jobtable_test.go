@@ -27,7 +27,7 @@ func TestJobTableMatchesMap(t *testing.T) {
 		}
 		for step := range 20000 {
 			k := key()
-			switch rng.IntN(3) {
+			switch rng.IntN(5) {
 			case 0, 1:
 				rec := jobRec{first: int64(step), ring: int32(step % 5)}
 				tb.set(k, rec)
@@ -35,6 +35,23 @@ func TestJobTableMatchesMap(t *testing.T) {
 			case 2:
 				tb.del(k)
 				delete(m, k)
+			case 3:
+				got, ok := tb.take(k)
+				want, wok := m[k]
+				if ok != wok || got != want {
+					t.Fatalf("keys=%d step %d: take(%v) = %v, %v; want %v, %v", keys, step, k, got, ok, want, wok)
+				}
+				delete(m, k)
+			case 4:
+				if r := tb.ref(k); r != nil {
+					if _, ok := m[k]; !ok {
+						t.Fatalf("keys=%d step %d: ref(%v) of an absent key", keys, step, k)
+					}
+					r.proc = int32(step)
+					m[k] = *r
+				} else if _, ok := m[k]; ok {
+					t.Fatalf("keys=%d step %d: ref(%v) nil for a present key", keys, step, k)
+				}
 			}
 			if tb.len() != len(m) {
 				t.Fatalf("keys=%d step %d: len %d, map %d", keys, step, tb.len(), len(m))
