@@ -43,3 +43,27 @@ func BenchmarkFeedFile(b *testing.B) {
 		eng.Snapshot()
 	}
 }
+
+// BenchmarkSnapshotFile is the tail of an offline analysis: the final
+// snapshot (threshold, whole-run inference, windows list) of the engine
+// fed the events of $GPUWATCH_BENCH_REPORT. It runs once, after the last
+// event, on one CPU: at 1 GB it is some 30k windows.
+func BenchmarkSnapshotFile(b *testing.B) {
+	path := os.Getenv("GPUWATCH_BENCH_REPORT")
+	if path == "" {
+		b.Skip("set GPUWATCH_BENCH_REPORT to a trace-cmd report file")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	eng := gaps.New(gaps.Config{})
+	if err := event.DrainBatches(tracefs.NewTextReader(f, path), eng.FeedBatch); err != nil && err != io.EOF {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		eng.FinalSnapshot()
+	}
+}

@@ -159,7 +159,7 @@ func medianGap(done completions, below float64) float64 {
 	if done.n == 0 {
 		return 0
 	}
-	var d []float64
+	d := make([]float64, 0, done.n)
 	prev := int64(math.MinInt64)
 	done.each(func(t int64) {
 		if prev != math.MinInt64 {
@@ -275,7 +275,7 @@ func inferAll(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done compl
 	slices.Sort(diffs)
 	base := lowCluster(diffs)
 	// A turn holds its off-time: the period exceeds the anchored windows.
-	var anchLens []float64
+	anchLens := make([]float64, 0, n)
 	for _, w := range o {
 		if w.anchored {
 			anchLens = append(anchLens, w.e-w.s)
@@ -294,7 +294,7 @@ func inferAll(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done compl
 	// ends leaves no consecutive pairs).
 	bases := []float64{base}
 	if medAnch > 0 {
-		var long []float64
+		long := make([]float64, 0, n)
 		for _, d := range diffs {
 			if d > medAnch {
 				long = append(long, d)
@@ -373,7 +373,7 @@ func inferAll(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done compl
 	}
 
 	// Off-time from anchored windows (their length is Off + one straddling job).
-	var offs []float64
+	offs := make([]float64, 0, n)
 	for i, w := range o {
 		if w.anchored && (!fixed || fit.in[i]) && !lateStart[i] && !lateEnd[i] {
 			offs = append(offs, w.e-w.s)
@@ -398,7 +398,8 @@ func inferAll(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done compl
 		// take no part in the extremes either
 		lo, hi := slices.Min(core), slices.Max(core)
 		seMean := math.Hypot(sd/math.Sqrt(float64(len(offs))), sp.sd/math.Sqrt(float64(sp.n)))
-		var re, rs []float64
+		re := make([]float64, 0, n)
+		rs := make([]float64, 0, n)
 		for i, w := range o {
 			if !fit.in[i] {
 				continue
@@ -476,7 +477,7 @@ func inferAll(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done compl
 	default:
 		// Frame-paced: windows begin when a job arrives during the
 		// off-time. The longest of them approach Off + one job.
-		var bs []float64
+		bs := make([]float64, 0, n)
 		for i, w := range o {
 			if !fixed || fit.in[i] {
 				bs = append(bs, w.e-w.s)
@@ -489,8 +490,9 @@ func inferAll(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done compl
 
 	// Observed on-times between adjacent windows: Slice minus the two
 	// partial jobs at its edges (together one job on average).
-	var ons, turns []float64
-	var comps []float64
+	ons := make([]float64, 0, n)
+	turns := make([]float64, 0, n)
+	comps := make([]float64, 0, n)
 	for i := 1; i < n; i++ {
 		if o[i].adjacent {
 			ons = append(ons, o[i].s-o[i-1].e+j)
@@ -502,7 +504,7 @@ func inferAll(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done compl
 	var psi float64
 	if fixed {
 		minRe := math.Inf(1)
-		var all []float64
+		all := make([]float64, 0, n)
 		for i, w := range o {
 			if fit.in[i] {
 				all = append(all, w.e-fit.phi-fit.period*fit.k[i])
@@ -930,7 +932,7 @@ func lowCluster(d []float64) float64 {
 		return 0
 	}
 	q := d[len(d)/5]
-	var c []float64
+	c := make([]float64, 0, len(d))
 	for _, v := range d {
 		if v >= 0.75*q && v <= 1.25*q {
 			c = append(c, v)
@@ -1131,7 +1133,7 @@ func span0(k []float64) float64 {
 // that is closest to them on average.
 func lowerEnvelopeSlope(o []obs, k []float64, in []bool) (float64, bool) {
 	type pt struct{ x, y float64 }
-	var pts []pt
+	pts := make([]pt, 0, len(o))
 	var sx float64
 	for i := range o {
 		if !in[i] {
@@ -1152,7 +1154,7 @@ func lowerEnvelopeSlope(o []obs, k []float64, in []bool) (float64, bool) {
 		return 0, false
 	}
 	mx := sx / float64(len(pts))
-	var h []pt
+	h := make([]pt, 0, len(pts))
 	for _, p := range pts {
 		for len(h) >= 2 {
 			a, b := h[len(h)-2], h[len(h)-1]

@@ -58,7 +58,18 @@ func (e *Engine) matchFrac() float64 {
 
 // switchedOut returns the busy candidates at or above the threshold among cs.
 func switchedOut(cs []cand, bin int) []cand {
-	var ws []cand
+	n := 0
+	for _, c := range cs {
+		if !c.idle && binOf(c.end-c.start, gapSub) >= bin {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	// Counted first: the list is as long as the run has switch-outs, and
+	// growing it by appends would copy it over and over.
+	ws := make([]cand, 0, n)
 	for _, c := range cs {
 		if !c.idle && binOf(c.end-c.start, gapSub) >= bin {
 			ws = append(ws, c)
@@ -170,6 +181,11 @@ func (e *Engine) Snapshot() *Snapshot {
 			}
 		}
 	}
+	// Room for a window per candidate and the open one (the short
+	// stretches that qualify are few): offline, the list is as long as
+	// the run has switch-outs, and growing it by appends would copy it
+	// over and over.
+	s.Windows = make([]Window, 0, len(e.cands)-first+1)
 	for _, c := range e.cands[first:] {
 		addShort(c.end)
 		d := c.end - c.start

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -317,23 +316,35 @@ func (a *Analysis) Doc() *Doc {
 	return d
 }
 
-// WriteJSON writes a's document, indented, followed by a newline.
+// WriteJSON writes a's document, indented, followed by a newline. The
+// windows list goes out through a small buffer as it is formatted: at
+// 1 GB of trace it is megabytes, and one buffer that size costs more
+// (fresh pages, the GC) than formatting it. A value JSON cannot carry
+// (NaN, ±Inf) is an error before anything is written.
 func WriteJSON(w io.Writer, a *Analysis) error {
-	b, err := appendJSON(nil, a.Doc())
-	if err != nil {
-		return fmt.Errorf("encoding analysis: %w", err)
-	}
-	if _, err := w.Write(b); err != nil {
-		return fmt.Errorf("writing analysis: %w", err)
-	}
-	return nil
+	return writeJSON(w, a.Doc())
 }
 
-// appendJSON appends d as encoding/json's Encoder with SetIndent("", "  ")
-// and no HTML escaping writes it. The windows list, which grows with the
-// trace (30k at 1 GB), is written by appendWindows: encoding/json would
-// spend longer on it than the engine on the rest of the tail.
+// appendJSON appends d as WriteJSON writes it.
 func appendJSON(b []byte, d *Doc) ([]byte, error) {
+	buf := bytes.NewBuffer(b)
+	err := writeJSON(buf, d)
+	return buf.Bytes(), err
+}
+
+// writeJSON writes d as encoding/json's Encoder with SetIndent("", "  ")
+// and no HTML escaping writes it. The windows list, which grows with the
+// trace (30k at 1 GB), is written by writeWindows: encoding/json would
+// spend longer on it than the engine on the rest of the tail.
+func writeJSON(w io.Writer, d *Doc) error {
+	for i := range d.Windows {
+		x := &d.Windows[i]
+		for _, f := range [...]float64{x.StartSeconds, x.EndSeconds, x.DurationSeconds} {
+			if math.IsInf(f, 0) || math.IsNaN(f) {
+				return fmt.Errorf("encoding window %d: unsupported value: %s", i, strconv.FormatFloat(f, 'g', -1, 64))
+			}
+		}
+	}
 	ws := d.Windows
 	head := *d
 	head.Windows = nil // "windows": null, replaced below
@@ -342,79 +353,86 @@ func appendJSON(b []byte, d *Doc) ([]byte, error) {
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(&head); err != nil {
-		return b, err
+		return fmt.Errorf("encoding analysis: %w", err)
 	}
 	const key = "\n  \"windows\": " // a top-level key: indented by two
 	i := bytes.Index(buf.Bytes(), []byte(key+"null"))
 	if i < 0 {
-		return b, fmt.Errorf("no windows field in the document")
+		return fmt.Errorf("encoding analysis: no windows field in the document")
 	}
 	i += len(key)
-	b = slices.Grow(b, buf.Len()+len(ws)*200)
-	b = append(b, buf.Bytes()[:i]...)
-	b, err := appendWindows(b, ws)
-	if err != nil {
-		return b, err
+	_, err := w.Write(buf.Bytes()[:i])
+	if err == nil {
+		err = writeWindows(w, ws)
 	}
-	return append(b, buf.Bytes()[i+len("null"):]...), nil
+	if err == nil {
+		_, err = w.Write(buf.Bytes()[i+len("null"):])
+	}
+	if err != nil {
+		return fmt.Errorf("writing analysis: %w", err)
+	}
+	return nil
 }
 
-// appendWindows appends ws as the value of the top-level "windows" key.
-func appendWindows(b []byte, ws []JSONWindow) ([]byte, error) {
+// writeWindows writes ws as the value of the top-level "windows" key, in
+// pieces of about 32 KiB. The floats must be finite.
+func writeWindows(w io.Writer, ws []JSONWindow) error {
 	if ws == nil {
-		return append(b, "null"...), nil
+		_, err := io.WriteString(w, "null")
+		return err
 	}
 	if len(ws) == 0 {
-		return append(b, "[]"...), nil
+		_, err := io.WriteString(w, "[]")
+		return err
 	}
+	const piece = 32 << 10
 	kinds := map[string][]byte{}
+	b := make([]byte, 0, piece+1024)
 	b = append(b, '[')
 	for i := range ws {
-		w := &ws[i]
+		x := &ws[i]
 		if i > 0 {
 			b = append(b, ',')
 		}
-		var err error
 		b = append(b, "\n    {\n      \"start_seconds\": "...)
-		if b, err = appendJSONFloat(b, w.StartSeconds); err != nil {
-			return b, err
-		}
+		b = appendJSONFloat(b, x.StartSeconds)
 		b = append(b, ",\n      \"end_seconds\": "...)
-		if b, err = appendJSONFloat(b, w.EndSeconds); err != nil {
-			return b, err
-		}
+		b = appendJSONFloat(b, x.EndSeconds)
 		b = append(b, ",\n      \"duration_seconds\": "...)
-		if b, err = appendJSONFloat(b, w.DurationSeconds); err != nil {
-			return b, err
-		}
-		k, ok := kinds[w.Kind]
+		b = appendJSONFloat(b, x.DurationSeconds)
+		k, ok := kinds[x.Kind]
 		if !ok {
 			var kb bytes.Buffer
 			enc := json.NewEncoder(&kb)
 			enc.SetEscapeHTML(false)
-			if err = enc.Encode(w.Kind); err != nil {
-				return b, err
+			if err := enc.Encode(x.Kind); err != nil {
+				return fmt.Errorf("encoding window %d: %w", i, err)
 			}
 			k = bytes.TrimSuffix(kb.Bytes(), []byte("\n"))
-			kinds[w.Kind] = k
+			kinds[x.Kind] = k
 		}
 		b = append(b, ",\n      \"kind\": "...)
 		b = append(b, k...)
 		b = append(b, ",\n      \"in_flight\": "...)
-		b = strconv.AppendInt(b, int64(w.InFlight), 10)
-		if w.Open {
+		b = strconv.AppendInt(b, int64(x.InFlight), 10)
+		if x.Open {
 			b = append(b, ",\n      \"open\": true"...)
 		}
 		b = append(b, "\n    }"...)
+		if len(b) >= piece {
+			if _, err := w.Write(b); err != nil {
+				return err
+			}
+			b = b[:0]
+		}
 	}
-	return append(b, "\n  ]"...), nil
+	b = append(b, "\n  ]"...)
+	_, err := w.Write(b)
+	return err
 }
 
-// appendJSONFloat appends f as encoding/json writes a float64.
-func appendJSONFloat(b []byte, f float64) ([]byte, error) {
-	if math.IsInf(f, 0) || math.IsNaN(f) {
-		return b, fmt.Errorf("unsupported value: %s", strconv.FormatFloat(f, 'g', -1, 64))
-	}
+// appendJSONFloat appends f, finite, as encoding/json writes a float64.
+func appendJSONFloat(b []byte, f float64) []byte {
 	format := byte('f')
 	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
 		format = 'e'
@@ -427,7 +445,7 @@ func appendJSONFloat(b []byte, f float64) ([]byte, error) {
 			b = b[:n-1]
 		}
 	}
-	return b, nil
+	return b
 }
 
 // longest returns up to n windows, longest first (ties: earliest first).
