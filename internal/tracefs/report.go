@@ -87,6 +87,7 @@ type TextReader struct {
 	warns   []Warning
 	stats   TextStats
 	fields  reportFields
+	heads   textHeads
 	one     [1]event.Event // NextBatch's batch before the parallel reader runs
 
 	// The parallel reader (report_parallel.go).
@@ -239,7 +240,7 @@ func (t *TextReader) parseLine(b []byte, ev *event.Event) bool {
 	tried, fast, split := !textHeaderStart(b[0]), false, false
 	if tried {
 		var i int
-		if i, fast = textSplitFast(b, &ln); fast {
+		if i, fast = t.heads.split(b, &ln); fast {
 			split = textSplitName(b, i, &ln)
 		}
 	}
@@ -482,9 +483,25 @@ func textSplitName(b []byte, i int, ln *textLine) bool {
 // column, a bare-integer time. Where it succeeds the general scan finds
 // the same split: the first ':' followed by a space is then the time's.
 func textSplitFast(b []byte, ln *textLine) (int, bool) {
+	var h textHead
+	if !textSplitHeadFast(b, &h) {
+		return 0, false
+	}
+	return textSplitTimeFast(b, &h, ln)
+}
+
+// textHead is what textSplitHeadFast reads from the head "comm-pid [cpu] "
+// of a line: comm is b[c0:c1], and the time column starts at n.
+type textHead struct {
+	c0, c1, n int
+	pid, cpu  int64
+}
+
+// textSplitHeadFast is the head part of textSplitFast.
+func textSplitHeadFast(b []byte, hd *textHead) bool {
 	p := bytes.IndexByte(b, '[')
 	if p < 3 || b[p-1] != ' ' {
-		return 0, false
+		return false
 	}
 	// "[cpu] "
 	q := p + 1
@@ -494,7 +511,7 @@ func textSplitFast(b []byte, ln *textLine) (int, bool) {
 		q++
 	}
 	if q == p+1 || q+1 >= len(b) || b[q] != ']' || b[q+1] != ' ' {
-		return 0, false
+		return false
 	}
 	// "comm-pid" before it.
 	h := textTrimRight(b[:p])
@@ -504,7 +521,7 @@ func textSplitFast(b []byte, ln *textLine) (int, bool) {
 		e--
 	}
 	if e == len(h) || e < 2 || h[e-1] != '-' {
-		return 0, false
+		return false
 	}
 	for _, c := range h[e:] {
 		pid = pid*10 + int64(c-'0')
@@ -514,10 +531,16 @@ func textSplitFast(b []byte, ln *textLine) (int, bool) {
 	// would try before the time: leave those lines to it. (A ':' followed
 	// by anything else, as in "kworker/u8:2", is neither.)
 	if pid > 1<<31-1 || textIndexColonSpace(comm) >= 0 {
-		return 0, false
+		return false
 	}
+	*hd = textHead{c0: e - 1 - len(comm), c1: e - 1, n: q + 2, pid: pid, cpu: cpu}
+	return true
+}
+
+// textSplitTimeFast is the time part of textSplitFast, after the head hd.
+func textSplitTimeFast(b []byte, hd *textHead, ln *textLine) (int, bool) {
 	// " sec.frac:" — spaces only before it, as the general scan wants.
-	i := q + 1
+	i := hd.n
 	for i < len(b) && b[i] == ' ' {
 		i++
 	}
@@ -541,11 +564,64 @@ func textSplitFast(b []byte, ln *textLine) (int, bool) {
 	if i == f0 || i >= len(b) || b[i] != ':' || (i+1 < len(b) && b[i+1] != ' ') {
 		return 0, false
 	}
-	ln.instance, ln.comm, ln.pid, ln.cpu = nil, comm, pid, cpu
+	ln.instance, ln.comm, ln.pid, ln.cpu = nil, b[hd.c0:hd.c1], hd.pid, hd.cpu
 	ln.time = b[t0:i]
 	ln.timed, ln.fracLen = true, int8(i-f0)
 	ln.ns = int64(sec*1_000_000_000 + frac*textPow10[9-(i-f0)])
 	return i, true
+}
+
+// textHeads remembers the heads of recent lines, byte for byte: a trace
+// interleaves the lines of a few tasks on a few CPUs, and a line whose
+// first bytes are a remembered head's reads as it did (the head's parse
+// depends on its bytes alone). Heads of up to 32 bytes are kept, as four
+// little-endian words and masks.
+type textHeads struct {
+	e    [textHeadsN]textHeadEntry
+	next int
+}
+
+const textHeadsN = 8
+
+type textHeadEntry struct {
+	w, m [4]uint64 // m zero: empty
+	hd   textHead
+}
+
+// split is textSplitFast through the remembered heads.
+func (c *textHeads) split(b []byte, ln *textLine) (int, bool) {
+	if len(b) < 32 {
+		return textSplitFast(b, ln)
+	}
+	x0 := binary.LittleEndian.Uint64(b)
+	x1 := binary.LittleEndian.Uint64(b[8:])
+	x2 := binary.LittleEndian.Uint64(b[16:])
+	x3 := binary.LittleEndian.Uint64(b[24:])
+	for k := range c.e {
+		e := &c.e[k]
+		if (x0^e.w[0])&e.m[0]|(x1^e.w[1])&e.m[1]|(x2^e.w[2])&e.m[2]|(x3^e.w[3])&e.m[3] == 0 && e.m[0] != 0 {
+			return textSplitTimeFast(b, &e.hd, ln)
+		}
+	}
+	var hd textHead
+	if !textSplitHeadFast(b, &hd) {
+		return 0, false
+	}
+	if hd.n <= 32 {
+		e := &c.e[c.next]
+		c.next = (c.next + 1) % textHeadsN
+		e.hd = hd
+		for i := range 4 {
+			e.m[i] = 0
+			if k := hd.n - 8*i; k >= 8 {
+				e.m[i] = 1<<64 - 1
+			} else if k > 0 {
+				e.m[i] = 1<<(8*k) - 1
+			}
+		}
+		e.w = [4]uint64{x0 & e.m[0], x1 & e.m[1], x2 & e.m[2], x3 & e.m[3]}
+	}
+	return textSplitTimeFast(b, &hd, ln)
 }
 
 // textPow10[n] is 10^n.

@@ -2,9 +2,11 @@ package tracefs
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -197,4 +199,59 @@ func TestSplitFastTakesCommonLines(t *testing.T) {
 			t.Errorf("%q: not taken by the fast split", s)
 		}
 	}
+}
+
+// checkHeadsSplit splits each line of text with one textHeads, in order,
+// and checks that it gives textSplitFast's result.
+func checkHeadsSplit(t *testing.T, text string) {
+	t.Helper()
+	var c textHeads
+	for _, line := range strings.Split(text, "\n") {
+		b := textTrimSpace([]byte(line))
+		var got, want textLine
+		gi, gok := c.split(b, &got)
+		wi, wok := textSplitFast(b, &want)
+		if gi != wi || gok != wok || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q:\nremembered heads %d %v %+v\ntextSplitFast    %d %v %+v", b, gi, gok, got, wi, wok, want)
+		}
+	}
+}
+
+// FuzzHeadsSplit: the remembered heads split every line of a sequence as
+// textSplitFast does, whatever came before.
+func FuzzHeadsSplit(f *testing.F) {
+	f.Add(strings.Join([]string{
+		"          <idle>-0     [000]  1437.000003: drm_sched_process_job: fence=0xffff9a3b4000f600 signaled",
+		"           sdma0-301   [001]  1437.000008: drm_run_job:          entity=0xffff88812c4a2000, id=246",
+		"          <idle>-0     [000]  1437.000103: drm_sched_process_job: fence=0xffff9a3b4000f6c0 signaled",
+		"          <idle>-0     [000]  1437.00010x: drm_sched_process_job: fence=0xffff9a3b4000f6c0 signaled",
+		"          <idle>-0     [000] 1437.000103: n: b",
+		"          <idle>-0     [000]",
+		"          <idle>-01    [000]  1437.000103: n: b",
+	}, "\n"))
+	f.Add("a-1 [0] 1.5: n: b\na-1 [0] 1.5: n: b\na-1 [0]  1.5: n: b\na-1 [0] 1.5:n: b\na-1 [0]\t1.5: n: b\na-1 [0]x1.5: n: b")
+	f.Add("a b: c-1 [0] 1.5: n: b\nc-1 [0] 1.5: n: b\n0123456789abcdefghijklmnopqrst-12345 [007] 1.5: n: body of some length")
+	f.Fuzz(func(t *testing.T, text string) {
+		checkHeadsSplit(t, text)
+	})
+}
+
+// TestHeadsSplitMatchesSplitFast runs checkHeadsSplit on random sequences
+// of lines from more heads than the cache holds, near misses included
+// (a digit or space more, heads longer than 32 bytes).
+func TestHeadsSplitMatchesSplitFast(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	// Heads from 5 to over 32 bytes: each word of the cache compares.
+	comms := []string{"<idle>", "sdma0", "kworker/u8:2", "gfx", "glmark2", "a b", "x: y", "very-long-comm-name-here", "c", "sixteen-chars-ab", "twenty-chars-abcdefg"}
+	var b strings.Builder
+	for range 20000 {
+		comm := comms[rng.IntN(len(comms))]
+		pad := strings.Repeat(" ", rng.IntN(18))
+		// After "]": mostly a space, sometimes what textSplitFast refuses.
+		after := []string{" ", " ", " ", "  ", "\t", "x", ""}[rng.IntN(7)]
+		fmt.Fprintf(&b, "%s%s-%d%s [%03d]%s%d.%06d: drm_run_job: entity=0x%x, id=%d\n",
+			pad, comm, rng.IntN(3)*(1+rng.IntN(40000)), strings.Repeat(" ", rng.IntN(3)), rng.IntN(3),
+			after, rng.IntN(5000), rng.IntN(1000000), rng.Uint64(), rng.IntN(100))
+	}
+	checkHeadsSplit(t, b.String())
 }
