@@ -588,11 +588,9 @@ type textHeadEntry struct {
 	hd   textHead
 }
 
-// split is textSplitFast through the remembered heads.
-func (c *textHeads) split(b []byte, ln *textLine) (int, bool) {
-	if len(b) < 32 {
-		return textSplitFast(b, ln)
-	}
+// lookup returns the remembered head b (at least 32 bytes) starts with,
+// nil if none.
+func (c *textHeads) lookup(b []byte) *textHead {
 	x0 := binary.LittleEndian.Uint64(b)
 	x1 := binary.LittleEndian.Uint64(b[8:])
 	x2 := binary.LittleEndian.Uint64(b[16:])
@@ -600,9 +598,24 @@ func (c *textHeads) split(b []byte, ln *textLine) (int, bool) {
 	for k := range c.e {
 		e := &c.e[k]
 		if (x0^e.w[0])&e.m[0]|(x1^e.w[1])&e.m[1]|(x2^e.w[2])&e.m[2]|(x3^e.w[3])&e.m[3] == 0 && e.m[0] != 0 {
-			return textSplitTimeFast(b, &e.hd, ln)
+			return &e.hd
 		}
 	}
+	return nil
+}
+
+// split is textSplitFast through the remembered heads.
+func (c *textHeads) split(b []byte, ln *textLine) (int, bool) {
+	if len(b) < 32 {
+		return textSplitFast(b, ln)
+	}
+	if hd := c.lookup(b); hd != nil {
+		return textSplitTimeFast(b, hd, ln)
+	}
+	x0 := binary.LittleEndian.Uint64(b)
+	x1 := binary.LittleEndian.Uint64(b[8:])
+	x2 := binary.LittleEndian.Uint64(b[16:])
+	x3 := binary.LittleEndian.Uint64(b[24:])
 	var hd textHead
 	if !textSplitHeadFast(b, &hd) {
 		return 0, false
@@ -877,6 +890,12 @@ func (t *TextReader) parseEvent(ln *textLine, ev *event.Event) bool {
 		}
 		return false
 	}
+	t.emit(ln, f, ts, ev)
+	return true
+}
+
+// emit fills ev with the line ln read in format f (fields in t.fields).
+func (t *TextReader) emit(ln *textLine, f *reportFormat, ts int64, ev *event.Event) {
 	fl := &t.fields
 	*ev = event.Event{
 		Time:       ts,
@@ -897,7 +916,65 @@ func (t *TextReader) parseEvent(ln *textLine, ev *event.Event) bool {
 		ev.Ring = t.internBytes(fl.ring)
 	}
 	t.lastTime = ts
-	return true
+}
+
+// parseLineFast is parseLine for the common event line at the start of
+// data, which runs on past the line: it finds the line's end on the way
+// (matchLine) instead of before. It returns the bytes of the line and its
+// '\n', or 0 and no change to t when the line is not of the kind it
+// reads: a comment, blank or header line, a head textHeads does not
+// remember, an event name not known, a "(+diff)" column, a line that
+// matchLine cannot decide. parseLine then reads the line, as it would
+// have; TestParseLineFastIsParseLine and the parallel reader's tests
+// against the sequential one hold them to the same result.
+func (t *TextReader) parseLineFast(data []byte, ev *event.Event) int {
+	if len(data) == 0 || data[0] == '#' {
+		return 0
+	}
+	b := textTrimLeft(data)
+	if len(b) < 32 || textHeaderStart(b[0]) {
+		return 0
+	}
+	hd := t.heads.lookup(b)
+	if hd == nil {
+		return 0
+	}
+	var ln textLine
+	i, ok := textSplitTimeFast(b, hd, &ln)
+	if !ok {
+		return 0
+	}
+	rest := textTrimLeft(b[i+1:])
+	k := 0
+	for k < len(rest) && textNameByte(rest[k]) {
+		k++
+	}
+	if k == 0 || k >= len(rest) || rest[k] != ':' {
+		return 0 // a "(+diff)" column among others
+	}
+	ln.name = rest[:k]
+	ln.body = textTrimLeft(rest[k+1:])
+	fs, known := t.lookupFormats(ln.name)
+	if !known {
+		return 0
+	}
+	for _, f := range fs {
+		end, r := f.matchLine(ln.body, &t.fields)
+		switch r {
+		case reportNo:
+			continue
+		case reportUnsure:
+			return 0
+		}
+		t.nonBlank++
+		t.recog = true
+		if ln.fracLen == 6 || ln.fracLen == 9 {
+			t.fracDigits = int(ln.fracLen)
+		}
+		t.emit(&ln, f, ln.ns, ev)
+		return len(data) - len(ln.body) + end + 1
+	}
+	return 0
 }
 
 // internBytes returns b as a string, shared between lines while the table

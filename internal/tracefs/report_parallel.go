@@ -361,6 +361,23 @@ func (w *TextReader) parseBlock(blk *textBlock, frac int, evs []event.Event) *te
 	data := blk.buf
 	sawTime := false
 	for len(data) > 0 {
+		// The slot is written whole by parseLine when it yields an event
+		// (a reused slice's stale slot is not cleared first).
+		if len(evs) < cap(evs) {
+			evs = evs[:len(evs)+1]
+		} else {
+			evs = append(evs, event.Event{})
+		}
+		ev := &evs[len(evs)-1]
+		if n := w.parseLineFast(data, ev); n > 0 {
+			data = data[n:]
+			w.line++
+			w.stats.Lines++
+			w.stats.Events++
+			sawTime = true
+			res.lastTime, res.hasTime = ev.Time, true
+			continue
+		}
 		var line []byte
 		if i := bytes.IndexByte(data, '\n'); i >= 0 {
 			line, data = data[:i], data[i+1:]
@@ -371,14 +388,6 @@ func (w *TextReader) parseBlock(blk *textBlock, frac int, evs []event.Event) *te
 		line = textTrimEOL(line)
 		w.line++
 		w.stats.Lines++
-		// The slot is written whole by parseLine when it yields an event
-		// (a reused slice's stale slot is not cleared first).
-		if len(evs) < cap(evs) {
-			evs = evs[:len(evs)+1]
-		} else {
-			evs = append(evs, event.Event{})
-		}
-		ev := &evs[len(evs)-1]
 		if !w.parseLine(line, ev) {
 			evs = evs[:len(evs)-1]
 			continue

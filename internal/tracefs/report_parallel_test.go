@@ -3,6 +3,8 @@ package tracefs
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"io"
 	"os"
 	"path/filepath"
@@ -202,6 +204,10 @@ func FuzzParallelMatchesSequential(f *testing.F) {
 	if b, err := os.ReadFile("testdata/report/latency_report.txtar"); err == nil {
 		f.Add(string(b), uint8(200))
 	}
+	// Heads seen twice: the second line goes through parseLineFast.
+	for _, s := range textFastLines {
+		f.Add("cpus=2\n"+s+"\n"+s+"\n"+s+" \r\n"+s, uint8(255))
+	}
 	f.Fuzz(func(t *testing.T, in string, bs uint8) {
 		seq := textDrain(NewTextReader(strings.NewReader(in), "fuzz"))
 		r := NewTextReader(strings.NewReader(in), "fuzz")
@@ -209,4 +215,100 @@ func FuzzParallelMatchesSequential(f *testing.F) {
 		r.blockSize = int(bs) + 1
 		textCompare(t, "fuzz", seq, textDrainBy(r, bs%2 == 1))
 	})
+}
+
+// textFastLines are event lines parseLineFast reads, and lines next to
+// them it must leave to parseLine (each a variant of a line it reads).
+var textFastLines = []string{
+	"           sdma0-301   [001]  1437.000008: drm_run_job:          entity=0xffff88812c4a2000, id=246, fence=0xffff9a3b4000f780, ring=sdma0, job count:0, hw job count:1",
+	"          <idle>-0     [000]  1437.000003: drm_sched_process_job: fence=0xffff9a3b4000f600 signaled",
+	"    kworker/u8:2-187   [001]  1437.000027: drm_sched_job:        entity=0xffff88812c4a2000, id=248, fence=0xffff9a3b4000f9c0, ring=sdma0, job count:1, hw job count:2",
+	"           sdma0-301   [001]  1437.000030: drm_run_job: dev=0000:03:00.0, entity=0xffff88812c4a2000, id=246, fence=0xffff9a3b4000f780, ring=sdma0, job count:0, hw job count:1",
+	"     vkcube:cs0-40211 [011] 18233.250104: drm_sched_job_queue:  dev=0000:03:00.0, fence=1873:4410, ring=gfx_0.0.0, job count:1, hw job count:0, client_id:23",
+	"          <idle>-0     [000] 18233.251907: drm_sched_job_done:   fence=1873:4410 signaled",
+	"    SkinningApp-2837  [003]   475.168802: amdgpu_cs_ioctl:      sched_job=185904, timeline=gfx, context=249, seqno=91446, ring_name=ffff94d7a00d4694, num_ibs=3",
+	"    SkinningApp-2837  [003]   475.168803: amdgpu_cs_ioctl:      timeline=gfx, context=249, seqno=91446, ring_name=gfx, num_ibs=3",
+	"          <idle>-0     [000]   475.169023: dma_fence_signaled:   driver=amd_sched timeline=gfx context=249 seqno=91446",
+	"         glmark2-1766  [002]  1437.801120: amd_sched_job:        entity=0xffff8801f4a3c898, id=81234, fence=0xffff8800b2c4e540, ring=ffffffffc05b1d42, job count:1, hw job count:1",
+}
+
+// textFastVariant changes line the ways a line can differ from the ones
+// parseLineFast reads: white space and '\r' at its end, cut short, a
+// "(+diff)" column, 9-digit times, odd pointers and numbers, fields
+// missing or empty.
+func textFastVariant(rng *rand.Rand, line string) string {
+	switch rng.IntN(12) {
+	case 0:
+		return line + []string{" ", "\t", "\r", " \r\t", "x", " signaled", ","}[rng.IntN(7)]
+	case 1:
+		return line[:rng.IntN(len(line)+1)]
+	case 2:
+		return strings.Replace(line, ": ", ": (+5) ", 1)
+	case 3:
+		return strings.Replace(line, ".0000", ".000000000", 1)
+	case 4:
+		return strings.Replace(line, "0xffff88812c4a2000", []string{"(nil)", "0xFFFF88812C4A2000", "0x1", "ffff88812c4a2000", "0xffff88812c4a2000f"}[rng.IntN(5)], 1)
+	case 5:
+		return strings.Replace(line, "ring=sdma0", []string{"ring=", "ring=sd,ma0", "ring=sdma0, ring=x"}[rng.IntN(3)], 1)
+	case 6:
+		return strings.Replace(line, "hw job count:", []string{"hw job count:-", "hw job count: ", "hw job count:99999999999999999999999"}[rng.IntN(3)], 1)
+	case 7:
+		return strings.Replace(line, "[00", "[0", 1)
+	case 8:
+		return strings.Replace(line, "job:", []string{"job", "job;", "job :"}[rng.IntN(3)], 1)
+	}
+	return line
+}
+
+// TestParseLineFastIsParseLine: the parallel reader, whose workers read
+// lines through parseLineFast, returns what the sequential reader (which
+// reads every line with parseLine) does, on random mixes of the lines
+// parseLineFast reads and variants of them; and parseLineFast does take
+// the plain lines once it has seen their heads.
+func TestParseLineFastIsParseLine(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for round := range 40 {
+		var b strings.Builder
+		b.WriteString("cpus=2\n")
+		for range 400 {
+			line := textFastLines[rng.IntN(len(textFastLines))]
+			if rng.IntN(3) == 0 {
+				line = textFastVariant(rng, line)
+			}
+			b.WriteString(line)
+			b.WriteString([]string{"\n", "\n", "\n", "\r\n", "\n\n"}[rng.IntN(5)])
+		}
+		data := b.String()
+		if round%2 == 1 {
+			data = strings.TrimSuffix(data, "\n") // a last line without its end
+		}
+		seq := textDrain(NewTextReader(strings.NewReader(data), "x"))
+		for _, bs := range []int{1 + rng.IntN(300), 4096, textBlockSize} {
+			r := NewTextReader(strings.NewReader(data), "x")
+			r.Parallel(2)
+			r.blockSize = bs
+			textCompare(t, fmt.Sprintf("round %d, blocks of %d", round, bs), seq, textDrain(r))
+		}
+	}
+
+	w := newTextWorker("x")
+	for _, line := range textFastLines {
+		if strings.Contains(line, "vkcube") || strings.Contains(line, "timeline=gfx, context") {
+			// Left to parseLine: a comm that starts like a header line
+			// ("v" of "version = 6"), and a format after the first of its
+			// name that parts from the first after a %s.
+			continue
+		}
+		var want event.Event
+		if !w.parseLine([]byte(line), &want) {
+			t.Fatalf("%q: parseLine takes no event", line)
+		}
+		data := []byte(line + " \r\n" + textFastLines[0] + "\n")
+		var got event.Event
+		if n := w.parseLineFast(data, &got); n != len(line)+3 {
+			t.Errorf("%q: parseLineFast read %d bytes, want %d", line, n, len(line)+3)
+		} else if got != want {
+			t.Errorf("%q: parseLineFast\n  %+v\nparseLine\n  %+v", line, got, want)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // reportRole is the model field a printk conversion fills.
@@ -41,6 +42,10 @@ type reportFormat struct {
 	tail textLit // literal text after the last conversion
 	// expect is a short description of the format for warnings.
 	expect string
+	// lineOK: matchLine can decide lines of this format. Not when a
+	// literal holds a line end, or the format ends in white space (a
+	// trimmed line has lost it).
+	lineOK bool
 }
 
 // reportFields is what matching one body yields: the ring, and the
@@ -135,6 +140,8 @@ func compileReportFormat(s *Spec, pf *PrintFormat) (*reportFormat, error) {
 		}
 	}
 	f.expect = reportExpect(pf.Printk)
+	f.lineOK = !strings.ContainsAny(pf.Printk, "\n\r") &&
+		(len(f.tail.s) == 0 || !strings.ContainsRune(" \t", rune(f.tail.s[len(f.tail.s)-1])))
 	return f, nil
 }
 
@@ -163,12 +170,54 @@ func reportExpect(p string) string {
 // match parses body against the format. It does not allocate: ring
 // aliases body.
 func (f *reportFormat) match(body []byte, out *reportFields) bool {
+	_, r := f.scan(body, out, false)
+	return r == reportYes
+}
+
+// reportResult is what scan makes of a body.
+type reportResult int8
+
+const (
+	reportNo    reportResult = iota // the body is not in the format
+	reportYes                       // it is
+	reportUnsure                    // scanLine cannot tell: read the line whole
+)
+
+// matchLine is match on the line that data starts with, whose end it
+// finds on the way: data runs on past the line's '\n'. With reportYes
+// it returns the index of that '\n' (the fields are match's on the line
+// up to it); reportNo means match would refuse the line too. Whatever it
+// cannot decide without knowing where the line ends (a line without
+// '\n', a %s at the end, a mismatch after the first literal) is
+// reportUnsure. Formats that end in white space (trimmed off a line
+// before match sees it) are always unsure.
+func (f *reportFormat) matchLine(data []byte, out *reportFields) (int, reportResult) {
+	if !f.lineOK {
+		return 0, reportUnsure
+	}
+	return f.scan(data, out, true)
+}
+
+// scan is match, or matchLine when line is set.
+func (f *reportFormat) scan(body []byte, out *reportFields, line bool) (int, reportResult) {
+	// fail is a mismatch before the line's end: matchLine knows that
+	// only for the first literal.
+	fail := reportNo
+	if line {
+		fail = reportUnsure
+	}
 	out.reset()
 	pos := 0
 	for i := range f.segs {
 		sg := &f.segs[i]
 		if !sg.lit.at(body, pos) {
-			return false
+			if i == 0 {
+				// The line holds body's bytes up to its end, and a
+				// literal has no line end: a mismatch here is one in
+				// the line too, or the line is too short for it.
+				return 0, reportNo
+			}
+			return 0, fail
 		}
 		pos += len(sg.lit.s)
 		var v uint64
@@ -185,7 +234,7 @@ func (f *reportFormat) match(body []byte, out *reportFields) bool {
 			}
 			var n int
 			if v, n = textParsePointer(body[pos:]); n == 0 {
-				return false
+				return 0, fail
 			}
 			pos += n
 		case 'u', 'd':
@@ -208,7 +257,7 @@ func (f *reportFormat) match(body []byte, out *reportFields) bool {
 				v, n = textParseUint(body[pos:])
 			}
 			if n == 0 {
-				return false
+				return 0, fail
 			}
 			pos += n
 			if neg {
@@ -221,7 +270,7 @@ func (f *reportFormat) match(body []byte, out *reportFields) bool {
 			var n int
 			v, n = textParseHex(body[pos:])
 			if n <= 0 {
-				return false
+				return 0, fail
 			}
 			pos += n
 		case 's':
@@ -230,6 +279,9 @@ func (f *reportFormat) match(body []byte, out *reportFields) bool {
 				next = &f.segs[i+1].lit
 			}
 			if next.s == "" {
+				if line {
+					return 0, reportUnsure // the string runs to the line's end
+				}
 				str = body[pos:]
 				pos = len(body)
 			} else {
@@ -240,9 +292,12 @@ func (f *reportFormat) match(body []byte, out *reportFields) bool {
 					if body[j] == c && next.at(body, j) {
 						break
 					}
+					if line && body[j] == '\n' {
+						return 0, reportUnsure
+					}
 				}
 				if j == len(body) {
-					return false
+					return 0, fail
 				}
 				str = body[pos:j]
 				pos = j
@@ -255,14 +310,25 @@ func (f *reportFormat) match(body []byte, out *reportFields) bool {
 		}
 	}
 	if !f.tail.at(body, pos) {
-		return false
+		return 0, fail
 	}
-	for _, c := range body[pos+len(f.tail.s):] {
+	pos += len(f.tail.s)
+	if line {
+		// The white space a line's end loses to trimming, then its end.
+		for pos < len(body) && (body[pos] == ' ' || body[pos] == '\t' || body[pos] == '\r') {
+			pos++
+		}
+		if pos < len(body) && body[pos] == '\n' {
+			return pos, reportYes
+		}
+		return 0, reportUnsure
+	}
+	for _, c := range body[pos:] {
 		if c != ' ' && c != '\t' {
-			return false
+			return 0, reportNo
 		}
 	}
-	return true
+	return pos, reportYes
 }
 
 // textHasLit reports whether b[pos:] starts with lit.
