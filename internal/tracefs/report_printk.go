@@ -178,9 +178,9 @@ func (f *reportFormat) match(body []byte, out *reportFields) bool {
 type reportResult int8
 
 const (
-	reportNo    reportResult = iota // the body is not in the format
-	reportYes                       // it is
-	reportUnsure                    // scanLine cannot tell: read the line whole
+	reportNo     reportResult = iota // the body is not in the format
+	reportYes                        // it is
+	reportUnsure                     // matchLine cannot tell: parseLine reads the line
 )
 
 // matchLine is match on the line that data starts with, whose end it
