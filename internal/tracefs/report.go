@@ -897,24 +897,28 @@ func (t *TextReader) parseEvent(ln *textLine, ev *event.Event) bool {
 // emit fills ev with the line ln read in format f (fields in t.fields).
 func (t *TextReader) emit(ln *textLine, f *reportFormat, ts int64, ev *event.Event) {
 	fl := &t.fields
-	*ev = event.Event{
-		Time:       ts,
-		CPU:        int32(ln.cpu),
-		PID:        int32(ln.pid),
-		Kind:       f.spec.Kind,
-		Name:       f.name,
-		ID:         fl.v[reportRoleID],
-		Entity:     fl.v[reportRoleEntity],
-		JobCount:   fl.jobCount(),
-		HWJobCount: fl.hwJobCount(),
-		Job:        event.JobKey{Fence: fl.v[reportRoleFence], Context: fl.v[reportRoleContext], Seqno: fl.v[reportRoleSeqno]},
-	}
+	// Field by field, every one written: a composite literal is built
+	// aside and copied, which costs more than the fields.
+	comm, ring := "", ""
 	if string(ln.comm) != "<...>" {
-		ev.Comm = t.internBytes(ln.comm)
+		comm = t.internBytes(ln.comm)
 	}
 	if fl.ring != nil {
-		ev.Ring = t.internBytes(fl.ring)
+		ring = t.internBytes(fl.ring)
 	}
+	ev.Time = ts
+	ev.CPU = int32(ln.cpu)
+	ev.PID = int32(ln.pid)
+	ev.Comm = comm
+	ev.Kind = f.spec.Kind
+	ev.Name = f.name
+	ev.Ring = ring
+	ev.Job = event.JobKey{Fence: fl.v[reportRoleFence], Context: fl.v[reportRoleContext], Seqno: fl.v[reportRoleSeqno]}
+	ev.ID = fl.v[reportRoleID]
+	ev.Entity = fl.v[reportRoleEntity]
+	ev.JobCount = fl.jobCount()
+	ev.HWJobCount = fl.hwJobCount()
+	ev.Count = 0
 	t.lastTime = ts
 }
 

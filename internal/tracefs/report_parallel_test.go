@@ -312,3 +312,40 @@ func TestParseLineFastIsParseLine(t *testing.T) {
 		}
 	}
 }
+
+// TestEmitWritesEveryField: emit writes each field of the event (the
+// workers reuse event slots without clearing them): a slot full of
+// garbage, every field set through reflection, reads a line as a zero one.
+func TestEmitWritesEveryField(t *testing.T) {
+	for _, line := range textFastLines {
+		var want event.Event
+		if !newTextWorker("x").parseLine([]byte(line), &want) {
+			continue
+		}
+		var got event.Event
+		v := reflect.ValueOf(&got).Elem()
+		for i := range v.NumField() {
+			fv := v.Field(i)
+			switch fv.Kind() {
+			case reflect.String:
+				fv.SetString("garbage")
+			case reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Int:
+				fv.SetInt(-7)
+			case reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uint:
+				fv.SetUint(7)
+			case reflect.Struct:
+				for j := range fv.NumField() {
+					fv.Field(j).SetUint(7)
+				}
+			default:
+				t.Fatalf("event field %s of kind %s: teach this test to set it", v.Type().Field(i).Name, fv.Kind())
+			}
+		}
+		if !newTextWorker("x").parseLine([]byte(line), &got) {
+			t.Fatalf("%q: not read the second time", line)
+		}
+		if got != want {
+			t.Errorf("%q: into a used slot\n  %+v\ninto a zero one\n  %+v", line, got, want)
+		}
+	}
+}
