@@ -586,11 +586,37 @@ const textHeadsN = 8
 type textHeadEntry struct {
 	w, m [4]uint64 // m zero: empty
 	hd   textHead
+	name textName // the event name of the head's last line (parseLineFast)
 }
 
-// lookup returns the remembered head b (at least 32 bytes) starts with,
-// nil if none.
-func (c *textHeads) lookup(b []byte) *textHead {
+// textName is an event name followed by ':', of up to 32 bytes, as four
+// little-endian words and masks, with the name's formats: a task's lines
+// are mostly of one event, and a compare is cheaper than a scan and a
+// lookup.
+type textName struct {
+	w, m [4]uint64
+	n    int // the name's length, 0: none
+	fs   []*reportFormat
+}
+
+// at reports whether b, of at least 32 bytes, starts with the name and ':'.
+func (nm *textName) at(b []byte) bool {
+	return (binary.LittleEndian.Uint64(b)^nm.w[0])&nm.m[0]|(binary.LittleEndian.Uint64(b[8:])^nm.w[1])&nm.m[1]|
+		(binary.LittleEndian.Uint64(b[16:])^nm.w[2])&nm.m[2]|(binary.LittleEndian.Uint64(b[24:])^nm.w[3])&nm.m[3] == 0
+}
+
+// set makes nm the name b[:n] (b[n] is its ':').
+func (nm *textName) set(b []byte, n int, fs []*reportFormat) {
+	*nm = textName{n: n, fs: fs}
+	for i := 0; i <= n; i++ {
+		nm.w[i/8] |= uint64(b[i]) << (8 * (i % 8))
+		nm.m[i/8] |= 0xff << (8 * (i % 8))
+	}
+}
+
+// lookup returns the entry of the remembered head b (at least 32 bytes)
+// starts with, nil if none.
+func (c *textHeads) lookup(b []byte) *textHeadEntry {
 	x0 := binary.LittleEndian.Uint64(b)
 	x1 := binary.LittleEndian.Uint64(b[8:])
 	x2 := binary.LittleEndian.Uint64(b[16:])
@@ -598,7 +624,7 @@ func (c *textHeads) lookup(b []byte) *textHead {
 	for k := range c.e {
 		e := &c.e[k]
 		if (x0^e.w[0])&e.m[0]|(x1^e.w[1])&e.m[1]|(x2^e.w[2])&e.m[2]|(x3^e.w[3])&e.m[3] == 0 && e.m[0] != 0 {
-			return &e.hd
+			return e
 		}
 	}
 	return nil
@@ -609,8 +635,8 @@ func (c *textHeads) split(b []byte, ln *textLine) (int, bool) {
 	if len(b) < 32 {
 		return textSplitFast(b, ln)
 	}
-	if hd := c.lookup(b); hd != nil {
-		return textSplitTimeFast(b, hd, ln)
+	if e := c.lookup(b); e != nil {
+		return textSplitTimeFast(b, &e.hd, ln)
 	}
 	x0 := binary.LittleEndian.Uint64(b)
 	x1 := binary.LittleEndian.Uint64(b[8:])
@@ -623,7 +649,7 @@ func (c *textHeads) split(b []byte, ln *textLine) (int, bool) {
 	if hd.n <= 32 {
 		e := &c.e[c.next]
 		c.next = (c.next + 1) % textHeadsN
-		e.hd = hd
+		e.hd, e.name = hd, textName{}
 		for i := range 4 {
 			e.m[i] = 0
 			if k := hd.n - 8*i; k >= 8 {
@@ -939,29 +965,39 @@ func (t *TextReader) parseLineFast(data []byte, ev *event.Event) int {
 	if len(b) < 32 || textHeaderStart(b[0]) {
 		return 0
 	}
-	hd := t.heads.lookup(b)
-	if hd == nil {
+	e := t.heads.lookup(b)
+	if e == nil {
 		return 0
 	}
 	var ln textLine
-	i, ok := textSplitTimeFast(b, hd, &ln)
+	i, ok := textSplitTimeFast(b, &e.hd, &ln)
 	if !ok {
 		return 0
 	}
 	rest := textTrimLeft(b[i+1:])
-	k := 0
-	for k < len(rest) && textNameByte(rest[k]) {
-		k++
+	// The name: the head's last one, or the run of name bytes before a
+	// ':' (the last name's bytes and ':' are such a run).
+	var fs []*reportFormat
+	if nm := &e.name; nm.n > 0 && len(rest) >= 32 && nm.at(rest) {
+		ln.name, fs = rest[:nm.n], nm.fs
+	} else {
+		k := 0
+		for k < len(rest) && textNameByte(rest[k]) {
+			k++
+		}
+		if k == 0 || k >= len(rest) || rest[k] != ':' {
+			return 0 // a "(+diff)" column among others
+		}
+		ln.name = rest[:k]
+		var known bool
+		if fs, known = t.lookupFormats(ln.name); !known {
+			return 0
+		}
+		if k < 32 {
+			e.name.set(rest, k, fs)
+		}
 	}
-	if k == 0 || k >= len(rest) || rest[k] != ':' {
-		return 0 // a "(+diff)" column among others
-	}
-	ln.name = rest[:k]
-	ln.body = textTrimLeft(rest[k+1:])
-	fs, known := t.lookupFormats(ln.name)
-	if !known {
-		return 0
-	}
+	ln.body = textTrimLeft(rest[len(ln.name)+1:])
 	for _, f := range fs {
 		end, r := f.matchLine(ln.body, &t.fields)
 		switch r {

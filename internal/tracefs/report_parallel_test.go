@@ -230,6 +230,10 @@ var textFastLines = []string{
 	"    SkinningApp-2837  [003]   475.168803: amdgpu_cs_ioctl:      timeline=gfx, context=249, seqno=91446, ring_name=gfx, num_ibs=3",
 	"          <idle>-0     [000]   475.169023: dma_fence_signaled:   driver=amd_sched timeline=gfx context=249 seqno=91446",
 	"         glmark2-1766  [002]  1437.801120: amd_sched_job:        entity=0xffff8801f4a3c898, id=81234, fence=0xffff8800b2c4e540, ring=ffffffffc05b1d42, job count:1, hw job count:1",
+	// One head, names that start alike.
+	"           sdma0-301   [001]  1437.000031: drm_sched_job:        entity=0xffff88812c4a2000, id=249, fence=0xffff9a3b4000fa80, ring=sdma0, job count:1, hw job count:2",
+	"           sdma0-301   [001]  1437.000032: drm_sched_job_queue:  dev=0000:03:00.0, fence=1873:4411, ring=sdma0, job count:1, hw job count:0, client_id:23",
+	"           sdma0-301   [001]  1437.000033: drm_sched_job_done:   fence=1873:4411 signaled",
 }
 
 // textFastVariant changes line the ways a line can differ from the ones
