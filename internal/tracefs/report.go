@@ -587,6 +587,9 @@ type textHeadEntry struct {
 	w, m [4]uint64 // m zero: empty
 	hd   textHead
 	name textName // the event name of the head's last line (parseLineFast)
+	// comm is the head's comm interned (internComm), once commOK.
+	comm   string
+	commOK bool
 }
 
 // textName is an event name followed by ':', of up to 32 bytes, as four
@@ -649,7 +652,7 @@ func (c *textHeads) split(b []byte, ln *textLine) (int, bool) {
 	if hd.n <= 32 {
 		e := &c.e[c.next]
 		c.next = (c.next + 1) % textHeadsN
-		e.hd, e.name = hd, textName{}
+		e.hd, e.name, e.comm, e.commOK = hd, textName{}, "", false
 		for i := range 4 {
 			e.m[i] = 0
 			if k := hd.n - 8*i; k >= 8 {
@@ -916,19 +919,26 @@ func (t *TextReader) parseEvent(ln *textLine, ev *event.Event) bool {
 		}
 		return false
 	}
-	t.emit(ln, f, ts, ev)
+	t.emit(ln, f, ts, t.internComm(ln.comm), ev)
 	return true
 }
 
-// emit fills ev with the line ln read in format f (fields in t.fields).
-func (t *TextReader) emit(ln *textLine, f *reportFormat, ts int64, ev *event.Event) {
+// internComm is the Comm of an event line's comm: "" for "<...>" (the
+// kernel did not know the task's name).
+func (t *TextReader) internComm(comm []byte) string {
+	if string(comm) == "<...>" {
+		return ""
+	}
+	return t.internBytes(comm)
+}
+
+// emit fills ev with the line ln read in format f (fields in t.fields);
+// comm is internComm(ln.comm).
+func (t *TextReader) emit(ln *textLine, f *reportFormat, ts int64, comm string, ev *event.Event) {
 	fl := &t.fields
 	// Field by field, every one written: a composite literal is built
 	// aside and copied, which costs more than the fields.
-	comm, ring := "", ""
-	if string(ln.comm) != "<...>" {
-		comm = t.internBytes(ln.comm)
-	}
+	ring := ""
 	if fl.ring != nil {
 		ring = t.internBytes(fl.ring)
 	}
@@ -1011,7 +1021,10 @@ func (t *TextReader) parseLineFast(data []byte, ev *event.Event) int {
 		if ln.fracLen == 6 || ln.fracLen == 9 {
 			t.fracDigits = int(ln.fracLen)
 		}
-		t.emit(&ln, f, ln.ns, ev)
+		if !e.commOK {
+			e.comm, e.commOK = t.internComm(ln.comm), true
+		}
+		t.emit(&ln, f, ln.ns, e.comm, ev)
 		return len(data) - len(ln.body) + end + 1
 	}
 	return 0

@@ -260,6 +260,9 @@ func textFastVariant(rng *rand.Rand, line string) string {
 		return strings.Replace(line, "[00", "[0", 1)
 	case 8:
 		return strings.Replace(line, "job:", []string{"job", "job;", "job :"}[rng.IntN(3)], 1)
+	case 9, 10:
+		// More heads than textHeads holds: entries are replaced.
+		return strings.Replace(strings.Replace(line, "-0 ", fmt.Sprintf("-%d ", rng.IntN(30)), 1), "-301 ", fmt.Sprintf("-%d ", 300+rng.IntN(30)), 1)
 	}
 	return line
 }
