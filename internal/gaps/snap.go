@@ -211,6 +211,10 @@ func (e *Engine) Snapshot() *Snapshot {
 		s.Windows = append(s.Windows, Window{Start: e.idleSince, End: e.end, Kind: GuestIdle, Open: true})
 	}
 
+	if len(s.Windows) == 0 {
+		s.Windows = nil // none: nil, as before the room made above
+	}
+
 	// Totals since start.
 	nb, sb := e.busyH.from(cl.busyBin)
 	ni, si := e.idleH.from(cl.idleBin)

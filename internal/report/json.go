@@ -337,12 +337,24 @@ func appendJSON(b []byte, d *Doc) ([]byte, error) {
 // trace (30k at 1 GB), is written by writeWindows: encoding/json would
 // spend longer on it than the engine on the rest of the tail.
 func writeJSON(w io.Writer, d *Doc) error {
+	// Everything that can fail to encode fails here, before a byte is
+	// written: the windows' floats, and their kinds (encoded once each).
+	kinds := map[string][]byte{}
 	for i := range d.Windows {
 		x := &d.Windows[i]
 		for _, f := range [...]float64{x.StartSeconds, x.EndSeconds, x.DurationSeconds} {
 			if math.IsInf(f, 0) || math.IsNaN(f) {
-				return fmt.Errorf("encoding window %d: unsupported value: %s", i, strconv.FormatFloat(f, 'g', -1, 64))
+				return fmt.Errorf("encoding analysis: window %d: unsupported value: %s", i, strconv.FormatFloat(f, 'g', -1, 64))
 			}
+		}
+		if _, ok := kinds[x.Kind]; !ok {
+			var kb bytes.Buffer
+			enc := json.NewEncoder(&kb)
+			enc.SetEscapeHTML(false)
+			if err := enc.Encode(x.Kind); err != nil {
+				return fmt.Errorf("encoding analysis: window %d: %w", i, err)
+			}
+			kinds[x.Kind] = bytes.TrimSuffix(kb.Bytes(), []byte("\n"))
 		}
 	}
 	ws := d.Windows
@@ -363,7 +375,7 @@ func writeJSON(w io.Writer, d *Doc) error {
 	i += len(key)
 	_, err := w.Write(buf.Bytes()[:i])
 	if err == nil {
-		err = writeWindows(w, ws)
+		err = writeWindows(w, ws, kinds)
 	}
 	if err == nil {
 		_, err = w.Write(buf.Bytes()[i+len("null"):])
@@ -375,8 +387,9 @@ func writeJSON(w io.Writer, d *Doc) error {
 }
 
 // writeWindows writes ws as the value of the top-level "windows" key, in
-// pieces of about 32 KiB. The floats must be finite.
-func writeWindows(w io.Writer, ws []JSONWindow) error {
+// pieces of about 32 KiB. The floats must be finite; kinds holds each
+// kind's JSON string.
+func writeWindows(w io.Writer, ws []JSONWindow, kinds map[string][]byte) error {
 	if ws == nil {
 		_, err := io.WriteString(w, "null")
 		return err
@@ -386,7 +399,6 @@ func writeWindows(w io.Writer, ws []JSONWindow) error {
 		return err
 	}
 	const piece = 32 << 10
-	kinds := map[string][]byte{}
 	b := make([]byte, 0, piece+1024)
 	b = append(b, '[')
 	for i := range ws {
@@ -400,19 +412,8 @@ func writeWindows(w io.Writer, ws []JSONWindow) error {
 		b = appendJSONFloat(b, x.EndSeconds)
 		b = append(b, ",\n      \"duration_seconds\": "...)
 		b = appendJSONFloat(b, x.DurationSeconds)
-		k, ok := kinds[x.Kind]
-		if !ok {
-			var kb bytes.Buffer
-			enc := json.NewEncoder(&kb)
-			enc.SetEscapeHTML(false)
-			if err := enc.Encode(x.Kind); err != nil {
-				return fmt.Errorf("encoding window %d: %w", i, err)
-			}
-			k = bytes.TrimSuffix(kb.Bytes(), []byte("\n"))
-			kinds[x.Kind] = k
-		}
 		b = append(b, ",\n      \"kind\": "...)
-		b = append(b, k...)
+		b = append(b, kinds[x.Kind]...)
 		b = append(b, ",\n      \"in_flight\": "...)
 		b = strconv.AppendInt(b, int64(x.InFlight), 10)
 		if x.Open {

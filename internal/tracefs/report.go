@@ -960,8 +960,8 @@ func (t *TextReader) emit(ln *textLine, f *reportFormat, ts int64, comm string, 
 
 // parseLineFast is parseLine for the common event line at the start of
 // data, which runs on past the line: it finds the line's end on the way
-// (matchLine) instead of before. It returns the bytes of the line and its
-// '\n', or 0 and no change to t when the line is not of the kind it
+// (matchLine) instead of before. It returns the length of the line with
+// its '\n', or 0 and no change to t when the line is not of the kind it
 // reads: a comment, blank or header line, a head textHeads does not
 // remember, an event name not known, a "(+diff)" column, a line that
 // matchLine cannot decide. parseLine then reads the line, as it would
