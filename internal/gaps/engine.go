@@ -361,7 +361,9 @@ func (e *Engine) submit(ev *event.Event, t int64) {
 	if isRun && !r.sawRun {
 		r.sawRun = true
 	}
-	if rec := e.jobs.ref(ev.Job); rec != nil {
+	slot, found := e.jobs.probe(ev.Job)
+	if found {
+		rec := &e.jobs.slots[slot].rec
 		if isRun && !rec.hasR && int(rec.ring) == ri {
 			rec.hasR, rec.run = true, t
 			if !rec.counted {
@@ -373,6 +375,7 @@ func (e *Engine) submit(ev *event.Event, t int64) {
 		// The key is reused (or queued twice): the earlier job's
 		// completion was lost. It finished some time before now.
 		e.retire(ev.Job, *rec, t, false)
+		slot = -1 // the table changed
 	}
 	rec := jobRec{first: t, ring: int32(ri), entity: ev.Entity, epoch: e.epoch}
 	rec.proc = int32(r.proc(ev.Comm, ev.PID))
@@ -388,7 +391,11 @@ func (e *Engine) submit(ev *event.Event, t int64) {
 		rec.counted = true
 		e.incOut(ri, int(rec.proc), t)
 	}
-	e.jobs.set(ev.Job, rec)
+	if slot >= 0 {
+		e.jobs.put(slot, ev.Job, rec) // the slot probe found: one probe, not two
+	} else {
+		e.jobs.set(ev.Job, rec)
+	}
 	if e.jobs.len() > e.maxJob {
 		e.expireOldest(t)
 	}

@@ -51,6 +51,35 @@ func (t *jobTable) find(k event.JobKey) int {
 	}
 }
 
+// probe returns the slot holding k (found), or else the empty slot set
+// would put k in, -1 when set would grow the table first. An empty slot
+// stays k's to fill with put until the table next changes.
+func (t *jobTable) probe(k event.JobKey) (i int, found bool) {
+	if len(t.slots) == 0 {
+		return -1, false
+	}
+	mask := len(t.slots) - 1
+	for i = int(jobHash(k) >> t.shift); ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if !s.used {
+			if 2*(t.n+1) > len(t.slots) {
+				return -1, false
+			}
+			return i, false
+		}
+		if s.key == k {
+			return i, true
+		}
+	}
+}
+
+// put fills slot i, empty, found for k by probe: set without a second
+// probe.
+func (t *jobTable) put(i int, k event.JobKey, rec jobRec) {
+	t.slots[i] = jobSlot{key: k, used: true, rec: rec}
+	t.n++
+}
+
 // get returns k's record.
 func (t *jobTable) get(k event.JobKey) (jobRec, bool) {
 	if i := t.find(k); i >= 0 {

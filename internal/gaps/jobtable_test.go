@@ -8,7 +8,7 @@ import (
 )
 
 // TestJobTableMatchesMap drives jobTable and a Go map with the same random
-// operations over a small key space (so probe runs wrap and deletions shift
+// operations (probe and put among them) over a small key space (so probe runs wrap and deletions shift
 // entries back) and compares them after every step.
 func TestJobTableMatchesMap(t *testing.T) {
 	for _, keys := range []int{3, 50, 700} {
@@ -27,10 +27,27 @@ func TestJobTableMatchesMap(t *testing.T) {
 		}
 		for step := range 20000 {
 			k := key()
-			switch rng.IntN(5) {
+			switch rng.IntN(6) {
 			case 0, 1:
 				rec := jobRec{first: int64(step), ring: int32(step % 5)}
 				tb.set(k, rec)
+				m[k] = rec
+			case 5:
+				// probe, then put where it found room (set where not).
+				rec := jobRec{first: int64(step), ring: int32(step % 7)}
+				i, found := tb.probe(k)
+				_, want := m[k]
+				if found != want {
+					t.Fatalf("keys=%d step %d: probe(%v) found %v, map %v", keys, step, k, found, want)
+				}
+				switch {
+				case found:
+					tb.slots[i].rec = rec
+				case i >= 0:
+					tb.put(i, k, rec)
+				default:
+					tb.set(k, rec)
+				}
 				m[k] = rec
 			case 2:
 				tb.del(k)
@@ -55,6 +72,9 @@ func TestJobTableMatchesMap(t *testing.T) {
 			}
 			if tb.len() != len(m) {
 				t.Fatalf("keys=%d step %d: len %d, map %d", keys, step, tb.len(), len(m))
+			}
+			if 2*tb.len() > len(tb.slots) {
+				t.Fatalf("keys=%d step %d: %d entries in %d slots, over half", keys, step, tb.len(), len(tb.slots))
 			}
 			if step%97 == 0 || keys < 10 {
 				for k, want := range m {
