@@ -217,9 +217,9 @@ func (e *Engine) feed(ev *event.Event) {
 		return
 	}
 	e.input.Events++
-	e.countName(ev.Name)
+	fence := e.countName(ev.Name)
 	e.expire(t)
-	if ev.Kind == event.KindEmit || isFenceEvent(ev.Name) {
+	if ev.Kind == event.KindEmit || fence {
 		e.fence(ev, t)
 		return
 	}
@@ -233,24 +233,29 @@ func (e *Engine) feed(ev *event.Event) {
 }
 
 type nameCount struct {
-	name string
-	n    uint64
+	name  string
+	n     uint64
+	fence bool // isFenceEvent(name)
 }
 
-// countName counts one event of name. Names come from a few constant
-// strings, so the comparison mostly matches on the first entries.
-func (e *Engine) countName(name string) {
+// countName counts one event of name and reports isFenceEvent(name).
+// Names come from a few constant strings, so the comparison mostly
+// matches on the first entries, and the name's kind is kept with its
+// count.
+func (e *Engine) countName(name string) bool {
 	for i := range e.names {
 		if c := &e.names[i]; c.name == name {
 			c.n++
-			return
+			return c.fence
 		}
 	}
+	fence := isFenceEvent(name)
 	if len(e.names) < maxNames {
-		e.names = append(e.names, nameCount{name, 1})
-		return
+		e.names = append(e.names, nameCount{name, 1, fence})
+		return fence
 	}
 	e.input.ByName[name]++
+	return fence
 }
 
 // maxNames bounds the names counted in the list; more go to the map.
