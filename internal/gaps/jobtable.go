@@ -21,15 +21,12 @@ type jobSlot struct {
 }
 
 // jobHash mixes the three key words (fences are pointers with zero low
-// bits, contexts and seqnos small counters) with a 64-bit finaliser.
+// bits, contexts and seqnos small counters); the table takes its top
+// bits, which a Fibonacci multiplication mixes well.
 func jobHash(k event.JobKey) uint64 {
-	h := k.Fence ^ k.Context*0x9e3779b97f4a7c15 ^ k.Seqno*0xc2b2ae3d27d4eb4f
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	h *= 0xc4ceb9fe1a85ec53
-	h ^= h >> 33
-	return h
+	h := k.Fence ^ k.Context*0xc2b2ae3d27d4eb4f ^ k.Seqno*0xff51afd7ed558ccd
+	h ^= h >> 29
+	return h * 0x9e3779b97f4a7c15
 }
 
 func (t *jobTable) len() int { return t.n }
