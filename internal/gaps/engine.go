@@ -238,10 +238,9 @@ type nameCount struct {
 	fence bool // isFenceEvent(name)
 }
 
-// countName counts one event of name and reports isFenceEvent(name).
-// Names come from a few constant strings, so the comparison mostly
-// matches on the first entries, and the name's kind is kept with its
-// count.
+// countName counts one event of name and reports isFenceEvent(name),
+// kept with the name's count. Names come from a few constant strings, so
+// the comparison mostly matches on the first entries.
 func (e *Engine) countName(name string) bool {
 	for i := range e.names {
 		if c := &e.names[i]; c.name == name {
