@@ -16,24 +16,9 @@ import (
 // BenchmarkParseFile and BenchmarkAnalyzeFile. Skipped when the variable
 // is unset.
 func BenchmarkFeedFile(b *testing.B) {
-	path := os.Getenv("GPUWATCH_BENCH_REPORT")
-	if path == "" {
-		b.Skip("set GPUWATCH_BENCH_REPORT to a trace-cmd report file")
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		b.Fatal(err)
-	}
 	var evs []event.Event
-	if err := event.Drain(tracefs.NewTextReader(f, path), func(ev event.Event) { evs = append(evs, ev) }); err != nil && err != io.EOF {
-		b.Fatal(err)
-	}
-	b.SetBytes(fi.Size())
+	size := benchReport(b, func(batch []event.Event) { evs = append(evs, batch...) })
+	b.SetBytes(size)
 	b.ReportAllocs()
 	for b.Loop() {
 		eng := gaps.New(gaps.Config{})
@@ -49,6 +34,19 @@ func BenchmarkFeedFile(b *testing.B) {
 // fed the events of $GPUWATCH_BENCH_REPORT. It runs once, after the last
 // event, on one CPU: at 1 GB it is some 30k windows.
 func BenchmarkSnapshotFile(b *testing.B) {
+	eng := gaps.New(gaps.Config{})
+	benchReport(b, eng.FeedBatch)
+	b.ReportAllocs()
+	for b.Loop() {
+		eng.FinalSnapshot()
+	}
+}
+
+// benchReport hands the events of the report text named by
+// $GPUWATCH_BENCH_REPORT to feed, a batch at a time, and returns the
+// file's size; it skips b when the variable is unset.
+func benchReport(b *testing.B, feed func([]event.Event)) int64 {
+	b.Helper()
 	path := os.Getenv("GPUWATCH_BENCH_REPORT")
 	if path == "" {
 		b.Skip("set GPUWATCH_BENCH_REPORT to a trace-cmd report file")
@@ -58,12 +56,12 @@ func BenchmarkSnapshotFile(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer f.Close()
-	eng := gaps.New(gaps.Config{})
-	if err := event.DrainBatches(tracefs.NewTextReader(f, path), eng.FeedBatch); err != nil && err != io.EOF {
+	fi, err := f.Stat()
+	if err != nil {
 		b.Fatal(err)
 	}
-	b.ReportAllocs()
-	for b.Loop() {
-		eng.FinalSnapshot()
+	if err := event.DrainBatches(tracefs.NewTextReader(f, path), feed); err != nil && err != io.EOF {
+		b.Fatal(err)
 	}
+	return fi.Size()
 }

@@ -185,7 +185,9 @@ func (e *Engine) Snapshot() *Snapshot {
 	// stretches that qualify are few): offline, the list is as long as
 	// the run has switch-outs, and growing it by appends would copy it
 	// over and over.
-	s.Windows = make([]Window, 0, len(e.cands)-first+1)
+	if n := len(e.cands) - first; n > 0 {
+		s.Windows = make([]Window, 0, n+1)
+	}
 	for _, c := range e.cands[first:] {
 		addShort(c.end)
 		d := c.end - c.start
@@ -209,10 +211,6 @@ func (e *Engine) Snapshot() *Snapshot {
 		}
 	} else if e.idleOpen && !e.idleTaint && binOf(e.end-e.idleSince, gapSub) >= cl.idleBin {
 		s.Windows = append(s.Windows, Window{Start: e.idleSince, End: e.end, Kind: GuestIdle, Open: true})
-	}
-
-	if len(s.Windows) == 0 {
-		s.Windows = nil // none: nil, as before the room made above
 	}
 
 	// Totals since start.

@@ -545,22 +545,14 @@ func textSplitTimeFast(b []byte, hd *textHead, ln *textLine) (int, bool) {
 		i++
 	}
 	t0 := i
-	var sec uint64
 	// At most 9 digits of seconds: the nanoseconds then fit an int64.
-	for i < len(b) && i-t0 < 9 && b[i]-'0' <= 9 {
-		sec = sec*10 + uint64(b[i]-'0')
-		i++
-	}
+	sec, i := textDigits9(b, i)
 	if i == t0 || i >= len(b) || b[i] != '.' {
 		return 0, false
 	}
 	i++
 	f0 := i
-	var frac uint64
-	for i < len(b) && i-f0 < 9 && b[i]-'0' <= 9 {
-		frac = frac*10 + uint64(b[i]-'0')
-		i++
-	}
+	frac, i := textDigits9(b, i)
 	if i == f0 || i >= len(b) || b[i] != ':' || (i+1 < len(b) && b[i+1] != ' ') {
 		return 0, false
 	}
@@ -569,6 +561,16 @@ func textSplitTimeFast(b []byte, hd *textHead, ln *textLine) (int, bool) {
 	ln.timed, ln.fracLen = true, int8(i-f0)
 	ln.ns = int64(sec*1_000_000_000 + frac*textPow10[9-(i-f0)])
 	return i, true
+}
+
+// textDigits9 reads up to 9 decimal digits at b[i:]: their value and
+// the index after them.
+func textDigits9(b []byte, i int) (uint64, int) {
+	var v uint64
+	for j := i; i < len(b) && i-j < 9 && b[i]-'0' <= 9; i++ {
+		v = v*10 + uint64(b[i]-'0')
+	}
+	return v, i
 }
 
 // textHeads remembers the heads of recent lines, byte for byte: a trace
