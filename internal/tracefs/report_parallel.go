@@ -369,26 +369,21 @@ func (w *TextReader) parseBlock(blk *textBlock, frac int, evs []event.Event) *te
 			evs = append(evs, event.Event{})
 		}
 		ev := &evs[len(evs)-1]
-		if n := w.parseLineFast(data, ev); n > 0 {
-			data = data[n:]
-			w.line++
-			w.stats.Lines++
-			w.stats.Events++
-			sawTime = true
-			res.lastTime, res.hasTime = ev.Time, true
-			continue
-		}
+		// The common line is read with its end found on the way; any
+		// other is cut at its '\n' and read by parseLine.
 		var line []byte
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+		n := w.parseLineFast(data, ev)
+		if n > 0 {
+			data = data[n:]
+		} else if i := bytes.IndexByte(data, '\n'); i >= 0 {
 			line, data = data[:i], data[i+1:]
 		} else {
 			line, data = data, nil
 			w.eof = blk.last
 		}
-		line = textTrimEOL(line)
 		w.line++
 		w.stats.Lines++
-		if !w.parseLine(line, ev) {
+		if n == 0 && !w.parseLine(textTrimEOL(line), ev) {
 			evs = evs[:len(evs)-1]
 			continue
 		}
