@@ -586,7 +586,7 @@ type textHeads struct {
 const textHeadsN = 8
 
 type textHeadEntry struct {
-	w, m [4]uint64 // m zero: empty
+	head textPrefix // the head's bytes; empty (mask zero) when unused
 	hd   textHead
 	name textName // the event name of the head's last line (parseLineFast)
 	// comm is the head's comm interned (internComm), once commOK.
@@ -599,24 +599,40 @@ type textHeadEntry struct {
 // are mostly of one event, and a compare is cheaper than a scan and a
 // lookup.
 type textName struct {
-	w, m [4]uint64
-	n    int // the name's length, 0: none
-	fs   []*reportFormat
+	p  textPrefix // the name and ':'
+	n  int        // the name's length, 0: none
+	fs []*reportFormat
 }
 
 // at reports whether b, of at least 32 bytes, starts with the name and ':'.
 func (nm *textName) at(b []byte) bool {
-	return (binary.LittleEndian.Uint64(b)^nm.w[0])&nm.m[0]|(binary.LittleEndian.Uint64(b[8:])^nm.w[1])&nm.m[1]|
-		(binary.LittleEndian.Uint64(b[16:])^nm.w[2])&nm.m[2]|(binary.LittleEndian.Uint64(b[24:])^nm.w[3])&nm.m[3] == 0
+	return nm.p.match(binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:]),
+		binary.LittleEndian.Uint64(b[16:]), binary.LittleEndian.Uint64(b[24:]))
 }
 
 // set makes nm the name b[:n] (b[n] is its ':').
 func (nm *textName) set(b []byte, n int, fs []*reportFormat) {
 	*nm = textName{n: n, fs: fs}
-	for i := 0; i <= n; i++ {
-		nm.w[i/8] |= uint64(b[i]) << (8 * (i % 8))
-		nm.m[i/8] |= 0xff << (8 * (i % 8))
+	nm.p.set(b, n+1)
+}
+
+// textPrefix is up to 32 bytes as four little-endian words and masks.
+type textPrefix struct {
+	w, m [4]uint64
+}
+
+// set makes p the first n (≤ 32) bytes of b.
+func (p *textPrefix) set(b []byte, n int) {
+	*p = textPrefix{}
+	for i := range n {
+		p.w[i/8] |= uint64(b[i]) << (8 * (i % 8))
+		p.m[i/8] |= 0xff << (8 * (i % 8))
 	}
+}
+
+// match reports whether the 32 bytes in x0..x3 start with p.
+func (p *textPrefix) match(x0, x1, x2, x3 uint64) bool {
+	return (x0^p.w[0])&p.m[0]|(x1^p.w[1])&p.m[1]|(x2^p.w[2])&p.m[2]|(x3^p.w[3])&p.m[3] == 0
 }
 
 // lookup returns the entry of the remembered head b (at least 32 bytes)
@@ -628,7 +644,7 @@ func (c *textHeads) lookup(b []byte) *textHeadEntry {
 	x3 := binary.LittleEndian.Uint64(b[24:])
 	for k := range c.e {
 		e := &c.e[k]
-		if (x0^e.w[0])&e.m[0]|(x1^e.w[1])&e.m[1]|(x2^e.w[2])&e.m[2]|(x3^e.w[3])&e.m[3] == 0 && e.m[0] != 0 {
+		if e.head.match(x0, x1, x2, x3) && e.head.m[0] != 0 {
 			return e
 		}
 	}
@@ -643,10 +659,6 @@ func (c *textHeads) split(b []byte, ln *textLine) (int, bool) {
 	if e := c.lookup(b); e != nil {
 		return textSplitTimeFast(b, &e.hd, ln)
 	}
-	x0 := binary.LittleEndian.Uint64(b)
-	x1 := binary.LittleEndian.Uint64(b[8:])
-	x2 := binary.LittleEndian.Uint64(b[16:])
-	x3 := binary.LittleEndian.Uint64(b[24:])
 	var hd textHead
 	if !textSplitHeadFast(b, &hd) {
 		return 0, false
@@ -655,15 +667,7 @@ func (c *textHeads) split(b []byte, ln *textLine) (int, bool) {
 		e := &c.e[c.next]
 		c.next = (c.next + 1) % textHeadsN
 		e.hd, e.name, e.comm, e.commOK = hd, textName{}, "", false
-		for i := range 4 {
-			e.m[i] = 0
-			if k := hd.n - 8*i; k >= 8 {
-				e.m[i] = 1<<64 - 1
-			} else if k > 0 {
-				e.m[i] = 1<<(8*k) - 1
-			}
-		}
-		e.w = [4]uint64{x0 & e.m[0], x1 & e.m[1], x2 & e.m[2], x3 & e.m[3]}
+		e.head.set(b, hd.n)
 	}
 	return textSplitTimeFast(b, &hd, ln)
 }
