@@ -77,7 +77,7 @@ type Engine struct {
 	floor      int64 // candidates are stretches at least this long
 	floorCheck uint64
 
-	cands []cand
+	cands candStore
 	// short holds the recent busy stretches that began after guest idle
 	// and stayed below the candidate floor (a job arriving late in an
 	// off-time gives one); bounded.
@@ -688,13 +688,13 @@ func (e *Engine) updateFloor() {
 }
 
 func (e *Engine) addCand(c cand) {
-	e.cands = append(e.cands, c)
+	e.cands.push(c)
 	e.candGen++
 	lim := offlineCandCap
 	if e.cfg.Horizon > 0 {
 		lim = liveCandCap
 	}
-	if len(e.cands) >= lim {
+	if e.cands.len() >= lim {
 		e.compactCands()
 	}
 }
@@ -703,25 +703,28 @@ func (e *Engine) addCand(c cand) {
 // offline, it drops stretches that cannot be windows under the current
 // threshold (and, if that is not enough, the oldest half).
 func (e *Engine) compactCands() {
-	n := len(e.cands)
+	cs := &e.cands
+	n := cs.len()
 	if e.cfg.Horizon == 0 {
 		if th, ok := findThreshold(&e.busyH); ok {
 			lo := binLow(th.bin, gapSub) * 3 / 4
 			k := 0
-			for _, c := range e.cands {
-				if c.end-c.start >= lo {
-					e.cands[k] = c
+			for i := range n {
+				if c := cs.at(i); c.end-c.start >= lo {
+					*cs.at(k) = *c
 					k++
 				}
 			}
+			// The kept ones are now the first k.
+			cs.truncate(k)
 			if k < n*3/4 {
-				clear(e.cands[k:])
-				e.cands = e.cands[:k]
 				return
 			}
+			n = k
 		}
 	}
-	k := copy(e.cands, e.cands[n/2:])
-	clear(e.cands[k:])
-	e.cands = e.cands[:k]
+	for i := n / 2; i < n; i++ {
+		*cs.at(i - n/2) = *cs.at(i)
+	}
+	cs.truncate(n - n/2)
 }

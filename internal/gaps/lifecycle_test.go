@@ -346,7 +346,7 @@ func lostMarker(t int64, n uint64) event.Event {
 
 // retained sums the sizes of everything the engine keeps per event.
 func (e *Engine) retained() int {
-	n := cap(e.cands) + len(e.short.buf) + len(e.recentDone.buf) + len(e.order.buf) + e.jobs.len() + len(e.input.ByName)
+	n := e.cands.cap() + len(e.short.buf) + len(e.recentDone.buf) + len(e.order.buf) + e.jobs.len() + len(e.input.ByName)
 	for i := range e.rings {
 		n += len(e.rings[i].order.buf) + len(e.rings[i].procs)
 	}
@@ -381,12 +381,12 @@ func TestLongStreamBounded(t *testing.T) {
 	}
 	s := e.Snapshot()
 	end := e.retained()
-	t.Logf("retained %d after 20 min, %d after 2 h; %d windows total, %d candidates", at20, end, s.WindowsTotal, len(e.cands))
+	t.Logf("retained %d after 20 min, %d after 2 h; %d windows total, %d candidates", at20, end, s.WindowsTotal, e.cands.len())
 	if end > at20*11/10 {
 		t.Errorf("retained state grows: %d after 20 min, %d after 2 h", at20, end)
 	}
-	if len(e.cands) > liveCandCap || e.short.size > shortCap || e.recentDone.size > recentDoneCap {
-		t.Errorf("caps exceeded: cands %d short %d done %d", len(e.cands), e.short.size, e.recentDone.size)
+	if e.cands.len() > liveCandCap || e.short.size > shortCap || e.recentDone.size > recentDoneCap {
+		t.Errorf("caps exceeded: cands %d short %d done %d", e.cands.len(), e.short.size, e.recentDone.size)
 	}
 	if s.WindowsTotal < uint64(loops)*100 {
 		t.Errorf("windows total %d: the totals must cover the whole run", s.WindowsTotal)

@@ -56,11 +56,12 @@ func (e *Engine) matchFrac() float64 {
 	return float64(e.matched+e.input.Implied) / float64(e.completions+e.input.Implied)
 }
 
-// switchedOut returns the busy candidates at or above the threshold among cs.
-func switchedOut(cs []cand, bin int) []cand {
+// switchedOut returns the busy candidates at or above the threshold among
+// those of cs from index from on.
+func switchedOut(cs *candStore, from, bin int) []cand {
 	n := 0
-	for _, c := range cs {
-		if !c.idle && binOf(c.end-c.start, gapSub) >= bin {
+	for i := from; i < cs.len(); i++ {
+		if c := cs.at(i); !c.idle && binOf(c.end-c.start, gapSub) >= bin {
 			n++
 		}
 	}
@@ -70,9 +71,9 @@ func switchedOut(cs []cand, bin int) []cand {
 	// Counted first: the list is as long as the run has switch-outs, and
 	// growing it by appends would copy it over and over.
 	ws := make([]cand, 0, n)
-	for _, c := range cs {
-		if !c.idle && binOf(c.end-c.start, gapSub) >= bin {
-			ws = append(ws, c)
+	for i := from; i < cs.len(); i++ {
+		if c := cs.at(i); !c.idle && binOf(c.end-c.start, gapSub) >= bin {
+			ws = append(ws, *c)
 		}
 	}
 	return ws
@@ -109,7 +110,7 @@ func (e *Engine) Snapshot() *Snapshot {
 		stale := !c.valid || c.gen != e.candGen || c.tBin != cl.busyBin || e.fresh
 		var ws []cand
 		if stale {
-			ws = switchedOut(e.cands, cl.busyBin)
+			ws = switchedOut(&e.cands, 0, cl.busyBin)
 		}
 		// Live, an estimate resting on many windows (over 4096: a
 		// minute or more of switch-outs) is redone at most once a second
@@ -134,7 +135,7 @@ func (e *Engine) Snapshot() *Snapshot {
 		gr = grid{}
 	}
 	hs := e.horizonStart()
-	first := sort.Search(len(e.cands), func(i int) bool { return e.cands[i].end >= hs })
+	first := sort.Search(e.cands.len(), func(i int) bool { return e.cands.at(i).end >= hs })
 	if e.cfg.Horizon <= 0 {
 		s.Recent = s.Timeslice
 	} else if cl.found {
@@ -145,7 +146,7 @@ func (e *Engine) Snapshot() *Snapshot {
 		if !c.valid || c.gen != e.candGen || c.tBin != cl.busyBin || c.first != first {
 			sp := spacingBelow(&e.anchH, cl.busyBin)
 			c.grid = grid{}
-			c.ts = infer(switchedOut(e.cands[first:], cl.busyBin), sp, cl.th.sep, e.matchFrac(), &c.grid, e.doneSince(hs))
+			c.ts = infer(switchedOut(&e.cands, first, cl.busyBin), sp, cl.th.sep, e.matchFrac(), &c.grid, e.doneSince(hs))
 			c.valid, c.gen, c.tBin, c.first, c.at = true, e.candGen, cl.busyBin, first, e.end
 		}
 		s.Recent = c.ts
@@ -185,10 +186,11 @@ func (e *Engine) Snapshot() *Snapshot {
 	// stretches that qualify are few): offline, the list is as long as
 	// the run has switch-outs, and growing it by appends would copy it
 	// over and over.
-	if n := len(e.cands) - first; n > 0 {
+	if n := e.cands.len() - first; n > 0 {
 		s.Windows = make([]Window, 0, n+1)
 	}
-	for _, c := range e.cands[first:] {
+	for i := first; i < e.cands.len(); i++ {
+		c := e.cands.at(i)
 		addShort(c.end)
 		d := c.end - c.start
 		if c.idle {
