@@ -86,9 +86,12 @@ func (t *TextReader) Close() error {
 func (t *TextReader) startPipeline() {
 	n := t.workers
 	depth := n + 2
+	// One block waits for a worker (work): reading is many times faster
+	// than parsing, and each block read further ahead is one more buffer
+	// of fresh memory.
 	p := &textPipeline{
 		order:   make(chan *textBlock, depth),
-		work:    make(chan *textBlock, depth),
+		work:    make(chan *textBlock, 1),
 		done:    make(chan struct{}),
 		freeBuf: make(chan []byte, depth+n+2),
 		freeEvs: make(chan []event.Event, depth+n+2),
@@ -101,7 +104,7 @@ func (t *TextReader) startPipeline() {
 			defer p.wg.Done()
 			w := newTextWorker(t.name)
 			for blk := range p.work {
-				res := w.parseBlock(blk, 0, p.getEvs())
+				res := w.parseBlock(blk, 0, p.getEvs(blk.buf))
 				for n, m := int64(len(res.evs)), p.maxEvs.Load(); n > m && !p.maxEvs.CompareAndSwap(m, n); m = p.maxEvs.Load() {
 				}
 				if !res.fracDep {
@@ -132,13 +135,16 @@ func (p *textPipeline) putBuf(b []byte) {
 	}
 }
 
-// getEvs returns an empty event slice with room for a block's events (as
-// many as the largest block so far, and a quarter more): growing one
-// block's slice by doubling would copy it, and touch fresh memory, again
-// and again.
-func (p *textPipeline) getEvs() []event.Event {
+// getEvs returns an empty event slice with room for the events of blk (as
+// many as the largest block so far, and a quarter more; before any block
+// is done, one per line of blk): growing one block's slice by doubling
+// would copy it, and touch fresh memory, again and again.
+func (p *textPipeline) getEvs(blk []byte) []event.Event {
 	want := int(p.maxEvs.Load())
 	want += want / 4
+	if want == 0 {
+		want = bytes.Count(blk, []byte{'\n'}) + 1
+	}
 	select {
 	case e := <-p.freeEvs:
 		if cap(e) >= want {
@@ -283,6 +289,7 @@ func (t *TextReader) fillParallel() error {
 		blk, ok := <-p.order
 		if !ok {
 			t.err = io.EOF
+			p.release()
 			return io.EOF
 		}
 		res := <-blk.res
@@ -405,4 +412,19 @@ func (w *TextReader) parseBlock(blk *textBlock, frac int, evs []event.Event) *te
 		res.fracEnd = w.fracDigits
 	}
 	return res
+}
+
+// release drops the pipeline's buffers once the input is read: the
+// analysis that follows can reuse their memory after the next collection
+// instead of touching fresh pages.
+func (p *textPipeline) release() {
+	p.cur = nil
+	for {
+		select {
+		case <-p.freeBuf:
+		case <-p.freeEvs:
+		default:
+			return
+		}
+	}
 }
