@@ -224,7 +224,8 @@ func (t *TextReader) parseLine(b []byte, ev *event.Event) bool {
 	// Comment lines of the tracefs header start in column 0; an event line
 	// whose comm starts with '#' is indented (comm is right-aligned in 16).
 	comment := len(b) > 0 && b[0] == '#'
-	b = textTrimSpace(b)
+	line := textTrimRight(b)
+	b = textTrimLeft(line)
 	if len(b) == 0 {
 		return false
 	}
@@ -240,7 +241,7 @@ func (t *TextReader) parseLine(b []byte, ev *event.Event) bool {
 	tried, fast, split := !textHeaderStart(b[0]), false, false
 	if tried {
 		var i int
-		if i, fast = t.heads.split(b, &ln); fast {
+		if i, fast = t.heads.split(line, len(line)-len(b), &ln); fast {
 			split = textSplitName(b, i, &ln)
 		}
 	}
@@ -573,11 +574,13 @@ func textDigits9(b []byte, i int) (uint64, int) {
 	return v, i
 }
 
-// textHeads remembers the heads of recent lines, byte for byte: a trace
-// interleaves the lines of a few tasks on a few CPUs, and a line whose
-// first bytes are a remembered head's reads as it did (the head's parse
-// depends on its bytes alone). Heads of up to 32 bytes are kept, as four
-// little-endian words and masks.
+// textHeads remembers the heads of recent lines, byte for byte from the
+// line's first column (the blanks that right-align the comm included, so
+// a line is matched before it is trimmed): a trace interleaves the lines
+// of a few tasks on a few CPUs, and a line whose first bytes are a
+// remembered head's reads as it did (the head's parse depends on its
+// bytes alone). Heads of up to 32 bytes are kept, as four little-endian
+// words and masks.
 type textHeads struct {
 	e    [textHeadsN]textHeadEntry
 	next int
@@ -587,33 +590,35 @@ const textHeadsN = 8
 
 type textHeadEntry struct {
 	head textPrefix // the head's bytes; empty (mask zero) when unused
-	hd   textHead
+	hd   textHead   // offsets from the line's first column
 	name textName // the event name of the head's last line (parseLineFast)
 	// comm is the head's comm interned (internComm), once commOK.
 	comm   string
 	commOK bool
 }
 
-// textName is an event name followed by ':', of up to 32 bytes, as four
-// little-endian words and masks, with the name's formats: a task's lines
-// are mostly of one event, and a compare is cheaper than a scan and a
-// lookup.
+// textName is an event name as a line shows it after the time's ':' —
+// blanks, the name, ':' and the blanks that pad it (trace-cmd aligns the
+// bodies) — of up to 32 bytes, as four little-endian words and masks,
+// with the name's formats: a task's lines are mostly of one event, and a
+// compare is cheaper than two trims, a scan and a lookup.
 type textName struct {
-	p  textPrefix // the name and ':'
-	n  int        // the name's length, 0: none
+	p  textPrefix // the bytes from after the time's ':' to the body
+	n  int        // their length, 0: none
 	fs []*reportFormat
 }
 
-// at reports whether b, of at least 32 bytes, starts with the name and ':'.
+// at reports whether b, of at least 32 bytes, starts with the name and
+// its blanks.
 func (nm *textName) at(b []byte) bool {
 	return nm.p.match(binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:]),
 		binary.LittleEndian.Uint64(b[16:]), binary.LittleEndian.Uint64(b[24:]))
 }
 
-// set makes nm the name b[:n] (b[n] is its ':').
+// set makes nm the first n bytes of b, a name of formats fs.
 func (nm *textName) set(b []byte, n int, fs []*reportFormat) {
 	*nm = textName{n: n, fs: fs}
-	nm.p.set(b, n+1)
+	nm.p.set(b, n)
 }
 
 // textPrefix is up to 32 bytes as four little-endian words and masks.
@@ -651,23 +656,29 @@ func (c *textHeads) lookup(b []byte) *textHeadEntry {
 	return nil
 }
 
-// split is textSplitFast through the remembered heads.
-func (c *textHeads) split(b []byte, ln *textLine) (int, bool) {
-	if len(b) < 32 {
+// split is textSplitFast(line[lead:]) through the remembered heads: line
+// is the line from its first column, lead the blanks before its head.
+func (c *textHeads) split(line []byte, lead int, ln *textLine) (int, bool) {
+	b := line[lead:]
+	if len(line) < 32 {
 		return textSplitFast(b, ln)
 	}
-	if e := c.lookup(b); e != nil {
-		return textSplitTimeFast(b, &e.hd, ln)
+	if e := c.lookup(line); e != nil {
+		if i, ok := textSplitTimeFast(line, &e.hd, ln); ok {
+			return i - lead, true
+		}
+		return 0, false
 	}
 	var hd textHead
 	if !textSplitHeadFast(b, &hd) {
 		return 0, false
 	}
-	if hd.n <= 32 {
+	if lead+hd.n <= 32 {
 		e := &c.e[c.next]
 		c.next = (c.next + 1) % textHeadsN
-		e.hd, e.name, e.comm, e.commOK = hd, textName{}, "", false
-		e.head.set(b, hd.n)
+		e.hd = textHead{c0: lead + hd.c0, c1: lead + hd.c1, n: lead + hd.n, pid: hd.pid, cpu: hd.cpu}
+		e.name, e.comm, e.commOK = textName{}, "", false
+		e.head.set(line, lead+hd.n)
 	}
 	return textSplitTimeFast(b, &hd, ln)
 }
@@ -974,29 +985,31 @@ func (t *TextReader) emit(ln *textLine, f *reportFormat, ts int64, comm string, 
 // have; TestParseLineFastIsParseLine and the parallel reader's tests
 // against the sequential one hold them to the same result.
 func (t *TextReader) parseLineFast(data []byte, ev *event.Event) int {
-	if len(data) == 0 || data[0] == '#' {
+	// The head is matched from the line's first column: a remembered
+	// head was read by parseLine (through textHeads.split), which refuses
+	// comment and header lines, and its bytes include the first after the
+	// blanks.
+	if len(data) < 32 || data[0] == '#' {
 		return 0
 	}
-	b := textTrimLeft(data)
-	if len(b) < 32 || textHeaderStart(b[0]) {
-		return 0
-	}
-	e := t.heads.lookup(b)
+	e := t.heads.lookup(data)
 	if e == nil {
 		return 0
 	}
 	var ln textLine
-	i, ok := textSplitTimeFast(b, &e.hd, &ln)
+	i, ok := textSplitTimeFast(data, &e.hd, &ln)
 	if !ok {
 		return 0
 	}
-	rest := textTrimLeft(b[i+1:])
-	// The name: the head's last one, or the run of name bytes before a
-	// ':' (the last name's bytes and ':' are such a run).
+	after := data[i+1:]
+	// The name: the head's last one with its blanks (then the body
+	// starts right after them, unless this line has more), or the run of
+	// name bytes before a ':'.
 	var fs []*reportFormat
-	if nm := &e.name; nm.n > 0 && len(rest) >= 32 && nm.at(rest) {
-		ln.name, fs = rest[:nm.n], nm.fs
+	if nm := &e.name; nm.n > 0 && len(after) > 32 && nm.at(after) && after[nm.n] != ' ' && after[nm.n] != '\t' {
+		ln.body, fs = after[nm.n:], nm.fs
 	} else {
+		rest := textTrimLeft(after)
 		k := 0
 		for k < len(rest) && textNameByte(rest[k]) {
 			k++
@@ -1009,11 +1022,11 @@ func (t *TextReader) parseLineFast(data []byte, ev *event.Event) int {
 		if fs, known = t.lookupFormats(ln.name); !known {
 			return 0
 		}
-		if k < 32 {
-			e.name.set(rest, k, fs)
+		ln.body = textTrimLeft(rest[k+1:])
+		if n := len(after) - len(ln.body); n <= 32 {
+			e.name.set(after, n, fs)
 		}
 	}
-	ln.body = textTrimLeft(rest[len(ln.name)+1:])
 	for _, f := range fs {
 		end, r := f.matchLine(ln.body, &t.fields)
 		switch r {

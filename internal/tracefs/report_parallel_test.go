@@ -356,3 +356,37 @@ func TestEmitWritesEveryField(t *testing.T) {
 		}
 	}
 }
+
+// TestParseLineFastNameAtDataEnd: a remembered name with its blanks as
+// long as the match window (32 bytes), on a last line that ends right
+// after them, is read (or left to parseLine) without reading past the data.
+func TestParseLineFastNameAtDataEnd(t *testing.T) {
+	const head = "          <idle>-0     [000]  1437.000003:"
+	for pad := 1; pad <= 12; pad++ {
+		after := " drm_sched_process_job:" + strings.Repeat(" ", pad)
+		line := head + after + "fence=0xffff9a3b4000f600 signaled\n"
+		w := newTextWorker("x")
+		var ev event.Event
+		// parseLine remembers the head, parseLineFast the name.
+		if !w.parseLine([]byte(strings.TrimSuffix(line, "\n")), &ev) {
+			t.Fatalf("%q: parseLine takes no event", line)
+		}
+		if n := w.parseLineFast([]byte(line), &ev); n != len(line) {
+			t.Fatalf("pad %d: parseLineFast read %d bytes of %d", pad, n, len(line))
+		}
+		// The name is remembered with all its blanks, so that the next
+		// line of the head skips them.
+		e := w.heads.lookup([]byte(line))
+		if e == nil {
+			t.Fatalf("pad %d: head not remembered", pad)
+		}
+		if (len(after) <= 32) != (e.name.n == len(after)) {
+			t.Fatalf("pad %d: %d bytes after the time's ':' remembered, want %d (up to 32)", pad, e.name.n, len(after))
+		}
+		for _, data := range []string{head + after, head + after + "f"} {
+			if n := w.parseLineFast([]byte(data), &ev); n != 0 {
+				t.Errorf("pad %d: %q: parseLineFast read %d bytes of a line without its end", pad, data, n)
+			}
+		}
+	}
+}

@@ -206,10 +206,11 @@ func TestSplitFastTakesCommonLines(t *testing.T) {
 func checkHeadsSplit(t *testing.T, text string) {
 	t.Helper()
 	var c textHeads
-	for _, line := range strings.Split(text, "\n") {
-		b := textTrimSpace([]byte(line))
+	for _, raw := range strings.Split(text, "\n") {
+		line := textTrimRight([]byte(raw))
+		b := textTrimLeft(line)
 		var got, want textLine
-		gi, gok := c.split(b, &got)
+		gi, gok := c.split(line, len(line)-len(b), &got)
 		wi, wok := textSplitFast(b, &want)
 		if gi != wi || gok != wok || !reflect.DeepEqual(got, want) {
 			t.Fatalf("%q:\nremembered heads %d %v %+v\ntextSplitFast    %d %v %+v", b, gi, gok, got, wi, wok, want)
