@@ -114,7 +114,12 @@ func OpenWith(path string, speed float64, dec Decoder) (*Source, error) {
 	if err != nil {
 		f.Close()
 		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("replaying %s: no events in the trace", path)
+			// Say why: the lines the decoder skipped, if any.
+			why := ""
+			if first, total := decoderWarnings(src); len(first) > 0 {
+				why = fmt.Sprintf(" (%d line(s) skipped; the first: %s)", total, first[0])
+			}
+			return nil, fmt.Errorf("replaying %s: no events in the trace%s", path, why)
 		}
 		return nil, fmt.Errorf("replaying %s: %w", path, err)
 	}
@@ -215,7 +220,6 @@ func (s *Source) Close() error {
 	return s.closeErr
 }
 
-// peeked is a source whose first event was already read.
 // Warnings returns the input lines the decoder skipped, as
 // "file:line: message" (the first ones it kept), and how many there were
 // in all; none for a decoder that reports no warnings. Call it once Next
@@ -227,6 +231,11 @@ func (s *Source) Warnings() (first []string, total int) {
 	if p, ok := src.(*peeked); ok {
 		src = p.src
 	}
+	return decoderWarnings(src)
+}
+
+// decoderWarnings is Warnings of a decoder's source.
+func decoderWarnings(src event.Source) (first []string, total int) {
 	w, ok := src.(interface {
 		Warnings() []tracefs.Warning
 		Stats() tracefs.TextStats
@@ -240,6 +249,7 @@ func (s *Source) Warnings() (first []string, total int) {
 	return first, max(len(first), w.Stats().Malformed)
 }
 
+// peeked is a source whose first event was already read.
 type peeked struct {
 	first event.Event
 	used  bool

@@ -244,6 +244,14 @@ func TestOpen(t *testing.T) {
 	if _, err := Open(notReport, 1); !errors.Is(err, tracefs.ErrNotReport) || !strings.Contains(err.Error(), notReport) {
 		t.Errorf("not a report: %v, want tracefs.ErrNotReport naming the file", err)
 	}
+	// A report whose lines are all malformed: the error says which line
+	// and what was expected (analyze prints the same warnings).
+	malformed := filepath.Join(dir, "malformed.report")
+	os.WriteFile(malformed, []byte("cpus=2\n   foo-1 [000] 1.000000: drm_run_job: garbage here\nnot a line at all\n"), 0o644)
+	if _, err := Open(malformed, 1); err == nil || !strings.Contains(err.Error(), "no events") ||
+		!strings.Contains(err.Error(), "2 line(s) skipped") || !strings.Contains(err.Error(), malformed+":2: expected") {
+		t.Errorf("all lines malformed: %v, want the first skipped line named", err)
+	}
 	bad := filepath.Join(dir, "bad.txt")
 	os.WriteFile(bad, []byte("x\n"), 0o644)
 	if _, err := OpenWith(bad, 1, lines); err == nil || !errors.Is(err, strconv.ErrSyntax) {
