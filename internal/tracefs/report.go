@@ -591,7 +591,7 @@ const textHeadsN = 8
 type textHeadEntry struct {
 	head textPrefix // the head's bytes; empty (mask zero) when unused
 	hd   textHead   // offsets from the line's first column
-	name textName // the event name of the head's last line (parseLineFast)
+	name textName   // the event name of the head's last line (parseLineFast)
 	// comm is the head's comm interned (internComm), once commOK.
 	comm   string
 	commOK bool
