@@ -16,12 +16,14 @@ func storeSlice(s *candStore) []cand {
 }
 
 // The chunked store holds what a slice would, across chunk boundaries,
-// through truncation and regrowth, and frees the chunks it no longer needs.
+// through truncation and regrowth, and reuses the chunks truncation
+// emptied (as a slice keeps its capacity) rather than making new ones.
 func TestCandStoreMatchesSlice(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var s candStore
 	var ref []cand
 	next := int64(0)
+	most := 0 // chunks ever needed at once
 	for step := range 2000 {
 		switch r := rng.IntN(10); {
 		case r < 8:
@@ -45,17 +47,23 @@ func TestCandStoreMatchesSlice(t *testing.T) {
 		if s.len() != len(ref) {
 			t.Fatalf("step %d: len %d, want %d", step, s.len(), len(ref))
 		}
-		if want := (len(ref) + candChunk - 1) / candChunk * candChunk; s.cap() != want {
-			t.Fatalf("step %d: cap %d for %d candidates, want %d (chunks past the end kept)", step, s.cap(), len(ref), want)
+		most = max(most, (len(ref)+candChunk-1)/candChunk)
+		if s.cap() != most*candChunk {
+			t.Fatalf("step %d: room for %d candidates, want %d (the most ever held, in whole chunks)", step, s.cap(), most*candChunk)
+		}
+		if len(s.chunks) != (len(ref)+candChunk-1)/candChunk {
+			t.Fatalf("step %d: %d chunks in use for %d candidates", step, len(s.chunks), len(ref))
 		}
 		if got := storeSlice(&s); !slices.Equal(got, ref) {
 			t.Fatalf("step %d: store differs from slice", step)
 		}
-		// What truncate cut off is cleared: a later push starts clean.
-		if n := s.len(); n%candChunk != 0 {
-			if tail := s.chunks[len(s.chunks)-1][n%candChunk:]; slices.ContainsFunc(tail, func(c cand) bool { return c != cand{} }) {
-				t.Fatalf("step %d: stale candidates past the end", step)
-			}
+		// What truncate cut off is cleared, spares included.
+		stale := func(cs []cand) bool { return slices.ContainsFunc(cs, func(c cand) bool { return c != cand{} }) }
+		if n := s.len(); n%candChunk != 0 && stale(s.chunks[len(s.chunks)-1][n%candChunk:]) {
+			t.Fatalf("step %d: stale candidates past the end", step)
+		}
+		if slices.ContainsFunc(s.spare, stale) {
+			t.Fatalf("step %d: stale candidates in a spare chunk", step)
 		}
 	}
 }
