@@ -135,24 +135,25 @@ func (p *textPipeline) putBuf(b []byte) {
 	}
 }
 
-// getEvs returns an empty event slice with room for the events of blk (as
-// many as the largest block so far, and a quarter more; before any block
-// is done, one per line of blk): growing one block's slice by doubling
-// would copy it, and touch fresh memory, again and again.
+// getEvs returns an empty event slice with room for the events of blk:
+// growing one block's slice by doubling would copy it, and touch fresh
+// memory, again and again. A slice is made for a quarter more events than
+// the largest block so far had (before any block is done, than blk has
+// lines), and one handed back is reused while it has room for an eighth
+// more.
 func (p *textPipeline) getEvs(blk []byte) []event.Event {
-	want := int(p.maxEvs.Load())
-	want += want / 4
-	if want == 0 {
-		want = bytes.Count(blk, []byte{'\n'}) + 1
+	most := int(p.maxEvs.Load())
+	if most == 0 {
+		most = bytes.Count(blk, []byte{'\n'}) + 1
 	}
 	select {
 	case e := <-p.freeEvs:
-		if cap(e) >= want {
+		if cap(e) >= most+most/8 {
 			return e[:0]
 		}
 	default:
 	}
-	return make([]event.Event, 0, want)
+	return make([]event.Event, 0, most+most/4)
 }
 
 func (p *textPipeline) putEvs(e []event.Event) {

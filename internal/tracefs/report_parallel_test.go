@@ -239,9 +239,11 @@ var textFastLines = []string{
 // textFastVariant changes line the ways a line can differ from the ones
 // parseLineFast reads: white space and '\r' at its end, cut short, a
 // "(+diff)" column, 9-digit times, odd pointers and numbers, fields
-// missing or empty.
+// missing or empty, and the blanks parseLineFast remembers with heads and
+// names: before the comm, after the time's ':' and after the name's ':'.
 func textFastVariant(rng *rand.Rand, line string) string {
-	switch rng.IntN(12) {
+	blanks := func() string { return []string{"", " ", "  ", "\t", " \t"}[rng.IntN(5)] }
+	switch rng.IntN(15) {
 	case 0:
 		return line + []string{" ", "\t", "\r", " \r\t", "x", " signaled", ","}[rng.IntN(7)]
 	case 1:
@@ -263,6 +265,24 @@ func textFastVariant(rng *rand.Rand, line string) string {
 	case 9, 10:
 		// More heads than textHeads holds: entries are replaced.
 		return strings.Replace(strings.Replace(line, "-0 ", fmt.Sprintf("-%d ", rng.IntN(30)), 1), "-301 ", fmt.Sprintf("-%d ", 300+rng.IntN(30)), 1)
+	case 11:
+		return blanks() + strings.TrimLeft(line, " ")[rng.IntN(2):]
+	case 12:
+		// After the time's ':'.
+		i := strings.Index(line, ": ")
+		if i < 0 {
+			return line
+		}
+		return line[:i+1] + blanks() + line[i+2:]
+	case 13:
+		// After the name's ':', the blanks that align the bodies.
+		i := strings.Index(line, ": ")
+		j := strings.Index(line[i+2:], ":")
+		if i < 0 || j < 0 {
+			return line
+		}
+		k := i + 2 + j + 1
+		return line[:k] + blanks() + strings.TrimLeft(line[k:], " ")
 	}
 	return line
 }
