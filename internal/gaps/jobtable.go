@@ -107,22 +107,17 @@ func (t *jobTable) take(k event.JobKey) (jobRec, bool) {
 
 // set adds or replaces k's record.
 func (t *jobTable) set(k event.JobKey, rec jobRec) {
-	if 2*(t.n+1) > len(t.slots) {
+	i, found := t.probe(k)
+	if found {
+		t.slots[i].rec = rec
+		return
+	}
+	if i < 0 {
+		// Empty, or one more would fill it past half.
 		t.grow()
+		i, _ = t.probe(k)
 	}
-	mask := len(t.slots) - 1
-	for i := int(jobHash(k) >> t.shift); ; i = (i + 1) & mask {
-		s := &t.slots[i]
-		if !s.used {
-			*s = jobSlot{key: k, used: true, rec: rec}
-			t.n++
-			return
-		}
-		if s.key == k {
-			s.rec = rec
-			return
-		}
-	}
+	t.put(i, k, rec)
 }
 
 // del removes k if present.
