@@ -117,10 +117,26 @@ type BatchSource interface {
 	NextBatch() ([]Event, error)
 }
 
+// Drainer is a BatchSource that can run DrainBatches' loop itself, and may
+// call fn from goroutines of its own: the parallel text reader calls it on
+// the CPU that parsed the batch. The calls keep DrainBatches' promises:
+// the events in order, never two calls at once, each call and Drain's
+// return after the call before it (in the memory model's sense).
+type Drainer interface {
+	BatchSource
+	// Drain hands every remaining event to fn; it returns nil at the end
+	// of the source, else Next's error.
+	Drain(fn func([]Event)) error
+}
+
 // DrainBatches feeds every event of src to fn until src is exhausted, a
 // batch at a time where src is a BatchSource (else one event per call).
-// fn must not keep the slice.
+// fn must not keep the slice. Where src is a Drainer, fn may be called on
+// another goroutine, one call at a time.
 func DrainBatches(src Source, fn func([]Event)) error {
+	if d, ok := src.(Drainer); ok {
+		return d.Drain(fn)
+	}
 	bs, batched := src.(BatchSource)
 	var one [1]Event
 	for {

@@ -94,6 +94,7 @@ type TextReader struct {
 	workers   int
 	blockSize int
 	par       *textPipeline
+	drain     func([]event.Event) // Drain's fn, for a pipeline started under it
 }
 
 // NewTextReader reads report text from r. name names the input in warnings
@@ -1120,4 +1121,4 @@ func textClip(b []byte) string {
 	return string(b)
 }
 
-var _ event.BatchSource = (*TextReader)(nil)
+var _ event.Drainer = (*TextReader)(nil)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/iotest"
 
@@ -26,15 +27,52 @@ type textResult struct {
 	Warnings []Warning
 }
 
-func textDrain(r *TextReader) textResult { return textDrainBy(r, false) }
+func textDrain(r *TextReader) textResult { return textDrainBy(r, textByNext) }
 
-// textDrainBy drains r through NextBatch when batch is set, else Next.
-func textDrainBy(r *TextReader, batch bool) textResult {
+// textBy is a way to read a TextReader's events.
+type textBy int
+
+const (
+	textByNext  textBy = iota
+	textByBatch        // NextBatch
+	textByDrain        // Drain (event.DrainBatches' way)
+	textByCount
+)
+
+func (b textBy) String() string { return [...]string{"Next", "NextBatch", "Drain"}[b] }
+
+// textDrainBy drains r the way by says.
+func textDrainBy(r *TextReader, by textBy) textResult {
 	var res textResult
+	if by == textByDrain {
+		// Drain may call fn on the workers: one call at a time, each
+		// after the one before (the race detector sees the appends).
+		var inside atomic.Bool
+		err := r.Drain(func(evs []event.Event) {
+			if !inside.CompareAndSwap(false, true) {
+				res.Err = "two calls of Drain's fn at once"
+			}
+			if len(evs) == 0 && res.Err == "" {
+				res.Err = "Drain handed out no events"
+			}
+			res.Events = append(res.Events, evs...)
+			inside.Store(false)
+		})
+		if err != nil && res.Err == "" {
+			res.Err = err.Error()
+		}
+		if _, err := r.Next(); err != io.EOF && res.Err == "" {
+			res.Err = fmt.Sprintf("Next after Drain: %v, want EOF", err)
+		}
+		r.Close()
+		res.Stats = r.Stats()
+		res.Warnings = r.Warnings()
+		return res
+	}
 	for {
 		var evs []event.Event
 		var err error
-		if batch {
+		if by == textByBatch {
 			evs, err = r.NextBatch()
 			if err == nil && len(evs) == 0 {
 				res.Err = "NextBatch returned no events and no error"
@@ -136,16 +174,19 @@ func textParallelInputs(t *testing.T) map[string][]byte {
 func TestParallelMatchesSequential(t *testing.T) {
 	for name, data := range textParallelInputs(t) {
 		seq := textDrain(NewTextReader(bytes.NewReader(data), name))
-		textCompare(t, name+" (sequential, NextBatch)", seq, textDrainBy(NewTextReader(bytes.NewReader(data), name), true))
+		for by := textByBatch; by < textByCount; by++ {
+			textCompare(t, name+" (sequential, "+by.String()+")", seq, textDrainBy(NewTextReader(bytes.NewReader(data), name), by))
+		}
 		for _, bs := range []int{1, 100, 4096, textBlockSize} {
 			for _, workers := range []int{2, 3} {
-				// workers 3 reads through NextBatch (event.Drain's way).
-				r := NewTextReader(bytes.NewReader(data), name)
-				r.Parallel(workers)
-				r.blockSize = bs
-				textCompare(t, name, seq, textDrainBy(r, workers == 3))
-				if r.par == nil && len(seq.Events) > 0 {
-					t.Errorf("%s: the pipeline never started", name)
+				for by := range textByCount {
+					r := NewTextReader(bytes.NewReader(data), name)
+					r.Parallel(workers)
+					r.blockSize = bs
+					textCompare(t, fmt.Sprintf("%s (%d workers, blocks of %d, %v)", name, workers, bs, by), seq, textDrainBy(r, by))
+					if r.par == nil && len(seq.Events) > 0 {
+						t.Errorf("%s: the pipeline never started", name)
+					}
 				}
 			}
 		}
@@ -165,10 +206,12 @@ func TestParallelReadError(t *testing.T) {
 		t.Fatalf("sequential error %q", seq.Err)
 	}
 	for _, bs := range []int{64, 1 << 20} {
-		r := NewTextReader(mk(), "x")
-		r.Parallel(2)
-		r.blockSize = bs
-		textCompare(t, "read error", seq, textDrain(r))
+		for by := range textByCount {
+			r := NewTextReader(mk(), "x")
+			r.Parallel(2)
+			r.blockSize = bs
+			textCompare(t, fmt.Sprintf("read error (blocks of %d, %v)", bs, by), seq, textDrainBy(r, by))
+		}
 	}
 }
 
@@ -213,7 +256,7 @@ func FuzzParallelMatchesSequential(f *testing.F) {
 		r := NewTextReader(strings.NewReader(in), "fuzz")
 		r.Parallel(2)
 		r.blockSize = int(bs) + 1
-		textCompare(t, "fuzz", seq, textDrainBy(r, bs%2 == 1))
+		textCompare(t, "fuzz", seq, textDrainBy(r, textBy(bs)%textByCount))
 	})
 }
 
