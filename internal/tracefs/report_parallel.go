@@ -57,15 +57,21 @@ type textBlockResult struct {
 
 type textPipeline struct {
 	order   chan *textBlock
-	work    chan *textBlock
 	done    chan struct{}
-	wg      sync.WaitGroup
 	freeBuf chan []byte
 	freeEvs chan []event.Event
 	maxEvs  atomic.Int64 // the most events a block has yielded
 
 	cur  []event.Event
 	next int
+
+	// The input between blocks: the workers cut the blocks themselves,
+	// in turn (nextBlock), so that a block's bytes are copied into the
+	// cache of the CPU that parses them.
+	inMu    sync.Mutex
+	inSeq   int    // of the next block
+	inCarry []byte // the start of its first line
+	inEnd   bool   // no more blocks: the input ended, failed or Close
 
 	// Under Drain (drain set): the block whose turn it is, and whether
 	// the pipeline stopped (at the end, a read error or Close); drained
@@ -106,31 +112,32 @@ func (t *TextReader) Close() error {
 
 func (t *TextReader) startPipeline() {
 	n := t.workers
+	// Blocks are read as workers take them: each block read further
+	// ahead is one more buffer of fresh memory, and reading is many
+	// times faster than parsing. In order, up to depth blocks wait for
+	// Next.
 	depth := n + 2
-	// One block waits for a worker (work): reading is many times faster
-	// than parsing, and each block read further ahead is one more buffer
-	// of fresh memory.
 	p := &textPipeline{
 		order:   make(chan *textBlock, depth),
-		work:    make(chan *textBlock, 1),
 		done:    make(chan struct{}),
 		freeBuf: make(chan []byte, depth+n+2),
 		freeEvs: make(chan []event.Event, depth+n+2),
 		drain:   t.drain,
 	}
 	if p.drain != nil {
-		p.order = nil // blocks go to the workers only
+		p.order = nil // the workers hand out the events
 		p.turnCh.L = &p.mu
 		p.drained = make(chan struct{})
 	}
 	t.par = p
-	go t.feed(p, p.done)
 	for range n {
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
+		go func(done <-chan struct{}) {
 			w := newTextWorker(t.name)
-			for blk := range p.work {
+			for {
+				blk := t.nextBlock(done)
+				if blk == nil {
+					return
+				}
 				res := w.parseBlock(blk, 0, p.getEvs(blk.buf))
 				for n, m := int64(len(res.evs)), p.maxEvs.Load(); n > m && !p.maxEvs.CompareAndSwap(m, n); m = p.maxEvs.Load() {
 				}
@@ -144,7 +151,7 @@ func (t *TextReader) startPipeline() {
 				}
 				blk.res <- res
 			}
-		}()
+		}(p.done)
 	}
 }
 
@@ -197,43 +204,54 @@ func (p *textPipeline) putEvs(e []event.Event) {
 	}
 }
 
-// feed cuts the rest of the input into blocks of whole lines.
-func (t *TextReader) feed(p *textPipeline, done chan struct{}) {
-	defer close(p.work)
-	if p.order != nil {
-		defer close(p.order)
+// nextBlock cuts the next block of whole lines from the input for a
+// worker; nil once the input has ended or failed, or done is closed. For
+// Next, it queues the block in order before it lets the next worker read.
+func (t *TextReader) nextBlock(done <-chan struct{}) *textBlock {
+	p := t.par
+	p.inMu.Lock()
+	defer p.inMu.Unlock()
+	if p.inEnd {
+		return nil
 	}
-	var carry []byte
-	for seq := 0; ; seq++ {
-		buf := p.getBuf(t.blockSize)
-		buf = append(buf, carry...)
-		blk := &textBlock{seq: seq}
-		if p.order != nil {
-			blk.res = make(chan *textBlockResult, 1)
+	select {
+	case <-done:
+		p.endInput()
+		return nil
+	default:
+	}
+	buf := p.getBuf(t.blockSize)
+	buf = append(buf, p.inCarry...)
+	blk := &textBlock{seq: p.inSeq}
+	p.inSeq++
+	buf, p.inCarry, blk.err = t.fill(buf)
+	if blk.err != nil {
+		blk.last = true
+		if blk.err == io.EOF {
+			blk.err = nil
 		}
-		buf, carry, blk.err = t.fill(buf)
-		if blk.err != nil {
-			blk.last = true
-			if blk.err == io.EOF {
-				blk.err = nil
-			}
-		}
-		blk.buf = buf
-		if p.order != nil {
-			select {
-			case p.order <- blk:
-			case <-done:
-				return
-			}
-		}
+	}
+	blk.buf = buf
+	if p.order != nil {
+		blk.res = make(chan *textBlockResult, 1)
 		select {
-		case p.work <- blk:
+		case p.order <- blk:
 		case <-done:
-			return
+			p.endInput()
+			return nil
 		}
-		if blk.last {
-			return
-		}
+	}
+	if blk.last {
+		p.endInput()
+	}
+	return blk
+}
+
+// endInput marks the input done (inMu held): Next learns it from order.
+func (p *textPipeline) endInput() {
+	p.inEnd = true
+	if p.order != nil {
+		close(p.order)
 	}
 }
 
