@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
@@ -264,7 +265,15 @@ func openAnalyzeInput(name string) (src event.Source, stats func() inputStats, c
 		if err != nil {
 			return fail(fmt.Errorf("%s: reading gzip header: %w", display, err))
 		}
-		br = bufio.NewReaderSize(zr, 64<<10)
+		var zin io.Reader = zr
+		if runtime.GOMAXPROCS(0) > 1 {
+			// Decompress beside the parsing (see readAhead).
+			ra := newReadAhead(zr, 512<<10, 2)
+			prev := closeFn
+			closeFn = func() error { ra.Close(); return prev() }
+			zin = ra
+		}
+		br = bufio.NewReaderSize(zin, 64<<10)
 		head, _ = br.Peek(len(tracedat.Magic))
 	}
 	if tracedat.IsTraceDat(head) {
