@@ -3,6 +3,7 @@ package tracefs
 import (
 	"encoding/binary"
 	"fmt"
+	"strconv"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
 )
@@ -15,6 +16,7 @@ type Decoder struct {
 	typeOff, typeLen int
 	pidOff           int
 	strs             map[string]string
+	hex              [16]byte // a const char * ring's address as text
 }
 
 type decEvent struct {
@@ -159,7 +161,17 @@ func (d *Decoder) Decode(ts uint64, cpu int, rec []byte, ev *event.Event) (ok bo
 		return v
 	}
 	if e.ring != nil {
-		b, ok := decString(rec, e.ring)
+		var b []byte
+		ok := true
+		if decPointer(e.ring) {
+			// The text is in the kernel, not the record: the name is
+			// the address, as trace-cmd prints it (see decPointer).
+			var v uint64
+			v, ok = decUint(rec, e.ring)
+			b = strconv.AppendUint(d.hex[:0], v, 16)
+		} else {
+			b, ok = decString(rec, e.ring)
+		}
 		if !ok {
 			short = true
 		}
@@ -226,9 +238,22 @@ func decUint(rec []byte, f *Field) (uint64, bool) {
 	return 0, false
 }
 
+// decPointer reports whether a string field is a pointer ("const char *",
+// as the ring name of gpu_sched:amd_sched_job (≤ 4.15) and of the first
+// drm_sched_job/drm_run_job): the record holds the address, the text stays
+// in the kernel. trace-cmd (libtraceevent's print_str_arg: a field that is
+// not an array and has the size of a long) prints such a field as the
+// string trace_printk registered at that address, if any, else the address
+// in hex ("%llx"); ring names are never trace_printk strings, so the
+// decoders name the ring by its address the same way: the rings stay
+// apart, and a trace.dat reads as its trace-cmd report does.
+func decPointer(f *Field) bool {
+	return !f.DataLoc && !f.RelLoc && f.ArrayLen == 0 && (f.Size == 8 || f.Size == 4)
+}
+
 // decString reads a string field: __data_loc, __rel_loc or a fixed char
-// array, without its trailing NULs. A "const char *" field points into the
-// kernel and has no readable text: "", true.
+// array, without its trailing NULs. A pointer (decPointer) has no text in
+// the record: "", true.
 func decString(rec []byte, f *Field) ([]byte, bool) {
 	if f.Offset+f.Size > len(rec) {
 		return nil, false

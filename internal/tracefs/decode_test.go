@@ -218,3 +218,58 @@ func BenchmarkDecodePageWalk(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/event")
 	_ = sink
 }
+
+// TestDecodePointerRing: a ring name held as "const char *" (the record
+// has the kernel address, not the text) is named by its address in hex,
+// as trace-cmd prints it ("%llx"): two rings stay two rings, and a
+// trace.dat reads as its trace-cmd report text does.
+func TestDecodePointerRing(t *testing.T) {
+	f := fmtLoad(t, "drm_run_job_ptr.format")
+	f.System = "gpu_scheduler"
+	d := NewDecoder([]*Format{f})
+	rec := func(name uint64) []byte {
+		b := decRecord(1234, 77, 0xffff8880aa, 0xffff8881bb, 9, "", 3, -2)[:48]
+		binary.LittleEndian.PutUint64(b[24:], name)
+		return b
+	}
+	for _, tc := range []struct {
+		addr uint64
+		want string
+	}{
+		{0xffffffffc05b1d42, "ffffffffc05b1d42"},
+		{0xffff88812c4a2e10, "ffff88812c4a2e10"},
+		{0x1f, "1f"},
+		{0, "0"},
+	} {
+		var ev event.Event
+		if ok, err := d.Decode(5000, 1, rec(tc.addr), &ev); !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+		want := event.Event{Time: 5000, CPU: 1, PID: 77, Kind: event.KindRun, Name: "gpu_scheduler:drm_run_job", Ring: tc.want,
+			Job: event.JobKey{Fence: 0xffff8881bb}, ID: 9, Entity: 0xffff8880aa, JobCount: 3, HWJobCount: -2}
+		if ev != want {
+			t.Errorf("got  %+v\nwant %+v", ev, want)
+		}
+	}
+	// The text path reads what trace-cmd printed for such a record.
+	line := "          sdma0-301   [001]  1437.000008: drm_run_job: entity=0xffff8880aa, id=9, fence=0xffff8881bb, ring=ffffffffc05b1d42, job count:3, hw job count:-2\n"
+	r := NewTextReader(strings.NewReader(line), "x")
+	tev, err := r.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bev event.Event
+	d.Decode(0, 0, rec(0xffffffffc05b1d42), &bev)
+	if tev.Ring != bev.Ring {
+		t.Errorf("text ring %q, binary ring %q", tev.Ring, bev.Ring)
+	}
+	var ev event.Event
+	if ok, err := d.Decode(0, 0, rec(1)[:30], &ev); !ok || err == nil {
+		t.Errorf("record cut in the pointer: ok=%v err=%v", ok, err)
+	}
+	r1 := rec(0xffffffffc05b1d42)
+	allocs := testing.AllocsPerRun(100, func() { d.Decode(5000, 1, r1, &ev) })
+	if allocs != 0 {
+		t.Errorf("%v allocations per decode, want 0 (names interned)", allocs)
+	}
+}
