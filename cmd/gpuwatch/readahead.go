@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"io"
 	"sync"
 )
@@ -37,8 +38,16 @@ func newReadAhead(r io.Reader, size, depth int) *readAhead {
 	return a
 }
 
+// errReadAheadClosed is Read's error after Close.
+var errReadAheadClosed = errors.New("read after close")
+
 func (a *readAhead) run(r io.Reader, size int) {
 	for {
+		select {
+		case <-a.done:
+			return
+		default:
+		}
 		var b []byte
 		select {
 		case b = <-a.free:
@@ -80,15 +89,20 @@ func (a *readAhead) Read(p []byte) (int, error) {
 			}
 			a.buf = nil
 		}
-		c := <-a.chunks
-		a.cur, a.buf, a.err = c.b, c.b, c.err
+		select {
+		case c := <-a.chunks:
+			a.cur, a.buf, a.err = c.b, c.b, c.err
+		case <-a.done:
+			a.err = errReadAheadClosed
+		}
 	}
 	n := copy(p, a.cur)
 	a.cur = a.cur[n:]
 	return n, nil
 }
 
-// Close stops the reading goroutine (after the read it may be in).
+// Close stops the reading goroutine once done with the read it may be in;
+// Read fails after it.
 func (a *readAhead) Close() error {
 	a.close.Do(func() { close(a.done) })
 	return nil

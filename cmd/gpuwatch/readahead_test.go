@@ -55,6 +55,16 @@ func TestReadAheadClose(t *testing.T) {
 	}
 	ra.Close()
 	ra.Close() // twice is fine
+	// Read after Close fails rather than wait for chunks that will not
+	// come: past what it holds (the rest of a chunk, and at most the
+	// two the goroutine queued), the fourth read at the latest.
+	var err error
+	for i := 0; i < 4 && err == nil; i++ {
+		_, err = ra.Read(make([]byte, 16))
+	}
+	if err != errReadAheadClosed {
+		t.Errorf("read after Close: %v, want %v", err, errReadAheadClosed)
+	}
 	// The goroutine is blocked offering a chunk: Close must free it. The
 	// deadline only bounds a failing run.
 	for deadline := time.Now().Add(10 * time.Second); runtime.NumGoroutine() > before; {

@@ -120,8 +120,10 @@ type BatchSource interface {
 // Drainer is a BatchSource that can run DrainBatches' loop itself, and may
 // call fn from goroutines of its own: the parallel text reader calls it on
 // the CPU that parsed the batch. The calls keep DrainBatches' promises:
-// the events in order, never two calls at once, each call and Drain's
-// return after the call before it (in the memory model's sense).
+// the events in order, and never two calls at once; each call, and
+// Drain's return, happens after the previous call returned (in the memory
+// model's sense), so fn needs no lock of its own. fn must not call the
+// source, and a panic in it cannot be recovered by Drain's caller.
 type Drainer interface {
 	BatchSource
 	// Drain hands every remaining event to fn; it returns nil at the end
@@ -132,7 +134,7 @@ type Drainer interface {
 // DrainBatches feeds every event of src to fn until src is exhausted, a
 // batch at a time where src is a BatchSource (else one event per call).
 // fn must not keep the slice. Where src is a Drainer, fn may be called on
-// another goroutine, one call at a time.
+// another goroutine, one call at a time (see Drainer).
 func DrainBatches(src Source, fn func([]Event)) error {
 	if d, ok := src.(Drainer); ok {
 		return d.Drain(fn)
@@ -158,7 +160,8 @@ func DrainBatches(src Source, fn func([]Event)) error {
 	}
 }
 
-// Drain feeds every event of src to fn until src is exhausted.
+// Drain feeds every event of src to fn until src is exhausted, through
+// DrainBatches: fn may be called on another goroutine, one call at a time.
 func Drain(src Source, fn func(Event)) error {
 	return DrainBatches(src, func(evs []Event) {
 		for i := range evs {

@@ -17,7 +17,8 @@ import (
 // out in input order.
 // The result is the sequential reader's, event for event, warning for
 // warning (TestParallelMatchesSequential, FuzzParallelMatchesSequential):
-// the little state a line depends on is carried between blocks by Next:
+// the little state a line depends on is carried between blocks by Next
+// (under Drain, by the worker whose turn it is; see below):
 //
 //   - line numbers: a worker numbers a block's lines from 1; Next adds the
 //     lines before the block to its warnings;
@@ -73,11 +74,11 @@ type textPipeline struct {
 	inMu    sync.Mutex
 	inSeq   int    // of the next block
 	inCarry []byte // the start of its first line
-	inEnd   bool   // no more blocks: the input ended, failed or Close
+	inEnd   bool   // no more blocks: the input ended or failed, or done was closed
 
 	// Under Drain (drain set): the block whose turn it is, and whether
-	// the pipeline stopped (at the end, a read error or Close); drained
-	// is closed then.
+	// the pipeline stopped (after the last block, or a read error);
+	// drained is closed then.
 	drain   func([]event.Event)
 	mu      sync.Mutex
 	turnCh  sync.Cond // signalled when turn or stopped changes
@@ -96,15 +97,14 @@ func (t *TextReader) Parallel(n int) {
 	}
 }
 
-// Close stops the goroutines of a parallel reader. It does not close the
-// underlying reader.
+// Close tells the goroutines of a parallel reader to stop: each returns
+// once done with the block and the read it may be in. It does not close
+// the underlying reader. Not to be called during Drain (which cannot be
+// cut short): Close is for after it.
 func (t *TextReader) Close() error {
 	if p := t.par; p != nil && p.done != nil {
 		close(p.done)
 		p.done = nil
-		if p.drain != nil {
-			p.stop()
-		}
 	}
 	if t.err == nil {
 		t.err = fmt.Errorf("%s: reader closed", t.name)
@@ -116,8 +116,9 @@ func (t *TextReader) startPipeline() {
 	n := t.workers
 	// Blocks are read as workers take them: each block read further
 	// ahead is one more buffer of fresh memory, and reading is many
-	// times faster than parsing. In order, up to depth blocks wait for
-	// Next.
+	// times faster than parsing. For Next, up to depth blocks wait in
+	// order (one more with the worker that waits to queue it); under
+	// Drain, each worker holds one block.
 	depth := n + 2
 	p := &textPipeline{
 		order:   make(chan *textBlock, depth),
@@ -378,8 +379,12 @@ func (t *TextReader) fillParallel() error {
 // Drain implements event.Drainer: it hands the reader's events to fn, a
 // batch at a time, in order, as a loop over NextBatch would. Once the
 // parallel reader runs, fn is called by the goroutine that parsed the
-// batch, in turn: never two calls at once, each after the one before it
-// (in the memory model's sense). Stats, Warnings and Close are for after
+// batch, in turn: never two calls at once, and each call happens after
+// the one before it returned (in the memory model's sense), with a lock
+// held. So fn must not call the reader (Close would deadlock, Next wait
+// forever), nor end its goroutine (runtime.Goexit, t.FailNow: Drain
+// would wait forever); a panic in fn ends the program, as on any
+// goroutine but Drain's caller's. Stats, Warnings and Close are for after
 // Drain returns. It returns nil at the end of the input, else the error
 // Next would.
 func (t *TextReader) Drain(fn func([]event.Event)) error {
@@ -435,23 +440,11 @@ func (t *TextReader) drainBlock(w *TextReader, blk *textBlock, res *textBlockRes
 		p.turnCh.Broadcast()
 		return
 	}
-	p.stopLocked()
-}
-
-// stop ends a Drain pipeline: workers waiting for a turn give up, and
-// fillParallel returns.
-func (p *textPipeline) stop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.stopLocked()
-}
-
-func (p *textPipeline) stopLocked() {
-	if !p.stopped {
-		p.stopped = true
-		p.turnCh.Broadcast()
-		close(p.drained)
-	}
+	// The last block, or a read error: workers waiting for a turn give
+	// up, and fillParallel returns t.err.
+	p.stopped = true
+	p.turnCh.Broadcast()
+	close(p.drained)
 }
 
 // merge adds a block's result to the reader's state.
