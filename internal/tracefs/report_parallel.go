@@ -381,10 +381,9 @@ func (t *TextReader) fillParallel() error {
 // parallel reader runs, fn is called by the goroutine that parsed the
 // batch, in turn: never two calls at once, and each call happens after
 // the one before it returned (in the memory model's sense), with a lock
-// held. So fn must not call the reader (Close would deadlock, Next wait
-// forever), nor end its goroutine (runtime.Goexit, t.FailNow: Drain
-// would wait forever); a panic in fn ends the program, as on any
-// goroutine but Drain's caller's. Stats, Warnings and Close are for after
+// held. So fn must not call the reader, nor end its goroutine
+// (runtime.Goexit, t.FailNow): Drain would wait forever; a panic in fn
+// ends the program, as on any goroutine but Drain's caller's. Stats, Warnings and Close are for after
 // Drain returns. It returns nil at the end of the input, else the error
 // Next would.
 func (t *TextReader) Drain(fn func([]event.Event)) error {
