@@ -358,22 +358,30 @@ func (t *TextReader) fillParallel() error {
 			p.release()
 			return io.EOF
 		}
-		res := <-blk.res
-		if res.fracDep && t.fracDigits != 6 {
-			// The block assumed µs for a bare-integer time; the unit
-			// in force is ns: parse it again knowing that.
-			w := newTextWorker(t.name)
-			res = w.parseBlock(blk, t.fracDigits, res.evs[:0])
-		}
-		t.merge(res)
-		p.cur = res.evs
-		if blk.err != nil {
-			t.err = fmt.Errorf("reading %s: %w", t.name, blk.err)
-		} else if blk.last {
-			t.eof = true
-		}
+		p.cur = t.settle(nil, blk, <-blk.res).evs
 	}
 	return nil
+}
+
+// settle is the in-order part of a block's handling, Next's (w nil) or,
+// under Drain, that of the worker w whose turn it is: a block that
+// assumed µs for a bare-integer time while the unit in force is ns is
+// parsed again knowing that, its result is merged, and the block's read
+// error or the input's end recorded. It returns the result to hand out.
+func (t *TextReader) settle(w *TextReader, blk *textBlock, res *textBlockResult) *textBlockResult {
+	if res.fracDep && t.fracDigits != 6 {
+		if w == nil {
+			w = newTextWorker(t.name)
+		}
+		res = w.parseBlock(blk, t.fracDigits, res.evs[:0])
+	}
+	t.merge(res)
+	if blk.err != nil {
+		t.err = fmt.Errorf("reading %s: %w", t.name, blk.err)
+	} else if blk.last {
+		t.eof = true
+	}
+	return res
 }
 
 // Drain implements event.Drainer: it hands the reader's events to fn, a
@@ -416,31 +424,25 @@ func (t *TextReader) drainBlock(w *TextReader, blk *textBlock, res *textBlockRes
 	if p.stopped {
 		return
 	}
-	if res.fracDep {
-		if t.fracDigits != 6 {
-			res = w.parseBlock(blk, t.fracDigits, res.evs[:0])
-		}
+	res = t.settle(w, blk, res)
+	if blk.buf != nil { // kept for settle's second parse
 		p.putBuf(blk.buf)
 		blk.buf = nil
 	}
-	t.merge(res)
 	if len(res.evs) > 0 {
 		p.drain(res.evs)
 	}
 	p.putEvs(res.evs)
-	switch {
-	case blk.err != nil:
-		t.err = fmt.Errorf("reading %s: %w", t.name, blk.err)
-	case blk.last:
-		t.eof = true
-		t.err = io.EOF
-	default:
+	if !blk.last {
 		p.turn++
 		p.turnCh.Broadcast()
 		return
 	}
-	// The last block, or a read error: workers waiting for a turn give
-	// up, and fillParallel returns t.err.
+	// The last block, or a read error (which ends the blocks too):
+	// workers waiting for a turn give up, and fillParallel returns t.err.
+	if t.err == nil {
+		t.err = io.EOF
+	}
 	p.stopped = true
 	p.turnCh.Broadcast()
 	close(p.drained)
