@@ -23,6 +23,7 @@ type decEvent struct {
 	name                          string
 	kind                          event.Kind
 	ring                          *Field
+	ringPtr                       bool // ring is a pointer (decPointer)
 	fence, ctx, seqno, id, entity *Field
 	jobCount, hwJobCount          *Field
 	// filter, when set, restricts this mapping to records whose filter
@@ -101,6 +102,7 @@ func NewDecoderMappings(formats []*Format, maps []Mapping) *Decoder {
 				id: get(s.ID), entity: get(s.Entity),
 				jobCount: get(s.JobCount), hwJobCount: get(s.HWJobCount),
 			}
+			e.ringPtr = e.ring != nil && decPointer(e.ring)
 			if m.Filter != "" {
 				e.filter, e.filterValue = get(m.Filter), m.FilterValue
 				if e.filter == nil {
@@ -163,7 +165,7 @@ func (d *Decoder) Decode(ts uint64, cpu int, rec []byte, ev *event.Event) (ok bo
 	if e.ring != nil {
 		var b []byte
 		ok := true
-		if decPointer(e.ring) {
+		if e.ringPtr {
 			// The text is in the kernel, not the record: the name is
 			// the address, as trace-cmd prints it (see decPointer).
 			var v uint64
