@@ -13,21 +13,14 @@ func isNotReport(err error) bool { return errors.Is(err, tracefs.ErrNotReport) }
 // textFormat names text input in reports.
 const textFormat = "trace-cmd report"
 
-// maxTextWorkers bounds the text reader's goroutines. The engine takes
-// the blocks' events one worker at a time, ~45 ns a line, while a worker
-// parses a line in ~80-100 ns: past three or four workers the others only
-// wait for their turn, each holding a block and its events (~1 MB). So
-// the peak RSS stays flat on a machine of many CPUs too. (Worked out from
-// the per-line costs measured here; this machine has two CPUs.)
-const maxTextWorkers = 4
-
 // openText reads trace-cmd report text (or tracefs trace / trace_pipe
-// text) on every CPU, up to maxTextWorkers: the reader's goroutines parse
-// blocks of lines and, drained (event.DrainBatches), feed each block's
-// events to the engine in turn. Close the reader when done.
+// text) on every CPU, up to a few (TextReader.Parallel): the reader's
+// goroutines parse blocks of lines and, drained (event.DrainBatches),
+// feed each block's events to the engine in turn. Close the reader when
+// done.
 func openText(r io.Reader, name string) (*tracefs.TextReader, func() inputStats) {
 	t := tracefs.NewTextReader(r, name)
-	if n := min(runtime.GOMAXPROCS(0), maxTextWorkers); n > 1 {
+	if n := runtime.GOMAXPROCS(0); n > 1 {
 		t.Parallel(n)
 	}
 	return t, func() inputStats {
