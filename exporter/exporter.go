@@ -132,6 +132,18 @@ func (e *Exporter) write(w io.Writer) {
 	if s == nil {
 		return
 	}
+	resolved := 0.0
+	if s.Share.Resolved {
+		resolved = 1
+	}
+	family(w, "gpuwatch_share_resolved", "gauge", "1 when the trace resolves the measured share, 0 when it cannot (jobs too long, too few windows).")
+	fmt.Fprintf(w, "gpuwatch_share_resolved %s\n", num(resolved))
+	if s.Share.Resolved {
+		family(w, "gpuwatch_share_ratio", "gauge", "Measured share: of the time the guest had GPU work outstanding, the fraction the VF held the GPU (since start).")
+		fmt.Fprintf(w, "gpuwatch_share_ratio %s\n", num(s.Share.Ratio))
+		family(w, "gpuwatch_share_stderr_ratio", "gauge", "Standard error of the measured share (since start).")
+		fmt.Fprintf(w, "gpuwatch_share_stderr_ratio %s\n", num(s.Share.Err))
+	}
 	writeTimeslice(w, "", "since start", &s.Timeslice)
 	writeTimeslice(w, "gpuwatch_recent_", "over the sliding horizon", &s.Recent)
 
@@ -186,8 +198,8 @@ func writeTimeslice(w io.Writer, prefix, scope string, t *gaps.Timeslice) {
 	if !t.Detected {
 		return
 	}
-	g("share_ratio", "Fraction of wall time the VF holds the GPU", t.Share)
-	g("share_stderr_ratio", "Standard error of the share", t.ShareErr)
+	g("schedule_share_ratio", "Share the host's schedule gives while it runs: slice over period", t.ScheduleShare)
+	g("schedule_share_stderr_ratio", "Standard error of the schedule share", t.ScheduleShareErr)
 	g("slice_seconds", "How long the VF holds the GPU each turn", secs(t.Slice))
 	g("period_seconds", "Time from one turn of the VF to the next", secs(t.Period))
 	g("vfs", "Inferred number of VFs sharing the GPU (0 unknown)", float64(t.VFs))

@@ -28,12 +28,13 @@ var update = flag.Bool("update", false, "rewrite testdata/scrape.golden")
 // not the engine.
 func fixedSnapshot() *gaps.Snapshot {
 	ts := gaps.Timeslice{Detected: true, Slice: 6 * time.Millisecond, SliceErr: 20 * time.Microsecond,
-		Period: 12400 * time.Microsecond, PeriodErr: time.Microsecond, Share: 0.4839, ShareErr: 0.0012,
+		Period: 12400 * time.Microsecond, PeriodErr: time.Microsecond, ScheduleShare: 0.4839, ScheduleShareErr: 0.0012,
 		VFs: 2, SwitchCost: 200 * time.Microsecond, Mode: gaps.ModeFixed, Confidence: 0.92, Windows: 80}
 	return &gaps.Snapshot{
 		Input: gaps.Input{Events: 12000, Lost: 3, ByName: map[string]uint64{
 			"gpu_scheduler:drm_run_job": 6000, "gpu_scheduler:drm_sched_process_job": 6000}},
 		Start: 1437_000_000_000, End: 1438_000_000_000,
+		Share: gaps.ShareEstimate{Ratio: 0.4851, Err: 0.0021, Resolved: true, Busy: time.Second, Unserved: 515 * time.Millisecond, Windows: 80},
 		Rings: []gaps.RingStats{
 			{Name: "gfx", Jobs: 5000, Busy: 990 * time.Millisecond, Stalled: 500 * time.Millisecond, InFlight: 2, LatencyP50: 300 * time.Microsecond, LatencyP99: 6500 * time.Microsecond},
 			{Name: `sdma"0`, Jobs: 1000, Busy: 100 * time.Millisecond, Stalled: 40 * time.Millisecond},
@@ -150,7 +151,7 @@ func TestScrapeMatchesEngine(t *testing.T) {
 			t.Errorf("%s = %v, want %v", series, v, want)
 		}
 	}
-	check("gpuwatch_share_ratio", s.Timeslice.Share)
+	check("gpuwatch_schedule_share_ratio", s.Timeslice.ScheduleShare)
 	check("gpuwatch_slice_seconds", s.Timeslice.Slice.Seconds())
 	check("gpuwatch_period_seconds", s.Timeslice.Period.Seconds())
 	check("gpuwatch_vfs", float64(s.Timeslice.VFs))
@@ -191,7 +192,7 @@ func TestPushToVictoriaMetrics(t *testing.T) {
 	if err := e.PushOnce(ctx, vm+"/api/v1/import/prometheus", `instance="guest-1"`); err != nil {
 		t.Fatal(err)
 	}
-	want := s.Timeslice.Share
+	want := s.Share.Ratio
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		v, err := queryVM(vm, `gpuwatch_share_ratio{instance="guest-1"}`)

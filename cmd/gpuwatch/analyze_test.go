@@ -282,7 +282,8 @@ func TestSeedAcceptance(t *testing.T) {
 // gpuwatch.analysis/v1, and their types.
 func TestAnalyzeJSONShape(t *testing.T) {
 	t.Chdir(t.TempDir())
-	code, stdout, stderr := runCLI(t, nil, "analyze", "--json", "--expect", "1/2", seedTraceFile)
+	strict := filepath.Join(filepath.Dir(seedTraceFile), "sim-strict-2vf-6ms-4.16.report")
+	code, stdout, stderr := runCLI(t, nil, "analyze", "--json", "--expect", "1/2", strict)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -326,7 +327,13 @@ func TestAnalyzeJSONShape(t *testing.T) {
 	if ts["detected"] != true {
 		t.Errorf("timeslice.detected = %v", ts["detected"])
 	}
-	num(ts, "slice_seconds", "period_seconds", "share", "vfs", "confidence", "slice_err_seconds", "period_err_seconds", "share_err", "switch_cost_seconds")
+	num(ts, "slice_seconds", "period_seconds", "share", "vfs", "confidence", "slice_err_seconds", "period_err_seconds", "share_err", "switch_cost_seconds",
+		"schedule_share", "schedule_share_err")
+	sh := obj(doc["share"], "share")
+	num(sh, "ratio", "err", "busy_seconds", "unserved_seconds", "windows")
+	if sh["resolved"] != true {
+		t.Errorf("share %v", sh)
+	}
 	if m, _ := ts["mode"].(string); m != "fixed" && m != "variable" && m != "none" {
 		t.Errorf("timeslice.mode = %v", ts["mode"])
 	}
@@ -345,8 +352,8 @@ func TestAnalyzeJSONShape(t *testing.T) {
 	obj(doc["gaps"], "gaps")
 	obj(doc["windows_total"], "windows_total")
 	v := obj(doc["verdict"], "verdict")
-	num(v, "expected", "measured", "margin")
-	if v["ok"] != true {
+	num(v, "expected", "measured", "margin", "allowance", "confidence")
+	if v["ok"] != true || v["outcome"] != "pass" {
 		t.Errorf("verdict %v", v)
 	}
 }

@@ -38,7 +38,7 @@ func TestTUIEndToEnd(t *testing.T) {
 	if p.display("#{alternate_on}") != "1" {
 		t.Error("the TUI does not use the alternate screen")
 	}
-	for _, want := range []string{"gpuwatch · replay", "ev/s", "expected 45%: OK", "period 12.4ms", "2 VFs", "fixed", "timeline", "gfx", "sdma0", "glmark2[2412]"} {
+	for _, want := range []string{"gpuwatch · replay", "ev/s", "expected 45%: PASS", "period 12.4ms", "2 VFs", "fixed", "timeline", "gfx", "sdma0", "glmark2[2412]"} {
 		if !strings.Contains(scr, want) {
 			t.Errorf("the screen lacks %q", want)
 		}

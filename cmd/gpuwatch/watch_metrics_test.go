@@ -61,7 +61,7 @@ func TestWatchPushesToVictoriaMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatalf("gpuwatch watch: %v\n%s", err, out)
 	}
-	var ana struct{ Timeslice struct{ Share float64 } }
+	var ana struct{ Share struct{ Ratio float64 } }
 	aout, err := exec.Command(bin, "analyze", "--json", trace).Output()
 	if err != nil {
 		t.Fatal(err)
@@ -97,8 +97,8 @@ func TestWatchPushesToVictoriaMetrics(t *testing.T) {
 			t.Fatalf("gpuwatch_share_ratio never reached VictoriaMetrics; watch said:\n%s", out)
 		}
 	}
-	if d := share - ana.Timeslice.Share; d > 1e-6 || d < -1e-6 {
-		t.Errorf("VictoriaMetrics has share %v, analyze says %v", share, ana.Timeslice.Share)
+	if d := share - ana.Share.Ratio; d > 1e-6 || d < -1e-6 {
+		t.Errorf("VictoriaMetrics has share %v, analyze says %v", share, ana.Share.Ratio)
 	}
 	if v, ok := query(`sum(gpuwatch_jobs_total)`); !ok || v < 100 {
 		t.Errorf("gpuwatch_jobs_total = %v (%v)", v, ok)

@@ -133,12 +133,12 @@ func TestSameResultsAsTracefs(t *testing.T) {
 	}
 	tb, tf := sb.Timeslice, sf.Timeslice
 	t.Logf("eBPF: detected %v share %.4f slice %v period %v; tracefs: detected %v share %.4f slice %v period %v",
-		tb.Detected, tb.Share, tb.Slice, tb.Period, tf.Detected, tf.Share, tf.Slice, tf.Period)
+		tb.Detected, tb.ScheduleShare, tb.Slice, tb.Period, tf.Detected, tf.ScheduleShare, tf.Slice, tf.Period)
 	if tb.Detected != tf.Detected || tb.Mode != tf.Mode || tb.VFs != tf.VFs {
 		t.Errorf("schedules differ: eBPF %+v\ntracefs %+v", tb, tf)
 	}
-	if d := tb.Share - tf.Share; d > 0.002 || d < -0.002 {
-		t.Errorf("share: eBPF %.4f, tracefs %.4f", tb.Share, tf.Share)
+	if d := tb.ScheduleShare - tf.ScheduleShare; d > 0.002 || d < -0.002 {
+		t.Errorf("share: eBPF %.4f, tracefs %.4f", tb.ScheduleShare, tf.ScheduleShare)
 	}
 	if d := tb.Period - tf.Period; d > 50*time.Microsecond || d < -50*time.Microsecond {
 		t.Errorf("period: eBPF %v, tracefs %v", tb.Period, tf.Period)

@@ -44,8 +44,8 @@ func TestAccuracyFixed(t *testing.T) {
 		if e := relErr(ts.Period, period); e > 0.01 {
 			t.Errorf("vfs=%d slice=%v: period %v (true %v) off by %.2f%%", sc.VFs, sc.Slice, ts.Period, period, 100*e)
 		}
-		if d := math.Abs(ts.Share - share); d > 0.005 {
-			t.Errorf("vfs=%d slice=%v: share %.4f (true %.4f)", sc.VFs, sc.Slice, ts.Share, share)
+		if d := math.Abs(ts.ScheduleShare - share); d > 0.005 {
+			t.Errorf("vfs=%d slice=%v: share %.4f (true %.4f)", sc.VFs, sc.Slice, ts.ScheduleShare, share)
 		}
 		if ts.VFs != sc.VFs {
 			t.Errorf("vfs=%d slice=%v: VFs %d", sc.VFs, sc.Slice, ts.VFs)
@@ -178,7 +178,7 @@ func TestVariableSparseWindowsWithoutPeriod(t *testing.T) {
 	t.Logf("%+v F1=%.3f P=%.3f R=%.3f", s.Timeslice, f1, prec, rec)
 	if s.Timeslice.Detected {
 		slice, _, _ := sc.trueSchedule()
-		if relErr(s.Timeslice.Slice, slice) > 0.01 || math.Abs(s.Timeslice.Share-float64(sc.Slice)/float64(tr.period)) > 0.005 {
+		if relErr(s.Timeslice.Slice, slice) > 0.01 || math.Abs(s.Timeslice.ScheduleShare-float64(sc.Slice)/float64(tr.period)) > 0.005 {
 			t.Errorf("detected with wrong numbers: %+v (true period %v)", s.Timeslice, tr.period)
 		}
 	} else if !strings.Contains(s.Timeslice.Reason, "slot") {
@@ -218,7 +218,7 @@ func TestLateCompletionsDoNotSkewSlice(t *testing.T) {
 	ts := s.Timeslice
 	slice, period, share := sc.trueSchedule()
 	t.Logf("%d late completions: %+v", late, ts)
-	if !ts.Detected || relErr(ts.Slice, slice) > 0.02 || relErr(ts.Period, period) > 0.01 || math.Abs(ts.Share-share) > 0.01 {
+	if !ts.Detected || relErr(ts.Slice, slice) > 0.02 || relErr(ts.Period, period) > 0.01 || math.Abs(ts.ScheduleShare-share) > 0.01 {
 		t.Errorf("estimate %+v, true slice %v period %v share %.4f", ts, slice, period, share)
 	}
 }

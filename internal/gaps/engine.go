@@ -14,8 +14,9 @@ type Config struct {
 	// the last Horizon of trace time. Zero keeps everything (offline).
 	Horizon time.Duration
 	// MaxJobAge expires a job whose completion never came (lost event,
-	// trace boundary) this long after it was submitted. Zero means 10 s,
-	// the drm scheduler's default job timeout.
+	// trace boundary) once completions went on for this long after it was
+	// submitted: while nothing completes at all, jobs wait and do not age.
+	// Zero means 10 s, the drm scheduler's default job timeout.
 	MaxJobAge time.Duration
 	// MaxJobs bounds the number of jobs followed at once; the oldest are
 	// expired beyond it. Zero means 1<<20.
@@ -58,6 +59,7 @@ type Engine struct {
 
 	out       int   // jobs outstanding (counted, current epoch), all rings
 	busySince int64 // when out last went 0 → >0
+	busyTotal int64 // time with out > 0, up to busySince
 	lastProg  int64 // last completion (any ring), or the trace start
 	tainted   bool  // the current no-progress stretch spans lost events or expiry
 	idleOpen  bool  // out == 0 since idleSince
@@ -78,6 +80,9 @@ type Engine struct {
 	floorCheck uint64
 
 	cands candStore
+	// long holds the longest no-progress stretches with work outstanding
+	// (at least longMin, at most longCap of them, time order).
+	long []Window
 	// short holds the recent busy stretches that began after guest idle
 	// and stayed below the candidate floor (a job arriving late in an
 	// off-time gives one); bounded.
@@ -450,6 +455,7 @@ func (e *Engine) decOut(rec *jobRec, t int64) {
 		r.busy += t - r.busySince
 	}
 	if e.out--; e.out == 0 {
+		e.busyTotal += t - e.busySince
 		e.idleOpen, e.idleSince, e.idleTaint = true, t, false
 	}
 }
@@ -552,8 +558,13 @@ func (e *Engine) retire(key event.JobKey, rec jobRec, t int64, expired bool) {
 	}
 }
 
+// expire retires the jobs whose completion must have been lost: those
+// submitted more than MaxJobAge before the latest completion. Age counts
+// only while the GPU makes progress: while nothing completes at all (the VF
+// switched out for seconds, a host outage) the jobs are waiting, not lost,
+// and the stretch stays one no-progress window however long it lasts.
 func (e *Engine) expire(t int64) {
-	lim := t - e.maxAge
+	lim := min(t, e.lastProg) - e.maxAge
 	for e.order.size > 0 {
 		f := e.order.front()
 		if f.first >= lim && e.order.size <= 2*e.jobs.len()+64 {
@@ -611,6 +622,7 @@ func (e *Engine) lost(t int64) {
 		}
 	}
 	if e.out > 0 {
+		e.busyTotal += t - e.busySince
 		e.out = 0
 		e.zeros++
 	}
@@ -644,6 +656,9 @@ func (e *Engine) progress(t int64) {
 						p.stall[b] += float64(t - max(e.lastProg, p.busySince))
 					}
 				}
+			}
+			if d >= longMin {
+				e.noteLong(Window{Start: bs, End: t, InFlight: e.out})
 			}
 			e.addCand(cand{start: bs, end: t, anchored: anchored, inflight: e.out,
 				compStart: e.compAtLast(), compEnd: e.completions, zeroStart: e.zeros, zeroEnd: e.zeros})
@@ -685,6 +700,30 @@ func (e *Engine) updateFloor() {
 		f = max(f, binLow(th.bin, gapSub)*3/4)
 	}
 	e.floor = f
+}
+
+const (
+	// longMin is the shortest stretch kept among the long ones: longer
+	// than any turn's off-time up to 8 VFs at 6 ms; the snapshot raises the
+	// bar to a few periods once the schedule is known.
+	longMin = int64(50 * time.Millisecond)
+	longCap = 64
+)
+
+// noteLong keeps w among the longest stretches: beyond longCap the
+// shortest is dropped.
+func (e *Engine) noteLong(w Window) {
+	e.long = append(e.long, w)
+	if len(e.long) <= longCap {
+		return
+	}
+	k := 0
+	for i := range e.long {
+		if e.long[i].Duration() < e.long[k].Duration() {
+			k = i
+		}
+	}
+	e.long = append(e.long[:k], e.long[k+1:]...)
 }
 
 func (e *Engine) addCand(c cand) {

@@ -44,7 +44,7 @@ func TestScenarioQuick(t *testing.T) {
 		}
 		sl, per, sh := sc.trueSchedule()
 		t.Logf("%d: det=%v mode=%s conf=%.2f slice=%v(true %v, %.2f%%) period=%v(true %v, %.2f%%) share=%.4f(true %.4f) vfs=%d c=%v n=%d F1=%.3f p=%.3f r=%.3f th=%v reason=%q",
-			i, ts.Detected, ts.Mode, ts.Confidence, ts.Slice, sl, 100*relErr(ts.Slice, sl), ts.Period, per, 100*relErr(ts.Period, per), ts.Share, sh, ts.VFs, ts.SwitchCost, ts.Windows, f1, p, r, s.Threshold, ts.Reason)
+			i, ts.Detected, ts.Mode, ts.Confidence, ts.Slice, sl, 100*relErr(ts.Slice, sl), ts.Period, per, 100*relErr(ts.Period, per), ts.ScheduleShare, sh, ts.VFs, ts.SwitchCost, ts.Windows, f1, p, r, s.Threshold, ts.Reason)
 	}
 }
 

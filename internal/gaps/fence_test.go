@@ -48,7 +48,7 @@ func TestDMAFenceOnly(t *testing.T) {
 	s := New(Config{}).feedAll(fe).Snapshot()
 	ts := s.Timeslice
 	slice, period, share := sc.trueSchedule()
-	if !ts.Detected || relErr(ts.Slice, slice) > 0.01 || relErr(ts.Period, period) > 0.01 || math.Abs(ts.Share-share) > 0.005 {
+	if !ts.Detected || relErr(ts.Slice, slice) > 0.01 || relErr(ts.Period, period) > 0.01 || math.Abs(ts.ScheduleShare-share) > 0.005 {
 		t.Fatalf("dma_fence only: %+v, want slice %v period %v", ts, slice, period)
 	}
 	if f1, _, _ := windowF1(s.Windows, tr); f1 < 0.98 {

@@ -51,7 +51,7 @@ func decodeEvents(data []byte) []event.Event {
 func checkSnapshot(t *testing.T, s *Snapshot) {
 	t.Helper()
 	for _, ts := range []Timeslice{s.Timeslice, s.Recent} {
-		if ts.Confidence < 0 || ts.Confidence > 1 || math.IsNaN(ts.Share) {
+		if ts.Confidence < 0 || ts.Confidence > 1 || math.IsNaN(ts.ScheduleShare) {
 			t.Fatalf("bad timeslice %+v", ts)
 		}
 		if !ts.Detected && (ts.Slice != 0 || ts.Period != 0 || ts.Reason == "") {

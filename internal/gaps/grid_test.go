@@ -36,7 +36,7 @@ func runScenario(sc scenario) gridResult {
 	share := float64(slice) / float64(period)
 	r.sliceErr = relErr(ts.Slice, slice)
 	r.periodErr = relErr(ts.Period, period)
-	r.shareErr = math.Abs(ts.Share - share)
+	r.shareErr = math.Abs(ts.ScheduleShare - share)
 	r.vfsOK = ts.VFs == sc.VFs
 	return r
 }

@@ -50,8 +50,8 @@ func TestHeldUpGuest(t *testing.T) {
 				t.Errorf("period %v, fired 12.4ms", ts.Period)
 			}
 			// within a third of a job (250 µs) of the fired slice
-			if d := math.Abs(ts.Share - wantShare); d > 0.007 {
-				t.Errorf("share %.4f ± %.4f (confidence %.2f), fired %.4f", ts.Share, ts.ShareErr, ts.Confidence, wantShare)
+			if d := math.Abs(ts.ScheduleShare - wantShare); d > 0.007 {
+				t.Errorf("share %.4f ± %.4f (confidence %.2f), fired %.4f", ts.ScheduleShare, ts.ScheduleShareErr, ts.Confidence, wantShare)
 			}
 			if ts.VFs != 2 {
 				t.Errorf("VFs %d, want 2", ts.VFs)

@@ -623,8 +623,8 @@ func inferAll(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done compl
 	ts.SliceErr = time.Duration(sliceErr)
 	ts.Period = time.Duration(period)
 	ts.PeriodErr = time.Duration(periodErr)
-	ts.Share = slice / period
-	ts.ShareErr = ts.Share * math.Hypot(sliceErr/slice, periodErr/period)
+	ts.ScheduleShare = slice / period
+	ts.ScheduleShareErr = ts.ScheduleShare * math.Hypot(sliceErr/slice, periodErr/period)
 	if ts.Mode == ModeFixed {
 		ts.VFs, ts.SwitchCost = vfs(period, slice)
 	} else if ts.VFs > 0 {
@@ -653,7 +653,7 @@ func inferAll(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done compl
 	if len(notes) > 0 {
 		ts.Reason = joinNotes(notes)
 	}
-	for _, x := range []float64{slice, sliceErr, period, periodErr, ts.Share, ts.ShareErr, ts.Confidence} {
+	for _, x := range []float64{slice, sliceErr, period, periodErr, ts.ScheduleShare, ts.ScheduleShareErr, ts.Confidence} {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return Timeslice{Mode: ModeNone, Windows: n, Reason: "numerically degenerate estimate"}
 		}

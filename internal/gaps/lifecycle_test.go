@@ -172,19 +172,27 @@ func TestLostEventsAreNotEvidence(t *testing.T) {
 }
 
 func TestExpiryBoundsState(t *testing.T) {
-	// Completions never come (lost, or the trace cut them): state stays bounded.
+	// The completions of gfx never come (lost, or the trace cut them)
+	// while sdma0 keeps completing: gfx's jobs age and expire, and state
+	// stays bounded.
 	e := New(Config{MaxJobAge: 100 * time.Millisecond})
 	for i := 0; i < 200000; i++ {
-		e.Feed(event.Event{Time: int64(i) * 10 * us, Kind: event.KindQueue, Ring: "gfx", Job: event.JobKey{Fence: uint64(i + 1)}})
+		ts := int64(i) * 10 * us
+		e.Feed(event.Event{Time: ts, Kind: event.KindQueue, Ring: "gfx", Job: event.JobKey{Fence: uint64(i + 1)}})
+		if i%10 == 0 {
+			k := event.JobKey{Fence: uint64(1<<40 + i)}
+			e.Feed(event.Event{Time: ts, Kind: event.KindQueue, Ring: "sdma0", Job: k})
+			e.Feed(event.Event{Time: ts + 5*us, Kind: event.KindDone, Job: k})
+		}
 	}
-	if n := e.jobs.len(); n > 10001 {
-		t.Errorf("%d jobs followed, want ≤ 10001 (100 ms at one job per 10 µs)", n)
+	if n := e.jobs.len(); n > 10011 {
+		t.Errorf("%d jobs followed, want ≤ 10011 (100 ms at one job per 10 µs, and the 100 µs since the last completion)", n)
 	}
-	if e.order.size > 10001 {
+	if e.order.size > 2*10001+64 {
 		t.Errorf("expiry queue %d", e.order.size)
 	}
 	s := e.Snapshot()
-	if s.Input.Expired < 189999 {
+	if s.Input.Expired < 189989 {
 		t.Errorf("expired %d", s.Input.Expired)
 	}
 	e2 := New(Config{MaxJobs: 1000})
@@ -193,6 +201,46 @@ func TestExpiryBoundsState(t *testing.T) {
 	}
 	if e2.jobs.len() > 1000 {
 		t.Errorf("MaxJobs: %d jobs", e2.jobs.len())
+	}
+}
+
+func TestNoExpiryWithoutProgress(t *testing.T) {
+	// Nothing completes for 30 s (a host outage, a starved VF): the jobs
+	// wait, they are not lost; the stretch is one window, whatever
+	// MaxJobAge says.
+	e := New(Config{MaxJobAge: 100 * time.Millisecond})
+	var fence uint64
+	job := func(q, d int64) {
+		fence++
+		k := event.JobKey{Fence: fence}
+		e.Feed(event.Event{Time: q, Kind: event.KindQueue, Ring: "gfx", Job: k})
+		e.Feed(event.Event{Time: d, Kind: event.KindDone, Job: k})
+	}
+	for i := int64(0); i < 100; i++ {
+		job(i*100*us, i*100*us+50*us)
+	}
+	fence++
+	stuck := event.JobKey{Fence: fence}
+	t0 := int64(100 * 100 * us)
+	e.Feed(event.Event{Time: t0, Kind: event.KindQueue, Ring: "gfx", Job: stuck})
+	t1 := t0 + 30*int64(time.Second)
+	e.Advance(t1 - 1)
+	e.Feed(event.Event{Time: t1, Kind: event.KindDone, Job: stuck})
+	s := e.Snapshot()
+	if s.Input.Expired != 0 {
+		t.Errorf("expired %d, want 0: nothing completed meanwhile", s.Input.Expired)
+	}
+	var long *Window
+	for i := range s.Windows {
+		if w := &s.Windows[i]; w.Kind != GuestIdle && w.Duration() >= 29*time.Second {
+			long = w
+		}
+	}
+	if long == nil {
+		t.Fatalf("no 30 s window with work outstanding: %+v", s.Windows)
+	}
+	if long.Start != t0 || long.End != t1 {
+		t.Errorf("window %d..%d, want %d..%d", long.Start, long.End, t0, t1)
 	}
 }
 

@@ -93,8 +93,8 @@ func TestSeedAcceptance(t *testing.T) {
 			if ts.Period < 12300*time.Microsecond || ts.Period > 12600*time.Microsecond {
 				t.Errorf("period %v, want ~12.45 ms", ts.Period)
 			}
-			if math.Abs(ts.Share-0.5) > 0.05 {
-				t.Errorf("share %.3f, want near 1/2", ts.Share)
+			if math.Abs(ts.ScheduleShare-0.5) > 0.05 {
+				t.Errorf("share %.3f, want near 1/2", ts.ScheduleShare)
 			}
 			if ts.VFs != 2 {
 				t.Errorf("VFs %d, want 2", ts.VFs)

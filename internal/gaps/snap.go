@@ -1,6 +1,7 @@
 package gaps
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"sort"
@@ -215,6 +216,9 @@ func (e *Engine) Snapshot() *Snapshot {
 		s.Windows = append(s.Windows, Window{Start: e.idleSince, End: e.end, Kind: GuestIdle, Open: true})
 	}
 
+	s.Long = e.longWindows(s, busyKind)
+	s.Share = e.measureShare(s, cl, spacingBelow(&e.anchH, cl.busyBin))
+
 	// Totals since start.
 	nb, sb := e.busyH.from(cl.busyBin)
 	ni, si := e.idleH.from(cl.idleBin)
@@ -268,6 +272,35 @@ func (e *Engine) Snapshot() *Snapshot {
 	}
 	slices.SortFunc(s.Rings, func(a, b RingStats) int { return strings.Compare(a.Name, b.Name) })
 	return s
+}
+
+// longWindows returns the long no-progress stretches with work
+// outstanding, the open one included: at least longMin, and three periods
+// once a schedule is known; the 16 longest, in time order.
+func (e *Engine) longWindows(s *Snapshot, kind WindowKind) []Window {
+	lim := time.Duration(longMin)
+	if ts := s.Timeslice; ts.Detected {
+		lim = max(lim, 3*ts.Period)
+	}
+	var out []Window
+	for _, w := range e.long {
+		if w.Duration() >= lim {
+			w.Kind = kind
+			out = append(out, w)
+		}
+	}
+	if n := len(s.Windows); n > 0 {
+		if w := s.Windows[n-1]; w.Open && w.Kind != GuestIdle && w.Duration() >= lim {
+			out = append(out, w)
+		}
+	}
+	const keep = 16
+	if len(out) > keep {
+		slices.SortStableFunc(out, func(a, b Window) int { return cmp.Compare(b.Duration(), a.Duration()) })
+		out = out[:keep]
+		slices.SortFunc(out, func(a, b Window) int { return cmp.Compare(a.Start, b.Start) })
+	}
+	return out
 }
 
 func sumFrom(x []float64, b int) float64 {

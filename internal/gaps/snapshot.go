@@ -36,6 +36,27 @@ const (
 	Stall WindowKind = "stall"
 )
 
+// ShareEstimate is the measured share: of the time the guest had GPU work
+// outstanding, the fraction during which the VF held the GPU (see
+// share.go). It is what the tenant got over the whole span, outages and
+// starvation included; Timeslice.ScheduleShare is what the host's round
+// robin gives while it runs.
+type ShareEstimate struct {
+	// Ratio is the share in [0,1], Err one standard error. Ratio is 1
+	// for a trace without switch-outs (Passthrough).
+	Ratio, Err float64
+	// Resolved: the trace can resolve the share. When false, Reason says
+	// why and what would resolve it, and Ratio is at best a bound.
+	Resolved    bool
+	Passthrough bool
+	Reason      string
+	// Busy is the time with work outstanding; Unserved the part of it
+	// in no-progress windows, less the job straddling each.
+	Busy, Unserved time.Duration
+	// Windows is the number of no-progress windows counted.
+	Windows int
+}
+
 // Window is a stretch of trace time without progress.
 type Window struct {
 	Start, End int64 // trace clock, ns
@@ -58,11 +79,12 @@ type Timeslice struct {
 	// Reason explains Detected=false or a low confidence, for people.
 	Reason string
 	// Slice is how long the VF holds the GPU each turn; Period is turn to
-	// turn; Share is Slice/Period (the fraction of wall time the VF holds
-	// the GPU). The *Err fields are one standard error.
-	Slice, SliceErr   time.Duration
-	Period, PeriodErr time.Duration
-	Share, ShareErr   float64
+	// turn; ScheduleShare is Slice/Period (the fraction of wall time the
+	// schedule gives the VF while it runs; Snapshot.Share is what the VF
+	// got). The *Err fields are one standard error.
+	Slice, SliceErr                 time.Duration
+	Period, PeriodErr               time.Duration
+	ScheduleShare, ScheduleShareErr float64
 	// VFs is the inferred number of VFs sharing the GPU (0 when unknown).
 	VFs int
 	// SwitchCost is Period/VFs - Slice: the per-turn overhead (world
@@ -144,9 +166,15 @@ type Snapshot struct {
 	// the period could not be measured (Reason says so).
 	Timeslice Timeslice
 	Recent    Timeslice
+	// Share is the measured share over the whole run.
+	Share ShareEstimate
 	// Windows in time order. Offline (no horizon) all of them; live the
 	// ones that end within the horizon.
 	Windows []Window
+	// Long are the longest no-progress windows with work outstanding
+	// (at most 16, time order) lasting LongWindow or more: outages,
+	// starvation, hangs, whatever the horizon.
+	Long []Window
 	// Totals since start, whatever the horizon.
 	SwitchedOutTotal time.Duration
 	GuestIdleTotal   time.Duration

@@ -114,7 +114,7 @@ func TestRunnerFinalMatchesOffline(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, _ := r.Final()
-	if got := s.Timeslice; got.Share != want.Share || got.Slice != want.Slice || got.Period != want.Period || got.Detected != want.Detected {
+	if got := s.Timeslice; got.ScheduleShare != want.ScheduleShare || got.Slice != want.Slice || got.Period != want.Period || got.Detected != want.Detected {
 		t.Errorf("final %+v\noffline %+v", got, want)
 	}
 }

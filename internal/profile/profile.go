@@ -53,7 +53,7 @@ func Build(s *gaps.Snapshot) *profile.Profile {
 		Period:        1,
 		Comments: []string{
 			fmt.Sprintf("gpuwatch: share %.4f, slice %v, period %v, VFs %d, mode %s, detected %v",
-				s.Timeslice.Share, s.Timeslice.Slice, s.Timeslice.Period, s.Timeslice.VFs, s.Timeslice.Mode, s.Timeslice.Detected),
+				s.Timeslice.ScheduleShare, s.Timeslice.Slice, s.Timeslice.Period, s.Timeslice.VFs, s.Timeslice.Mode, s.Timeslice.Detected),
 			fmt.Sprintf("trace clock %.6f – %.6f s", float64(s.Start)/1e9, float64(s.End)/1e9),
 		},
 	}

@@ -18,10 +18,13 @@ const Schema = "gpuwatch.analysis/v1"
 
 // Doc is the JSON analysis document.
 type Doc struct {
-	Schema    string        `json:"schema"`
-	Input     JSONInput     `json:"input"`
-	Span      JSONSpan      `json:"span"`
-	Rings     []JSONRing    `json:"rings"`
+	Schema string     `json:"schema"`
+	Input  JSONInput  `json:"input"`
+	Span   JSONSpan   `json:"span"`
+	Rings  []JSONRing `json:"rings"`
+	// Share is the measured share over the whole span (what the VF got);
+	// Timeslice.ScheduleShare is what the host's schedule gives.
+	Share     JSONShare     `json:"share"`
 	Timeslice JSONTimeslice `json:"timeslice"`
 	// Recent is the estimate over the live horizon only (watch); omitted
 	// offline, where it equals Timeslice.
@@ -31,8 +34,29 @@ type Doc struct {
 	ThresholdSeconds float64          `json:"threshold_seconds"`
 	Gaps             JSONHistogram    `json:"gaps"`
 	WindowsTotal     JSONWindowTotals `json:"windows_total"`
-	Windows          []JSONWindow     `json:"windows"`
-	Verdict          *JSONVerdict     `json:"verdict,omitempty"`
+	// LongWindows are the longest no-progress windows with work
+	// outstanding (outages, starvation): at most 16, in time order.
+	LongWindows []JSONWindow `json:"long_windows"`
+	Windows     []JSONWindow `json:"windows"`
+	Verdict     *JSONVerdict `json:"verdict,omitempty"`
+}
+
+// JSONShare is the measured share: of the time the guest had GPU work
+// outstanding, the fraction during which the VF held the GPU.
+type JSONShare struct {
+	Ratio float64 `json:"ratio"`
+	Err   float64 `json:"err"`
+	// Resolved is false when the trace cannot resolve the share (Reason
+	// says why); Ratio is then at best a bound.
+	Resolved    bool   `json:"resolved"`
+	Passthrough bool   `json:"passthrough,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+	// Gap says why the measured share and the schedule's differ, when
+	// they differ by more than their errors.
+	Gap             string  `json:"gap,omitempty"`
+	BusySeconds     float64 `json:"busy_seconds"`
+	UnservedSeconds float64 `json:"unserved_seconds"`
+	Windows         int     `json:"windows"`
 }
 
 // JSONInput counts what was read.
@@ -86,14 +110,18 @@ type JSONProcess struct {
 
 // JSONTimeslice is the inferred host schedule.
 type JSONTimeslice struct {
-	Detected          bool    `json:"detected"`
-	Reason            string  `json:"reason,omitempty"`
-	SliceSeconds      float64 `json:"slice_seconds"`
-	SliceErrSeconds   float64 `json:"slice_err_seconds"`
-	PeriodSeconds     float64 `json:"period_seconds"`
-	PeriodErrSeconds  float64 `json:"period_err_seconds"`
+	Detected         bool    `json:"detected"`
+	Reason           string  `json:"reason,omitempty"`
+	SliceSeconds     float64 `json:"slice_seconds"`
+	SliceErrSeconds  float64 `json:"slice_err_seconds"`
+	PeriodSeconds    float64 `json:"period_seconds"`
+	PeriodErrSeconds float64 `json:"period_err_seconds"`
+	// Share and ShareErr are ScheduleShare and ScheduleShareErr under
+	// their first name (v1 documents had only these).
 	Share             float64 `json:"share"`
 	ShareErr          float64 `json:"share_err"`
+	ScheduleShare     float64 `json:"schedule_share"`
+	ScheduleShareErr  float64 `json:"schedule_share_err"`
 	VFs               int     `json:"vfs"`
 	SwitchCostSeconds float64 `json:"switch_cost_seconds"`
 	Mode              string  `json:"mode"`
@@ -146,22 +174,37 @@ type JSONWindow struct {
 
 // JSONVerdict is the --expect verdict.
 type JSONVerdict struct {
+	// Outcome is "pass", "fail" or "undetermined" (the trace cannot tell).
+	Outcome  string  `json:"outcome"`
 	Expected float64 `json:"expected"`
 	Measured float64 `json:"measured"`
 	ShareErr float64 `json:"share_err"`
-	Margin   float64 `json:"margin"`
-	// Scheduled is the share of the GPU's scheduled time (world switches
-	// excluded), when the VFs and switch cost are known.
-	Scheduled    float64 `json:"scheduled_share,omitempty"`
-	ScheduledErr float64 `json:"scheduled_share_err,omitempty"`
-	OK           bool    `json:"ok"`
-	Undetermined bool    `json:"undetermined,omitempty"`
-	Rule         string  `json:"rule"`
-	Note         string  `json:"note,omitempty"`
+	// Allowance is the part of the expectation excused as world-switch
+	// overhead.
+	Allowance  float64 `json:"allowance"`
+	Margin     float64 `json:"margin"`
+	Confidence float64 `json:"confidence"`
+	OK         bool    `json:"ok"`
+	// Undetermined is Outcome == "undetermined".
+	Undetermined bool   `json:"undetermined,omitempty"`
+	Rule         string `json:"rule"`
+	// Note is the reason in words; Resolve what would resolve an
+	// undetermined verdict.
+	Note    string `json:"note,omitempty"`
+	Resolve string `json:"resolve,omitempty"`
 }
 
-// VerdictRule is the verdict rule, for people.
-const VerdictRule = "FAIL when share + 2*share_err < expected, unless the share of scheduled time (world switches excluded) meets it"
+// VerdictRule is the verdict rule, for people (docs/verdict.md has it whole).
+const VerdictRule = "PASS when share + 2*share_err >= expected - world-switch allowance; UNDETERMINED when the trace cannot resolve the share"
+
+// Share converts the measured share.
+func Share(s *gaps.Snapshot) JSONShare {
+	m := &s.Share
+	return JSONShare{
+		Ratio: ratio(m.Ratio), Err: ratio(m.Err), Resolved: m.Resolved, Passthrough: m.Passthrough,
+		Reason: m.Reason, Gap: ShareGap(s), BusySeconds: dsec(m.Busy), UnservedSeconds: dsec(m.Unserved), Windows: m.Windows,
+	}
+}
 
 // Seconds converts trace-clock nanoseconds to seconds.
 func Seconds(ns int64) float64 { return float64(ns) / 1e9 }
@@ -189,8 +232,10 @@ func Timeslice(ts *gaps.Timeslice) JSONTimeslice {
 		SliceErrSeconds:   dsec(ts.SliceErr),
 		PeriodSeconds:     dsec(ts.Period),
 		PeriodErrSeconds:  dsec(ts.PeriodErr),
-		Share:             ratio(ts.Share),
-		ShareErr:          ratio(ts.ShareErr),
+		Share:             ratio(ts.ScheduleShare),
+		ShareErr:          ratio(ts.ScheduleShareErr),
+		ScheduleShare:     ratio(ts.ScheduleShare),
+		ScheduleShareErr:  ratio(ts.ScheduleShareErr),
 		VFs:               ts.VFs,
 		SwitchCostSeconds: dsec(ts.SwitchCost),
 		Mode:              mode,
@@ -298,7 +343,9 @@ func (a *Analysis) Doc() *Doc {
 		},
 		Span:             Span(s),
 		Rings:            Rings(s.Rings),
+		Share:            Share(s),
 		Timeslice:        Timeslice(&s.Timeslice),
+		LongWindows:      make([]JSONWindow, 0, len(s.Long)),
 		ThresholdSeconds: dsec(s.Threshold),
 		Gaps:             Histogram(&s.Gaps),
 		WindowsTotal:     WindowTotals(s),
@@ -307,10 +354,14 @@ func (a *Analysis) Doc() *Doc {
 	for i := range s.Windows {
 		d.Windows = append(d.Windows, Window(&s.Windows[i]))
 	}
+	for i := range s.Long {
+		d.LongWindows = append(d.LongWindows, Window(&s.Long[i]))
+	}
 	if v := a.Verdict; v != nil {
 		d.Verdict = &JSONVerdict{
-			Expected: ratio(v.Expected), Measured: ratio(v.Measured), ShareErr: ratio(v.ShareErr),
-			Margin: ratio(v.Margin), Scheduled: ratio(v.Scheduled), ScheduledErr: ratio(v.ScheduledErr), OK: v.OK, Undetermined: v.Undetermined, Rule: VerdictRule, Note: v.Note,
+			Outcome: string(v.Outcome), Expected: ratio(v.Expected), Measured: ratio(v.Measured), ShareErr: ratio(v.ShareErr),
+			Allowance: ratio(v.Allowance), Margin: ratio(v.Margin), Confidence: ratio(v.Confidence), OK: v.OK, Undetermined: v.Undetermined,
+			Rule: VerdictRule, Note: v.Reason, Resolve: v.Resolve,
 		}
 	}
 	return d

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -66,22 +67,41 @@ func ParseExpectation(s string) (*Expectation, error) {
 	return &Expectation{Share: v, Text: t}, nil
 }
 
-// Verdict compares the measured share with an Expectation.
+// Outcome is a verdict's result.
+type Outcome string
+
+const (
+	Pass Outcome = "pass"
+	Fail Outcome = "fail"
+	// Undetermined: the trace cannot tell (Reason says why, Resolve what
+	// would tell). It exits 1, as a failure does: gpuwatch never passes
+	// on an assumption.
+	Undetermined Outcome = "undetermined"
+)
+
+// Verdict compares the measured share with an Expectation (see doc.go
+// for the rule).
 type Verdict struct {
+	Outcome  Outcome
 	Expected float64
-	Measured float64 // the share, 1 for a passthrough-like trace
-	ShareErr float64 // one standard error of Measured
-	// Margin is Measured + 2·ShareErr − Expected: negative fails.
+	// Measured is the measured share (gaps.ShareEstimate), ShareErr one
+	// standard error; both 0 when Undetermined for want of a share.
+	Measured, ShareErr float64
+	// Allowance is the part of the expectation excused as world-switch
+	// overhead: Expected·VFs·SwitchCost/Period, when the schedule is
+	// known with confidence and its switch cost is one a world switch
+	// can have (≤ maxWorldSwitch); else 0.
+	Allowance float64
+	// Margin is Measured + 2·ShareErr − (Expected − Allowance): negative
+	// fails (when determined).
 	Margin float64
-	OK     bool
-	// Scheduled is the share of the GPU's scheduled time, world switches
-	// excluded (Slice / (Period − VFs·SwitchCost)), when VFs and the switch
-	// cost are known; 0 otherwise. ScheduledErr is its standard error.
-	Scheduled, ScheduledErr float64
-	// Undetermined: the share could not be measured (no completed job, or
-	// work waited unserved in windows that form no schedule).
-	Undetermined bool
-	Note         string
+	// Confidence is the schedule's confidence (0 when none was inferred).
+	Confidence float64
+	// Reason says in words why the verdict is what it is (one line);
+	// Resolve, for Undetermined, what would resolve it.
+	Reason, Resolve string
+	// OK: the verdict passed. Undetermined: Outcome is Undetermined.
+	OK, Undetermined bool
 }
 
 // Analysis is everything a report shows.
@@ -124,55 +144,130 @@ func completedJobs(s *gaps.Snapshot) uint64 {
 // S7150, see shared/seeds).
 const maxWorldSwitch = 300 * time.Microsecond
 
+// maxSwitchFrac bounds the world-switch overhead as a fraction of the
+// expectation when the schedule is unknown: a shortfall within it could
+// be world switches (0.3 ms against the shortest 6 ms MxGPU slice), so it
+// neither passes nor fails.
+const maxSwitchFrac = 0.05
+
+// minVerdictConfidence: below it the schedule excuses nothing.
+const minVerdictConfidence = 0.5
+
+// saturatedFrac: a guest with work outstanding for less of the span than
+// this is not saturating; its measured share undercounts what the host
+// gives (work arriving in an off-time waits for the next turn).
+const saturatedFrac = 0.9
+
 func verdict(s *gaps.Snapshot, exp *Expectation) *Verdict {
-	v := &Verdict{Expected: exp.Share}
+	v := &Verdict{Outcome: Undetermined, Undetermined: true, Expected: exp.Share}
 	ts := &s.Timeslice
-	switch {
-	case ts.Detected:
-		v.Measured, v.ShareErr = ts.Share, ts.ShareErr
-		// World switches are time no VF gets: a fair 1/2 host gives each
-		// VF slice/(2·slice + 2·switch) of the wall time, a little under
-		// 1/2. When the VFs and the switch cost are known, the share of
-		// the GPU's scheduled time (switches excluded) is the one to hold
-		// against a "1/N of the GPU" promise.
-		//
-		// The switch cost is inferred as Period/VFs − Slice, so any
-		// shortfall would look like switch cost: only a cost a world
-		// switch can plausibly have (maxWorldSwitch) is excluded; a larger
-		// one (a neighbour with a longer slice) counts against the share.
-		if ts.VFs > 0 && ts.SwitchCost > 0 && ts.SwitchCost <= maxWorldSwitch {
-			sched := ts.Period - time.Duration(ts.VFs)*ts.SwitchCost
-			if sched > 0 && sched > ts.Slice {
-				v.Scheduled = float64(ts.Slice) / float64(sched)
-				v.ScheduledErr = ts.ShareErr * float64(ts.Period) / float64(sched)
-			}
-		}
-	case completedJobs(s) == 0:
-		v.Undetermined = true
-		v.Note = "no completed GPU job in the trace: the share cannot be measured"
-		return v
-	case s.SwitchedOutTotal > 0 || s.StallTotal > 0:
-		// Work went unserved, but no schedule could be measured: that is
-		// not passthrough, and the share cannot be confirmed.
-		v.Undetermined = true
-		v.Note = fmt.Sprintf("work waited unserved for %s (switched out %s, stalls %s) but the windows form no measurable schedule (%s): the share cannot be confirmed",
-			(s.SwitchedOutTotal + s.StallTotal).Round(time.Microsecond), s.SwitchedOutTotal.Round(time.Microsecond), s.StallTotal.Round(time.Microsecond), ts.Reason)
-		return v
-	default:
-		v.Measured = 1
-		v.Note = "no time slicing detected and no work ever waited unserved: the VF behaves like passthrough (share taken as 1)"
+	sh := &s.Share
+	if ts.Detected {
+		v.Confidence = ts.Confidence
 	}
-	v.Margin = v.Measured + 2*v.ShareErr - v.Expected
-	v.OK = v.Margin >= 0
-	if !v.OK && v.Scheduled > 0 {
-		if m := v.Scheduled + 2*v.ScheduledErr - v.Expected; m >= 0 {
-			v.OK, v.Margin = true, m
-			v.Note = fmt.Sprintf("the wall-time share is below the expectation only by the world-switch overhead: %s of the GPU's scheduled time (%d VFs, %s switch per turn excluded)",
-				pctf(v.Scheduled), ts.VFs, ts.SwitchCost.Round(time.Microsecond))
+	if !sh.Resolved {
+		v.Reason = sh.Reason
+		if v.Reason == "" {
+			v.Reason = "no completed GPU job: the share cannot be measured"
 		}
+		if !strings.Contains(v.Reason, "record") {
+			v.Resolve = "record a longer trace while a workload of short jobs (well under a slice) runs"
+		}
+		return v
+	}
+	v.Measured, v.ShareErr = sh.Ratio, sh.Err
+	known := ts.Detected && ts.Confidence >= minVerdictConfidence
+	if known && ts.VFs > 0 && ts.SwitchCost > 0 && ts.SwitchCost <= maxWorldSwitch && ts.Period > 0 {
+		v.Allowance = exp.Share * float64(ts.VFs) * float64(ts.SwitchCost) / float64(ts.Period)
+	}
+	hi := v.Measured + 2*v.ShareErr
+	v.Margin = hi - (exp.Share - v.Allowance)
+	switch {
+	case v.Margin >= 0:
+		v.Outcome, v.OK, v.Undetermined = Pass, true, false
+		switch {
+		case sh.Passthrough:
+			v.Reason = "no switch-out seen: the VF held the GPU whenever it had work"
+		case hi < exp.Share:
+			v.Reason = fmt.Sprintf("%.1f pp short of %s: world-switch overhead (%d VFs, %s a switch)",
+				100*(exp.Share-v.Measured), pctf1(exp.Share), ts.VFs, ts.SwitchCost.Round(10*time.Microsecond))
+		}
+		return v
+	case !ts.Detected || ts.Confidence < minVerdictConfidence:
+		if hi >= exp.Share*(1-maxSwitchFrac) {
+			v.Reason = fmt.Sprintf("%.1f pp short, which world switches could explain, but the schedule is not known with confidence",
+				100*(exp.Share-v.Measured))
+			v.Resolve = "a longer trace of a saturating workload measures the schedule"
+			return v
+		}
+	}
+	busyFrac := 0.0
+	if span := s.End - s.Start; span > 0 {
+		busyFrac = float64(sh.Busy) / float64(span)
+	}
+	if ts.Detected && len(s.Long) == 0 && busyFrac < saturatedFrac &&
+		ts.ScheduleShare+2*ts.ScheduleShareErr >= exp.Share-v.Allowance {
+		v.Reason = fmt.Sprintf("your work waited for your turn (busy %.0f%% of the time): the schedule gives %s of every %s (%s)",
+			100*busyFrac, ts.Slice.Round(10*time.Microsecond), ts.Period.Round(10*time.Microsecond), pctf1(ts.ScheduleShare))
+		v.Resolve = "a saturating workload (always a job waiting) measures the share itself"
+		return v
+	}
+	v.Outcome, v.OK, v.Undetermined = Fail, false, false
+	v.Reason = ShareGap(s)
+	if v.Reason == "" {
+		v.Reason = fmt.Sprintf("%.1f pp below %s", 100*(exp.Share-v.Measured), pctf1(exp.Share))
 	}
 	return v
 }
+
+// ShareGap says, in one line, why the measured share falls short of or
+// exceeds the schedule's when they differ by more than their errors
+// (outages, starvation, idle neighbours); "" when they agree or no
+// schedule is known.
+func ShareGap(s *gaps.Snapshot) string {
+	ts := &s.Timeslice
+	if len(s.Long) > 0 {
+		var sum time.Duration
+		for _, w := range s.Long {
+			sum += w.Duration()
+		}
+		w := s.Long[0]
+		for _, x := range s.Long {
+			if x.Duration() > w.Duration() {
+				w = x
+			}
+		}
+		line := fmt.Sprintf("no GPU progress for %s from %.1f s with %d jobs waiting", durWords(w.Duration()), Seconds(w.Start), w.InFlight)
+		if len(s.Long) > 1 {
+			line += fmt.Sprintf(" (%d such windows, %s in all)", len(s.Long), durWords(sum))
+		}
+		return line
+	}
+	if !ts.Detected || !s.Share.Resolved {
+		return ""
+	}
+	d := s.Share.Ratio - ts.ScheduleShare
+	tol := 2 * math.Hypot(s.Share.Err, ts.ScheduleShareErr)
+	switch {
+	case d < -tol:
+		return fmt.Sprintf("measured %s against the schedule's %s: work also waited outside the schedule's off-times", pctf1(s.Share.Ratio), pctf1(ts.ScheduleShare))
+	case d > tol && ts.Mode == gaps.ModeVariable:
+		return fmt.Sprintf("measured %s against the schedule's %s: idle neighbours gave you their turns", pctf1(s.Share.Ratio), pctf1(ts.ScheduleShare))
+	case d > tol:
+		return fmt.Sprintf("measured %s against the schedule's %s: the host gave you more than its round robin", pctf1(s.Share.Ratio), pctf1(ts.ScheduleShare))
+	}
+	return ""
+}
+
+// durWords prints d for a sentence: "5.00 s", "12.4 ms".
+func durWords(d time.Duration) string {
+	if d >= time.Second {
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	}
+	return fmt.Sprintf("%.1f ms", float64(d)/1e6)
+}
+
+func pctf1(r float64) string { return fmt.Sprintf("%.1f%%", 100*r) }
 
 func pctf(r float64) string { return fmt.Sprintf("%.2f%%", 100*r) }
 

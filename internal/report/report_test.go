@@ -29,35 +29,67 @@ func TestParseExpectation(t *testing.T) {
 	}
 }
 
-func detected(share, err float64) *gaps.Snapshot {
+// measured is a snapshot of a saturating guest over 10 s whose measured
+// share is r ± e, with no schedule inferred.
+func measured(r, e float64) *gaps.Snapshot {
 	return &gaps.Snapshot{
-		Rings:     []gaps.RingStats{{Name: "gfx", Jobs: 10}},
-		Timeslice: gaps.Timeslice{Detected: true, Share: share, ShareErr: err, Mode: gaps.ModeFixed},
+		Start: 0, End: 10e9,
+		Rings: []gaps.RingStats{{Name: "gfx", Jobs: 1000}},
+		Share: gaps.ShareEstimate{Ratio: r, Err: e, Resolved: true, Busy: 10 * time.Second, Windows: 400},
 	}
 }
 
+// halfHost adds a fair 1/2 S7150 schedule (6 ms of every 12.4 ms, 0.2 ms
+// switches) at confidence conf.
+func halfHost(s *gaps.Snapshot, conf float64, sw time.Duration) *gaps.Snapshot {
+	s.Timeslice = gaps.Timeslice{Detected: true, Slice: 6 * time.Millisecond, Period: 12*time.Millisecond + 2*sw,
+		ScheduleShare: 6 / (12 + 2*sw.Seconds()*1e3), ScheduleShareErr: 0.0005, VFs: 2, SwitchCost: sw, Mode: gaps.ModeFixed, Confidence: conf}
+	return s
+}
+
 func TestVerdictRule(t *testing.T) {
+	sw := 200 * time.Microsecond
+	outage := halfHost(measured(0.36, 0.004), 0.9, sw)
+	outage.Long = []gaps.Window{{Start: 2e9, End: 3.5e9, Kind: gaps.SwitchedOut, InFlight: 4}}
+	sparse := halfHost(measured(0.35, 0.004), 0.9, sw)
+	sparse.Share.Busy = 5 * time.Second
 	for _, c := range []struct {
+		name   string
 		s      *gaps.Snapshot
 		expect float64
-		ok     bool
-		undet  bool
+		want   Outcome
+		reason string
 	}{
-		{detected(0.485, 0.005), 0.5, false, false},                                       // 0.495 < 0.5
-		{detected(0.49, 0.005), 0.5, true, false},                                         // 0.50 ≥ 0.5
-		{detected(0.48, 0.005), 0.5, false, false},                                        // 0.49 < 0.5
-		{detected(0.52, 0.01), 0.9, false, false},                                         // far below
-		{detected(0.30, 0.0), 0.25, true, false},                                          // above
-		{&gaps.Snapshot{Rings: []gaps.RingStats{{Name: "gfx", Jobs: 3}}}, 1, true, false}, // passthrough
-		{&gaps.Snapshot{}, 0.5, false, true},                                              // nothing to measure
+		{"within the interval", measured(0.49, 0.005), 0.5, Pass, ""},
+		{"above", measured(0.30, 0), 0.25, Pass, ""},
+		{"far below", measured(0.52, 0.01), 0.9, Fail, "pp below"},
+		{"short, schedule unknown", measured(0.485, 0.005), 0.5, Undetermined, "world switches could explain"},
+		{"short by the switches", halfHost(measured(0.484, 0.001), 0.9, sw), 0.5, Pass, "world-switch overhead"},
+		{"short, low confidence", halfHost(measured(0.484, 0.001), 0.3, sw), 0.5, Undetermined, "not known with confidence"},
+		{"a neighbour's longer slice", halfHost(measured(0.46, 0.001), 0.9, time.Millisecond), 0.5, Fail, ""},
+		{"below the schedule", halfHost(measured(0.40, 0.005), 0.9, sw), 0.5, Fail, "outside the schedule's off-times"},
+		{"outage", outage, 0.45, Fail, "no GPU progress for 1.50 s from 2.0 s with 4 jobs waiting"},
+		{"work waits for its turn", sparse, 0.5, Undetermined, "waited for your turn"},
+		{"passthrough", &gaps.Snapshot{Rings: []gaps.RingStats{{Name: "gfx", Jobs: 3}},
+			Share: gaps.ShareEstimate{Ratio: 1, Resolved: true, Passthrough: true}}, 1, Pass, "held the GPU whenever"},
+		{"unresolved", &gaps.Snapshot{Share: gaps.ShareEstimate{Ratio: 1, Reason: "jobs too long"}}, 0.5, Undetermined, "jobs too long"},
+		{"nothing to measure", &gaps.Snapshot{}, 0.5, Undetermined, ""},
 	} {
 		v := Build(c.s, InputStats{}, &Expectation{Share: c.expect}).Verdict
-		if v.OK != c.ok || v.Undetermined != c.undet {
-			t.Errorf("share %.3f±%.3f expect %.2f: ok=%v undetermined=%v, want %v %v (%+v)",
-				c.s.Timeslice.Share, c.s.Timeslice.ShareErr, c.expect, v.OK, v.Undetermined, c.ok, c.undet, v)
+		if v.Outcome != c.want || v.OK != (c.want == Pass) || v.Undetermined != (c.want == Undetermined) || !strings.Contains(v.Reason, c.reason) {
+			t.Errorf("%s: %s (ok %v, undetermined %v, %q), want %s with %q", c.name, v.Outcome, v.OK, v.Undetermined, v.Reason, c.want, c.reason)
+		}
+		a := Build(c.s, InputStats{}, &Expectation{Share: c.expect, Text: "1/2"})
+		for _, l := range VerdictLines(a, 80) {
+			if n := len([]rune(l)); n > 80 {
+				t.Errorf("%s: verdict line of %d columns: %q", c.name, n, l)
+			}
+		}
+		if a.Failed() != (c.want != Pass) {
+			t.Errorf("%s: Failed() = %v", c.name, a.Failed())
 		}
 	}
-	if a := Build(detected(0.5, 0.01), InputStats{}, nil); a.Verdict != nil || a.Failed() {
+	if a := Build(measured(0.5, 0.01), InputStats{}, nil); a.Verdict != nil || a.Failed() {
 		t.Errorf("no expectation: verdict %+v", a.Verdict)
 	}
 }
@@ -71,12 +103,13 @@ func sampleSnapshot(start int64) *gaps.Snapshot {
 			LatencyP50: 400 * time.Microsecond, LatencyP99: 6 * time.Millisecond,
 			Processes: []gaps.ProcessStats{{Comm: "glmark2", PID: 2211, Jobs: 50}}}},
 		Timeslice: gaps.Timeslice{Detected: true, Slice: 6 * time.Millisecond, SliceErr: 50 * time.Microsecond,
-			Period: 12 * time.Millisecond, Share: 0.5, ShareErr: 0.004, VFs: 2, Mode: gaps.ModeFixed, Confidence: 0.4, Windows: 2},
+			Period: 12 * time.Millisecond, ScheduleShare: 0.5, ScheduleShareErr: 0.004, VFs: 2, Mode: gaps.ModeFixed, Confidence: 0.4, Windows: 2},
 		Windows: []gaps.Window{
 			{Start: start + 6*ms, End: start + 12*ms, Kind: gaps.SwitchedOut, InFlight: 2},
 			{Start: start + 18*ms, End: start + 24*ms + 1000, Kind: gaps.SwitchedOut, InFlight: 2},
 			{Start: start + 30*ms, End: start + 31*ms, Kind: gaps.GuestIdle},
 		},
+		Share:            gaps.ShareEstimate{Ratio: 0.7, Err: 0.01, Resolved: true, Busy: 40 * time.Millisecond, Unserved: 12 * time.Millisecond, Windows: 2},
 		SwitchedOutTotal: 12 * time.Millisecond, GuestIdleTotal: time.Millisecond, WindowsTotal: 3,
 		Threshold: 2 * time.Millisecond,
 		Gaps:      gaps.Histogram{Bounds: []time.Duration{time.Millisecond, 4 * time.Millisecond}, Counts: []uint64{40, 0, 2}, Count: 42},
@@ -120,7 +153,7 @@ func TestTextPrecision(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"1437.803888123 → ", "Verdict: PASS", "share       50.0% ± 0.4%", "switched_out", "Longest windows (3 of 3)"} {
+	for _, want := range []string{"1437.803888123 → ", "Verdict: PASS", "schedule    50.0% ± 0.4%", "switched_out", "Longest windows (3 of 3)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("text lacks %q:\n%s", want, out)
 		}
@@ -137,7 +170,7 @@ func TestEmptySnapshot(t *testing.T) {
 	if err := WriteText(&b, a); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(b.String(), "FAIL (undetermined)") || !a.Failed() {
+	if !strings.Contains(b.String(), "Verdict: UNDETERMINED") || !strings.Contains(b.String(), "no completed GPU job") || !a.Failed() {
 		t.Errorf("empty analysis:\n%s", b.String())
 	}
 	b.Reset()

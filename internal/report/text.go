@@ -20,6 +20,7 @@ func WriteText(w io.Writer, a *Analysis) error {
 	bw := bufio.NewWriter(w)
 	t := textWriter{w: bw, prec: timePrecision(a.Snapshot)}
 	t.header(a)
+	t.share(a)
 	t.schedule(a)
 	t.rings(a.Snapshot)
 	t.gaps(a.Snapshot)
@@ -109,6 +110,27 @@ func (t *textWriter) header(a *Analysis) {
 	}
 }
 
+func (t *textWriter) share(a *Analysis) {
+	s := a.Snapshot
+	m := &s.Share
+	t.printf("\nShare\n")
+	switch {
+	case m.Resolved:
+		t.printf("  measured    %s ± %s of the time work was outstanding\n", pct(m.Ratio), pct(m.Err))
+	case m.Ratio > 0:
+		t.printf("  measured    unresolved (%s at most)\n", pct(m.Ratio))
+	default:
+		t.printf("  measured    unresolved\n")
+	}
+	t.printf("  busy        %s, %s of it switched out or stalled (%d windows)\n", dur(m.Busy), dur(m.Unserved), m.Windows)
+	if m.Reason != "" {
+		t.printf("  %-11s %s\n", map[bool]string{true: "note", false: "reason"}[m.Resolved], m.Reason)
+	}
+	if g := ShareGap(s); g != "" {
+		t.printf("  why         %s\n", g)
+	}
+}
+
 func (t *textWriter) schedule(a *Analysis) {
 	ts := &a.Snapshot.Timeslice
 	t.printf("\nSchedule\n")
@@ -123,7 +145,7 @@ func (t *textWriter) schedule(a *Analysis) {
 	t.printf("  detected    yes\n")
 	t.printf("  slice       %s ± %s\n", dur(ts.Slice), dur(ts.SliceErr))
 	t.printf("  period      %s ± %s\n", dur(ts.Period), dur(ts.PeriodErr))
-	t.printf("  share       %s ± %s\n", pct(ts.Share), pct(ts.ShareErr))
+	t.printf("  schedule    %s ± %s of the time (slice over period)\n", pct(ts.ScheduleShare), pct(ts.ScheduleShareErr))
 	switch {
 	case ts.VFs > 0 && ts.SwitchCost > 0:
 		t.printf("  VFs         %d (switch cost %s per turn)\n", ts.VFs, dur(ts.SwitchCost))
@@ -245,25 +267,64 @@ func (t *textWriter) verdict(a *Analysis) {
 	if v == nil {
 		return
 	}
-	exp := pct(v.Expected)
-	if a.Expect != nil && a.Expect.Text != "" {
-		exp = fmt.Sprintf("%s (%s)", a.Expect.Text, pct(v.Expected))
-	}
 	t.printf("\n")
-	switch {
-	case v.Undetermined:
-		t.printf("Verdict: FAIL (undetermined): expected share %s; %s\n", exp, v.Note)
+	for _, l := range VerdictLines(a, 80) {
+		t.printf("%s\n", l)
+	}
+}
+
+// VerdictLines renders a's verdict for people in lines of at most width
+// columns: the outcome and the share first, then the reason and what
+// would resolve an undetermined verdict.
+func VerdictLines(a *Analysis, width int) []string {
+	v := a.Verdict
+	if v == nil {
+		return nil
+	}
+	exp := pctf1(v.Expected)
+	if a.Expect != nil && a.Expect.Text != "" {
+		exp = a.Expect.Text
+	}
+	var head string
+	switch v.Outcome {
+	case Undetermined:
+		head = fmt.Sprintf("Verdict: UNDETERMINED  (expected %s)", exp)
+		if v.Measured > 0 {
+			head = fmt.Sprintf("Verdict: UNDETERMINED  share %s ± %s (expected %s)", pctf1(v.Measured), pctf1(v.ShareErr), exp)
+		}
 	default:
-		word := "PASS"
-		if !v.OK {
-			word = "FAIL"
+		head = fmt.Sprintf("Verdict: %s  share %s ± %s (expected %s", strings.ToUpper(string(v.Outcome)), pctf1(v.Measured), pctf1(v.ShareErr), exp)
+		if v.Confidence > 0 {
+			head += fmt.Sprintf("; confidence %.2f", v.Confidence)
 		}
-		t.printf("Verdict: %s: measured share %s ± %s, expected %s (rule: %s)\n", word, pctf(v.Measured), pctf(v.ShareErr), exp, VerdictRule)
-		if v.Scheduled > 0 {
-			t.printf("  share of scheduled time (world switches excluded): %s ± %s\n", pctf(v.Scheduled), pctf(v.ScheduledErr))
-		}
-		if v.Note != "" {
-			t.printf("  note: %s\n", v.Note)
+		head += ")"
+	}
+	lines := []string{head}
+	for _, s := range []string{v.Reason, v.Resolve} {
+		if s != "" {
+			lines = append(lines, wrap(s, "  ", width)...)
 		}
 	}
+	return lines
+}
+
+// wrap breaks s into lines of at most width columns (words longer than
+// a line stand alone), each starting with indent.
+func wrap(s, indent string, width int) []string {
+	var out []string
+	line := indent
+	for _, w := range strings.Fields(s) {
+		if len([]rune(line))+1+len([]rune(w)) > width && line != indent {
+			out = append(out, line)
+			line = indent
+		}
+		if line != indent {
+			line += " "
+		}
+		line += w
+	}
+	if line != indent {
+		out = append(out, line)
+	}
+	return out
 }

@@ -132,7 +132,7 @@ func Score(tr *Truth, s *gaps.Snapshot) Result {
 	if ts.Detected && tr.Policy != None && tr.Slice > 0 && tr.Period > 0 {
 		r.SliceErr = 100 * math.Abs(ts.Slice.Seconds()-tr.Slice) / tr.Slice
 		r.PeriodErr = 100 * math.Abs(ts.Period.Seconds()-tr.Period) / tr.Period
-		r.ShareErr = 100 * math.Abs(ts.Share-tr.Share)
+		r.ShareErr = 100 * math.Abs(ts.ScheduleShare-tr.Share)
 	}
 	scoreWindows(&r, tr, s.Windows)
 	return r

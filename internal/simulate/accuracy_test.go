@@ -41,7 +41,7 @@ func TestScoreWindows(t *testing.T) {
 		Idle: []Span{{Start: base + 0.040, End: base + 0.0545}, {Start: base + 0.070, End: base + 0.080}},
 	}
 	s := &gaps.Snapshot{
-		Timeslice: gaps.Timeslice{Detected: true, Slice: 6030 * time.Microsecond, Period: 12400 * time.Microsecond, Share: 0.4887, Mode: gaps.ModeFixed, VFs: 2, Confidence: 0.9},
+		Timeslice: gaps.Timeslice{Detected: true, Slice: 6030 * time.Microsecond, Period: 12400 * time.Microsecond, ScheduleShare: 0.4887, Mode: gaps.ModeFixed, VFs: 2, Confidence: 0.9},
 		Windows: []gaps.Window{
 			det(6.1, 12.4, gaps.SwitchedOut),
 			det(21, 24.8, gaps.SwitchedOut), // 3.8 of 3.8 ms inside [18.4,24.8]
@@ -338,7 +338,7 @@ func FuzzScore(f *testing.F) {
 			}
 			at = w.End - base
 		}
-		s := &gaps.Snapshot{Timeslice: gaps.Timeslice{Detected: true, Slice: 6 * time.Millisecond, Period: 12 * time.Millisecond, Share: 0.5}}
+		s := &gaps.Snapshot{Timeslice: gaps.Timeslice{Detected: true, Slice: 6 * time.Millisecond, Period: 12 * time.Millisecond, ScheduleShare: 0.5}}
 		var ns int64 = nsOf(base)
 		for i := 0; i+1 < len(detW); i += 2 {
 			ns += int64(detW[i]) * 1e5

@@ -348,8 +348,8 @@ func TestReportRoundTrip(t *testing.T) {
 		snap := eng.FinalSnapshot()
 		ts := snap.Timeslice
 		t.Logf("%v: %d bytes, detected %v slice %v (true %v) period %v (true %v) share %.3f (true %.3f) conf %.2f",
-			g, buf.Len(), ts.Detected, ts.Slice, tr.SliceDuration(), ts.Period, tr.PeriodDuration(), ts.Share, tr.Share, ts.Confidence)
-		if !ts.Detected || math.Abs(ts.Share-tr.Share) > 0.02 {
+			g, buf.Len(), ts.Detected, ts.Slice, tr.SliceDuration(), ts.Period, tr.PeriodDuration(), ts.ScheduleShare, tr.Share, ts.Confidence)
+		if !ts.Detected || math.Abs(ts.ScheduleShare-tr.Share) > 0.02 {
 			t.Fatalf("%v: engine %+v, truth share %v", g, ts, tr.Share)
 		}
 	}

@@ -305,8 +305,8 @@ func title(t *gaps.Timeslice) string {
 	if t.VFs > 0 {
 		vfs = fmt.Sprintf("%d VFs", t.VFs)
 	}
-	return fmt.Sprintf("gpuwatch: share %.1f%% ± %.2f pp · slice %s · period %s · %s · %s · confidence %.2f",
-		100*t.Share, 100*t.ShareErr, ms(t.Slice), ms(t.Period), vfs, t.Mode, t.Confidence)
+	return fmt.Sprintf("gpuwatch: schedule %s of every %s (%.1f%%) · %s · %s · confidence %.2f",
+		ms(t.Slice), ms(t.Period), 100*t.ScheduleShare, vfs, t.Mode, t.Confidence)
 }
 
 func subtitle(s *gaps.Snapshot) string {

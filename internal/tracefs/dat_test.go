@@ -201,8 +201,8 @@ func TestDatMatchesReport(t *testing.T) {
 			}
 			// The share must be right within its own stated uncertainty
 			// (kernel timing adds real jitter to the fired pattern).
-			if d, tol := ts.Share-p.Share(), max(0.03, 3*ts.ShareErr); d > tol || d < -tol {
-				t.Errorf("share %.3f ± %.3f (confidence %.2f), fired %.3f", ts.Share, ts.ShareErr, ts.Confidence, p.Share())
+			if d, tol := ts.ScheduleShare-p.Share(), max(0.03, 3*ts.ScheduleShareErr); d > tol || d < -tol {
+				t.Errorf("share %.3f ± %.3f (confidence %.2f), fired %.3f", ts.ScheduleShare, ts.ScheduleShareErr, ts.Confidence, p.Share())
 			}
 			if d := ts.Period - p.Period(); d > 300*time.Microsecond || d < -300*time.Microsecond {
 				t.Errorf("period %v, fired %v", ts.Period, p.Period())

@@ -176,8 +176,8 @@ func livePatternRun(t *testing.T, h *livetest.Harness) (clean bool) {
 	if e := math.Abs(float64(ts.Period-p.Period())) / float64(p.Period()); e > 0.02 {
 		t.Errorf("period %v, fired %v", ts.Period, p.Period())
 	}
-	if math.Abs(ts.Share-p.Share()) > 0.03 {
-		t.Errorf("share %.3f, fired %.3f", ts.Share, p.Share())
+	if math.Abs(ts.ScheduleShare-p.Share()) > 0.03 {
+		t.Errorf("share %.3f, fired %.3f", ts.ScheduleShare, p.Share())
 	}
 	return true
 }

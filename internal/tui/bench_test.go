@@ -40,7 +40,7 @@ func bigSnapshot() *gaps.Snapshot {
 		s.Gaps.Counts[i] = uint64(1000 * (i + 1))
 	}
 	s.Gaps.Counts[28] = 5
-	s.Timeslice = gaps.Timeslice{Detected: true, Slice: 6 * time.Millisecond, Period: 12400 * time.Microsecond, Share: 0.484, VFs: 2, Mode: gaps.ModeFixed, Confidence: 0.9}
+	s.Timeslice = gaps.Timeslice{Detected: true, Slice: 6 * time.Millisecond, Period: 12400 * time.Microsecond, ScheduleShare: 0.484, VFs: 2, Mode: gaps.ModeFixed, Confidence: 0.9}
 	s.Recent = s.Timeslice
 	return s
 }

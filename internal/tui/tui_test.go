@@ -176,10 +176,10 @@ func goldenSnap() *gaps.Snapshot {
 	s.WindowsTotal = uint64(len(s.Windows))
 	s.SwitchedOutTotal = time.Duration(len(s.Windows)) * 6850 * time.Microsecond
 	s.Timeslice = gaps.Timeslice{Detected: true, Slice: 6 * time.Millisecond, SliceErr: 4 * time.Microsecond,
-		Period: 12400 * time.Microsecond, PeriodErr: 2 * time.Microsecond, Share: 0.4839, ShareErr: 0.0003,
+		Period: 12400 * time.Microsecond, PeriodErr: 2 * time.Microsecond, ScheduleShare: 0.4839, ScheduleShareErr: 0.0003,
 		VFs: 2, SwitchCost: 200 * time.Microsecond, Mode: gaps.ModeFixed, Confidence: 0.97, Windows: 806}
 	s.Recent = s.Timeslice
-	s.Recent.Share, s.Recent.Slice = 0.4851, 6015*time.Microsecond
+	s.Recent.ScheduleShare, s.Recent.Slice = 0.4851, 6015*time.Microsecond
 	span := time.Duration(s.End - s.Start)
 	s.Rings = []gaps.RingStats{
 		{Name: "comp_1.0.0", Jobs: 120, Busy: span / 50, Stalled: span / 110, InFlight: 0, LatencyP50: 3 * time.Millisecond, LatencyP99: 9 * time.Millisecond,
@@ -314,7 +314,7 @@ func TestScreenContent(t *testing.T) {
 	scr := h.screen()
 	for _, want := range []string{
 		"replay", "31.2k ev/s", "lost 0", "up 1:23",
-		"expected 1/2 (50.0%): OK (50.0% of scheduled time)", "2 VFs", "fixed",
+		"expected 1/2 (50.0%): PASS", "2 VFs", "fixed",
 		"now: switched out for ",
 		"gfx", "sdma0", "glmark2[2412]", "Xorg[981]",
 	} {

@@ -207,60 +207,74 @@ type Verdict struct {
 	Totals string
 }
 
-// Below reports whether the detected schedule's share is below expect
-// beyond its uncertainty, by the rule `gpuwatch analyze --expect` applies
-// (report.VerdictRule: share + 2·share_err < expected).
+// Below reports whether the measured share fails expect by the rule
+// `gpuwatch analyze --expect` applies (report.VerdictRule).
 func Below(s *gaps.Snapshot, expect float64) bool {
-	if expect <= 0 || s == nil || !s.Timeslice.Detected {
+	if expect <= 0 || s == nil {
 		return false
 	}
 	v := report.Build(s, report.InputStats{}, &report.Expectation{Share: expect}).Verdict
-	return v != nil && !v.OK
+	return v != nil && v.Outcome == report.Fail
 }
 
-// Verdict returns the schedule summary of the whole run.
+// Verdict returns the summary of the whole run: the measured share and
+// its verdict, then the schedule behind it.
 func (m *Model) Verdict() Verdict {
 	s := m.snap
 	if s == nil {
 		return Verdict{Level: LevelNone, Share: "waiting for events…"}
 	}
 	ts := s.Timeslice
+	sh := s.Share
 	var v Verdict
-	if !ts.Detected {
+	switch {
+	case sh.Resolved:
+		v.Share = fmt.Sprintf("share %.1f%% ± %s pp", 100*sh.Ratio, ppErr(sh.Err))
+	default:
+		v.Share = "share unresolved"
+	}
+	v.Level = LevelInfo
+	if !sh.Resolved {
 		v.Level = LevelNone
-		v.Share = "no time slicing detected"
-		if m.opts.Expect > 0 {
-			v.Share += fmt.Sprintf(" (expected %s)", m.expectText())
+	}
+	if m.opts.Expect > 0 {
+		rv := report.Build(s, report.InputStats{}, &report.Expectation{Share: m.opts.Expect, Text: m.opts.ExpectText}).Verdict
+		switch rv.Outcome {
+		case report.Pass:
+			v.Level = LevelOK
+			v.Share += fmt.Sprintf("  expected %s: PASS", m.expectText())
+		case report.Fail:
+			v.Level = LevelBelow
+			v.Share += fmt.Sprintf("  expected %s: FAIL, %.1f pp below", m.expectText(), 100*(m.opts.Expect-sh.Ratio))
+		default:
+			v.Level = LevelLow
+			v.Share += fmt.Sprintf("  expected %s: UNDETERMINED", m.expectText())
 		}
-		v.Schedule = ts.Reason
-		v.Totals = totals(s)
+		if rv.Reason != "" {
+			v.Share += " · " + rv.Reason
+		}
+	} else if !sh.Resolved && sh.Reason != "" {
+		v.Share += ": " + sh.Reason
+	}
+	if g := report.ShareGap(s); g != "" {
+		v.Share += " · " + g
+	}
+	v.Totals = totals(s)
+	if !ts.Detected {
+		v.Schedule = "schedule: no time slicing detected"
+		if ts.Reason != "" {
+			v.Schedule += ": " + ts.Reason
+		}
 		return v
 	}
-	v.Share = fmt.Sprintf("share %.1f%% ± %s pp", 100*ts.Share, ppErr(ts.ShareErr))
-	switch {
-	case m.opts.Expect <= 0:
-		v.Level = LevelInfo
-	case Below(s, m.opts.Expect):
-		v.Level = LevelBelow
-		v.Share += fmt.Sprintf("  expected %s: BELOW by %.1f pp", m.expectText(), 100*(m.opts.Expect-ts.Share))
-	default:
-		v.Level = LevelOK
-		v.Share += fmt.Sprintf("  expected %s: OK", m.expectText())
-		if rv := report.Build(s, report.InputStats{}, &report.Expectation{Share: m.opts.Expect}).Verdict; rv != nil && rv.Scheduled > 0 && ts.Share+2*ts.ShareErr < m.opts.Expect {
-			// Below only by the world-switch overhead (the verdict rule).
-			v.Share += fmt.Sprintf(" (%.1f%% of scheduled time)", 100*rv.Scheduled)
-		}
+	v.Schedule = fmt.Sprintf("schedule %.1f%%: slice %s ± %s · period %s · %s · %s · confidence %.2f",
+		100*ts.ScheduleShare, Dur(ts.Slice), Dur(ts.SliceErr), Dur(ts.Period), vfs(ts.VFs), ts.Mode, ts.Confidence)
+	if ts.Confidence < LowConfidence {
+		v.Schedule += " (low confidence)"
 	}
-	if ts.Confidence < LowConfidence && v.Level != LevelBelow {
-		v.Level = LevelLow
-		v.Share += "  (low confidence)"
-	}
-	v.Schedule = fmt.Sprintf("slice %s ± %s · period %s · %s · %s · confidence %.2f",
-		Dur(ts.Slice), Dur(ts.SliceErr), Dur(ts.Period), vfs(ts.VFs), ts.Mode, ts.Confidence)
-	v.Totals = totals(s)
 	if r := s.Recent; r != ts {
 		if r.Detected {
-			v.Recent = fmt.Sprintf("recent: share %.1f%% · slice %s · period %s · %s · %d windows", 100*r.Share, Dur(r.Slice), Dur(r.Period), r.Mode, r.Windows)
+			v.Recent = fmt.Sprintf("recent: schedule %.1f%% · slice %s · period %s · %s · %d windows", 100*r.ScheduleShare, Dur(r.Slice), Dur(r.Period), r.Mode, r.Windows)
 		} else {
 			v.Recent = "recent: no time slicing detected"
 			if r.Reason != "" {

@@ -52,7 +52,7 @@ func windowsSnap() *gaps.Snapshot {
 			{Start: 60 * ms, End: 80 * ms, Kind: gaps.GuestIdle},
 			{Start: 95 * ms, End: 100 * ms, Kind: gaps.SwitchedOut, Open: true},
 		},
-		Timeslice: gaps.Timeslice{Detected: true, Share: 0.5},
+		Timeslice: gaps.Timeslice{Detected: true, ScheduleShare: 0.5},
 	}
 }
 
@@ -136,9 +136,14 @@ func TestZoomClamps(t *testing.T) {
 
 func TestVerdict(t *testing.T) {
 	ts := gaps.Timeslice{Detected: true, Slice: 6 * time.Millisecond, Period: 12400 * time.Microsecond,
-		Share: 0.484, ShareErr: 0.003, VFs: 2, Mode: gaps.ModeFixed, Confidence: 0.95}
+		ScheduleShare: 0.484, ScheduleShareErr: 0.003, VFs: 2, Mode: gaps.ModeFixed, Confidence: 0.95}
+	// The measured share equals the schedule's here.
 	snap := func(ts gaps.Timeslice) *gaps.Snapshot {
-		return &gaps.Snapshot{Start: 0, End: 1e9, Timeslice: ts, Recent: ts}
+		sh := gaps.ShareEstimate{Ratio: ts.ScheduleShare, Err: ts.ScheduleShareErr, Resolved: ts.Detected, Busy: time.Second, Windows: 80}
+		if !ts.Detected {
+			sh.Reason = ts.Reason
+		}
+		return &gaps.Snapshot{Start: 0, End: 1e9, Timeslice: ts, Recent: ts, Share: sh}
 	}
 	cases := []struct {
 		name   string
@@ -147,26 +152,26 @@ func TestVerdict(t *testing.T) {
 		level  Level
 		substr string
 	}{
-		{"below", Options{Expect: 0.5, ExpectText: "1/2"}, ts, LevelBelow, "expected 1/2 (50.0%): BELOW by 1.6 pp"},
-		{"within error", Options{Expect: 0.5, ExpectText: "1/2"}, withErr(ts, 0.01), LevelOK, "expected 1/2 (50.0%): OK"},
-		{"met", Options{Expect: 0.45, ExpectText: "45%"}, ts, LevelOK, "expected 45%: OK"},
+		{"below", Options{Expect: 0.5, ExpectText: "1/2"}, ts, LevelBelow, "expected 1/2 (50.0%): FAIL, 1.6 pp below"},
+		{"within error", Options{Expect: 0.5, ExpectText: "1/2"}, withErr(ts, 0.01), LevelOK, "expected 1/2 (50.0%): PASS"},
+		{"met", Options{Expect: 0.45, ExpectText: "45%"}, ts, LevelOK, "expected 45%: PASS"},
 		{"no expectation", Options{}, ts, LevelInfo, "share 48.4% ± 0.3 pp"},
 		{"tiny error", Options{}, withErr(ts, 4e-6), LevelInfo, "share 48.4% ± <0.01 pp"},
 		{"no error", Options{}, withErr(ts, 0), LevelInfo, "share 48.4% ± 0 pp"},
-		{"low confidence", Options{Expect: 0.45}, withConf(ts, 0.3), LevelLow, "(low confidence)"},
-		{"none", Options{Expect: 0.5, ExpectText: "0.5"}, gaps.Timeslice{Reason: "too few windows"}, LevelNone, "no time slicing detected (expected 0.5 (50.0%))"},
+		{"low confidence", Options{Expect: 0.45}, withConf(ts, 0.3), LevelOK, "(low confidence)"},
+		{"none", Options{Expect: 0.5, ExpectText: "0.5"}, gaps.Timeslice{Reason: "too few windows"}, LevelLow, "share unresolved  expected 0.5 (50.0%): UNDETERMINED · too few windows"},
 	}
 	for _, c := range cases {
 		m := New(c.opts)
 		m.Update(snap(c.ts), live.Stats{})
 		v := m.Verdict()
-		if v.Level != c.level || !strings.Contains(v.Share, c.substr) {
-			t.Errorf("%s: level %v share %q, want %v containing %q", c.name, v.Level, v.Share, c.level, c.substr)
+		if v.Level != c.level || !strings.Contains(v.Share+" "+v.Schedule, c.substr) {
+			t.Errorf("%s: level %v share %q schedule %q, want %v containing %q", c.name, v.Level, v.Share, v.Schedule, c.level, c.substr)
 		}
 	}
 	m := New(Options{})
 	m.Update(snap(ts), live.Stats{})
-	if v := m.Verdict(); v.Schedule != "slice 6ms ± 0 · period 12.4ms · 2 VFs · fixed · confidence 0.95" || v.Recent != "" {
+	if v := m.Verdict(); v.Schedule != "schedule 48.4%: slice 6ms ± 0 · period 12.4ms · 2 VFs · fixed · confidence 0.95" || v.Recent != "" {
 		t.Errorf("schedule %q recent %q", v.Schedule, v.Recent)
 	}
 	if v := New(Options{}).Verdict(); v.Level != LevelNone || !strings.Contains(v.Share, "waiting") {
@@ -174,7 +179,7 @@ func TestVerdict(t *testing.T) {
 	}
 }
 
-func withErr(ts gaps.Timeslice, e float64) gaps.Timeslice  { ts.ShareErr = e; return ts }
+func withErr(ts gaps.Timeslice, e float64) gaps.Timeslice  { ts.ScheduleShareErr = e; return ts }
 func withConf(ts gaps.Timeslice, c float64) gaps.Timeslice { ts.Confidence = c; return ts }
 
 func TestHist(t *testing.T) {
@@ -305,8 +310,8 @@ func TestHalfAgainstTruth(t *testing.T) {
 	m.Update(sc.Snapshot(end), live.Stats{})
 	ts := m.Snapshot().Timeslice
 	trueShare := float64(sc.Slice) / float64(sc.Period)
-	if !ts.Detected || math.Abs(ts.Share-trueShare) > 0.005 {
-		t.Fatalf("share %.4f (detected %v), truth %.4f", ts.Share, ts.Detected, trueShare)
+	if !ts.Detected || math.Abs(ts.ScheduleShare-trueShare) > 0.005 {
+		t.Fatalf("share %.4f (detected %v), truth %.4f", ts.ScheduleShare, ts.Detected, trueShare)
 	}
 	m.SetStep(500 * time.Microsecond)
 	const n = 400 // 200 ms

@@ -1,0 +1,177 @@
+package gaps
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// The measured share.
+//
+// What a tenant got is measured, not inferred from the schedule: of the
+// time the guest had GPU work outstanding (Busy), the part during which
+// the VF held the GPU. The rest is the time the VF was switched out (or
+// stalled) while work waited: the no-progress windows. A window is seen
+// from the last completion before the switch-out to the first completion
+// after the switch-in, so it holds, besides the off-time, the one job
+// that straddled the switch: in a saturating pipeline a length-biased job
+// (E[g²]/E[g]), when the work arrived during the off-time a typical one
+// (E[g]). That job is taken out of each window; which of the two it was
+// is the correction's main uncertainty.
+//
+// The share holds only when a switch-out cannot hide between two normal
+// completions: with jobs as long as a slice, or completions far apart,
+// the VF may be switched out inside every gap, and nothing in the trace
+// shows it (Resolved is then false, and Reason says what would resolve
+// it).
+
+// shareTuning holds the thresholds of the measured share.
+var shareTuning = struct {
+	// MinWindows is the fewest windows a share with switch-outs rests on:
+	// fewer cover too few turns to stand for the host's schedule.
+	MinWindows int
+	// MinGaps is the fewest completion gaps with work outstanding that a
+	// passthrough verdict (no window at all) rests on.
+	MinGaps uint64
+	// MinOffTime is the shortest off-time a host gives: 1 ms (NVIDIA's
+	// shortest slice is 1 ms, so with two or more VFs the VF is off at
+	// least that long; MxGPU's shortest quantum is 4 ms).
+	MinOffTime time.Duration
+	// MaxJobFrac: the straddling job must be at most this fraction of
+	// the median window, or the window is mostly job, not off-time.
+	MaxJobFrac float64
+}{
+	MinWindows: 8,
+	MinGaps:    100,
+	MinOffTime: time.Millisecond,
+	MaxJobFrac: 0.35,
+}
+
+// measureShare fills the measured share of s from the engine's totals
+// under classification cl. sp is the normal spacing below the threshold.
+func (e *Engine) measureShare(s *Snapshot, cl classification, sp spacing) ShareEstimate {
+	var m ShareEstimate
+	m.Busy = time.Duration(e.busyTotal)
+	if e.out > 0 {
+		m.Busy += time.Duration(e.end - e.busySince)
+	}
+	nb, sb := e.busyH.from(cl.busyBin)
+	na, _ := e.anchH.from(cl.busyBin)
+	unserved, v := sb, 0.0
+	if nb > 0 {
+		nn := float64(nb - na)
+		// The straddling job: length-biased where work was outstanding
+		// across the switch (anchored), typical where it arrived in the
+		// off-time. Its spread per window, and the doubt whether it was
+		// length-biased at all (sparse work), make the error.
+		unserved -= float64(na)*sp.lenBiased + nn*sp.mean
+		v = float64(nb) * 2 * sp.sd * sp.sd
+		bias := float64(na) * (sp.lenBiased - sp.mean) / 2
+		v += bias * bias
+	}
+	// The window still open at the end: it has no closing completion.
+	for i := range s.Windows {
+		if w := &s.Windows[i]; w.Open && w.Kind != GuestIdle {
+			unserved += float64(w.End - w.Start)
+			m.Windows++
+		}
+	}
+	m.Windows += int(nb)
+	unserved = math.Max(0, math.Min(unserved, float64(m.Busy)))
+	m.Unserved = time.Duration(unserved)
+
+	completions := e.completions
+	switch {
+	case completions == 0:
+		m.Reason = "no completed GPU job: the share cannot be measured"
+		return m
+	case m.Busy <= 0:
+		m.Reason = "no GPU work was outstanding: the share cannot be measured"
+		return m
+	case e.matchFrac() < 0.5:
+		m.Reason = fmt.Sprintf("only %.0f%% of completions matched a submission: outstanding work is unknown", 100*e.matchFrac())
+		return m
+	}
+	busy := float64(m.Busy)
+	m.Ratio = 1 - unserved/busy
+	// Half a window either way at the ends of the span: a partial turn
+	// there stands for a whole one or for none.
+	edge := 0.0
+	if nb > 0 {
+		edge = sb / float64(nb) / 2
+	}
+	// Timestamps are microseconds in report text: two per window.
+	res := 2e3 * math.Sqrt(float64(max(nb, 1)))
+	m.Err = math.Sqrt(v+edge*edge+res*res) / busy
+	m.Err = math.Min(m.Err, 1)
+
+	t := shareTuning
+	// Could a switch-out hide between two normal completions? With no
+	// window seen, the longest normal gaps (99th percentile) must be at
+	// most half the shortest off-time, so that any switch-out would have
+	// stood out as a gap twice as long as any other; with windows, the
+	// straddling job must be short against them.
+	p99 := time.Duration(binLow(e.busyH.quantileBin(0.99)+1, gapSub))
+	if cl.found {
+		p99 = time.Duration(binLow(quantileBelow(&e.busyH, cl.busyBin, 0.99)+1, gapSub))
+	}
+	switch {
+	case m.Windows == 0:
+		if e.busyH.n < t.MinGaps {
+			m.Reason = fmt.Sprintf("only %d completion gaps with work outstanding: too little to rule out switch-outs (record longer)", e.busyH.n)
+			return m
+		}
+		if p99 > t.MinOffTime/2 {
+			m.Reason = fmt.Sprintf("completions are up to %s apart while work waits (99th percentile): a switch-out could hide between any two; record a workload of short jobs", p99.Round(time.Microsecond))
+			return m
+		}
+		m.Ratio, m.Resolved, m.Passthrough = 1, true, true
+		m.Reason = fmt.Sprintf("no switch-out in %d completion gaps, none longer than %s: the VF held the GPU whenever it had work", e.busyH.n, p99.Round(time.Microsecond))
+		return m
+	case sp.n < minNormalGaps:
+		m.Reason = "too few completions between the windows to measure the job spacing (jobs as long as a slice?): record a workload of short jobs"
+		return m
+	case sp.lenBiased > t.MaxJobFrac*medianWindow(&e.busyH, cl.busyBin):
+		m.Reason = fmt.Sprintf("jobs (%.2f ms) too long against the no-progress windows to tell off-time from work: record a workload of short jobs", sp.lenBiased/1e6)
+		return m
+	case m.Windows < t.MinWindows:
+		m.Reason = fmt.Sprintf("only %d no-progress windows: too few turns to measure the share (record a few seconds or more)", m.Windows)
+		return m
+	}
+	m.Resolved = true
+	return m
+}
+
+// quantileBelow returns the bin of the q-quantile of the counts in bins
+// [0, b).
+func quantileBelow(h *gapHist, b int, q float64) int {
+	n, _, _ := h.below(b)
+	if n == 0 {
+		return 0
+	}
+	want := uint64(q * float64(n))
+	var c uint64
+	for i := 0; i < b && i < nbGap; i++ {
+		c += h.count[i]
+		if c > want {
+			return i
+		}
+	}
+	return max(b-1, 0)
+}
+
+// medianWindow is the median length of the stretches in bins [b, nbGap).
+func medianWindow(h *gapHist, b int) float64 {
+	n, _ := h.from(b)
+	if n == 0 {
+		return 0
+	}
+	var c uint64
+	for i := max(b, 0); i < nbGap; i++ {
+		c += h.count[i]
+		if 2*c > n {
+			return h.sum[i] / float64(h.count[i])
+		}
+	}
+	return 0
+}
