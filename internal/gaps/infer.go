@@ -50,6 +50,38 @@ func spacingBelow(h *gapHist, bin int) spacing {
 	return spacing{n: n, mean: m, lenBiased: s2 / s, sd: math.Sqrt(max(v, 0))}
 }
 
+// spacingInTurns is spacingBelow corrected for the turns' cut: a job
+// longer than others is likelier to straddle a switch, where it is seen as
+// part of a window and not as a gap, so the gaps inside turns of length
+// slice under-represent long jobs by 1 − g/slice. Each bin is weighted
+// back by 1/(1 − g/slice) (at most 4). A slice of 0 leaves them as they
+// are.
+func spacingInTurns(h *gapHist, bin int, slice float64) spacing {
+	if slice <= 0 {
+		return spacingBelow(h, bin)
+	}
+	var n, s, s2 float64
+	var cnt uint64
+	for i := 0; i < bin && i < nbGap; i++ {
+		c := h.count[i]
+		if c == 0 {
+			continue
+		}
+		m := h.sum[i] / float64(c)
+		w := 1 / max(1-m/slice, 0.25)
+		cnt += c
+		n += float64(c) * w
+		s += h.sum[i] * w
+		s2 += h.sum2[i] * w
+	}
+	if n == 0 || s == 0 {
+		return spacing{n: cnt}
+	}
+	m := s / n
+	v := s2/n - m*m
+	return spacing{n: cnt, mean: m, lenBiased: s2 / s, sd: math.Sqrt(max(v, 0))}
+}
+
 type obs struct {
 	s, e     float64 // relative to the first window's end, ns
 	anchored bool
@@ -464,7 +496,19 @@ func inferAll(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done compl
 			}
 		}
 		switch {
-		case !locked && offExt <= offMean+kse*seMean+seExt && seExt <= 0.25*j+2*seMean:
+		// The two must agree: the mean within its errors and its model's
+		// doubt (the straddling job lies between a typical and a
+		// length-biased one, half their difference either way), the
+		// extremes within theirs. Host jitter moves the extremes (the
+		// earliest end and latest start are the turns the jitter moved
+		// most), not the mean; truncated long jobs move the mean.
+		// Where the guest saturates, the renewal argument also tells a
+		// sharp edge from one the jitter spread; sparse work (frames)
+		// has no renewal ages, and there the extremes only need to be
+		// no larger than the mean allows.
+		case !locked && saturating && sharpEdge(re, sp.mean) &&
+			math.Abs(offExt-offMean) <= kse*seMean+seExt+(j-sp.mean)/2 && seExt <= 0.25*j+2*seMean,
+			!locked && !saturating && offExt <= offMean+kse*seMean+seExt && seExt <= 0.25*j+2*seMean:
 			off, offSE = offExt, seExt
 			usedExt = true
 		default:
@@ -523,7 +567,7 @@ func inferAll(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done compl
 	var notes []string
 	if fixed {
 		ts.Mode = ModeFixed
-		period, periodErr = fit.period, fit.periodSE
+		period, periodErr = fit.period, max(fit.periodSE, fit.blockSE)
 		slice = period - off
 		if usedExt && done.n > 0 {
 			// Every completion falls inside a turn: the latest phase
@@ -638,8 +682,10 @@ func inferAll(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done compl
 	r := j / slice
 	conf *= 1 / (1 + 8*r*r)
 	conf *= min(1, matchFrac)
-	if rel := sliceErr / slice; rel > 0.05 {
-		conf *= 0.05 / rel
+	// A slice known to no better than ±1 % (two standard errors) is not
+	// a confident one: the targets gpuwatch is held to are 1 %.
+	if rel := sliceErr / slice; rel > 0.005 {
+		conf *= 0.005 / rel
 	}
 	// A period known only to a few per cent (variable mode from few
 	// consecutive turns) cannot give a confident share.
@@ -690,6 +736,9 @@ func vfs(period, slice float64) (int, time.Duration) {
 
 type latticeFit struct {
 	period, periodSE float64
+	// blockSE is the period's standard error from the spread of block
+	// slopes (see blockSlopeSE): the one to report when turns drift.
+	blockSE float64
 	phi              float64   // end = phi + k·period
 	k                []float64 // turn index of each window
 	inliers          float64   // fraction of windows on the lattice
@@ -855,6 +904,10 @@ func fitLattice(o []obs, p0, tol float64, track bool) latticeFit {
 			phi = minR + sr/float64(cnt)
 		}
 	}
+	blockSE := 0.0
+	if !local {
+		blockSE = blockSlopeSE(o, k, in)
+	}
 	span := 0
 	if n > 0 {
 		span = int(k[n-1] - k[0])
@@ -881,7 +934,71 @@ func fitLattice(o []obs, p0, tol float64, track bool) latticeFit {
 			minAdj = min(minAdj, k[i]-k[i-1])
 		}
 	}
-	return latticeFit{period: p, periodSE: se, phi: phi, k: k, inliers: float64(cnt) / float64(n), span: span, in: in, oneStep: oneStep, minAdjStep: minAdj, local: local}
+	return latticeFit{period: p, periodSE: se, blockSE: blockSE, phi: phi, k: k, inliers: float64(cnt) / float64(n), span: span, in: in, oneStep: oneStep, minAdjStep: minAdj, local: local}
+}
+
+// sharpEdge reports whether the sorted lattice residuals of the window
+// ends, x, rise from their lowest as a rigid lattice makes them: the
+// straddling jobs' remainders have density 1/E[g] at the switch-in
+// (renewal), so the m-th lowest lies about (m-1)·E[g]/(n+1) above the
+// lowest. Host jitter (a switch a little early or late, or turn starts
+// that drift) spreads that edge: the extremes then measure the jitter,
+// not the switch. Three times the renewal spread (and 2 µs of timestamp
+// resolution) is the most a sharp edge shows. (Completions delivered late
+// only move ends later, never earlier: the lower edge of the ends is
+// theirs to keep.)
+func sharpEdge(x []float64, meanGap float64) bool {
+	n := len(x)
+	m := max(n/10, 4)
+	if n < 2*m {
+		return true // too few to tell: the extremes' own spread decides
+	}
+	return x[m-1]-x[0] <= 3*float64(m-1)*meanGap/float64(n+1)+2e3
+}
+
+// slopeBlocks is how many consecutive blocks blockSlopeSE cuts the
+// windows into.
+const slopeBlocks = 4
+
+// blockSlopeSE is the standard error of the period from the spread of the
+// slopes fitted to slopeBlocks consecutive blocks of the inlier windows
+// (0 when a block has too few). A host whose turns drift (relative
+// timers: each switch armed after the previous one completed) leaves
+// residuals that wander together, which least squares takes for
+// independent noise: its standard error is then far too small, while
+// the blocks' slopes disagree by as much as the drift.
+func blockSlopeSE(o []obs, k []float64, in []bool) float64 {
+	idx := make([]int, 0, len(o))
+	for i := range o {
+		if in[i] {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) < 4*slopeBlocks {
+		return 0
+	}
+	var ps []float64
+	for b := range slopeBlocks {
+		blk := idx[b*len(idx)/slopeBlocks : (b+1)*len(idx)/slopeBlocks]
+		var sx, sy float64
+		for _, i := range blk {
+			sx += k[i]
+			sy += o[i].e
+		}
+		m := float64(len(blk))
+		mx, my := sx/m, sy/m
+		var sxx, sxy float64
+		for _, i := range blk {
+			sxx += (k[i] - mx) * (k[i] - mx)
+			sxy += (k[i] - mx) * (o[i].e - my)
+		}
+		if sxx == 0 {
+			return 0
+		}
+		ps = append(ps, sxy/sxx)
+	}
+	_, sd := meanSD(ps)
+	return sd / math.Sqrt(float64(slopeBlocks))
 }
 
 // maxWindowless is the largest fraction of the busy time between

@@ -16,8 +16,8 @@ import (
 // after the switch-in, so it holds, besides the off-time, the one job
 // that straddled the switch: in a saturating pipeline a length-biased job
 // (E[g²]/E[g]), when the work arrived during the off-time a typical one
-// (E[g]). That job is taken out of each window; which of the two it was
-// is the correction's main uncertainty.
+// (E[g]). That job is taken out of each window; its spread is the
+// correction's uncertainty.
 //
 // The share holds only when a switch-out cannot hide between two normal
 // completions: with jobs as long as a slice, or completions far apart,
@@ -61,13 +61,17 @@ func (e *Engine) measureShare(s *Snapshot, cl classification, sp spacing) ShareE
 	if nb > 0 {
 		nn := float64(nb - na)
 		// The straddling job: length-biased where work was outstanding
-		// across the switch (anchored), typical where it arrived in the
-		// off-time. Its spread per window, and the doubt whether it was
-		// length-biased at all (sparse work), make the error.
+		// across the switch (anchored: the job running at a switch is a
+		// length-biased pick), typical where it arrived in the off-time.
+		// Its spread per window, and the spacing's own standard error,
+		// make the error.
 		unserved -= float64(na)*sp.lenBiased + nn*sp.mean
 		v = float64(nb) * 2 * sp.sd * sp.sd
-		bias := float64(na) * (sp.lenBiased - sp.mean) / 2
-		v += bias * bias
+		// The spacing's own doubt, common to every window.
+		if sp.n > 0 {
+			bias := float64(nb) * sp.sd * math.Sqrt(2/float64(sp.n))
+			v += bias * bias
+		}
 	}
 	// The window still open at the end: it has no closing completion.
 	for i := range s.Windows {

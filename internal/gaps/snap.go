@@ -24,6 +24,38 @@ type inferCache struct {
 	at    int64
 	ts    Timeslice
 	grid  grid
+	sp    spacing // the job spacing the estimate rests on
+}
+
+// estimate infers the schedule from the switched-out windows ws: once with
+// the spacing of all gaps below the threshold, and, when a schedule is
+// found and the guest kept the GPU busy from turn to turn (its gaps are
+// then back-to-back jobs, cut by the turns), again with that spacing
+// corrected for the cut at the slice found (see spacingInTurns).
+func (e *Engine) estimate(c *inferCache, ws []cand, cl classification, done completions) {
+	sp := spacingBelow(&e.anchH, cl.busyBin)
+	c.grid = grid{}
+	c.ts = infer(ws, sp, cl.th.sep, e.matchFrac(), &c.grid, done)
+	if c.ts.Detected && busyAcross(ws) {
+		sp2 := spacingInTurns(&e.anchH, cl.busyBin, float64(c.ts.Slice))
+		var g2 grid
+		if ts2 := infer(ws, sp2, cl.th.sep, e.matchFrac(), &g2, done); ts2.Detected {
+			c.ts, c.grid, sp = ts2, g2, sp2
+		}
+	}
+	c.sp = sp
+}
+
+// busyAcross reports whether the guest was busy across most consecutive
+// windows (nothing idle in between, work outstanding at each switch).
+func busyAcross(ws []cand) bool {
+	adj := 0
+	for i := 1; i < len(ws); i++ {
+		if ws[i].anchored && ws[i].zeroStart == ws[i-1].zeroEnd {
+			adj++
+		}
+	}
+	return len(ws) >= 8 && float64(adj) >= 0.8*float64(len(ws)-1)
 }
 
 // classification is the threshold in force for one snapshot.
@@ -122,9 +154,7 @@ func (e *Engine) Snapshot() *Snapshot {
 			stale = false
 		}
 		if stale {
-			sp := spacingBelow(&e.anchH, cl.busyBin)
-			c.grid = grid{}
-			c.ts = infer(ws, sp, cl.th.sep, e.matchFrac(), &c.grid, e.doneSince(e.start))
+			e.estimate(c, ws, cl, e.doneSince(e.start))
 			c.valid, c.gen, c.tBin, c.at = true, e.candGen, cl.busyBin, e.end
 		}
 		s.Timeslice = c.ts
@@ -145,9 +175,7 @@ func (e *Engine) Snapshot() *Snapshot {
 		// leaving the horizon.
 		c := &e.recentCache
 		if !c.valid || c.gen != e.candGen || c.tBin != cl.busyBin || c.first != first {
-			sp := spacingBelow(&e.anchH, cl.busyBin)
-			c.grid = grid{}
-			c.ts = infer(switchedOut(&e.cands, first, cl.busyBin), sp, cl.th.sep, e.matchFrac(), &c.grid, e.doneSince(hs))
+			e.estimate(c, switchedOut(&e.cands, first, cl.busyBin), cl, e.doneSince(hs))
 			c.valid, c.gen, c.tBin, c.first, c.at = true, e.candGen, cl.busyBin, first, e.end
 		}
 		s.Recent = c.ts
@@ -217,7 +245,11 @@ func (e *Engine) Snapshot() *Snapshot {
 	}
 
 	s.Long = e.longWindows(s, busyKind)
-	s.Share = e.measureShare(s, cl, spacingBelow(&e.anchH, cl.busyBin))
+	sp := spacingBelow(&e.anchH, cl.busyBin)
+	if cl.found && e.infCache.valid && e.infCache.ts.Detected {
+		sp = e.infCache.sp
+	}
+	s.Share = e.measureShare(s, cl, sp)
 
 	// Totals since start.
 	nb, sb := e.busyH.from(cl.busyBin)
