@@ -738,14 +738,14 @@ type latticeFit struct {
 	period, periodSE float64
 	// blockSE is the period's standard error from the spread of block
 	// slopes (see blockSlopeSE): the one to report when turns drift.
-	blockSE float64
-	phi              float64   // end = phi + k·period
-	k                []float64 // turn index of each window
-	inliers          float64   // fraction of windows on the lattice
-	span             int       // turns covered
-	oneStep          float64   // fraction of consecutive busy windows one period apart
-	minAdjStep       float64   // fewest periods between consecutive busy windows
-	in               []bool
+	blockSE    float64
+	phi        float64   // end = phi + k·period
+	k          []float64 // turn index of each window
+	inliers    float64   // fraction of windows on the lattice
+	span       int       // turns covered
+	oneStep    float64   // fraction of consecutive busy windows one period apart
+	minAdjStep float64   // fewest periods between consecutive busy windows
+	in         []bool
 	// local: the turns drift (host jitter): no single lattice holds the
 	// windows, but each sits one period after the previous; period is
 	// the mean step and phi/k do not describe absolute turn starts.
