@@ -69,6 +69,14 @@ type Engine struct {
 
 	sawSched bool // scheduler submissions seen (dma_fence events then ignored)
 
+	// The completions closing the last no-progress stretch while they
+	// come within stealGap of each other (see noteBurst).
+	burst     burstState
+	burstGaps [16]burstGap // backing for burst.gaps
+	// stealN and stealSum count the steal stretches since the start.
+	stealN   uint64
+	stealSum int64
+
 	completions uint64 // completion events
 	matched     uint64 // completions matched to a submission
 
@@ -157,6 +165,9 @@ type cand struct {
 	compEnd    uint64 // completions counted at end
 	zeroStart  uint64 // e.zeros at start
 	zeroEnd    uint64 // e.zeros at end
+	// steal: the stretch ended with the completions of the jobs the GPU
+	// finished meanwhile delivered at once (see noteBurst).
+	steal bool
 }
 
 type span struct {
@@ -184,6 +195,7 @@ func New(cfg Config) *Engine {
 		e.maxJob = defaultMaxJobs
 	}
 	e.input.ByName = map[string]uint64{}
+	e.burst.gaps = e.burstGaps[:0]
 	return e
 }
 
@@ -635,6 +647,20 @@ func (e *Engine) lost(t int64) {
 // progress records a completion at t: it ends the current no-progress
 // stretch. It runs before the completed job leaves the counts.
 func (e *Engine) progress(t int64) {
+	b := &e.burst
+	if b.open && t-b.at > stealGap {
+		b.open = false
+	}
+	if b.open {
+		// A completion delivered with the previous one.
+		b.n++
+		b.at = t
+		if b.steal {
+			// part of a steal's burst: no gap of the GPU's
+			e.lastProg, e.tainted = t, false
+			return
+		}
+	}
 	if e.out > 0 && !e.tainted {
 		bs := max(e.lastProg, e.busySince)
 		d := t - bs
@@ -671,9 +697,102 @@ func (e *Engine) progress(t int64) {
 		if e.busyH.n >= e.floorCheck {
 			e.updateFloor()
 		}
+		if b.open {
+			if len(b.gaps) < cap(b.gaps) {
+				b.gaps = append(b.gaps, burstGap{d, anchored})
+			}
+			e.noteBurst()
+		} else {
+			*b = burstState{open: true, at: t, start: bs, gap: d, anchored: anchored, cand: d >= e.floor, inflight: e.out, gaps: b.gaps[:0]}
+		}
 	}
 	e.lastProg = t
 	e.tainted = false
+}
+
+// burstState follows the completions that close a no-progress stretch
+// with work outstanding while they come within stealGap of each other.
+type burstState struct {
+	open     bool
+	n        int   // completions after the first
+	at       int64 // the latest of them
+	start    int64 // the stretch they close: [start, start+gap]
+	gap      int64
+	anchored bool
+	cand     bool // the stretch is a candidate
+	steal    bool // taken for a steal
+	inflight int
+	// gaps are the burst's own gaps, as recorded in the histograms
+	gaps []burstGap
+}
+
+type burstGap struct {
+	d        int64
+	anchored bool
+}
+
+// noteBurst decides, as the completions closing a stretch keep coming
+// together, whether the stretch was steal: clearly longer than the
+// normal spacing (four times), closed by at least three completions at
+// once, at least half as many as the GPU finishes in the stretch at the
+// normal spacing. The GPU kept running while the guest did not look (its
+// vCPU was descheduled by the host). A switch-in brings one completion,
+// the straddling job's, then the normal spacing. A steal stretch and its
+// burst leave the gap histograms (they are no gaps of the GPU's), and its
+// candidate becomes one of its own kind.
+func (e *Engine) noteBurst() {
+	b := &e.burst
+	if b.steal || b.n < 2 || e.floor == 0 {
+		return
+	}
+	mean := e.normalGap()
+	if mean <= 0 || float64(b.gap) < 4*mean || float64(b.n+1)*mean < 0.5*float64(b.gap) {
+		return
+	}
+	b.steal = true
+	e.stealN++
+	e.stealSum += b.gap
+	for _, g := range append(b.gaps, burstGap{b.gap, b.anchored}) {
+		e.busyH.remove(g.d)
+		if g.anchored {
+			e.anchH.remove(g.d)
+		}
+	}
+	if b.cand {
+		// the stretch's candidate, maybe followed by an idle one (the
+		// burst's first completions emptied the queue for a moment)
+		for i := e.cands.len() - 1; i >= 0 && i >= e.cands.len()-8; i-- {
+			if c := e.cands.at(i); !c.idle && c.start == b.start && c.end == b.start+b.gap {
+				c.steal = true
+				e.candGen++
+				return
+			}
+		}
+		return
+	}
+	// Shorter than the floor: a candidate of its own, kept in end order.
+	e.addCand(cand{start: b.start, end: b.start + b.gap, anchored: b.anchored, inflight: b.inflight, steal: true,
+		compStart: e.compAtLast(), compEnd: e.compAtLast(), zeroStart: e.zeros, zeroEnd: e.zeros})
+	for i := e.cands.len() - 1; i > 0 && e.cands.at(i-1).end > e.cands.at(i).end; i-- {
+		*e.cands.at(i - 1), *e.cands.at(i) = *e.cands.at(i), *e.cands.at(i-1)
+	}
+}
+
+// normalGap is the mean of the gaps with work outstanding longer than
+// stealGap (shorter ones are fences signalled together, not jobs served)
+// and below the candidate floor: the normal completion spacing (0 before
+// any).
+func (e *Engine) normalGap() float64 {
+	var n uint64
+	var s float64
+	for b := binOf(stealGap, gapSub) + 1; b < binOf(e.floor, gapSub) && b < nbGap; b++ {
+		n += e.busyH.count[b]
+		s += e.busyH.sum[b]
+	}
+	if n == 0 {
+		return 0
+	}
+	return s / float64(n)
 }
 
 // compAtLast is the completion count at the previous completion (the one
@@ -701,6 +820,11 @@ func (e *Engine) updateFloor() {
 	}
 	e.floor = f
 }
+
+// stealGap: completions at most this far apart are delivered together
+// (one interrupt handler signalling the fences of every job that finished
+// meanwhile), not finished one by one.
+const stealGap = int64(10 * time.Microsecond)
 
 const (
 	// longMin is the shortest stretch kept among the long ones: longer

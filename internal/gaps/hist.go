@@ -63,6 +63,19 @@ func (h *gapHist) add(d int64) {
 	h.sum2[b] += f * f
 }
 
+// remove takes back one add(d).
+func (h *gapHist) remove(d int64) {
+	b := binOf(d, gapSub)
+	if h.count[b] == 0 {
+		return
+	}
+	h.n--
+	h.count[b]--
+	f := float64(d)
+	h.sum[b] = max(h.sum[b]-f, 0)
+	h.sum2[b] = max(h.sum2[b]-f*f, 0)
+}
+
 // quantileBin returns the bin holding the q-quantile.
 func (h *gapHist) quantileBin(q float64) int {
 	if h.n == 0 {
@@ -156,6 +169,7 @@ func (f *fifo[T]) push(v T) {
 }
 
 func (f *fifo[T]) front() *T { return &f.buf[f.head] }
+
 
 func (f *fifo[T]) pop() {
 	var zero T

@@ -49,6 +49,7 @@ var shareTuning = struct {
 
 // measureShare fills the measured share of s from the engine's totals
 // under classification cl. sp is the normal spacing below the threshold.
+// Steal stretches are not in the gap histograms: the VF held the GPU.
 func (e *Engine) measureShare(s *Snapshot, cl classification, sp spacing) ShareEstimate {
 	var m ShareEstimate
 	m.Busy = time.Duration(e.busyTotal)

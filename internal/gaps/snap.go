@@ -90,11 +90,14 @@ func (e *Engine) matchFrac() float64 {
 }
 
 // switchedOut returns the busy candidates at or above the threshold among
-// those of cs from index from on.
+// those of cs from index from on, steal stretches left out.
 func switchedOut(cs *candStore, from, bin int) []cand {
+	keep := func(c *cand) bool {
+		return !c.idle && !c.steal && binOf(c.end-c.start, gapSub) >= bin
+	}
 	n := 0
 	for i := from; i < cs.len(); i++ {
-		if c := cs.at(i); !c.idle && binOf(c.end-c.start, gapSub) >= bin {
+		if keep(cs.at(i)) {
 			n++
 		}
 	}
@@ -105,7 +108,7 @@ func switchedOut(cs *candStore, from, bin int) []cand {
 	// growing it by appends would copy it over and over.
 	ws := make([]cand, 0, n)
 	for i := from; i < cs.len(); i++ {
-		if c := cs.at(i); !c.idle && binOf(c.end-c.start, gapSub) >= bin {
+		if c := cs.at(i); keep(c) {
 			ws = append(ws, *c)
 		}
 	}
@@ -228,7 +231,9 @@ func (e *Engine) Snapshot() *Snapshot {
 			}
 			continue
 		}
-		if binOf(d, gapSub) >= cl.busyBin {
+		if c.steal {
+			s.Windows = append(s.Windows, Window{Start: c.start, End: c.end, Kind: Steal, InFlight: c.inflight})
+		} else if binOf(d, gapSub) >= cl.busyBin {
 			s.Windows = append(s.Windows, Window{Start: c.start, End: c.end, Kind: busyKind, InFlight: c.inflight})
 		} else if !c.anchored && gr.ok && gr.crossesTurnStart(c.start, c.end) {
 			s.Windows = append(s.Windows, Window{Start: c.start, End: c.end, Kind: SwitchedOut, InFlight: c.inflight})
@@ -249,6 +254,7 @@ func (e *Engine) Snapshot() *Snapshot {
 	if cl.found && e.infCache.valid && e.infCache.ts.Detected {
 		sp = e.infCache.sp
 	}
+	s.StealTotal = time.Duration(e.stealSum)
 	s.Share = e.measureShare(s, cl, sp)
 
 	// Totals since start.

@@ -34,6 +34,12 @@ const (
 	// than the normal spacing, but the stretches do not form a time-slice
 	// schedule (a long job, a hang): not claimed as a switch-out.
 	Stall WindowKind = "stall"
+	// Steal: nothing was delivered, yet the GPU kept going: the window
+	// ends with the completions of the jobs that finished meanwhile
+	// signalled at once, as when the guest's vCPU taking the GPU
+	// interrupt was descheduled by the host (steal time). Not a
+	// switch-out: the VF held the GPU.
+	Steal WindowKind = "steal"
 )
 
 // ShareEstimate is the measured share: of the time the guest had GPU work
@@ -179,6 +185,7 @@ type Snapshot struct {
 	SwitchedOutTotal time.Duration
 	GuestIdleTotal   time.Duration
 	StallTotal       time.Duration // Stall windows (no schedule detected)
+	StealTotal       time.Duration // Steal windows (of the retained candidates)
 	WindowsTotal     uint64        // windows of every kind
 	// Threshold is the no-progress duration above which a stretch is a
 	// window, derived from the gap histogram (0 until the data shows two

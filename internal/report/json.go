@@ -150,6 +150,9 @@ type JSONWindowTotals struct {
 	SwitchedOut JSONKindTotal `json:"switched_out"`
 	GuestIdle   JSONKindTotal `json:"guest_idle"`
 	Stall       JSONKindTotal `json:"stall"`
+	// Steal: windows in which the GPU ran but the guest's vCPU was held
+	// up, delivering the completions at once afterwards.
+	Steal JSONKindTotal `json:"steal"`
 	// All counts windows of every kind since the start (live: whatever
 	// the horizon).
 	All uint64 `json:"all"`
@@ -303,6 +306,7 @@ func WindowTotals(s *gaps.Snapshot) JSONWindowTotals {
 	t.SwitchedOut.Seconds = dsec(s.SwitchedOutTotal)
 	t.GuestIdle.Seconds = dsec(s.GuestIdleTotal)
 	t.Stall.Seconds = dsec(s.StallTotal)
+	t.Steal.Seconds = dsec(s.StealTotal)
 	for _, w := range s.Windows {
 		switch w.Kind {
 		case gaps.SwitchedOut:
@@ -311,6 +315,8 @@ func WindowTotals(s *gaps.Snapshot) JSONWindowTotals {
 			t.GuestIdle.Count++
 		case gaps.Stall:
 			t.Stall.Count++
+		case gaps.Steal:
+			t.Steal.Count++
 		}
 	}
 	return t

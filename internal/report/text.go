@@ -245,6 +245,9 @@ func (t *textWriter) windows(s *gaps.Snapshot) {
 	t.printf("  switched out %3d  %13s\n", wt.SwitchedOut.Count, dur(s.SwitchedOutTotal))
 	t.printf("  guest idle   %3d  %13s\n", wt.GuestIdle.Count, dur(s.GuestIdleTotal))
 	t.printf("  stall        %3d  %13s\n", wt.Stall.Count, dur(s.StallTotal))
+	if s.StealTotal > 0 {
+		t.printf("  vCPU steal   %3d  %13s  (the GPU ran; completions delivered late)\n", wt.Steal.Count, dur(s.StealTotal))
+	}
 	ws := longest(s.Windows, MaxTextWindows)
 	t.printf("\nLongest windows (%d of %d)\n", len(ws), len(s.Windows))
 	if len(ws) == 0 {

@@ -87,7 +87,7 @@ func (d *drawing) draw() {
 	height := top + n*(laneH+laneGap) + axisH + legendH
 	d.printf(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">`+"\n", width, height, width, height)
 	d.printf(`<rect width="100%%" height="100%%" fill="white"/>` + "\n")
-	d.printf(`<text x="%d" y="24" font-size="17" font-weight="bold">%s</text>`+"\n", left, html.EscapeString(title(&s.Timeslice)))
+	d.printf(`<text x="%d" y="24" font-size="17" font-weight="bold">%s</text>`+"\n", left, html.EscapeString(title(s)))
 	d.printf(`<text x="%d" y="44" font-size="12" fill="#444">%s</text>`+"\n", left, html.EscapeString(subtitle(s)))
 
 	// Per-column fractions of the VF states.
@@ -197,6 +197,8 @@ func (d *drawing) windowFractions() (out, idle, stall []float64) {
 			dst = out
 		case gaps.GuestIdle:
 			dst = idle
+		case gaps.Steal:
+			continue // the GPU ran: active
 		default:
 			dst = stall
 		}
@@ -290,23 +292,28 @@ func ms(d time.Duration) string {
 	return fmt.Sprintf("%.2f ms", float64(d)/1e6)
 }
 
-func title(t *gaps.Timeslice) string {
+func title(s *gaps.Snapshot) string {
+	share := "share unresolved"
+	if m := s.Share; m.Resolved {
+		share = fmt.Sprintf("share %.1f%% ± %.1f pp", 100*m.Ratio, 100*m.Err)
+	}
+	t := &s.Timeslice
 	if !t.Detected {
 		r := t.Reason
 		if r == "" {
 			r = "no time slicing seen"
 		}
-		if len(r) > 90 {
-			r = r[:87] + "..."
+		if len(r) > 70 {
+			r = r[:67] + "..."
 		}
-		return "gpuwatch: no schedule detected (" + r + ")"
+		return "gpuwatch: " + share + " · no schedule detected (" + r + ")"
 	}
 	vfs := "VFs unknown"
 	if t.VFs > 0 {
 		vfs = fmt.Sprintf("%d VFs", t.VFs)
 	}
-	return fmt.Sprintf("gpuwatch: schedule %s of every %s (%.1f%%) · %s · %s · confidence %.2f",
-		ms(t.Slice), ms(t.Period), 100*t.ScheduleShare, vfs, t.Mode, t.Confidence)
+	return fmt.Sprintf("gpuwatch: %s · schedule %s of every %s · %s · %s · confidence %.2f",
+		share, ms(t.Slice), ms(t.Period), vfs, t.Mode, t.Confidence)
 }
 
 func subtitle(s *gaps.Snapshot) string {

@@ -442,6 +442,8 @@ func KindText(k gaps.WindowKind) string {
 		return "guest idle"
 	case gaps.Stall:
 		return "stalled"
+	case gaps.Steal:
+		return "vCPU held up (steal)"
 	}
 	return string(k)
 }

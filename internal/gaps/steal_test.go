@@ -1,0 +1,90 @@
+package gaps
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/gpuwatch/gpuwatch/internal/event"
+)
+
+// stealEpisodes holds back, in n episodes of length d placed inside the
+// VF's turns, every completion that falls in them and delivers them all
+// at the episode's end, 1 µs apart: the guest's vCPU taking the GPU
+// interrupt was descheduled by the host while the GPU kept running.
+func stealEpisodes(evs []event.Event, tr truth, n int, d time.Duration, seed uint64) [][2]int64 {
+	rng := rand.New(rand.NewPCG(seed, 3))
+	var eps [][2]int64
+	first, last := evs[0].Time, evs[len(evs)-1].Time
+	for len(eps) < n {
+		a := first + int64(rng.Float64()*float64(last-first-int64(d)))
+		b := a + int64(d)
+		clash := false
+		for _, w := range tr.allOffs {
+			if w[0] < b+int64(time.Millisecond) && a-int64(time.Millisecond) < w[1] {
+				clash = true // steal inside a turn only, clear of the switches
+			}
+		}
+		for _, e := range eps {
+			if e[0] < b && a < e[1] {
+				clash = true
+			}
+		}
+		if !clash {
+			eps = append(eps, [2]int64{a, b})
+		}
+	}
+	for _, ep := range eps {
+		k := int64(0)
+		for i := range evs {
+			if evs[i].Kind == event.KindDone && evs[i].Time >= ep[0] && evs[i].Time < ep[1] {
+				evs[i].Time = ep[1] + k*int64(time.Microsecond)
+				k++
+			}
+		}
+	}
+	sortEvents(evs)
+	return eps
+}
+
+// Steal episodes on the interrupt CPU are windows of their own, never
+// switch-outs; the schedule and the measured share do not move.
+func TestStealIsNotSwitchedOut(t *testing.T) {
+	for _, sc := range []scenario{
+		{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 250 * time.Microsecond, JobDist: "exp", Depth: 2, Duration: 3 * time.Second, Seed: 21},
+		{VFs: 4, Slice: 4 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 200 * time.Microsecond, JobDist: "const", Depth: 3, Duration: 3 * time.Second, Seed: 22, Gen617: true},
+	} {
+		evs, tr := sc.generate()
+		clean := New(Config{}).feedAll(evs).Snapshot()
+		eps := stealEpisodes(evs, tr, 24, 1500*time.Microsecond, sc.Seed)
+		s := New(Config{}).feedAll(evs).Snapshot()
+		slice, period, _ := sc.trueSchedule()
+		ts := s.Timeslice
+		if !ts.Detected || relErr(ts.Slice, slice) > 0.01 || relErr(ts.Period, period) > 0.01 {
+			t.Errorf("%d VFs: schedule %+v, true slice %v period %v", sc.VFs, ts, slice, period)
+		}
+		var steal int
+		for _, w := range s.Windows {
+			for _, ep := range eps {
+				if w.Start < ep[1] && ep[0] < w.End {
+					switch w.Kind {
+					case SwitchedOut, Stall:
+						t.Errorf("%d VFs: steal episode %v reported as %s window %d..%d", sc.VFs, ep, w.Kind, w.Start, w.End)
+					case Steal:
+						steal++
+					}
+				}
+			}
+		}
+		if steal < len(eps)*9/10 {
+			t.Errorf("%d VFs: %d of %d steal episodes are steal windows", sc.VFs, steal, len(eps))
+		}
+		if d := math.Abs(s.Share.Ratio - clean.Share.Ratio); d > 0.002 || !s.Share.Resolved {
+			t.Errorf("%d VFs: measured share %.4f with steal, %.4f without", sc.VFs, s.Share.Ratio, clean.Share.Ratio)
+		}
+		if s.StealTotal < time.Duration(len(eps))*1400*time.Microsecond*9/10 {
+			t.Errorf("%d VFs: steal total %v for %d episodes of 1.5 ms", sc.VFs, s.StealTotal, len(eps))
+		}
+	}
+}
