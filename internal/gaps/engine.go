@@ -774,7 +774,7 @@ func (e *Engine) noteBurst() {
 	e.addCand(cand{start: b.start, end: b.start + b.gap, anchored: b.anchored, inflight: b.inflight, steal: true,
 		compStart: e.compAtLast(), compEnd: e.compAtLast(), zeroStart: e.zeros, zeroEnd: e.zeros})
 	for i := e.cands.len() - 1; i > 0 && e.cands.at(i-1).end > e.cands.at(i).end; i-- {
-		*e.cands.at(i - 1), *e.cands.at(i) = *e.cands.at(i), *e.cands.at(i-1)
+		*e.cands.at(i - 1), *e.cands.at(i) = *e.cands.at(i), *e.cands.at(i - 1)
 	}
 }
 

@@ -170,7 +170,6 @@ func (f *fifo[T]) push(v T) {
 
 func (f *fifo[T]) front() *T { return &f.buf[f.head] }
 
-
 func (f *fifo[T]) pop() {
 	var zero T
 	f.buf[f.head] = zero
