@@ -9,13 +9,8 @@
 // All times are seconds on the trace's own clock (the clock printed in the
 // trace-cmd report), exact to the nanosecond; ratios are rounded to 1e-6.
 //
-// Verdict rule (--expect SHARE): the measured share passes unless it is
-// below the expectation beyond its uncertainty, that is it FAILS when
-//
-//	share + 2·share_err < expected
-//
-// When no time slicing is detected but the guest did make progress, the VF
-// behaves like passthrough: the measured share is taken as 1 and the
-// verdict passes with a note saying so. When the trace holds no completed
-// job at all the share cannot be measured: the verdict fails (undetermined).
+// Verdict (--expect SHARE): PASS, FAIL or UNDETERMINED on the measured
+// share (gaps.ShareEstimate) and its interval, with a world-switch
+// allowance when the schedule is known; UNDETERMINED whenever the trace
+// cannot resolve the share. docs/verdict.md gives the rule whole.
 package report
