@@ -74,14 +74,31 @@ func (e *Engine) measureShare(s *Snapshot, cl classification, sp spacing) ShareE
 			v += bias * bias
 		}
 	}
-	// The window still open at the end: it has no closing completion.
 	for i := range s.Windows {
-		if w := &s.Windows[i]; w.Open && w.Kind != GuestIdle {
+		w := &s.Windows[i]
+		switch {
+		case w.Open && w.Kind != GuestIdle && w.Kind != Steal:
+			// The window still open at the end: no closing completion.
 			unserved += float64(w.End - w.Start)
+			m.Windows++
+		case w.Kind == SwitchedOut && binOf(w.End-w.Start, gapSub) < cl.busyBin:
+			// Work that arrived late in an off-time and waited less
+			// than the threshold for the turn (on the schedule's
+			// grid): a switch-out too, less the job that ended it.
+			unserved += max(0, float64(w.End-w.Start)-sp.mean)
 			m.Windows++
 		}
 	}
 	m.Windows += int(nb)
+	if u, n, ok := e.gridUnserved(s, sp); ok {
+		// A fixed schedule places every switch: each window's off-time
+		// is its overlap with the schedule's, not its length less a
+		// typical job (which job ended a window that began in an
+		// off-time depends on the rings, and is no part of the gap).
+		g := &e.infCache.grid
+		unserved, m.Windows = u, n
+		v = float64(n) * g.margin * g.margin
+	}
 	unserved = math.Max(0, math.Min(unserved, float64(m.Busy)))
 	m.Unserved = time.Duration(unserved)
 
@@ -145,6 +162,41 @@ func (e *Engine) measureShare(s *Snapshot, cl classification, sp spacing) ShareE
 	}
 	m.Resolved = true
 	return m
+}
+
+// gridUnserved sums the switched-out time in the windows of s by the
+// fixed schedule's grid (offline only: s.Windows must hold the whole
+// run): for each window the overlap with the off-time that ends at the
+// first turn start in it; a window longer than a period (an outage, a
+// hang) counts whole, less the job that ended it.
+func (e *Engine) gridUnserved(s *Snapshot, sp spacing) (unserved float64, n int, ok bool) {
+	g := &e.infCache.grid
+	if !g.ok || !e.infCache.valid || e.cfg.Horizon > 0 || g.period <= 0 {
+		return 0, 0, false
+	}
+	for i := range s.Windows {
+		w := &s.Windows[i]
+		if w.Kind != SwitchedOut && w.Kind != Stall {
+			continue
+		}
+		n++
+		a, b := float64(w.Start), float64(w.End)
+		switch {
+		case w.Open:
+			unserved += b - a
+		case b-a > g.period:
+			unserved += max(0, b-a-sp.lenBiased)
+		default:
+			k := math.Ceil((a - g.margin - g.psi) / g.period)
+			ts := g.psi + k*g.period
+			if ts > b+g.margin {
+				unserved += max(0, b-a-sp.mean) // no switch-in on the grid
+				continue
+			}
+			unserved += max(0, min(b, ts)-max(a, ts-g.off))
+		}
+	}
+	return unserved, n, true
 }
 
 // quantileBelow returns the bin of the q-quantile of the counts in bins

@@ -60,7 +60,8 @@ func TestVerdictRule(t *testing.T) {
 		want   Outcome
 		reason string
 	}{
-		{"within the interval", measured(0.49, 0.005), 0.5, Pass, ""},
+		{"within a tight interval", measured(0.498, 0.002), 0.5, Pass, ""},
+		{"within a wide interval", measured(0.49, 0.005), 0.5, Undetermined, "known only to ±1.0 pp"},
 		{"above", measured(0.30, 0), 0.25, Pass, ""},
 		{"far below", measured(0.52, 0.01), 0.9, Fail, "pp below"},
 		{"short, schedule unknown", measured(0.485, 0.005), 0.5, Undetermined, "world switches could explain"},
