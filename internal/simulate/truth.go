@@ -45,6 +45,42 @@ type Truth struct {
 	Jobs   uint64 `json:"jobs"`
 	Events uint64 `json:"events"`
 	Lost   uint64 `json:"lost"`
+	// BusyTime is how long (seconds) the guest had work outstanding (a job
+	// queued and its completion not yet signalled, on any ring) inside
+	// the trace.
+	BusyTime float64 `json:"busy_time"`
+	// HeldShare is the fraction of BusyTime during which our VF held the GPU
+	// (inside one of its turns): what the tenant got while it wanted the
+	// GPU, exact from the simulator's state (1 for passthrough, 0 when
+	// the guest never had work). Outages and starvation lower it; idle
+	// neighbours on a skipping or liquid host raise it above Share.
+	HeldShare float64 `json:"held_share"`
+	// PeriodStd is the standard deviation (seconds) of the time from one
+	// of our turns' start to the next, over the trace (Period is their
+	// mean): about zero on a lattice, the turn-to-turn spread on a liquid
+	// or skipping host.
+	PeriodStd float64 `json:"period_std"`
+	// JitterMode is "accumulate" or "deadline" (empty without jitter);
+	// SwitchStep the switch-completion polling step (seconds, 0: none).
+	JitterMode JitterMode `json:"jitter_mode,omitempty"`
+	SwitchStep float64    `json:"switch_step,omitempty"`
+	// Quantum (liquid) is our VF's quantum, seconds: each on-time is a
+	// whole multiple of it (± the per-switch jitter).
+	Quantum float64 `json:"quantum,omitempty"`
+	// Steal are the episodes (clipped to the trace) in which the guest
+	// vCPU taking the GPU interrupt was descheduled: completions inside
+	// one are signalled together just after it ends.
+	Steal []Span `json:"steal,omitempty"`
+	// Outages are the spans (clipped to the trace) in which our VF was
+	// given no turn, by kind ("outage", "starve").
+	Outages []OutageSpan `json:"outages,omitempty"`
+}
+
+// OutageSpan is an outage or starvation span in the truth.
+type OutageSpan struct {
+	Start float64 `json:"start"`
+	End   float64 `json:"end"`
+	Kind  string  `json:"kind"`
 }
 
 // TrueWindow is one switched-out window of our VF.
