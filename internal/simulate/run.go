@@ -131,9 +131,9 @@ type sim struct {
 	lastObs        int64
 	busyNs, heldNs int64
 	// turn-to-turn intervals inside the trace: previous start, Σ, Σ²
-	prevTurn     int64
+	prevTurn      int64
 	perSum, perSq float64
-	perN         int
+	perN          int
 	// steal episodes, when the scenario has them
 	steal *stealer
 }

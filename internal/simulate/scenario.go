@@ -220,7 +220,7 @@ type Scenario struct {
 	StealEvery, StealLen time.Duration
 	// Outages are spans in which our VF gets no turn.
 	Outages []Outage
-	Rings                     []Ring
+	Rings   []Ring
 	// Duration of the trace, after Warmup of unrecorded simulation
 	// (0 means 50 ms).
 	Duration time.Duration
