@@ -93,7 +93,7 @@ func verify(sc Scenario, evs []event.Event, tr Truth) error {
 			}
 			if wi < len(tr.Windows) {
 				w := tr.Windows[wi]
-				if s, e := int64(w.Start*1e9+0.5), int64(w.End*1e9+0.5); ev.Time > s && ev.Time < e {
+				if s, e := int64(w.Start*1e9+0.5), int64(w.End*1e9+0.5); ev.Time > s && ev.Time < e && !afterSteal(tr.Steal, ev.Time) {
 					return fmt.Errorf("completion %v inside switched-out window %+v", ev, w)
 				}
 			}
@@ -134,13 +134,48 @@ func verify(sc Scenario, evs []event.Event, tr Truth) error {
 			return fmt.Errorf("bad true window %d: %+v", i, w)
 		}
 	}
+	if tr.HeldShare < 0 || tr.HeldShare > 1 || tr.BusyTime < 0 || tr.BusyTime > tr.End-tr.Start+1e-9 {
+		return fmt.Errorf("held share %v of %v s busy in a %v s trace", tr.HeldShare, tr.BusyTime, tr.End-tr.Start)
+	}
+	if tr.Policy == None && tr.BusyTime > 0 && tr.HeldShare != 1 {
+		return fmt.Errorf("passthrough held share %v", tr.HeldShare)
+	}
+	for i, sp := range tr.Steal {
+		if sp.End <= sp.Start || sp.Start < tr.Start || sp.End > tr.End || (i > 0 && sp.Start < tr.Steal[i-1].End) {
+			return fmt.Errorf("bad steal span %d: %+v", i, sp)
+		}
+	}
+	// an outage lies inside one switched-out window (or at the trace's edge)
+	for _, o := range tr.Outages {
+		if o.End <= o.Start || o.Start < tr.Start || o.End > tr.End {
+			return fmt.Errorf("bad outage span %+v", o)
+		}
+		in := false
+		for _, w := range tr.Windows {
+			in = in || (w.Start <= o.Start && w.End >= o.End)
+		}
+		if !in && o.Start-tr.Start > 0.05 && tr.End-o.End > 0.05 {
+			return fmt.Errorf("outage %+v in no switched-out window", o)
+		}
+	}
 	return nil
+}
+
+// afterSteal: t is when completions held back by a steal episode are
+// signalled (within 5 µs after its end).
+func afterSteal(st []Span, t int64) bool {
+	for _, sp := range st {
+		if e := int64(sp.End*1e9 + 0.5); t >= e && t <= e+5000 {
+			return true
+		}
+	}
+	return false
 }
 
 // TestInvariants runs verify on every workload and policy, and checks the
 // truth's schedule.
 func TestInvariants(t *testing.T) {
-	for _, pol := range []Policy{Strict, Skip, None} {
+	for _, pol := range []Policy{Strict, Skip, Liquid, Fairness, None} {
 		for _, wl := range []string{"saturate", "frames", "bursts", "long"} {
 			sc := baseScenario()
 			sc.Policy, sc.VFs = pol, 4
@@ -181,7 +216,7 @@ func TestInvariants(t *testing.T) {
 					if math.Abs(tr.Period-tr.NominalPeriod) > 0.0002 {
 						t.Fatalf("strict period %v, nominal %v", tr.Period, tr.NominalPeriod)
 					}
-				} else {
+				} else if pol == Skip {
 					self := 0
 					for _, w := range tr.Windows {
 						if w.Self {
@@ -404,7 +439,12 @@ func TestHostBounded(t *testing.T) {
 // TestValidate: scenarios Run cannot simulate are refused with a reason.
 func TestValidate(t *testing.T) {
 	bad := map[string]func(*Scenario){
-		"unknown policy":  func(sc *Scenario) { sc.Policy = "fair" },
+		"unknown policy":  func(sc *Scenario) { sc.Policy = "fifo" },
+		"jitter mode":     func(sc *Scenario) { sc.JitterMode = "sometimes" },
+		"steal":           func(sc *Scenario) { sc.StealEvery = -1 },
+		"outage":          func(sc *Scenario) { sc.Outages = []Outage{{At: 0, Len: 0}} },
+		"neighbours":      func(sc *Scenario) { sc.Neighbours = []Neighbour{{Load: 0.5}, {Load: 0.5}} },
+		"neighbour 1":     func(sc *Scenario) { sc.Neighbours = []Neighbour{{Load: -1}} },
 		"one vf":          func(sc *Scenario) { sc.VFs = 1 },
 		"no slice":        func(sc *Scenario) { sc.Slices = nil },
 		"jitter ≥ slice":  func(sc *Scenario) { sc.Jitter = sc.Slices[0] },
@@ -427,7 +467,7 @@ func TestValidate(t *testing.T) {
 			t.Logf("%s: %v", name, err)
 		}
 	}
-	for _, s := range []string{"strict", "solid", "skip", "liquid", "none", "passthrough"} {
+	for _, s := range []string{"strict", "solid", "skip", "liquid", "fairness", "none", "passthrough"} {
 		if _, err := ParsePolicy(s); err != nil {
 			t.Errorf("ParsePolicy(%q): %v", s, err)
 		}

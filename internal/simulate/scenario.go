@@ -209,8 +209,9 @@ type Scenario struct {
 	// random phase), so skips come in stretches as neighbours start and
 	// stop.
 	NeighbourOn, NeighbourOff time.Duration
-	// Neighbours, when set, give each neighbour its own load: entry i is
-	// VF i+1; VFs beyond the list use NeighbourLoad/On/Off.
+	// Neighbours, when set, give each neighbour its own load, as given
+	// (Load 0: never busy): entry i is VF i+1; VFs beyond the list use
+	// NeighbourLoad/On/Off.
 	Neighbours []Neighbour
 	// StealEvery > 0 deschedules the guest vCPU that takes the GPU
 	// interrupt in episodes starting at random (Poisson, one per
@@ -402,11 +403,7 @@ func (sc *Scenario) NominalPeriod() time.Duration {
 // neighbour is VF k's (k ≥ 1) load: its own entry, or the defaults.
 func (sc *Scenario) neighbour(k int) Neighbour {
 	if k >= 1 && k-1 < len(sc.Neighbours) {
-		n := sc.Neighbours[k-1]
-		if n.Load == 0 && n.On == 0 {
-			n.Load = sc.NeighbourLoad
-		}
-		return n
+		return sc.Neighbours[k-1]
 	}
 	return Neighbour{Load: sc.NeighbourLoad, On: sc.NeighbourOn, Off: sc.NeighbourOff}
 }
