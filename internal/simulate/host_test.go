@@ -26,23 +26,33 @@ func onTimes(tr Truth) []float64 {
 // TestHostModels: every host model keeps the model's laws (verify).
 func TestHostModels(t *testing.T) {
 	for name, f := range map[string]func(*Scenario){
-		"accumulate":     func(sc *Scenario) { sc.Jitter = 150 * us },
-		"deadline":       func(sc *Scenario) { sc.Jitter, sc.JitterMode = 150*us, Deadline },
-		"switch step":    func(sc *Scenario) { sc.SwitchStep = 100 * us },
-		"fairness":       func(sc *Scenario) { sc.Policy, sc.Jitter, sc.SwitchStep = Fairness, 100*us, 100*us },
-		"liquid":         func(sc *Scenario) { sc.Policy, sc.Neighbours = Liquid, []Neighbour{{Load: 0.7}} },
-		"liquid onoff":   func(sc *Scenario) { sc.Policy, sc.VFs, sc.NeighbourOn, sc.NeighbourOff = Liquid, 4, 30*ms, 20*ms },
-		"liquid frames":  func(sc *Scenario) { sc.Policy, sc.Rings[0].Workload = Liquid, Workload{Kind: "frames"} },
-		"deadline skip":  func(sc *Scenario) { sc.Policy, sc.VFs, sc.Jitter, sc.JitterMode = Skip, 4, 100*us, Deadline },
-		"asymmetric":     func(sc *Scenario) { sc.Policy, sc.VFs, sc.Slices, sc.Neighbours = Skip, 3, []time.Duration{6 * ms, 2 * ms, 8 * ms}, []Neighbour{{Load: 0.9}, {On: 40 * ms, Off: 60 * ms}} },
-		"steal":          func(sc *Scenario) { sc.StealEvery = 125 * ms },
-		"steal bursts":   func(sc *Scenario) { sc.StealEvery, sc.Rings[0].Workload = 50*ms, Workload{Kind: "bursts", On: 100 * ms, Off: 50 * ms} },
-		"outage":         func(sc *Scenario) { sc.Outages = []Outage{{At: 300 * ms, Len: 200 * ms, Kind: "outage"}} },
-		"outage liquid":  func(sc *Scenario) { sc.Policy, sc.Outages = Liquid, []Outage{{At: 100 * ms, Len: 50 * ms}, {At: 500 * ms, Len: 300 * ms}} },
-		"starve long":    func(sc *Scenario) { sc.Outages = []Outage{{At: 200 * ms, Len: 5 * time.Second, Kind: "starve"}} },
-		"long jobs":      func(sc *Scenario) { sc.Rings[0].Job.Mean, sc.Rings[0].Workload = 15*ms, Workload{Kind: "long"} },
-		"everything":     func(sc *Scenario) { sc.Policy, sc.VFs, sc.Jitter, sc.SwitchStep, sc.StealEvery, sc.Outages = Liquid, 8, 100*us, 100*us, 100*ms, []Outage{{At: 400 * ms, Len: 100 * ms}} },
-		"fairness 16vf ": func(sc *Scenario) { sc.Policy, sc.VFs, sc.Slices, sc.Jitter = Fairness, 16, []time.Duration{ms}, 100*us },
+		"accumulate":    func(sc *Scenario) { sc.Jitter = 150 * us },
+		"deadline":      func(sc *Scenario) { sc.Jitter, sc.JitterMode = 150*us, Deadline },
+		"switch step":   func(sc *Scenario) { sc.SwitchStep = 100 * us },
+		"fairness":      func(sc *Scenario) { sc.Policy, sc.Jitter, sc.SwitchStep = Fairness, 100*us, 100*us },
+		"liquid":        func(sc *Scenario) { sc.Policy, sc.Neighbours = Liquid, []Neighbour{{Load: 0.7}} },
+		"liquid onoff":  func(sc *Scenario) { sc.Policy, sc.VFs, sc.NeighbourOn, sc.NeighbourOff = Liquid, 4, 30*ms, 20*ms },
+		"liquid frames": func(sc *Scenario) { sc.Policy, sc.Rings[0].Workload = Liquid, Workload{Kind: "frames"} },
+		"deadline skip": func(sc *Scenario) { sc.Policy, sc.VFs, sc.Jitter, sc.JitterMode = Skip, 4, 100*us, Deadline },
+		"asymmetric": func(sc *Scenario) {
+			sc.Policy, sc.VFs, sc.Slices, sc.Neighbours = Skip, 3, []time.Duration{6 * ms, 2 * ms, 8 * ms}, []Neighbour{{Load: 0.9}, {On: 40 * ms, Off: 60 * ms}}
+		},
+		"steal": func(sc *Scenario) { sc.StealEvery = 125 * ms },
+		"steal bursts": func(sc *Scenario) {
+			sc.StealEvery, sc.Rings[0].Workload = 50*ms, Workload{Kind: "bursts", On: 100 * ms, Off: 50 * ms}
+		},
+		"outage": func(sc *Scenario) { sc.Outages = []Outage{{At: 300 * ms, Len: 200 * ms, Kind: "outage"}} },
+		"outage liquid": func(sc *Scenario) {
+			sc.Policy, sc.Outages = Liquid, []Outage{{At: 100 * ms, Len: 50 * ms}, {At: 500 * ms, Len: 300 * ms}}
+		},
+		"starve long": func(sc *Scenario) { sc.Outages = []Outage{{At: 200 * ms, Len: 5 * time.Second, Kind: "starve"}} },
+		"long jobs":   func(sc *Scenario) { sc.Rings[0].Job.Mean, sc.Rings[0].Workload = 15*ms, Workload{Kind: "long"} },
+		"everything": func(sc *Scenario) {
+			sc.Policy, sc.VFs, sc.Jitter, sc.SwitchStep, sc.StealEvery, sc.Outages = Liquid, 8, 100*us, 100*us, 100*ms, []Outage{{At: 400 * ms, Len: 100 * ms}}
+		},
+		"fairness 16vf ": func(sc *Scenario) {
+			sc.Policy, sc.VFs, sc.Slices, sc.Jitter = Fairness, 16, []time.Duration{ms}, 100*us
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			sc := baseScenario()
