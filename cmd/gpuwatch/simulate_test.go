@@ -146,7 +146,7 @@ func TestSimulateBadFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--policy", "fair"}, "--policy"},
+		{[]string{"--policy", "fifo"}, "--policy"},
 		{[]string{"--slice", "6"}, "--slice"},
 		{[]string{"--vfs", "3", "--slice", "6ms,3ms"}, "2 slices for 3 VFs"},
 		{[]string{"--format", "3.1x"}, "--format"},
@@ -154,11 +154,60 @@ func TestSimulateBadFlags(t *testing.T) {
 		{[]string{"--workload", "idle"}, "--workload"},
 		{[]string{"--job-dist", "pareto"}, "--job-dist"},
 		{[]string{"--start", "10ms"}, "--start"},
+		{[]string{"--jitter-mode", "sometimes"}, "--jitter-mode"},
+		{[]string{"--jitter", "7ms"}, "--jitter"},
+		{[]string{"--switch-step", "-1us"}, "--switch-step"},
+		{[]string{"--steal-every", "-1s"}, "--steal-every"},
+		{[]string{"--steal-len", "0s"}, "--steal-len"},
+		{[]string{"--outage", "2s"}, "-outage"},
+		{[]string{"--starve", "1s+x"}, "-starve"},
+		{[]string{"--policy", "none", "--outage", "1s+1s"}, "--outage"},
+		{[]string{"--vfs", "4", "--neighbour-load", "0.5,0.5"}, "--neighbour-load"},
+		{[]string{"--neighbour-load", "1.5"}, "--neighbour-load"},
+		{[]string{"--vfs", "4", "--neighbour-on", "1s,2s", "--neighbour-off", "1s"}, "--neighbour-on"},
+		{[]string{"--neighbour-on", "1s"}, "--neighbour-on/--neighbour-off"},
 		{[]string{"extra"}, "unexpected argument"},
 	} {
 		code, _, stderr := simulateCLI(t, c.args...)
 		if code != exitUsage || !strings.Contains(stderr, c.want) {
 			t.Errorf("%v: exit %d, stderr %q (want %d, %q)", c.args, code, stderr, exitUsage, c.want)
+		}
+	}
+}
+
+// TestSimulateHostModels: each host model's flags reach the model: the
+// truth shows the steal episodes, outages, the liquid quantum and the
+// per-neighbour loads asked for.
+func TestSimulateHostModels(t *testing.T) {
+	run := func(args ...string) simulate.Truth {
+		t.Helper()
+		tru := filepath.Join(t.TempDir(), "t.json")
+		if code, _, stderr := simulateCLI(t, append(args, "-o", filepath.Join(t.TempDir(), "t.report"), "--truth", tru)...); code != exitOK {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		return readTruthFile(t, tru)
+	}
+	if tr := run("--steal-every", "100ms", "--steal-len", "2ms", "--duration", "1s"); len(tr.Steal) < 3 {
+		t.Errorf("steal: %d episodes", len(tr.Steal))
+	}
+	tr := run("--outage", "200ms+300ms", "--starve", "600ms+1s", "--duration", "1s")
+	if len(tr.Outages) != 2 || tr.Outages[0].Kind != "outage" || tr.Outages[1].Kind != "starve" || math.Abs(tr.Outages[1].End-tr.End) > 1e-9 {
+		t.Errorf("outages %+v", tr.Outages)
+	}
+	if tr.HeldShare > 0.484*0.5 {
+		t.Errorf("held share %v with 70%% of the trace in outages", tr.HeldShare)
+	}
+	if tr := run("--policy", "liquid", "--neighbour-load", "0.5", "--duration", "1s"); tr.Quantum != 0.006 || tr.Policy != simulate.Liquid || tr.Slice < 0.0065 {
+		t.Errorf("liquid: quantum %v policy %s slice %v", tr.Quantum, tr.Policy, tr.Slice)
+	}
+	if tr := run("--policy", "fairness", "--jitter", "100us", "--switch-step", "100us", "--jitter-mode", "deadline"); tr.Policy != simulate.Fairness || tr.JitterMode != simulate.Deadline || tr.SwitchStep != 100e-6 {
+		t.Errorf("fairness: %s %s %v", tr.Policy, tr.JitterMode, tr.SwitchStep)
+	}
+	// neighbour 1 always busy, neighbour 2 never: every window is VF 1's turn
+	tr = run("--policy", "skip", "--vfs", "3", "--slice", "6ms,2ms,9ms", "--neighbour-load", "1,0", "--duration", "500ms")
+	for _, w := range tr.Windows {
+		if math.Abs(w.End-w.Start-0.0024) > 1e-9 {
+			t.Fatalf("window %+v: want VF 1's 2 ms and two switches", w)
 		}
 	}
 }

@@ -16,12 +16,20 @@ type Params struct {
 	VFs           int
 	Slices        []time.Duration // one, or one per VF (ours first)
 	SwitchCost    time.Duration
+	SwitchStep    time.Duration
 	Jitter        time.Duration
+	JitterMode    JitterMode
 	Policy        Policy
 	NeighbourLoad float64
-	// NeighbourOn/Off (skip, both set): each neighbour is busy for On then
-	// idle for Off, instead of busy at random in each round.
+	// NeighbourOn/Off (skip, liquid; both set): each neighbour is busy for
+	// On then idle for Off, instead of busy at random in each round.
 	NeighbourOn, NeighbourOff time.Duration
+	// Neighbours give each neighbour its own load (Scenario.Neighbours).
+	Neighbours []Neighbour
+	// StealEvery and StealLen: vCPU steal episodes (Scenario.StealEvery).
+	StealEvery, StealLen time.Duration
+	// Outages: spans with no turn for our VF (Scenario.Outages).
+	Outages []Outage
 	Workload                  string   // saturate, frames, bursts, long
 	Rings                     []string // ring names; "" → gfx
 	// Job is the mean job duration of the first ring (sdma rings: a
@@ -59,11 +67,17 @@ func (p Params) Scenario() Scenario {
 		VFs:           p.VFs,
 		Slices:        p.Slices,
 		SwitchCost:    p.SwitchCost,
+		SwitchStep:    p.SwitchStep,
 		Jitter:        p.Jitter,
+		JitterMode:    p.JitterMode,
 		Policy:        p.Policy,
 		NeighbourLoad: p.NeighbourLoad,
 		NeighbourOn:   p.NeighbourOn,
 		NeighbourOff:  p.NeighbourOff,
+		Neighbours:    p.Neighbours,
+		StealEvery:    p.StealEvery,
+		StealLen:      p.StealLen,
+		Outages:       p.Outages,
 		CPUs:          p.CPUs,
 		Duration:      p.Duration,
 		Start:         p.Start,
