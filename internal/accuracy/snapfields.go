@@ -1,0 +1,38 @@
+package accuracy
+
+import (
+	"github.com/gpuwatch/gpuwatch/internal/gaps"
+	"github.com/gpuwatch/gpuwatch/internal/report"
+)
+
+// Every field of the engine's snapshot the scorer reads goes through this
+// file. Today's snapshot has one share, Timeslice.Share (slice/period,
+// which analyze reports as the measured share); the estimator being
+// rewritten adds Snapshot.Share (gaps.ShareEstimate: Ratio, Err,
+// Resolved: the fraction of busy time the VF held the GPU), renames
+// Timeslice.Share/ShareErr to ScheduleShare/ScheduleShareErr, and adds a
+// window kind gaps.Steal. Switch the bodies below when that lands.
+
+// measuredShare is the estimator's measured share and its standard error;
+// ok is false when it resolved none.
+func measuredShare(s *gaps.Snapshot) (ratio, err float64, ok bool) {
+	ts := &s.Timeslice
+	return ts.Share, ts.ShareErr, ts.Detected
+}
+
+// scheduleShare is the schedule's share (slice/period) and its error.
+func scheduleShare(s *gaps.Snapshot) (ratio, err float64, ok bool) {
+	ts := &s.Timeslice
+	return ts.Share, ts.ShareErr, ts.Detected
+}
+
+// isSteal reports whether w is a steal window (completions held back by
+// the guest's vCPU being descheduled). Today's engine has no such kind.
+func isSteal(w gaps.Window) bool { return false }
+
+// passes reports whether analyze's verdict on s passes an expectation
+// of share x (what `gpuwatch analyze --expect x` exits 0 on).
+func passes(s *gaps.Snapshot, x float64) bool {
+	a := report.Build(s, report.InputStats{}, &report.Expectation{Share: x})
+	return a.Verdict != nil && a.Verdict.OK && !a.Verdict.Undetermined
+}
