@@ -1,0 +1,149 @@
+package accuracy
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/gpuwatch/gpuwatch/internal/event"
+	"github.com/gpuwatch/gpuwatch/internal/simulate"
+)
+
+// onTimes are our complete turns inside the trace: from one switched-out
+// window's end to the next one's start.
+func onTimes(tr *simulate.Truth) []float64 {
+	var out []float64
+	for i := 1; i < len(tr.Windows); i++ {
+		out = append(out, tr.Windows[i].Start-tr.Windows[i-1].End)
+	}
+	return out
+}
+
+// latticeDev is each turn start's distance from the lattice of the
+// first start and the nominal period.
+func latticeDev(tr *simulate.Truth) []float64 {
+	var dev []float64
+	t0 := tr.Windows[0].End
+	for _, w := range tr.Windows {
+		k := math.Round((w.End - t0) / tr.NominalPeriod)
+		dev = append(dev, w.End-t0-k*tr.NominalPeriod)
+	}
+	return dev
+}
+
+func rms(x []float64) float64 {
+	var s float64
+	for _, v := range x {
+		s += v * v
+	}
+	return math.Sqrt(s / float64(len(x)))
+}
+
+// TestGridTruth checks the simulator's truth on every host-model scenario
+// of the grid (Quick with -short), without the estimator: the held share
+// is a fraction, windows lie in the trace in order; steal runs have steal
+// episodes, outage and starvation runs their spans inside one busy window
+// and a held share below the schedule's; liquid on-times are whole quanta;
+// fairness keeps the accumulated on-time error within twice the jitter;
+// accumulating jitter drifts off the lattice, deadline jitter stays on it.
+func TestGridTruth(t *testing.T) {
+	g := Grid()
+	if testing.Short() {
+		g = Quick()
+	}
+	n := 0
+	for _, sc := range g {
+		c := Class(sc)
+		switch c {
+		case "drift", "deadline-jitter", "fairness", "liquid", "steal", "outage", "starvation":
+		default:
+			continue
+		}
+		n++
+		tr, err := simulate.Run(sc, func(event.Event) error { return nil })
+		if err != nil {
+			t.Fatalf("%s: %v", sc.Name, err)
+		}
+		if err := truthInvariants(c, &tr); err != "" {
+			t.Errorf("%s: %s", sc.Name, err)
+		}
+	}
+	if n < 30 {
+		t.Fatalf("only %d host-model scenarios", n)
+	}
+}
+
+func truthInvariants(class string, tr *simulate.Truth) string {
+	if tr.HeldShare <= 0 || tr.HeldShare > 1 || tr.BusyTime <= 0 || tr.BusyTime > tr.End-tr.Start+1e-9 {
+		return fmtS("held share %v over %v s busy", tr.HeldShare, tr.BusyTime)
+	}
+	if len(tr.Windows) < 10 {
+		return fmtS("%d windows", len(tr.Windows))
+	}
+	for i, w := range tr.Windows {
+		if w.Start < tr.Start || w.End > tr.End || w.End <= w.Start || (i > 0 && w.Start < tr.Windows[i-1].End) {
+			return fmtS("window %d %+v", i, w)
+		}
+	}
+	j := tr.Jitter
+	switch class {
+	case "steal":
+		if len(tr.Steal) < 5 {
+			return fmtS("%d steal episodes", len(tr.Steal))
+		}
+	case "outage", "starvation":
+		if len(tr.Outages) != 1 {
+			return fmtS("outages %+v", tr.Outages)
+		}
+		o := tr.Outages[0]
+		in := false
+		for _, w := range tr.Windows {
+			in = in || (w.Busy && w.Start <= o.Start && w.End >= o.End)
+		}
+		if !in {
+			return fmtS("outage %+v in no busy window", o)
+		}
+		// a saturating guest: the held share is the schedule's share
+		// over the time outside the outage
+		lost := (o.End - o.Start) / (tr.End - tr.Start)
+		if want := tr.Slices[0] / tr.NominalPeriod * (1 - lost); math.Abs(tr.HeldShare-want) > 0.01 {
+			return fmtS("held share %v, want ≈ %v (%.0f%% of the trace lost)", tr.HeldShare, want, 100*lost)
+		}
+	case "liquid":
+		q := tr.Quantum
+		if q <= 0 {
+			return "no quantum"
+		}
+		for _, on := range onTimes(tr) {
+			if m := math.Round(on / q); m < 1 || math.Abs(on-m*q) > j+1e-9 {
+				return fmtS("on-time %v not a whole number of %v quanta (± %v)", on, q, j)
+			}
+		}
+		if tr.Period <= 0 || tr.PeriodStd < 0 {
+			return fmtS("period %v ± %v", tr.Period, tr.PeriodStd)
+		}
+	case "fairness":
+		var sum, worst float64
+		for i, on := range onTimes(tr) {
+			sum += on
+			worst = math.Max(worst, math.Abs(sum-float64(i+1)*tr.Slices[0]))
+		}
+		if worst > 2*j+1e-8 {
+			return fmtS("accumulated on-time error %.1f µs (jitter %.0f µs)", worst*1e6, j*1e6)
+		}
+	case "drift":
+		d := latticeDev(tr)
+		if late := rms(d[len(d)-len(d)/4:]); late < 2*j {
+			return fmtS("rms lattice deviation %.0f µs in the last quarter: no drift (jitter %.0f µs)", late*1e6, j*1e6)
+		}
+	case "deadline-jitter":
+		for _, v := range latticeDev(tr) {
+			if math.Abs(v) > 2*j+1e-8 {
+				return fmtS("turn %.0f µs off its lattice point (jitter %.0f µs)", v*1e6, j*1e6)
+			}
+		}
+	}
+	return ""
+}
+
+func fmtS(f string, a ...any) string { return fmt.Sprintf(f, a...) }
