@@ -268,14 +268,33 @@ func FuzzRun(f *testing.F) {
 	f.Add(uint64(7), uint8(8), uint16(1000), uint16(50), uint16(100), uint8(1), uint8(1), uint16(120), uint8(1), uint8(8), uint16(50))
 	f.Add(uint64(9), uint8(4), uint16(3000), uint16(200), uint16(0), uint8(2), uint8(2), uint16(9000), uint8(2), uint8(3), uint16(0))
 	f.Add(uint64(3), uint8(16), uint16(1000), uint16(0), uint16(999), uint8(1), uint8(3), uint16(2500), uint8(3), uint8(1), uint16(7))
+	f.Add(uint64(1)<<8|1<<11|5<<12|3<<18|1<<21|50<<22|20<<29|1<<37|5<<38, uint8(3), uint16(2000), uint16(200), uint16(100), uint8(3), uint8(0), uint16(200), uint8(2), uint8(4), uint16(0))
+	f.Add(uint64(2)<<9|1<<21|1<<37|1<<41|9<<42|4<<47, uint8(2), uint16(6000), uint16(200), uint16(150), uint8(4), uint8(1), uint16(300), uint8(2), uint8(4), uint16(0))
 	f.Fuzz(func(t *testing.T, seed uint64, vfs uint8, sliceUs, costUs, jitUs uint16, pol, wl uint8, jobUs uint16, hwl, depth uint8, lost uint16) {
 		wls := []string{"saturate", "frames", "bursts", "long"}
 		sc := Scenario{
 			VFs: int(vfs % 20), Slices: []time.Duration{time.Duration(sliceUs) * time.Microsecond},
 			SwitchCost: time.Duration(costUs) * time.Microsecond, Jitter: time.Duration(jitUs) * time.Microsecond,
-			Policy: []Policy{Strict, Skip, None}[pol%3], Duration: 150 * time.Millisecond, Seed: seed, LostEvery: int(lost),
+			Policy: []Policy{Strict, Skip, None, Liquid, Fairness}[pol%5], Duration: 150 * time.Millisecond, Seed: seed, LostEvery: int(lost),
 			Rings: []Ring{{Name: "gfx", Job: Dist{[]string{"const", "exp", "uniform"}[seed%3], time.Duration(jobUs) * time.Microsecond},
 				HWLimit: int(hwl % 5), Workload: Workload{Kind: wls[wl%4], Depth: int(depth % 10)}}},
+		}
+		// the host models, from the seed's higher bits
+		if seed>>8&1 == 1 {
+			sc.JitterMode = Deadline
+		}
+		sc.SwitchStep = time.Duration(seed>>9&3) * 50 * time.Microsecond
+		if seed>>11&1 == 1 {
+			sc.StealEvery, sc.StealLen = time.Duration(seed>>12&63+1)*time.Millisecond, time.Duration(seed>>18&7)*500*time.Microsecond
+		}
+		if seed>>21&1 == 1 {
+			sc.Outages = []Outage{{At: time.Duration(seed>>22&127) * time.Millisecond, Len: time.Duration(seed>>29&255+1) * time.Millisecond}}
+		}
+		if seed>>37&1 == 1 && sc.VFs > 1 {
+			sc.Neighbours = []Neighbour{{Load: float64(seed>>38&7) / 7}}
+			if seed>>41&1 == 1 {
+				sc.Neighbours[0] = Neighbour{On: time.Duration(seed>>42&31+1) * time.Millisecond, Off: time.Duration(seed>>47&31+1) * time.Millisecond}
+			}
 		}
 		var evs []event.Event
 		tr, err := Run(sc, func(ev event.Event) error { evs = append(evs, ev); return nil })
