@@ -172,10 +172,12 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 			ringNames = append(ringNames, r)
 		}
 	}
-	if _, err := simulate.ParseWorkload(*workload); err != nil {
+	wl, err := simulate.ParseWorkload(*workload)
+	if err != nil {
 		return usageErr("--workload: %v", err)
 	}
-	if _, err := simulate.ParseDist(*jobDist); err != nil {
+	dist, err := simulate.ParseDist(*jobDist)
+	if err != nil {
 		return usageErr("--job-dist: %v", err)
 	}
 	jm, err := simulate.ParseJitterMode(*jitterMode)
@@ -218,7 +220,7 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 		VFs: *vfs, Slices: slices, SwitchCost: *sw, SwitchStep: *switchStep, Jitter: *jitter, JitterMode: jm,
 		Policy: pol, NeighbourLoad: nload, NeighbourOn: nonoff[0], NeighbourOff: nonoff[1], Neighbours: nb,
 		StealEvery: *stealEvery, StealLen: *stealLen, Outages: outages, CPUs: *cpus,
-		Workload: *workload, Rings: ringNames, Job: *job, JobDist: *jobDist, FPS: *fps, JobsPerFrame: *perFrame,
+		Workload: wl, Rings: ringNames, Job: *job, JobDist: dist, FPS: *fps, JobsPerFrame: *perFrame,
 		Duration: *duration, Start: *start, Seed: *seed, Gen: gen, Nanoseconds: *ns, LostEvery: *lostEvery,
 	}
 	if pol == simulate.None {

@@ -14,7 +14,7 @@ import (
 // guest's workload (long, frame-paced, bursts, saturating), or
 // passthrough.
 func Class(sc simulate.Scenario) string {
-	wl := "saturate"
+	wl := simulate.Saturate
 	if len(sc.Rings) > 0 {
 		wl = sc.Rings[0].Workload.Kind
 	}
@@ -26,7 +26,7 @@ func Classify(p simulate.Params) string {
 	return classOf(p.Policy, p.Workload, p.Jitter, p.JitterMode, p.StealEvery, p.Outages)
 }
 
-func classOf(pol simulate.Policy, wl string, jitter time.Duration, mode simulate.JitterMode, steal time.Duration, outages []simulate.Outage) string {
+func classOf(pol simulate.Policy, wl simulate.WorkloadKind, jitter time.Duration, mode simulate.JitterMode, steal time.Duration, outages []simulate.Outage) string {
 	if pol == simulate.None {
 		return "passthrough"
 	}
@@ -147,7 +147,7 @@ func grid(quick bool) []simulate.Scenario {
 	gens := []tracefs.Generation{tracefs.GenAMD, tracefs.GenDRM, tracefs.Gen617}
 	vfsList := []int{2, 4, 8, 16}
 	slices := []time.Duration{1, 3, 6, 12}
-	dists := []string{"const", "exp", "uniform"}
+	dists := []simulate.DistKind{simulate.Const, simulate.Exp, simulate.Uniform}
 	n := 0
 	// Saturating: every VF count × every slice, strict and skip, one or
 	// two rings, jobs a twentieth of the slice (at least 50µs).
@@ -208,7 +208,7 @@ func grid(quick bool) []simulate.Scenario {
 		n++
 	}
 	// Passthrough: saturating, frame-paced and bursts, never switched out.
-	for _, wl := range []string{"saturate", "frames", "bursts"} {
+	for _, wl := range []simulate.WorkloadKind{simulate.Saturate, simulate.Frames, simulate.Bursts} {
 		add(simulate.Params{Policy: simulate.None, VFs: 1, Workload: wl, Rings: []string{"gfx", "sdma0"},
 			Job: 300 * time.Microsecond, JobDist: "exp", FPS: 60, JobsPerFrame: 8,
 			Gen: gens[n%3], Nanoseconds: n%2 == 1, Duration: 2 * time.Second})

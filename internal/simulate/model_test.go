@@ -176,7 +176,7 @@ func afterSteal(st []Span, t int64) bool {
 // truth's schedule.
 func TestInvariants(t *testing.T) {
 	for _, pol := range []Policy{Strict, Skip, Liquid, Fairness, None} {
-		for _, wl := range []string{"saturate", "frames", "bursts", "long"} {
+		for _, wl := range []WorkloadKind{Saturate, Frames, Bursts, Long} {
 			sc := baseScenario()
 			sc.Policy, sc.VFs = pol, 4
 			sc.Slices = []time.Duration{3 * time.Millisecond, 2 * time.Millisecond}
@@ -189,7 +189,7 @@ func TestInvariants(t *testing.T) {
 				sc.Rings[0].Job = Dist{"uniform", 8 * time.Millisecond}
 				sc.Rings[1].Workload.Kind = "saturate"
 			}
-			sc.Name = string(pol) + "/" + wl
+			sc.Name = string(pol) + "/" + string(wl)
 			t.Run(sc.Name, func(t *testing.T) {
 				evs, tr := collect(t, sc)
 				if len(evs) < 100 {
@@ -271,12 +271,12 @@ func FuzzRun(f *testing.F) {
 	f.Add(uint64(1)<<8|1<<11|5<<12|3<<18|1<<21|50<<22|20<<29|1<<37|5<<38, uint8(3), uint16(2000), uint16(200), uint16(100), uint8(3), uint8(0), uint16(200), uint8(2), uint8(4), uint16(0))
 	f.Add(uint64(2)<<9|1<<21|1<<37|1<<41|9<<42|4<<47, uint8(2), uint16(6000), uint16(200), uint16(150), uint8(4), uint8(1), uint16(300), uint8(2), uint8(4), uint16(0))
 	f.Fuzz(func(t *testing.T, seed uint64, vfs uint8, sliceUs, costUs, jitUs uint16, pol, wl uint8, jobUs uint16, hwl, depth uint8, lost uint16) {
-		wls := []string{"saturate", "frames", "bursts", "long"}
+		wls := []WorkloadKind{Saturate, Frames, Bursts, Long}
 		sc := Scenario{
 			VFs: int(vfs % 20), Slices: []time.Duration{time.Duration(sliceUs) * time.Microsecond},
 			SwitchCost: time.Duration(costUs) * time.Microsecond, Jitter: time.Duration(jitUs) * time.Microsecond,
 			Policy: []Policy{Strict, Skip, None, Liquid, Fairness}[pol%5], Duration: 150 * time.Millisecond, Seed: seed, LostEvery: int(lost),
-			Rings: []Ring{{Name: "gfx", Job: Dist{[]string{"const", "exp", "uniform"}[seed%3], time.Duration(jobUs) * time.Microsecond},
+			Rings: []Ring{{Name: "gfx", Job: Dist{[]DistKind{Const, Exp, Uniform}[seed%3], time.Duration(jobUs) * time.Microsecond},
 				HWLimit: int(hwl % 5), Workload: Workload{Kind: wls[wl%4], Depth: int(depth % 10)}}},
 		}
 		// the host models, from the seed's higher bits

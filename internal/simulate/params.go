@@ -29,12 +29,12 @@ type Params struct {
 	StealEvery, StealLen time.Duration
 	// Outages: spans with no turn for our VF (Scenario.Outages).
 	Outages  []Outage
-	Workload string   // saturate, frames, bursts, long
+	Workload WorkloadKind
 	Rings    []string // ring names; "" → gfx
 	// Job is the mean job duration of the first ring (sdma rings: a
 	// third of it); 0 → 300µs, or 2.5 slices for "long".
 	Job          time.Duration
-	JobDist      string // const, exp, uniform
+	JobDist      DistKind
 	FPS          float64
 	JobsPerFrame int
 	Duration     time.Duration

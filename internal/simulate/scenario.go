@@ -86,22 +86,41 @@ func ParseJitterMode(s string) (JitterMode, error) {
 	return "", fmt.Errorf("unknown jitter mode %q (want accumulate or deadline)", s)
 }
 
+// WorkloadKind is how a ring's process submits jobs (Workload).
+type WorkloadKind string
+
+const (
+	Saturate WorkloadKind = "saturate"
+	Frames   WorkloadKind = "frames"
+	Bursts   WorkloadKind = "bursts"
+	Long     WorkloadKind = "long"
+)
+
 // ParseWorkload reads a workload kind: "saturate", "frames", "bursts" or
 // "long".
-func ParseWorkload(s string) (string, error) {
-	switch s {
-	case "saturate", "frames", "bursts", "long":
-		return s, nil
+func ParseWorkload(s string) (WorkloadKind, error) {
+	switch k := WorkloadKind(s); k {
+	case Saturate, Frames, Bursts, Long:
+		return k, nil
 	}
 	return "", fmt.Errorf("unknown workload %q (want saturate, frames, bursts or long)", s)
 }
 
+// DistKind is a job-duration distribution's shape (Dist).
+type DistKind string
+
+const (
+	Const   DistKind = "const"
+	Exp     DistKind = "exp"
+	Uniform DistKind = "uniform" // Mean ± 50 %
+)
+
 // ParseDist reads a job-duration distribution kind: "const", "exp" or
 // "uniform".
-func ParseDist(s string) (string, error) {
-	switch s {
-	case "const", "exp", "uniform":
-		return s, nil
+func ParseDist(s string) (DistKind, error) {
+	switch k := DistKind(s); k {
+	case Const, Exp, Uniform:
+		return k, nil
 	}
 	return "", fmt.Errorf("unknown distribution %q (want const, exp or uniform)", s)
 }
@@ -148,16 +167,16 @@ func ParseOutage(s, kind string) (Outage, error) {
 
 // Dist is a job-duration distribution.
 type Dist struct {
-	// Kind is "const", "exp" or "uniform" (Mean ± 50 %).
-	Kind string
+	// Kind is Const, Exp or Uniform (Mean ± 50 %); "" means Const.
+	Kind DistKind
 	Mean time.Duration
 }
 
 // Workload is how a ring's process submits jobs.
 type Workload struct {
-	// Kind is "saturate", "frames", "bursts" or "long" ("long" is
-	// "saturate" whose jobs outlast a slice; set Ring.Job accordingly).
-	Kind string
+	// Kind is Saturate, Frames, Bursts or Long (Long is Saturate whose
+	// jobs outlast a slice; set Ring.Job accordingly); "" means Saturate.
+	Kind WorkloadKind
 	// Depth is the number of jobs the process keeps submitted (saturate,
 	// bursts, long); 0 means 4, at most 48.
 	Depth int
@@ -349,7 +368,7 @@ func (sc *Scenario) Validate() error {
 		if r.Job.Kind == "" {
 			r.Job.Kind = "const"
 		}
-		if _, err := ParseDist(r.Job.Kind); err != nil {
+		if _, err := ParseDist(string(r.Job.Kind)); err != nil {
 			return fmt.Errorf("scenario %s: ring %s: job %w", sc.Name, r.Name, err)
 		}
 		w := &r.Workload
