@@ -107,16 +107,15 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 	stealEvery := fs.Duration("steal-every", 0, "vCPU steal on the interrupt CPU: one episode per this `DURATION` on average (Poisson)")
 	stealLen := fs.Duration("steal-len", 1500*time.Microsecond, "length of a steal episode (± 25 %)")
 	var outages []simulate.Outage
-	fs.Func("outage", "our VF gets no turn for LEN from AT after the trace's start (`AT+LEN`, e.g. 2s+1.5s; repeatable)", func(v string) error {
-		o, err := simulate.ParseOutage(v, "outage")
-		outages = append(outages, o)
-		return err
-	})
-	fs.Func("starve", "starvation: no turn for our VF for LEN from AT, jobs left in flight (`AT+LEN`, e.g. 1s+5s; repeatable)", func(v string) error {
-		o, err := simulate.ParseOutage(v, "starve")
-		outages = append(outages, o)
-		return err
-	})
+	outageFlag := func(kind, usage string) {
+		fs.Func(kind, usage, func(v string) error {
+			o, err := simulate.ParseOutage(v, kind)
+			outages = append(outages, o)
+			return err
+		})
+	}
+	outageFlag("outage", "our VF gets no turn for LEN from AT after the trace's start (`AT+LEN`, e.g. 2s+1.5s; repeatable)")
+	outageFlag("starve", "starvation: no turn for our VF for LEN from AT, jobs left in flight (`AT+LEN`, e.g. 1s+5s; repeatable)")
 	workload := fs.String("workload", "saturate", "guest workload: saturate, frames, bursts, long")
 	rings := fs.String("rings", "gfx", "comma-separated ring names (gfx, sdma0, comp_1.0.0, ...)")
 	job := fs.Duration("job", 0, "mean job duration on the first ring (sdma rings: a third); 0: 300µs, or 2.5 slices for --workload long")

@@ -9,36 +9,6 @@ import (
 	"github.com/gpuwatch/gpuwatch/internal/simulate"
 )
 
-// onTimes are our complete turns inside the trace: from one switched-out
-// window's end to the next one's start.
-func onTimes(tr *simulate.Truth) []float64 {
-	var out []float64
-	for i := 1; i < len(tr.Windows); i++ {
-		out = append(out, tr.Windows[i].Start-tr.Windows[i-1].End)
-	}
-	return out
-}
-
-// latticeDev is each turn start's distance from the lattice of the
-// first start and the nominal period.
-func latticeDev(tr *simulate.Truth) []float64 {
-	var dev []float64
-	t0 := tr.Windows[0].End
-	for _, w := range tr.Windows {
-		k := math.Round((w.End - t0) / tr.NominalPeriod)
-		dev = append(dev, w.End-t0-k*tr.NominalPeriod)
-	}
-	return dev
-}
-
-func rms(x []float64) float64 {
-	var s float64
-	for _, v := range x {
-		s += v * v
-	}
-	return math.Sqrt(s / float64(len(x)))
-}
-
 // TestGridTruth checks the simulator's truth on every host-model scenario
 // of the grid (Quick with -short), without the estimator: the held share
 // is a fraction, windows lie in the trace in order; steal runs have steal
@@ -114,7 +84,7 @@ func truthInvariants(class string, tr *simulate.Truth) string {
 		if q <= 0 {
 			return "no quantum"
 		}
-		for _, on := range onTimes(tr) {
+		for _, on := range tr.OnTimes() {
 			if m := math.Round(on / q); m < 1 || math.Abs(on-m*q) > j+1e-9 {
 				return fmtS("on-time %v not a whole number of %v quanta (± %v)", on, q, j)
 			}
@@ -124,7 +94,7 @@ func truthInvariants(class string, tr *simulate.Truth) string {
 		}
 	case "fairness":
 		var sum, worst float64
-		for i, on := range onTimes(tr) {
+		for i, on := range tr.OnTimes() {
 			sum += on
 			worst = math.Max(worst, math.Abs(sum-float64(i+1)*tr.Slices[0]))
 		}
@@ -132,12 +102,17 @@ func truthInvariants(class string, tr *simulate.Truth) string {
 			return fmtS("accumulated on-time error %.1f µs (jitter %.0f µs)", worst*1e6, j*1e6)
 		}
 	case "drift":
-		d := latticeDev(tr)
-		if late := rms(d[len(d)-len(d)/4:]); late < 2*j {
-			return fmtS("rms lattice deviation %.0f µs in the last quarter: no drift (jitter %.0f µs)", late*1e6, j*1e6)
+		// the mean square deviation of the last quarter of the turns
+		d := tr.LatticeDeviation()
+		var ms float64
+		for _, v := range d[len(d)-len(d)/4:] {
+			ms += v * v / float64(len(d)/4)
+		}
+		if ms < 4*j*j {
+			return fmtS("rms lattice deviation %.0f µs in the last quarter: no drift (jitter %.0f µs)", math.Sqrt(ms)*1e6, j*1e6)
 		}
 	case "deadline-jitter":
-		for _, v := range latticeDev(tr) {
+		for _, v := range tr.LatticeDeviation() {
 			if math.Abs(v) > 2*j+1e-8 {
 				return fmtS("turn %.0f µs off its lattice point (jitter %.0f µs)", v*1e6, j*1e6)
 			}

@@ -13,16 +13,6 @@ const (
 	us = time.Microsecond
 )
 
-// onTimes are our complete turns inside the trace: from one switched-out
-// window's end to the next one's start.
-func onTimes(tr Truth) []float64 {
-	var out []float64
-	for i := 1; i < len(tr.Windows); i++ {
-		out = append(out, tr.Windows[i].Start-tr.Windows[i-1].End)
-	}
-	return out
-}
-
 // TestHostModels: every host model keeps the model's laws (verify).
 func TestHostModels(t *testing.T) {
 	for name, f := range map[string]func(*Scenario){
@@ -69,21 +59,6 @@ func TestHostModels(t *testing.T) {
 	}
 }
 
-// latticeDev is each turn start's distance from the lattice the first
-// start and the nominal period span.
-func latticeDev(tr Truth) []float64 {
-	var dev []float64
-	if len(tr.Windows) == 0 {
-		return nil
-	}
-	t0 := tr.Windows[0].End
-	for _, w := range tr.Windows {
-		k := math.Round((w.End - t0) / tr.NominalPeriod)
-		dev = append(dev, w.End-t0-k*tr.NominalPeriod)
-	}
-	return dev
-}
-
 func rms(x []float64) float64 {
 	var s float64
 	for _, v := range x {
@@ -103,13 +78,13 @@ func TestJitterModes(t *testing.T) {
 	sc.JitterMode = Deadline
 	_, dl := collect(t, sc)
 
-	d := latticeDev(dl)
+	d := dl.LatticeDeviation()
 	for i, v := range d {
 		if math.Abs(v) > 2*j.Seconds()+1e-9 {
 			t.Fatalf("deadline: turn %d is %.1f µs off its lattice point (jitter %v)", i, v*1e6, j)
 		}
 	}
-	a := latticeDev(acc)
+	a := acc.LatticeDeviation()
 	q := len(a) / 4
 	early, late := rms(a[:q]), rms(a[len(a)-q:])
 	if late < 4*j.Seconds() || late < 2*early {
@@ -149,7 +124,7 @@ func TestFairnessBounded(t *testing.T) {
 	sc.Jitter, sc.Duration = 100*us, 3*time.Second
 	worst := func(tr Truth) float64 {
 		var sum, w float64
-		for i, on := range onTimes(tr) {
+		for i, on := range tr.OnTimes() {
 			sum += on
 			w = math.Max(w, math.Abs(sum-float64(i+1)*0.006))
 		}
@@ -177,7 +152,7 @@ func TestLiquidQuantum(t *testing.T) {
 		t.Fatalf("quantum %v", tr.Quantum)
 	}
 	mult := map[int]int{}
-	for _, on := range onTimes(tr) {
+	for _, on := range tr.OnTimes() {
 		m := math.Round(on / 0.006)
 		if math.Abs(on-m*0.006) > 1e-9 || m < 1 {
 			t.Fatalf("on-time %v is no whole multiple of 6 ms", on)

@@ -1,6 +1,9 @@
 package simulate
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Truth is what really happened in a simulated run, as our VF (VF 0) lived
 // it. Times are trace-clock seconds (the clock of the emitted events),
@@ -116,6 +119,33 @@ func (t *Truth) SliceDuration() time.Duration { return dur(t.Slice) }
 
 // PeriodDuration is Period as a Duration.
 func (t *Truth) PeriodDuration() time.Duration { return dur(t.Period) }
+
+// OnTimes are the lengths (seconds) of our complete turns inside the
+// trace: from one switched-out window's end to the next one's start.
+func (t *Truth) OnTimes() []float64 {
+	var out []float64
+	for i := 1; i < len(t.Windows); i++ {
+		out = append(out, t.Windows[i].Start-t.Windows[i-1].End)
+	}
+	return out
+}
+
+// LatticeDeviation is, for each of our turns that starts after a window
+// inside the trace, its distance (seconds) from the nearest point of the
+// lattice that the first such start and NominalPeriod span: bounded by the
+// jitter on a deadline host, a random walk on an accumulating one.
+func (t *Truth) LatticeDeviation() []float64 {
+	if len(t.Windows) == 0 || t.NominalPeriod <= 0 {
+		return nil
+	}
+	var dev []float64
+	t0 := t.Windows[0].End
+	for _, w := range t.Windows {
+		k := math.Round((w.End - t0) / t.NominalPeriod)
+		dev = append(dev, w.End-t0-k*t.NominalPeriod)
+	}
+	return dev
+}
 
 // Seen reports whether w is a switch-out the guest can observe: busy and
 // not a self switch.
