@@ -224,6 +224,11 @@ func Score(tr *simulate.Truth, s *gaps.Snapshot) Result {
 		r.ModeOK = !ts.Detected || ts.Mode == gaps.ModeNone
 	}
 	r.VFsOK = ts.VFs == tr.VFs || (tr.Policy == simulate.None && !ts.Detected)
+	if tr.Policy == simulate.Liquid && tr.BusyVFs > 0 {
+		// a liquid host: the most VFs seen busy in one round
+		r.TrueVFs = tr.BusyVFs
+		r.VFsOK = ts.VFs == tr.BusyVFs
+	}
 	if m, se, ok := measuredShare(s); ok {
 		r.Share, r.ShareSE = m, se
 		if tr.BusyTime > 0 {

@@ -34,6 +34,10 @@ type host struct {
 	outages []outageNs
 	pend    cand
 	pendOK  bool
+	// ts is the trace's start; maxVFs the most VFs (ours included) that
+	// held the GPU in one round starting inside the trace.
+	ts     int64
+	maxVFs int
 	// turn receives each of our turns [s,e) and the start of the next
 	// one (the off-window is [e,next)) as it is generated.
 	turn func(s, e, next int64, self bool)
@@ -80,6 +84,7 @@ type outageNs struct {
 // setOutages converts the scenario's outages to absolute times (trace
 // start ts).
 func (h *host) setOutages(ts int64) {
+	h.ts = ts
 	for _, o := range h.sc.Outages {
 		h.outages = append(h.outages, outageNs{ts + int64(o.At), ts + int64(o.At+o.Len), o.Kind})
 	}
@@ -168,6 +173,7 @@ func (h *host) round() cand {
 	c0 := h.cost()
 	t := e + c0
 	any := false
+	ran := 1
 	for k := 1; k < sc.VFs; k++ {
 		switch sc.Policy {
 		case Skip:
@@ -180,6 +186,7 @@ func (h *host) round() cand {
 			}
 		}
 		any = true
+		ran++
 		var ek int64
 		if sc.Policy == Liquid && h.phase != nil {
 			// the neighbour's work runs out: it is switched out early,
@@ -207,6 +214,9 @@ func (h *host) round() cand {
 		}
 	}
 	h.next = t
+	if s >= h.ts {
+		h.maxVFs = max(h.maxVFs, ran)
+	}
 	return cand{s: s, e: e, next: t, self: !any}
 }
 

@@ -204,6 +204,13 @@ func TestNeighbourLoads(t *testing.T) {
 			t.Fatalf("window %+v: %v long, want VF 1's 2 ms + 2 switches only", w, l)
 		}
 	}
+	if tr.BusyVFs != 2 {
+		t.Fatalf("%d VFs busy in a round, want 2 (VF 2 never runs)", tr.BusyVFs)
+	}
+	sc.Policy = Strict
+	if _, tr := collect(t, sc); tr.BusyVFs != 3 {
+		t.Fatalf("strict: %d VFs busy in a round, want 3", tr.BusyVFs)
+	}
 }
 
 // TestSteal: no completion is signalled inside a steal episode; those

@@ -597,6 +597,7 @@ func (s *sim) finish() {
 			s.tr.Outages = append(s.tr.Outages, OutageSpan{secs(max(o.a, s.ts)), secs(min(o.b, s.te)), o.kind})
 		}
 	}
+	s.tr.BusyVFs = s.host.maxVFs
 	// turns recorded past an early stop
 	if s.sc.Policy == None {
 		s.tr.Share = 1

@@ -70,6 +70,11 @@ type Truth struct {
 	// Quantum (liquid) is our VF's quantum, seconds: each on-time is a
 	// whole multiple of it (± the per-switch jitter).
 	Quantum float64 `json:"quantum,omitempty"`
+	// BusyVFs is the most VFs (ours included) that held the GPU in one
+	// round of the host's schedule starting in the trace: VFs on a strict
+	// or fairness host, fewer when a skipping or liquid host's neighbours
+	// stay idle.
+	BusyVFs int `json:"busy_vfs,omitempty"`
 	// Steal are the episodes (clipped to the trace) in which the guest
 	// vCPU taking the GPU interrupt was descheduled: completions inside
 	// one are signalled together just after it ends.
