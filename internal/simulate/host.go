@@ -25,7 +25,8 @@ type host struct {
 	next  int64   // our next candidate turn starts here
 	phase []int64 // per VF, with neighbours on/off
 	total int64   // cumulative active time at the end of the last window
-	// dl (Deadline mode) is the nominal instant of the last switch-out.
+	// dl (Deadline mode) is the deadline clock: the nominal start of the
+	// turn under way (after cost), then its nominal switch-out (after end).
 	dl int64
 	// owed (Fairness) is each VF's accumulated on-time minus its due.
 	owed []int64
@@ -54,7 +55,7 @@ func newHost(sc *Scenario, rng *rand.Rand, t0 int64, turn func(s, e, next int64,
 	if !h.pass {
 		// start somewhere inside a period
 		h.next = t0 - int64(rng.Float64()*float64(sc.NominalPeriod()))
-		h.dl = h.next - int64(sc.SwitchCost)
+		h.dl = h.next
 		if sc.Policy == Skip || sc.Policy == Liquid {
 			onoff := false
 			for k := 1; k < sc.VFs; k++ {
