@@ -24,8 +24,9 @@ const simulateUsage = `usage: gpuwatch simulate [flags]
 Simulates a GPU time-sliced between VFs by a host scheduler and a guest
 driving jobs on its rings, and writes the guest's GPU scheduler events as
 'trace-cmd report' text in one kernel generation's format; --truth writes
-what really happened (slice, period, share, every switched-out window) as
-JSON. Seeded: the same flags give the same bytes.
+what really happened (slice, period, share, held share, every switched-out
+window, steal and outage spans) as JSON. Seeded: the same flags give the
+same bytes.
 
 examples:
   gpuwatch simulate --vfs 2 --slice 6ms -o half.report --truth half.truth.json

@@ -213,6 +213,33 @@ func TestSimulateHostModels(t *testing.T) {
 	}
 }
 
+// TestSimulateUsageExamples: every example in the usage text runs (the
+// --size one is TestSimulateSize's).
+func TestSimulateUsageExamples(t *testing.T) {
+	n := 0
+	for _, l := range strings.Split(simulateUsage, "\n") {
+		l = strings.TrimSpace(l)
+		if !strings.HasPrefix(l, "gpuwatch simulate ") || strings.Contains(l, "--size") {
+			continue
+		}
+		n++
+		dir := t.TempDir()
+		args := strings.Fields(strings.TrimPrefix(l, "gpuwatch simulate "))
+		for i, a := range args {
+			if i > 0 && (args[i-1] == "-o" || args[i-1] == "--truth") {
+				args[i] = filepath.Join(dir, a)
+			}
+		}
+		args = append(args, "--duration", "200ms", "-o", filepath.Join(dir, "out.report"))
+		if code, _, stderr := simulateCLI(t, args...); code != exitOK {
+			t.Errorf("%s: exit %d: %s", l, code, stderr)
+		}
+	}
+	if n < 6 {
+		t.Fatalf("%d examples found", n)
+	}
+}
+
 func TestByteSize(t *testing.T) {
 	for in, want := range map[string]int64{"1024": 1024, "64KB": 64 << 10, "64MB": 64 << 20, "1GB": 1 << 30, "1.5k": 1536, "2MiB": 2 << 20} {
 		if got, err := byteSize(in); err != nil || got != want {
