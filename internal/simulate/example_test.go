@@ -66,7 +66,7 @@ func ExampleScenario_outage() {
 	}
 	fmt.Printf("share %.3f held share %.3f outage %.1f s\n", tr.Share, tr.HeldShare, tr.Outages[0].End-tr.Outages[0].Start)
 	// Output:
-	// share 0.362 held share 0.363 outage 1.5 s
+	// share 0.363 held share 0.364 outage 1.5 s
 }
 
 // A liquid host (GIM 3.0 liquid): the neighbour has work in 70% of the

@@ -239,14 +239,14 @@ func (h *host) busyAt(t int64) []bool {
 	return b
 }
 
-// inOutage returns the outage containing t, if any.
-func (h *host) inOutage(t int64) bool {
+// inOutage returns the end of the outage containing t, or -1.
+func (h *host) inOutage(t int64) int64 {
 	for _, o := range h.outages {
 		if t >= o.a && t < o.b {
-			return true
+			return o.b
 		}
 	}
-	return false
+	return -1
 }
 
 // outageIn returns the start of an outage beginning inside (s, e), or -1.
@@ -259,12 +259,14 @@ func (h *host) outageIn(s, e int64) int64 {
 	return -1
 }
 
-// accepted returns the next candidate turn our VF is given (outages
-// drop the others) and whether any was dropped.
+// accepted returns the next candidate turn our VF is given and whether
+// one was dropped: a turn that would start inside an outage is not given,
+// and the schedule resumes with our turn at the outage's end.
 func (h *host) accepted() (cand, bool) {
 	c := h.round()
 	dropped := false
-	for h.inOutage(c.s) {
+	for b := h.inOutage(c.s); b >= 0; b = h.inOutage(c.s) {
+		h.next, h.dl = b, b
 		c = h.round()
 		dropped = true
 	}

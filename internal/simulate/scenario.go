@@ -136,8 +136,8 @@ type Neighbour struct {
 
 // Outage is a span in which our VF gets no turn while the other VFs (or
 // nobody) hold the GPU: a host outage, or starvation. At is measured from
-// the trace's start. A turn under way at At is cut there; the first turn
-// after At+Len starts where the host's schedule puts it.
+// the trace's start. A turn under way at At is cut there; our next turn
+// starts at At+Len.
 type Outage struct {
 	At, Len time.Duration
 	// Kind labels the span in the truth: "outage" or "starve".
@@ -335,7 +335,7 @@ func (sc *Scenario) Validate() error {
 		sc.StealLen = 1500 * time.Microsecond
 	}
 	for i, o := range sc.Outages {
-		if o.At < 0 || o.Len <= 0 {
+		if o.At < 0 || o.Len <= 0 || o.At > 1<<60 || o.Len > 1<<60 {
 			return fmt.Errorf("scenario %s: outage %d at %v for %v (want at ≥ 0, length > 0)", sc.Name, i, o.At, o.Len)
 		}
 		if sc.Policy == None {
