@@ -190,11 +190,11 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 	if *switchStep < 0 {
 		return usageErr("--switch-step: %v is negative", *switchStep)
 	}
-	if *stealEvery < 0 {
-		return usageErr("--steal-every: %v is negative", *stealEvery)
+	if *stealEvery < 0 || (*stealEvery > 0 && *stealEvery < 100*time.Microsecond) {
+		return usageErr("--steal-every: %v, want 0 (none) or at least 100µs", *stealEvery)
 	}
-	if *stealLen <= 0 {
-		return usageErr("--steal-len: %v, want > 0", *stealLen)
+	if *stealLen < time.Microsecond {
+		return usageErr("--steal-len: %v, want at least 1µs", *stealLen)
 	}
 	nb, nload, nonoff, err := neighbourFlags(*load, *nOn, *nOff, *vfs)
 	if err != nil {

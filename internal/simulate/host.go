@@ -158,7 +158,7 @@ func (h *host) round() cand {
 		// we keep the GPU for another whole quantum.
 		q := sc.slice(0)
 		m := int64(1)
-		maxM := max(int64(MaxAlone/q), 1)
+		maxM := min(max(int64(MaxAlone/q), 1), maxQuanta)
 		for {
 			busy = h.busyAt(s + m*int64(q))
 			if anyTrue(busy) || m >= maxM {

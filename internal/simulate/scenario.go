@@ -38,8 +38,12 @@ const (
 const EarlySwitch = 500 * time.Microsecond
 
 // MaxAlone caps a liquid turn's whole-quantum extensions when no other VF
-// has work (GIM 3.0 gives a VF alone on the runlist 500 ms).
-const MaxAlone = 500 * time.Millisecond
+// has work (GIM 3.0 gives a VF alone on the runlist 500 ms); a turn is at
+// most maxQuanta quanta.
+const (
+	MaxAlone  = 500 * time.Millisecond
+	maxQuanta = 1000
+)
 
 // ParsePolicy reads "strict", "skip", "liquid", "fairness" or "none" (also
 // "solid", "fixed", "variable", "fair", "passthrough").
@@ -333,6 +337,9 @@ func (sc *Scenario) Validate() error {
 	}
 	if sc.StealEvery > 0 && sc.StealLen == 0 {
 		sc.StealLen = 1500 * time.Microsecond
+	}
+	if sc.StealEvery > 0 && (sc.StealEvery < 100*time.Microsecond || sc.StealLen < time.Microsecond) {
+		return fmt.Errorf("scenario %s: steal every %v for %v (want at least 100µs and 1µs)", sc.Name, sc.StealEvery, sc.StealLen)
 	}
 	for i, o := range sc.Outages {
 		if o.At < 0 || o.Len <= 0 || o.At > 1<<60 || o.Len > 1<<60 {
