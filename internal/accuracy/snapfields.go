@@ -11,7 +11,11 @@ import (
 // rewritten adds Snapshot.Share (gaps.ShareEstimate: Ratio, Err,
 // Resolved: the fraction of busy time the VF held the GPU), renames
 // Timeslice.Share/ShareErr to ScheduleShare/ScheduleShareErr, and adds a
-// window kind gaps.Steal. Switch the bodies below when that lands.
+// window kind gaps.Steal. Switch the bodies below when that lands:
+//
+//	measuredShare: return s.Share.Ratio, s.Share.Err, s.Share.Resolved
+//	scheduleShare: return ts.ScheduleShare, ts.ScheduleShareErr, ts.Detected
+//	isSteal:       return w.Kind == gaps.Steal
 
 // measuredShare is the estimator's measured share and its standard error;
 // ok is false when it resolved none.
