@@ -282,7 +282,8 @@ func hostModels(add func(simulate.Params), rep *int, inQuick *bool) {
 		return simulate.Params{VFs: c.vfs, Slices: []time.Duration{slice}, SwitchCost: 200 * time.Microsecond,
 			Policy: simulate.Strict, NeighbourLoad: 0.6, Workload: "saturate", Rings: []string{"gfx"},
 			Job: min(max(slice/20, 50*time.Microsecond), 250*time.Microsecond), JobDist: "uniform",
-			Gen: gens[n%3], Nanoseconds: n%2 == 1}
+			// formats rotate, shifted per cell (12 scenarios each)
+			Gen: gens[(n+n/12)%3], Nanoseconds: (n+n/12)%2 == 1}
 	}
 	repeat := func(p simulate.Params) {
 		for *rep = 0; *rep < seeds; *rep++ {
@@ -326,6 +327,16 @@ func hostModels(add func(simulate.Params), rep *int, inQuick *bool) {
 		*inQuick = ci < 4
 		p = base(c)
 		p.StealEvery, p.StealLen = 125*time.Millisecond, 1500*time.Microsecond
+		repeat(p)
+	}
+	// asymmetric neighbours: each its own slice and load, on a liquid and
+	// a skipping host
+	for i, pol := range []simulate.Policy{simulate.Liquid, simulate.Skip} {
+		*inQuick = i == 0
+		p := base(cells[1])
+		p.Policy = pol
+		p.Slices = []time.Duration{3 * time.Millisecond, 6 * time.Millisecond, time.Millisecond, 8 * time.Millisecond}
+		p.Neighbours = []simulate.Neighbour{{Load: 0.8}, {Load: 0.3}, {On: 60 * time.Millisecond, Off: 40 * time.Millisecond}}
 		repeat(p)
 	}
 	// host outages: 1.5 s without a turn in 6 s, work waiting
