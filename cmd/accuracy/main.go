@@ -1,14 +1,18 @@
-// Command accuracy is gpuwatch's accuracy benchmark (issue 3): it runs
-// every scenario of simulate.Grid end to end — simulate a time-sliced
-// host and a guest, write the guest's `trace-cmd report` text in the
-// scenario's format, read it back, analyse it with the gaps engine — and
-// scores the inferred schedule against the simulator's ground truth.
+// Command accuracy is gpuwatch's accuracy benchmark: it runs every
+// scenario of accuracy.Grid (accuracy.Quick with --quick) end to end —
+// simulate a time-sliced host and a guest, write the guest's `trace-cmd
+// report` text in the scenario's format, read it back, analyse it with
+// the gaps engine — and scores the estimate against the simulator's
+// ground truth.
 //
-// It prints one row per scenario and a summary per scenario class marking
-// issue 3's targets met or missed. It is a measurement: it exits 0 even
-// when targets are missed, non-zero only when it cannot run.
+// It prints one row per scenario and a summary per scenario class: its
+// target met or missed, and the coverage of the estimator's intervals
+// (how often the truth lay within estimate ± 2·error) for share, slice
+// and period. --markdown prints the tables for docs/accuracy.md, stamped
+// with the machine and the git commit. It is a measurement: it exits 0
+// even when targets are missed, non-zero only when it cannot run.
 //
-//	go run ./cmd/accuracy [--markdown | --json] [--filter REGEXP] [-v] [-j N]
+//	go run ./cmd/accuracy [--quick] [--markdown | --json] [--filter REGEXP] [-v] [-j N]
 package main
 
 import (
@@ -18,12 +22,14 @@ import (
 	"io"
 	"math"
 	"os"
+	"os/exec"
 	"regexp"
 	"runtime"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/gpuwatch/gpuwatch/internal/accuracy"
 	"github.com/gpuwatch/gpuwatch/internal/simulate"
 )
 
@@ -34,7 +40,8 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("accuracy", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	markdown := fs.Bool("markdown", false, "print Markdown tables (for README)")
+	markdown := fs.Bool("markdown", false, "print Markdown tables (for docs/accuracy.md), stamped with the machine and commit")
+	quick := fs.Bool("quick", false, "run the quick subset (accuracy.Quick) instead of the full grid")
 	filter := fs.String("filter", "", "run only scenarios whose name matches `REGEXP`")
 	verbose := fs.Bool("v", false, "print the engine's reason for each scenario")
 	jsonOut := fs.Bool("json", false, "print the results as JSON (one object per scenario, and the class summaries)")
@@ -58,7 +65,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	var scs []simulate.Scenario
-	for _, sc := range simulate.Grid() {
+	all := accuracy.Grid
+	if *quick {
+		all = accuracy.Quick
+	}
+	for _, sc := range all() {
 		if re == nil || re.MatchString(sc.Name) {
 			scs = append(scs, sc)
 		}
@@ -77,14 +88,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *jsonOut {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(jsonReport{Results: jsonResults(rs), Classes: simulate.Summarize(rs), Seconds: elapsed.Seconds()}); err != nil {
+		if err := enc.Encode(jsonReport{Results: jsonResults(rs), Classes: accuracy.Summarize(rs), Seconds: elapsed.Seconds()}); err != nil {
 			fmt.Fprintf(stderr, "accuracy: %v\n", err)
 			return 1
 		}
 		return 0
 	}
 	if *markdown {
-		printMarkdown(stdout, rs, *verbose)
+		printMarkdown(stdout, rs, *verbose, strings.Join(append([]string{"go run ./cmd/accuracy"}, args...), " "))
 	} else {
 		printText(stdout, rs, *verbose)
 	}
@@ -92,8 +103,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func evaluateAll(scs []simulate.Scenario, jobs int) ([]simulate.Result, error) {
-	rs := make([]simulate.Result, len(scs))
+func evaluateAll(scs []simulate.Scenario, jobs int) ([]accuracy.Result, error) {
+	rs := make([]accuracy.Result, len(scs))
 	errs := make([]error, len(scs))
 	var wg sync.WaitGroup
 	next := make(chan int)
@@ -102,7 +113,7 @@ func evaluateAll(scs []simulate.Scenario, jobs int) ([]simulate.Result, error) {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				rs[i], errs[i] = simulate.Evaluate(scs[i])
+				rs[i], errs[i] = accuracy.Evaluate(scs[i])
 			}
 		}()
 	}
@@ -140,50 +151,69 @@ func met(b bool) string {
 	return "MISSED"
 }
 
-var header = []string{"scenario", "format", "det", "conf", "mode", "vfs", "slice err %", "period err %", "share err pp", "P", "R", "F1", "idle FP", "target"}
+var header = []string{"scenario", "format", "det", "conf", "mode", "vfs", "slice err %", "period err %", "share err pp", "held", "P", "R", "F1", "idle FP", "steal FP", "pass>", "target"}
 
-func row(r simulate.Result) []string {
+func row(r accuracy.Result) []string {
 	vfs := fmt.Sprintf("%d/%d", r.VFs, r.TrueVFs)
 	mode := string(r.Mode)
 	if !r.ModeOK {
 		mode += "✗"
 	}
+	pass := "–"
+	if r.PassExpect > 0 {
+		pass = "no"
+		if r.PassAbove {
+			pass = fmt.Sprintf("PASS@%.1f%%", 100*r.PassExpect)
+		}
+	}
 	return []string{r.Scenario, r.Format, yes(r.Detected), fmt.Sprintf("%.2f", r.Confidence), mode, vfs,
-		pct(r.SliceErr), pct(r.PeriodErr), pct(r.ShareErr),
+		pct(r.SliceErr), pct(r.PeriodErr), pct(r.ShareErr), fmt.Sprintf("%.1f%%", 100*r.HeldShare),
 		fmt.Sprintf("%.3f", r.Precision), fmt.Sprintf("%.3f", r.Recall), fmt.Sprintf("%.3f", r.F1),
-		fmt.Sprint(r.FalseInIdle), met(r.TargetMet())}
+		fmt.Sprint(r.FalseInIdle), fmt.Sprint(r.FalseInSteal), pass, met(r.TargetMet())}
 }
 
-// classTarget states issue 3's target for a class.
+// classTarget states a class's target (accuracy.Result.TargetMet).
 func classTarget(c string) string {
 	switch c {
-	case "saturating", "frame-paced":
-		return "slice & period ≤ 1 %, share ≤ 0.5 pp, F1 ≥ 0.98, no switched-out in idle"
+	case "saturating", "frame-paced", "drift", "deadline-jitter", "fairness", "liquid":
+		return "jitter ≤ 100 µs: slice & period ≤ 1 %, share ≤ 0.5 pp, F1 ≥ 0.98; above: never confidently wrong; no switched-out in idle"
+	case "steal":
+		return "as saturating, and no switched-out window on a steal episode"
 	case "bursts":
 		return "no switched-out in idle, never a confident wrong number"
 	case "long":
-		return "undetected or confidence < 0.5 unless right"
+		return "never a PASS above the true share, never confidently wrong"
+	case "outage", "starvation":
+		return "never a PASS above the true share; share within 2 pp of the held share"
 	case "passthrough":
 		return "nothing detected, no switched-out window"
 	}
 	return ""
 }
 
-func summaryRows(rs []simulate.Result) [][]string {
+func cov(c accuracy.Coverage) string {
+	if c.N == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%d/%d", c.Within, c.N)
+}
+
+func summaryRows(rs []accuracy.Result) [][]string {
 	var out [][]string
-	for _, c := range simulate.Summarize(rs) {
+	for _, c := range accuracy.Summarize(rs) {
 		out = append(out, []string{c.Class, fmt.Sprint(c.N), fmt.Sprintf("%d/%d", c.Met, c.N), met(c.Met == c.N),
 			fmt.Sprintf("%d/%d", c.Detected, c.N), fmt.Sprintf("%d/%d", c.NumbersOK, c.N), fmt.Sprintf("%d/%d", c.F1OK, c.N),
 			fmt.Sprintf("%.2f", c.MaxSlice), fmt.Sprintf("%.2f", c.MaxPeriod), fmt.Sprintf("%.2f", c.MaxShare),
-			fmt.Sprintf("%.3f", c.MinF1), fmt.Sprint(c.FalseIdle), fmt.Sprint(c.Confident), classTarget(c.Class)})
+			fmt.Sprintf("%.3f", c.MinF1), fmt.Sprint(c.FalseIdle), fmt.Sprint(c.FalseStl), fmt.Sprint(c.Confident), fmt.Sprint(c.PassAbove),
+			cov(c.ShareCov), cov(c.SliceCov), cov(c.PeriodCov), classTarget(c.Class)})
 	}
 	return out
 }
 
-var summaryHeader = []string{"class", "n", "target met", "verdict", "detected", "numbers ok", "F1 ok", "max slice %", "max period %", "max share pp", "min F1", "idle FP", "confident wrong", "target"}
+var summaryHeader = []string{"class", "n", "target met", "verdict", "detected", "numbers ok", "F1 ok", "max slice %", "max period %", "max share pp", "min F1", "idle FP", "steal FP", "confident wrong", "pass above", "share cov", "slice cov", "period cov", "target"}
 
-func confidenceLine(rs []simulate.Result) string {
-	hi, hiN, lo, loN := simulate.ConfidenceTracking(rs)
+func confidenceLine(rs []accuracy.Result) string {
+	hi, hiN, lo, loN := accuracy.ConfidenceTracking(rs)
 	verdict := "confidence tracks error"
 	switch {
 	case hiN == 0 || loN == 0:
@@ -194,20 +224,20 @@ func confidenceLine(rs []simulate.Result) string {
 	// the mean is sensitive to one bad run: also count the runs off target
 	var hiOff, loOff int
 	for _, r := range rs {
-		if !r.Detected || math.IsNaN(r.ShareErr) || r.ShareErr <= simulate.TargetShareErr {
+		if !r.Detected || math.IsNaN(r.ShareErr) || r.ShareErr <= accuracy.TargetShareErr {
 			continue
 		}
-		if r.Confidence >= simulate.ConfidentAbove {
+		if r.Confidence >= accuracy.ConfidentAbove {
 			hiOff++
 		} else {
 			loOff++
 		}
 	}
 	return fmt.Sprintf("confidence ≥ %.1f: mean share error %.3f pp over %d runs (%d off by > %.1f pp); < %.1f: %.3f pp over %d runs (%d off): %s",
-		simulate.ConfidentAbove, hi, hiN, hiOff, simulate.TargetShareErr, simulate.ConfidentAbove, lo, loN, loOff, verdict)
+		accuracy.ConfidentAbove, hi, hiN, hiOff, accuracy.TargetShareErr, accuracy.ConfidentAbove, lo, loN, loOff, verdict)
 }
 
-func printText(w io.Writer, rs []simulate.Result, verbose bool) {
+func printText(w io.Writer, rs []accuracy.Result, verbose bool) {
 	rows := [][]string{header}
 	for _, r := range rs {
 		rows = append(rows, row(r))
@@ -223,7 +253,7 @@ func printText(w io.Writer, rs []simulate.Result, verbose bool) {
 	fmt.Fprintln(w, "\nsummary per class:")
 	printAligned(w, append([][]string{summaryHeader[:len(summaryHeader)-1]}, trimLast(summaryRows(rs))...))
 	fmt.Fprintln(w)
-	for _, c := range simulate.Summarize(rs) {
+	for _, c := range accuracy.Summarize(rs) {
 		fmt.Fprintf(w, "  %-12s target: %s\n", c.Class, classTarget(c.Class))
 	}
 	fmt.Fprintln(w, "\n"+confidenceLine(rs))
@@ -256,7 +286,41 @@ func printAligned(w io.Writer, rows [][]string) {
 	}
 }
 
-func printMarkdown(w io.Writer, rs []simulate.Result, verbose bool) {
+// stamp says where the numbers come from: kernel, CPUs, CPU model and
+// the git commit (each "unknown" when it cannot be read).
+func stamp() string {
+	kernel, model, commit := "unknown", "unknown", "unknown"
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		kernel = strings.TrimSpace(string(b))
+	}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := exec.Command("git", "rev-parse", "--short=12", "HEAD").Output(); err == nil {
+		commit = strings.TrimSpace(string(b))
+		if err := exec.Command("git", "diff", "--quiet", "HEAD").Run(); err != nil {
+			commit += " (modified)"
+		}
+	}
+	return fmt.Sprintf("Linux %s, %d CPUs (%s), commit %s", kernel, runtime.NumCPU(), model, commit)
+}
+
+func printMarkdown(w io.Writer, rs []accuracy.Result, verbose bool, cmd string) {
+	fmt.Fprintf(w, "_Measured by `%s` on %s._\n\n", cmd, stamp())
+	fmt.Fprintln(w, "Per class: targets met, worst errors, false switch-outs, verdicts passing above the true share, and coverage (runs whose truth lies within estimate ± 2·error, of detected runs).")
+	fmt.Fprintln(w)
+	mdTable(w, summaryHeader, func(yield func([]string)) {
+		for _, r := range summaryRows(rs) {
+			yield(r)
+		}
+	})
+	fmt.Fprintln(w, "\n"+confidenceLine(rs))
+	fmt.Fprintln(w)
 	mdTable(w, header, func(yield func([]string)) {
 		for _, r := range rs {
 			yield(row(r))
@@ -268,13 +332,6 @@ func printMarkdown(w io.Writer, rs []simulate.Result, verbose bool) {
 			fmt.Fprintf(w, "- `%s`: %s\n", r.Scenario, r.Reason)
 		}
 	}
-	fmt.Fprintln(w)
-	mdTable(w, summaryHeader, func(yield func([]string)) {
-		for _, r := range summaryRows(rs) {
-			yield(r)
-		}
-	})
-	fmt.Fprintln(w, "\n"+confidenceLine(rs))
 }
 
 func mdTable(w io.Writer, head []string, rows func(func([]string))) {
@@ -289,21 +346,24 @@ func mdTable(w io.Writer, head []string, rows func(func([]string))) {
 
 type jsonReport struct {
 	Results []jsonResult            `json:"results"`
-	Classes []simulate.ClassSummary `json:"classes"`
+	Classes []accuracy.ClassSummary `json:"classes"`
 	Seconds float64                 `json:"seconds"`
 }
 
 // jsonResult is a Result with its verdict; NaN errors (nothing
 // detected) become null.
 type jsonResult struct {
-	simulate.Result
-	SliceErr  *float64 `json:"slice_err_pct"`
-	PeriodErr *float64 `json:"period_err_pct"`
-	ShareErr  *float64 `json:"share_err_pp"`
-	TargetMet bool     `json:"target_met"`
+	accuracy.Result
+	Share            *float64 `json:"share"`
+	ShareSE          *float64 `json:"share_se"`
+	SliceErr         *float64 `json:"slice_err_pct"`
+	PeriodErr        *float64 `json:"period_err_pct"`
+	ShareErr         *float64 `json:"share_err_pp"`
+	ScheduleShareErr *float64 `json:"schedule_share_err_pp"`
+	TargetMet        bool     `json:"target_met"`
 }
 
-func jsonResults(rs []simulate.Result) []jsonResult {
+func jsonResults(rs []accuracy.Result) []jsonResult {
 	num := func(v float64) *float64 {
 		if math.IsNaN(v) {
 			return nil
@@ -312,7 +372,8 @@ func jsonResults(rs []simulate.Result) []jsonResult {
 	}
 	out := make([]jsonResult, len(rs))
 	for i, r := range rs {
-		out[i] = jsonResult{Result: r, SliceErr: num(r.SliceErr), PeriodErr: num(r.PeriodErr), ShareErr: num(r.ShareErr), TargetMet: r.TargetMet()}
+		out[i] = jsonResult{Result: r, Share: num(r.Share), ShareSE: num(r.ShareSE), SliceErr: num(r.SliceErr), PeriodErr: num(r.PeriodErr),
+			ShareErr: num(r.ShareErr), ScheduleShareErr: num(r.ScheduleShareErr), TargetMet: r.TargetMet()}
 	}
 	return out
 }

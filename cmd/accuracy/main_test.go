@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/gpuwatch/gpuwatch/internal/accuracy"
 )
 
 func runAcc(args ...string) (int, string, string) {
@@ -40,11 +42,51 @@ func TestAccuracyMarkdown(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	lines := strings.Split(out, "\n")
-	if !strings.HasPrefix(lines[0], "| scenario | format |") || !strings.HasPrefix(lines[1], "|---|") || !strings.HasPrefix(lines[2], "| long-strict-2vf-6ms") {
-		t.Errorf("not a markdown table:\n%s", out)
+	if !strings.HasPrefix(lines[0], "_Measured by `go run ./cmd/accuracy --markdown --filter ^long-strict-2vf` on Linux ") ||
+		!strings.Contains(lines[0], " CPUs (") || !strings.Contains(lines[0], ", commit ") {
+		t.Errorf("no stamp: %q", lines[0])
 	}
-	if !strings.Contains(out, "| class | n | target met |") || !strings.Contains(out, "| long | 1 |") {
+	if !strings.Contains(out, "\n| class | n | target met |") || !strings.Contains(out, "\n| long | 1 |") ||
+		!strings.Contains(out, "| share cov | slice cov | period cov |") {
 		t.Errorf("no markdown summary:\n%s", out)
+	}
+	if !strings.Contains(out, "\n| scenario | format |") || !strings.Contains(out, "\n|---|") || !strings.Contains(out, "\n| long-strict-2vf-6ms") {
+		t.Errorf("no markdown table of scenarios:\n%s", out)
+	}
+}
+
+// TestAccuracyQuick: --quick runs accuracy.Quick, every class summarised
+// with its coverage of the truth (k/n of detected runs) and its target.
+func TestAccuracyQuick(t *testing.T) {
+	code, out, stderr := runAcc("--quick", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var rep struct {
+		Results []json.RawMessage `json:"results"`
+		Classes []struct {
+			Class    string `json:"class"`
+			N        int    `json:"n"`
+			ShareCov struct {
+				N, Within int
+			} `json:"share_coverage"`
+		} `json:"classes"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != len(accuracy.Quick()) || len(rep.Classes) != len(accuracy.Classes()) {
+		t.Fatalf("%d results, %d classes; want %d, %d", len(rep.Results), len(rep.Classes), len(accuracy.Quick()), len(accuracy.Classes()))
+	}
+	for _, c := range rep.Classes {
+		if c.N == 0 || c.ShareCov.Within > c.ShareCov.N || c.ShareCov.N > c.N {
+			t.Errorf("class %+v", c)
+		}
+	}
+	code, out, _ = runAcc("--quick", "--filter", "^(outage|steal)-strict-2vf")
+	if code != 0 || !strings.Contains(out, "share cov") || !strings.Contains(out, "outage  ") || !strings.Contains(out, "steal  ") ||
+		!strings.Contains(out, "no switched-out window on a steal episode") {
+		t.Errorf("text summary:\n%s", out)
 	}
 }
 

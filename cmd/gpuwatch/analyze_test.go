@@ -283,7 +283,7 @@ func TestSeedAcceptance(t *testing.T) {
 func TestAnalyzeJSONShape(t *testing.T) {
 	t.Chdir(t.TempDir())
 	strict := filepath.Join(filepath.Dir(seedTraceFile), "sim-strict-2vf-6ms-4.16.report")
-	code, stdout, stderr := runCLI(t, nil, "analyze", "--json", "--expect", "1/2", strict)
+	code, stdout, stderr := runCLI(t, nil, "analyze", "--json", "--expect", "0.4", strict)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/simulate"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
 )
@@ -25,14 +24,25 @@ const simulateUsage = `usage: gpuwatch simulate [flags]
 Simulates a GPU time-sliced between VFs by a host scheduler and a guest
 driving jobs on its rings, and writes the guest's GPU scheduler events as
 'trace-cmd report' text in one kernel generation's format; --truth writes
-what really happened (slice, period, share, every switched-out window) as
-JSON. Seeded: the same flags give the same bytes.
+what really happened (slice, period, share, held share, every switched-out
+window, steal and outage spans) as JSON. Seeded: the same flags give the
+same bytes.
 
 examples:
   gpuwatch simulate --vfs 2 --slice 6ms -o half.report --truth half.truth.json
   gpuwatch simulate --vfs 4 --slice 3ms --policy skip --format 6.17 --ns
   gpuwatch simulate --policy none --workload frames --fps 60
   gpuwatch simulate --rings gfx,sdma0 --size 64MB -o big.report
+  gpuwatch simulate --jitter 50us --jitter-mode accumulate --switch-step 100us
+  gpuwatch simulate --policy liquid --neighbour-load 0.7 --duration 3s
+  gpuwatch simulate --steal-every 125ms --steal-len 1.5ms
+  gpuwatch simulate --duration 6s --outage 2s+1.5s
+
+Host models (docs/simulator.md): --jitter-mode accumulate re-arms a
+relative timer after each switch (turn starts drift, GIM 3.0), deadline
+keeps absolute deadlines; --switch-step polls switch completion in steps;
+--policy liquid skips idle VFs and extends a lone VF by whole quanta,
+fairness charges overruns to the next slice (GIM 8).
 
 flags:
 `
@@ -88,11 +98,25 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 	vfs := fs.Int("vfs", 2, "number of VFs sharing the GPU (ours is VF 0)")
 	slice := fs.String("slice", "6ms", "slice per VF: one `DURATION`, or a comma-separated list, ours first")
 	sw := fs.Duration("switch", 200*time.Microsecond, "world-switch cost after each turn")
-	jitter := fs.Duration("jitter", 0, "each slice is drawn uniformly in slice ± jitter")
-	policy := fs.String("policy", "strict", "host policy: strict (round robin, idle VFs keep their turn), skip (idle neighbours skipped), none (passthrough)")
-	load := fs.Float64("neighbour-load", 0.6, "skip policy: probability that a neighbour is busy in a round")
-	nOn := fs.Duration("neighbour-on", 0, "skip policy: each neighbour is busy this long, then idle for --neighbour-off (instead of --neighbour-load)")
-	nOff := fs.Duration("neighbour-off", 0, "skip policy: each neighbour's idle time between busy stretches")
+	jitter := fs.Duration("jitter", 0, "per-switch jitter: each switch-out happens up to ± this from where --jitter-mode puts it")
+	jitterMode := fs.String("jitter-mode", "accumulate", "accumulate (relative timer re-armed after each switch: turn starts drift) or deadline (absolute deadlines)")
+	switchStep := fs.Duration("switch-step", 0, "switch completion is polled in steps of this `DURATION` (e.g. 100us): switch costs vary in steps")
+	policy := fs.String("policy", "strict", "host policy: strict (round robin, idle VFs keep their turn), skip (idle neighbours skipped), liquid (idle VFs skipped, a lone VF extended by whole quanta), fairness (overruns charged to the next slice), none (passthrough)")
+	load := fs.String("neighbour-load", "0.6", "skip/liquid: probability that a neighbour is busy in a round; one value, or one per neighbour (comma-separated, VF 1 first)")
+	nOn := fs.String("neighbour-on", "0s", "skip/liquid: each neighbour is busy this long, then idle for --neighbour-off (instead of --neighbour-load); one `DURATION` or one per neighbour")
+	nOff := fs.String("neighbour-off", "0s", "skip/liquid: each neighbour's idle time between busy stretches; one `DURATION` or one per neighbour")
+	stealEvery := fs.Duration("steal-every", 0, "vCPU steal on the interrupt CPU: one episode per this `DURATION` on average (Poisson)")
+	stealLen := fs.Duration("steal-len", 1500*time.Microsecond, "length of a steal episode (± 25 %)")
+	var outages []simulate.Outage
+	outageFlag := func(kind, usage string) {
+		fs.Func(kind, usage, func(v string) error {
+			o, err := simulate.ParseOutage(v, kind)
+			outages = append(outages, o)
+			return err
+		})
+	}
+	outageFlag("outage", "our VF gets no turn for LEN from AT after the trace's start (`AT+LEN`, e.g. 2s+1.5s; repeatable)")
+	outageFlag("starve", "starvation: no turn for our VF for LEN from AT, jobs left in flight (`AT+LEN`, e.g. 1s+5s; repeatable)")
 	workload := fs.String("workload", "saturate", "guest workload: saturate, frames, bursts, long")
 	rings := fs.String("rings", "gfx", "comma-separated ring names (gfx, sdma0, comp_1.0.0, ...)")
 	job := fs.Duration("job", 0, "mean job duration on the first ring (sdma rings: a third); 0: 300µs, or 2.5 slices for --workload long")
@@ -148,15 +172,43 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 			ringNames = append(ringNames, r)
 		}
 	}
-	switch *workload {
-	case "saturate", "frames", "bursts", "long":
-	default:
-		return usageErr("--workload: unknown workload %q (want saturate, frames, bursts or long)", *workload)
+	wl, err := simulate.ParseWorkload(*workload)
+	if err != nil {
+		return usageErr("--workload: %v", err)
 	}
-	switch *jobDist {
-	case "const", "exp", "uniform":
-	default:
-		return usageErr("--job-dist: unknown distribution %q (want const, exp or uniform)", *jobDist)
+	dist, err := simulate.ParseDist(*jobDist)
+	if err != nil {
+		return usageErr("--job-dist: %v", err)
+	}
+	jm, err := simulate.ParseJitterMode(*jitterMode)
+	if err != nil {
+		return usageErr("--jitter-mode: %v", err)
+	}
+	if *jitter < 0 {
+		return usageErr("--jitter: %v is negative", *jitter)
+	}
+	if *switchStep < 0 {
+		return usageErr("--switch-step: %v is negative", *switchStep)
+	}
+	if *stealEvery < 0 || (*stealEvery > 0 && *stealEvery < 100*time.Microsecond) {
+		return usageErr("--steal-every: %v, want 0 (none) or at least 100µs", *stealEvery)
+	}
+	if *stealLen < time.Microsecond {
+		return usageErr("--steal-len: %v, want at least 1µs", *stealLen)
+	}
+	nb, nload, nonoff, err := neighbourFlags(*load, *nOn, *nOff, *vfs)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	if pol != simulate.None {
+		for _, sl := range slices {
+			if *jitter >= sl {
+				return usageErr("--jitter: %v not below the slice %v", *jitter, sl)
+			}
+		}
+	}
+	if len(outages) > 0 && pol == simulate.None {
+		return usageErr("--outage/--starve: need a time-sliced host, not --policy none")
 	}
 	if *start < time.Second {
 		return usageErr("--start: %v is before 1s", *start)
@@ -165,9 +217,10 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 		return usageErr("--cpus: %d, want at least 1", *cpus)
 	}
 	p := simulate.Params{
-		VFs: *vfs, Slices: slices, SwitchCost: *sw, Jitter: *jitter, Policy: pol, NeighbourLoad: *load,
-		NeighbourOn: *nOn, NeighbourOff: *nOff, CPUs: *cpus,
-		Workload: *workload, Rings: ringNames, Job: *job, JobDist: *jobDist, FPS: *fps, JobsPerFrame: *perFrame,
+		VFs: *vfs, Slices: slices, SwitchCost: *sw, SwitchStep: *switchStep, Jitter: *jitter, JitterMode: jm,
+		Policy: pol, NeighbourLoad: nload, NeighbourOn: nonoff[0], NeighbourOff: nonoff[1], Neighbours: nb,
+		StealEvery: *stealEvery, StealLen: *stealLen, Outages: outages, CPUs: *cpus,
+		Workload: wl, Rings: ringNames, Job: *job, JobDist: dist, FPS: *fps, JobsPerFrame: *perFrame,
 		Duration: *duration, Start: *start, Seed: *seed, Gen: gen, Nanoseconds: *ns, LostEvery: *lostEvery,
 	}
 	if pol == simulate.None {
@@ -193,19 +246,11 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 		w = f
 	}
 	cw := &countWriter{w: w}
-	tw := tracefs.NewTextWriter(cw, tracefs.WriterOptions{Gen: gen, Nanoseconds: *ns, Instance: *instance, CPUs: *cpus})
-	tr, err := simulate.Run(sc, func(ev event.Event) error {
-		if err := tw.Write(ev); err != nil {
-			return fmt.Errorf("writing report: %w", err)
-		}
-		if budget > 0 && cw.n >= budget {
-			return simulate.ErrStop
-		}
-		return nil
-	})
-	if err == nil {
-		err = tw.Flush()
+	var stop func() bool
+	if budget > 0 {
+		stop = func() bool { return cw.n >= budget }
 	}
+	tr, err := simulate.WriteReport(cw, sc, *instance, stop)
 	if err == nil && f != nil {
 		err = f.Close()
 		f = nil
@@ -221,6 +266,51 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return exitOK
+}
+
+// neighbourFlags reads --neighbour-load, --neighbour-on and
+// --neighbour-off: each one value (every neighbour) or one per neighbour.
+// With one value each it returns no per-neighbour list (the scenario's
+// defaults carry them); otherwise one entry per neighbour.
+func neighbourFlags(load, on, off string, vfs int) (nb []simulate.Neighbour, l float64, onoff [2]time.Duration, err error) {
+	var loads []float64
+	for _, f := range strings.Split(load, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || v < 0 || v > 1 {
+			return nil, 0, onoff, fmt.Errorf("--neighbour-load: %q is no probability in [0,1]", f)
+		}
+		loads = append(loads, v)
+	}
+	ons, err := durations(on)
+	if err != nil {
+		return nil, 0, onoff, fmt.Errorf("--neighbour-on: %v", err)
+	}
+	offs, err := durations(off)
+	if err != nil {
+		return nil, 0, onoff, fmt.Errorf("--neighbour-off: %v", err)
+	}
+	n := max(vfs-1, 1)
+	for _, c := range []struct {
+		name string
+		k    int
+	}{{"--neighbour-load", len(loads)}, {"--neighbour-on", len(ons)}, {"--neighbour-off", len(offs)}} {
+		if c.k != 1 && c.k != n {
+			return nil, 0, onoff, fmt.Errorf("%s: %d values for %d neighbours (give one, or one per neighbour)", c.name, c.k, n)
+		}
+	}
+	pick := func(k int, i int) int { return min(i, k-1) }
+	for i := 0; i < n; i++ {
+		if a, b := ons[pick(len(ons), i)], offs[pick(len(offs), i)]; a < 0 || b < 0 || (a > 0) != (b > 0) {
+			return nil, 0, onoff, fmt.Errorf("--neighbour-on/--neighbour-off: neighbour %d busy %v, idle %v (want both > 0, or both 0)", i+1, a, b)
+		}
+	}
+	if len(loads) == 1 && len(ons) == 1 && len(offs) == 1 {
+		return nil, loads[0], [2]time.Duration{ons[0], offs[0]}, nil
+	}
+	for i := 0; i < n; i++ {
+		nb = append(nb, simulate.Neighbour{Load: loads[pick(len(loads), i)], On: ons[pick(len(ons), i)], Off: offs[pick(len(offs), i)]})
+	}
+	return nb, loads[0], [2]time.Duration{ons[0], offs[0]}, nil
 }
 
 func writeTruth(path string, tr *simulate.Truth) error {

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -20,15 +18,13 @@ import (
 var updateVerdicts = flag.Bool("update-verdicts", false, "rewrite testdata/verdicts.txtar")
 
 // verdictCase is one scenario a tenant's verdict must hold on: a simulated
-// trace (its truth from `gpuwatch simulate --truth`), optionally shifted to
-// open an outage, and the expectations tried against it.
+// trace (its truth from `gpuwatch simulate --truth`: the held share) and the
+// expectations tried against it.
 type verdictCase struct {
 	name string
 	sim  []string // gpuwatch simulate flags
-	// shiftAt, shift: every event after shiftAt (seconds into the trace)
-	// moves shift seconds later: the VF got no turn meanwhile while its
-	// jobs stayed in flight (an outage, a starved VF).
-	shiftAt, shift float64
+	// long: the length of the outage the case holds, seconds (0: none)
+	long float64
 	// expects are tried with analyze --expect; the outcome must be the
 	// one listed.
 	expects []verdictExpect
@@ -40,42 +36,6 @@ type verdictCase struct {
 type verdictExpect struct {
 	expect  string
 	outcome string
-}
-
-// trueHeldShare is the fraction of the span (the guest saturating: work
-// always outstanding) in which the VF held the GPU, after a shift.
-func trueHeldShare(tr *simulate.Truth, shift float64) float64 {
-	span := tr.End - tr.Start
-	off := 0.0
-	for _, w := range tr.Windows {
-		off += w.End - w.Start
-	}
-	return (span - off) / (span + shift)
-}
-
-// shiftReport moves every event line after at seconds into the trace by
-// shift seconds.
-func shiftReport(t *testing.T, b []byte, start, at, shift float64) []byte {
-	t.Helper()
-	re := regexp.MustCompile(`^(.*\]\s+)(\d+\.\d+)(:.*)$`)
-	var out bytes.Buffer
-	for _, l := range strings.SplitAfter(string(b), "\n") {
-		m := re.FindStringSubmatch(strings.TrimSuffix(l, "\n"))
-		if m == nil {
-			out.WriteString(l)
-			continue
-		}
-		ts, err := strconv.ParseFloat(m[2], 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ts-start > at {
-			prec := len(m[2]) - strings.Index(m[2], ".") - 1
-			m[2] = strconv.FormatFloat(ts+shift, 'f', prec, 64)
-		}
-		out.WriteString(m[1] + m[2] + m[3] + "\n")
-	}
-	return out.Bytes()
 }
 
 // TestVerdicts holds the tenant's verdict to the truth on the cases a
@@ -93,11 +53,11 @@ func TestVerdicts(t *testing.T) {
 			expects: []verdictExpect{{"1", "undetermined"}, {"1/2", "undetermined"}}},
 		{name: "fair-half", sim: []string{"--vfs", "2", "--slice", "6ms", "--duration", "3s"}, shareTol: 0.01,
 			expects: []verdictExpect{{"1/2", "pass"}, {"0.40", "pass"}, {"0.9", "fail"}, {"0.55", "fail"}}},
-		{name: "outage-1.5s", sim: []string{"--vfs", "2", "--slice", "6ms", "--duration", "6s"}, shiftAt: 3, shift: 1.5, shareTol: 0.02,
+		{name: "outage-1.5s", sim: []string{"--vfs", "2", "--slice", "6ms", "--duration", "6s", "--outage", "2s+1.5s"}, long: 1.5, shareTol: 0.02,
 			expects: []verdictExpect{{"0.45", "fail"}, {"1/2", "fail"}, {"0.30", "pass"}}},
-		{name: "starved-5s", sim: []string{"--vfs", "2", "--slice", "6ms", "--duration", "3s"}, shiftAt: 1.5, shift: 5, shareTol: 0.02,
+		{name: "starved-5s", sim: []string{"--vfs", "2", "--slice", "6ms", "--duration", "8s", "--starve", "1.5s+5s"}, long: 5, shareTol: 0.02,
 			expects: []verdictExpect{{"1/2", "fail"}}},
-		{name: "starved-30s", sim: []string{"--vfs", "2", "--slice", "6ms", "--duration", "3s"}, shiftAt: 1.5, shift: 30, shareTol: 0.02,
+		{name: "starved-30s", sim: []string{"--vfs", "2", "--slice", "6ms", "--duration", "33s", "--starve", "1.5s+30s"}, long: 30, shareTol: 0.02,
 			expects: []verdictExpect{{"1/2", "fail"}}},
 	}
 	golden := filepath.Join("testdata", "verdicts.txtar")
@@ -118,16 +78,7 @@ func TestVerdicts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.shift > 0 {
-				b, err := os.ReadFile(rep)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(rep, shiftReport(t, b, tr.Start, c.shiftAt, c.shift), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			truth := trueHeldShare(&tr, c.shift)
+			truth := tr.HeldShare
 			for _, e := range c.expects {
 				code, stdout, stderr := runCLI(t, nil, "analyze", "--json", "--expect", e.expect, rep)
 				var doc struct {
@@ -163,9 +114,9 @@ func TestVerdicts(t *testing.T) {
 						t.Errorf("measured share %.4f ± %.4f (resolved %v), true %.4f", doc.Share.Ratio, doc.Share.Err, doc.Share.Resolved, truth)
 					}
 				}
-				if c.shift >= 1 {
-					if len(doc.LongWindows) == 0 || doc.LongWindows[0].DurationSeconds < c.shift {
-						t.Errorf("the %.1f s without progress is not a long window: %+v", c.shift, doc.LongWindows)
+				if c.long > 0 {
+					if len(doc.LongWindows) == 0 || doc.LongWindows[0].DurationSeconds < c.long {
+						t.Errorf("the %.1f s without progress is not a long window: %+v", c.long, doc.LongWindows)
 					}
 				}
 			}

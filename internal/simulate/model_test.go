@@ -93,7 +93,7 @@ func verify(sc Scenario, evs []event.Event, tr Truth) error {
 			}
 			if wi < len(tr.Windows) {
 				w := tr.Windows[wi]
-				if s, e := int64(w.Start*1e9+0.5), int64(w.End*1e9+0.5); ev.Time > s && ev.Time < e {
+				if s, e := int64(w.Start*1e9+0.5), int64(w.End*1e9+0.5); ev.Time > s && ev.Time < e && !afterSteal(tr.Steal, ev.Time) {
 					return fmt.Errorf("completion %v inside switched-out window %+v", ev, w)
 				}
 			}
@@ -134,14 +134,49 @@ func verify(sc Scenario, evs []event.Event, tr Truth) error {
 			return fmt.Errorf("bad true window %d: %+v", i, w)
 		}
 	}
+	if tr.HeldShare < 0 || tr.HeldShare > 1 || tr.BusyTime < 0 || tr.BusyTime > tr.End-tr.Start+1e-9 {
+		return fmt.Errorf("held share %v of %v s busy in a %v s trace", tr.HeldShare, tr.BusyTime, tr.End-tr.Start)
+	}
+	if tr.Policy == None && tr.BusyTime > 0 && tr.HeldShare != 1 {
+		return fmt.Errorf("passthrough held share %v", tr.HeldShare)
+	}
+	for i, sp := range tr.Steal {
+		if sp.End <= sp.Start || sp.Start < tr.Start || sp.End > tr.End || (i > 0 && sp.Start < tr.Steal[i-1].End) {
+			return fmt.Errorf("bad steal span %d: %+v", i, sp)
+		}
+	}
+	// an outage lies inside one switched-out window (or at the trace's edge)
+	for _, o := range tr.Outages {
+		if o.End <= o.Start || o.Start < tr.Start || o.End > tr.End {
+			return fmt.Errorf("bad outage span %+v", o)
+		}
+		in := false
+		for _, w := range tr.Windows {
+			in = in || (w.Start <= o.Start && w.End >= o.End)
+		}
+		if !in && o.Start-tr.Start > 0.05 && tr.End-o.End > 0.05 {
+			return fmt.Errorf("outage %+v in no switched-out window", o)
+		}
+	}
 	return nil
+}
+
+// afterSteal: t is when completions held back by a steal episode are
+// signalled (within 5 µs after its end).
+func afterSteal(st []Span, t int64) bool {
+	for _, sp := range st {
+		if e := int64(sp.End*1e9 + 0.5); t >= e && t <= e+5000 {
+			return true
+		}
+	}
+	return false
 }
 
 // TestInvariants runs verify on every workload and policy, and checks the
 // truth's schedule.
 func TestInvariants(t *testing.T) {
-	for _, pol := range []Policy{Strict, Skip, None} {
-		for _, wl := range []string{"saturate", "frames", "bursts", "long"} {
+	for _, pol := range []Policy{Strict, Skip, Liquid, Fairness, None} {
+		for _, wl := range []WorkloadKind{Saturate, Frames, Bursts, Long} {
 			sc := baseScenario()
 			sc.Policy, sc.VFs = pol, 4
 			sc.Slices = []time.Duration{3 * time.Millisecond, 2 * time.Millisecond}
@@ -154,7 +189,7 @@ func TestInvariants(t *testing.T) {
 				sc.Rings[0].Job = Dist{"uniform", 8 * time.Millisecond}
 				sc.Rings[1].Workload.Kind = "saturate"
 			}
-			sc.Name = string(pol) + "/" + wl
+			sc.Name = string(pol) + "/" + string(wl)
 			t.Run(sc.Name, func(t *testing.T) {
 				evs, tr := collect(t, sc)
 				if len(evs) < 100 {
@@ -181,7 +216,7 @@ func TestInvariants(t *testing.T) {
 					if math.Abs(tr.Period-tr.NominalPeriod) > 0.0002 {
 						t.Fatalf("strict period %v, nominal %v", tr.Period, tr.NominalPeriod)
 					}
-				} else {
+				} else if pol == Skip {
 					self := 0
 					for _, w := range tr.Windows {
 						if w.Self {
@@ -195,7 +230,12 @@ func TestInvariants(t *testing.T) {
 						t.Fatalf("skip period %v not below nominal %v", tr.Period, tr.NominalPeriod)
 					}
 				}
-				if math.Abs(tr.Slice-0.003) > 0.0001 {
+				if pol == Liquid {
+					// on-times are whole quanta: the mean is at least one
+					if tr.Slice < 0.003-0.0001 || tr.Quantum != 0.003 {
+						t.Fatalf("liquid slice %v quantum %v, want ≥ 3 ms", tr.Slice, tr.Quantum)
+					}
+				} else if math.Abs(tr.Slice-0.003) > 0.0001 {
 					t.Fatalf("slice %v, want 3 ms ± jitter", tr.Slice)
 				}
 				if math.Abs(tr.Share-tr.Slice/tr.Period) > 0.005 {
@@ -228,14 +268,33 @@ func FuzzRun(f *testing.F) {
 	f.Add(uint64(7), uint8(8), uint16(1000), uint16(50), uint16(100), uint8(1), uint8(1), uint16(120), uint8(1), uint8(8), uint16(50))
 	f.Add(uint64(9), uint8(4), uint16(3000), uint16(200), uint16(0), uint8(2), uint8(2), uint16(9000), uint8(2), uint8(3), uint16(0))
 	f.Add(uint64(3), uint8(16), uint16(1000), uint16(0), uint16(999), uint8(1), uint8(3), uint16(2500), uint8(3), uint8(1), uint16(7))
+	f.Add(uint64(1)<<8|1<<11|5<<12|3<<18|1<<21|50<<22|20<<29|1<<37|5<<38, uint8(3), uint16(2000), uint16(200), uint16(100), uint8(3), uint8(0), uint16(200), uint8(2), uint8(4), uint16(0))
+	f.Add(uint64(2)<<9|1<<21|1<<37|1<<41|9<<42|4<<47, uint8(2), uint16(6000), uint16(200), uint16(150), uint8(4), uint8(1), uint16(300), uint8(2), uint8(4), uint16(0))
 	f.Fuzz(func(t *testing.T, seed uint64, vfs uint8, sliceUs, costUs, jitUs uint16, pol, wl uint8, jobUs uint16, hwl, depth uint8, lost uint16) {
-		wls := []string{"saturate", "frames", "bursts", "long"}
+		wls := []WorkloadKind{Saturate, Frames, Bursts, Long}
 		sc := Scenario{
 			VFs: int(vfs % 20), Slices: []time.Duration{time.Duration(sliceUs) * time.Microsecond},
 			SwitchCost: time.Duration(costUs) * time.Microsecond, Jitter: time.Duration(jitUs) * time.Microsecond,
-			Policy: []Policy{Strict, Skip, None}[pol%3], Duration: 150 * time.Millisecond, Seed: seed, LostEvery: int(lost),
-			Rings: []Ring{{Name: "gfx", Job: Dist{[]string{"const", "exp", "uniform"}[seed%3], time.Duration(jobUs) * time.Microsecond},
+			Policy: []Policy{Strict, Skip, None, Liquid, Fairness}[pol%5], Duration: 150 * time.Millisecond, Seed: seed, LostEvery: int(lost),
+			Rings: []Ring{{Name: "gfx", Job: Dist{[]DistKind{Const, Exp, Uniform}[seed%3], time.Duration(jobUs) * time.Microsecond},
 				HWLimit: int(hwl % 5), Workload: Workload{Kind: wls[wl%4], Depth: int(depth % 10)}}},
+		}
+		// the host models, from the seed's higher bits
+		if seed>>8&1 == 1 {
+			sc.JitterMode = Deadline
+		}
+		sc.SwitchStep = time.Duration(seed>>9&3) * 50 * time.Microsecond
+		if seed>>11&1 == 1 {
+			sc.StealEvery, sc.StealLen = time.Duration(seed>>12&63+1)*time.Millisecond, time.Duration(seed>>18&7)*500*time.Microsecond
+		}
+		if seed>>21&1 == 1 {
+			sc.Outages = []Outage{{At: time.Duration(seed>>22&127) * time.Millisecond, Len: time.Duration(seed>>29&255+1) * time.Millisecond}}
+		}
+		if seed>>37&1 == 1 && sc.VFs > 1 {
+			sc.Neighbours = []Neighbour{{Load: float64(seed>>38&7) / 7}}
+			if seed>>41&1 == 1 {
+				sc.Neighbours[0] = Neighbour{On: time.Duration(seed>>42&31+1) * time.Millisecond, Off: time.Duration(seed>>47&31+1) * time.Millisecond}
+			}
 		}
 		var evs []event.Event
 		tr, err := Run(sc, func(ev event.Event) error { evs = append(evs, ev); return nil })
@@ -404,7 +463,12 @@ func TestHostBounded(t *testing.T) {
 // TestValidate: scenarios Run cannot simulate are refused with a reason.
 func TestValidate(t *testing.T) {
 	bad := map[string]func(*Scenario){
-		"unknown policy":  func(sc *Scenario) { sc.Policy = "fair" },
+		"unknown policy":  func(sc *Scenario) { sc.Policy = "fifo" },
+		"jitter mode":     func(sc *Scenario) { sc.JitterMode = "sometimes" },
+		"steal":           func(sc *Scenario) { sc.StealEvery = -1 },
+		"outage":          func(sc *Scenario) { sc.Outages = []Outage{{At: 0, Len: 0}} },
+		"neighbours":      func(sc *Scenario) { sc.Neighbours = []Neighbour{{Load: 0.5}, {Load: 0.5}} },
+		"neighbour 1":     func(sc *Scenario) { sc.Neighbours = []Neighbour{{Load: -1}} },
 		"one vf":          func(sc *Scenario) { sc.VFs = 1 },
 		"no slice":        func(sc *Scenario) { sc.Slices = nil },
 		"jitter ≥ slice":  func(sc *Scenario) { sc.Jitter = sc.Slices[0] },
@@ -427,7 +491,7 @@ func TestValidate(t *testing.T) {
 			t.Logf("%s: %v", name, err)
 		}
 	}
-	for _, s := range []string{"strict", "solid", "skip", "liquid", "none", "passthrough"} {
+	for _, s := range []string{"strict", "solid", "skip", "liquid", "fairness", "none", "passthrough"} {
 		if _, err := ParsePolicy(s); err != nil {
 			t.Errorf("ParsePolicy(%q): %v", s, err)
 		}

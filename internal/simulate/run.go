@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"errors"
+	"math"
 	"math/rand/v2"
 	"time"
 
@@ -32,7 +33,8 @@ type ringSim struct {
 	nextQ      int64
 	lastQ      int64
 	lastR      int64
-	lastDone   int64
+	lastDone   int64 // signalled
+	lastReal   int64 // real completion on the GPU
 	frameStart int64
 	entity     uint64
 	ctx        uint64
@@ -123,6 +125,17 @@ type sim struct {
 	sinceLost int
 	dropLeft  int
 	stopped   bool
+	// held share: our turns not yet passed, the last instant integrated,
+	// time with work outstanding and the part of it inside our turns
+	hq             [][2]int64
+	lastObs        int64
+	busyNs, heldNs int64
+	// turn-to-turn intervals inside the trace: previous start, Σ, Σ²
+	prevTurn      int64
+	perSum, perSq float64
+	perN          int
+	// steal episodes, when the scenario has them
+	steal *stealer
 }
 
 type trueWin struct {
@@ -155,10 +168,22 @@ func Run(sc Scenario, emit func(event.Event) error) (Truth, error) {
 	s.te = s.ts + int64(sc.Duration)
 	s.t0 = s.ts - int64(warm)
 	s.firstTurn = -1
+	s.prevTurn = -1
+	s.lastObs = s.t0
 	s.host = newHost(&sc, s.rng, s.t0, s.turn)
+	s.host.setOutages(s.ts)
+	if sc.StealEvery > 0 {
+		s.steal = newStealer(&sc, s.t0)
+	}
 	s.tr = Truth{Scenario: sc.Name, Policy: sc.Policy, VFs: sc.VFs, Start: secs(s.ts), End: secs(s.te),
 		SwitchCost: sc.SwitchCost.Seconds(), Jitter: sc.Jitter.Seconds(), Seed: sc.Seed,
-		Workload: sc.Rings[0].Workload.Kind}
+		Workload: string(sc.Rings[0].Workload.Kind), SwitchStep: sc.SwitchStep.Seconds()}
+	if sc.Jitter > 0 {
+		s.tr.JitterMode = sc.JitterMode
+	}
+	if sc.Policy == Liquid {
+		s.tr.Quantum = sc.slice(0).Seconds()
+	}
 	for _, r := range sc.Rings {
 		s.tr.Rings = append(s.tr.Rings, r.Name)
 	}
@@ -181,7 +206,7 @@ func Run(sc Scenario, emit func(event.Event) error) (Truth, error) {
 		if sc.CPUs > 1 {
 			rs.cpu = int32(1 + i%(sc.CPUs-1))
 		}
-		rs.lastQ, rs.lastR, rs.lastDone = s.t0, s.t0, s.t0
+		rs.lastQ, rs.lastR, rs.lastDone, rs.lastReal = s.t0, s.t0, s.t0, s.t0
 		s.nextQueue(rs)
 	}
 	s.idle, s.idleSince = true, s.ts
@@ -273,6 +298,9 @@ func (s *sim) loop() error {
 			lo = min(lo, s.rings[i].lastR)
 		}
 		s.host.prune(lo - int64(time.Second))
+		if s.steal != nil {
+			s.steal.prune(lo - int64(time.Second))
+		}
 	}
 }
 
@@ -287,7 +315,13 @@ func (s *sim) genJob(rs *ringSim) {
 	}
 	rt = max(rt, rs.lastR)
 	x := s.jobLen(r)
-	d := s.host.finish(max(rt, rs.lastDone), x)
+	real := s.host.finish(max(rt, rs.lastReal), x)
+	d := real
+	if s.steal != nil {
+		// in ring order: a completion just after an episode is not
+		// signalled before those held back by it
+		d = max(s.steal.signal(real), rs.lastDone+1)
+	}
 	// counts the events report: entity queue depth at queue time (jobs
 	// queued and not yet run), hardware jobs at run time.
 	var jc, hw int32
@@ -317,7 +351,7 @@ func (s *sim) genJob(rs *ringSim) {
 	}
 	*rs.at(n) = jobTimes{q, rt, d}
 	rs.n++
-	rs.lastQ, rs.lastR, rs.lastDone = q, rt, d
+	rs.lastQ, rs.lastR, rs.lastDone, rs.lastReal = q, rt, d, real
 	s.fence++
 	seq := n + 1
 	key := event.JobKey{
@@ -364,6 +398,7 @@ func (s *sim) observe(ev event.Event) error {
 	}
 	t := ev.Time
 	s.advanceWindows(t)
+	s.integrate(t)
 	switch ev.Kind {
 	case event.KindQueue:
 		s.out++
@@ -425,6 +460,7 @@ func (s *sim) send(ev event.Event) error {
 // turn records one of our turns [st, e) followed by an off-window [e, next).
 func (s *sim) turn(st, e, next int64, self bool) {
 	s.tq = append(s.tq, [2]int64{st, e})
+	s.hq = append(s.hq, [2]int64{st, e})
 	if next > e { // no window when a self switch costs nothing
 		s.wq = append(s.wq, trueWin{s: e, e: next, self: self, busyFrom: -1})
 	}
@@ -442,6 +478,39 @@ func (s *sim) countTurn(st, e int64) {
 	s.tr.Turns++
 	s.onSum += e - st
 	s.lastLen = e - st
+	if s.prevTurn >= 0 {
+		p := float64(st - s.prevTurn)
+		s.perSum += p
+		s.perSq += p * p
+		s.perN++
+	}
+	s.prevTurn = st
+}
+
+// integrate adds [lastObs, t) (clipped to the trace) to the time with work
+// outstanding, and its overlap with our turns to the time held.
+func (s *sim) integrate(t int64) {
+	a, b := max(s.lastObs, s.ts), min(t, s.te)
+	s.lastObs = max(s.lastObs, t)
+	if b > a && s.out > 0 {
+		s.busyNs += b - a
+		if s.host.pass {
+			s.heldNs += b - a
+		}
+		for _, tu := range s.hq {
+			if tu[0] >= b {
+				break
+			}
+			s.heldNs += max(0, min(tu[1], b)-max(tu[0], a))
+		}
+	}
+	n := 0
+	for n < len(s.hq) && s.hq[n][1] <= b {
+		n++
+	}
+	if n > 0 {
+		s.hq = append(s.hq[:0], s.hq[n:]...)
+	}
 }
 
 // advanceWindows counts the turns that started by t and settles the
@@ -503,6 +572,32 @@ func (s *sim) finish() {
 	if s.idle && s.te-s.idleSince >= minIdleSpan {
 		s.tr.Idle = append(s.tr.Idle, Span{secs(max(s.idleSince, s.ts)), secs(s.te)})
 	}
+	// the held share up to the trace's end: our turns through te
+	if !s.host.pass {
+		s.host.ensure(s.te)
+	}
+	s.integrate(s.te)
+	s.tr.BusyTime = float64(s.busyNs) / 1e9
+	if s.busyNs > 0 {
+		s.tr.HeldShare = float64(s.heldNs) / float64(s.busyNs)
+	}
+	if s.perN > 0 {
+		m := s.perSum / float64(s.perN)
+		s.tr.PeriodStd = math.Sqrt(max(0, s.perSq/float64(s.perN)-m*m)) / 1e9
+	}
+	if s.steal != nil {
+		for _, e := range s.steal.all {
+			if e[1] > s.ts && e[0] < s.te {
+				s.tr.Steal = append(s.tr.Steal, Span{secs(max(e[0], s.ts)), secs(min(e[1], s.te))})
+			}
+		}
+	}
+	for _, o := range s.host.outages {
+		if o.b > s.ts && o.a < s.te {
+			s.tr.Outages = append(s.tr.Outages, OutageSpan{secs(max(o.a, s.ts)), secs(min(o.b, s.te)), o.kind})
+		}
+	}
+	s.tr.BusyVFs = s.host.maxVFs
 	// turns recorded past an early stop
 	if s.sc.Policy == None {
 		s.tr.Share = 1

