@@ -28,7 +28,7 @@ type metricsOptions struct {
 }
 
 // startMetrics serves and/or pushes r's metrics until stop is called; stop
-// publishes the last snapshot (and pushes it) before returning.
+// publishes the final snapshot (and pushes it) before returning.
 func startMetrics(ctx context.Context, r *live.Runner, o metricsOptions) (stop func(), err error) {
 	if o.Listen == "" && o.Push == "" {
 		return func() {}, nil
@@ -89,7 +89,10 @@ func startMetrics(ctx context.Context, r *live.Runner, o metricsOptions) (stop f
 	return func() {
 		cancel()
 		wg.Wait()
-		refresh()
+		// The last values are the final report's (the whole-run estimate
+		// redone from all the evidence), as analyze would print them.
+		s, _ := r.Final()
+		e.Update(metricsSnapshot(s))
 		if o.Push != "" {
 			pctx, pcancel := context.WithTimeout(context.Background(), 5*time.Second)
 			if err := e.PushOnce(pctx, o.Push, pushLabels); err != nil && !errors.Is(err, context.Canceled) {
