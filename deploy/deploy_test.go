@@ -894,3 +894,66 @@ func keyed(got []sample, want map[string]float64, key func(map[string]string) st
 	}
 	return nil
 }
+
+// TestScrapeConfigWithVmagent runs vmagent on vmagent.yml, its static
+// target and its file-discovered target pointed at two replaying
+// gpuwatch guests, and checks that both arrive in VictoriaMetrics with
+// the labels the configuration gives them.
+func TestScrapeConfigWithVmagent(t *testing.T) {
+	vmagent := tool(t, "vmagent", "victoria-metrics")
+	vm := startVictoriaMetrics(t)
+	bin := buildGpuwatch(t)
+	trace := filepath.Join("..", "testdata", "traces", "sim-strict-2vf-6ms-4.16.report")
+	static, discovered := freeAddr(t), freeAddr(t)
+	for _, addr := range []string{static, discovered} {
+		// Slow enough to be scraped several times (5 s interval).
+		cmd := exec.Command(bin, "watch", "--replay", trace, "--speed", "0.002", "--json", "--listen", addr)
+		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	}
+
+	// The shipped configuration, its static target moved to a free port,
+	// and a targets file naming the other guest.
+	dir := t.TempDir()
+	cfg, err := os.ReadFile("vmagent.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(cfg, []byte(`"127.0.0.1:9464"`)) {
+		t.Fatal("vmagent.yml no longer has the static target 127.0.0.1:9464")
+	}
+	cfg = bytes.Replace(cfg, []byte(`"127.0.0.1:9464"`), []byte(strconv.Quote(static)), 1)
+	if err := os.WriteFile(filepath.Join(dir, "vmagent.yml"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Mkdir(filepath.Join(dir, "targets"), 0o755)
+	targets := fmt.Sprintf("- targets: [%q]\n  labels:\n    guest: vm9\n    host: h9\n", discovered)
+	if err := os.WriteFile(filepath.Join(dir, "targets", "guests.yml"), []byte(targets), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	agent := freeAddr(t)
+	start(t, "http://"+agent+"/health", vmagent, "-promscrape.config="+filepath.Join(dir, "vmagent.yml"),
+		"-remoteWrite.url="+vm.base+"/api/v1/write", "-remoteWrite.tmpDataPath="+t.TempDir(),
+		"-remoteWrite.flushInterval=500ms", "-httpListenAddr="+agent, "-loggerLevel=ERROR")
+
+	for _, c := range []struct{ query, instance string }{
+		{`up{job="gpuwatch",guest="local"}`, static},
+		{`up{job="gpuwatch",guest="vm9",host="h9"}`, discovered},
+		{`gpuwatch_build_info{job="gpuwatch",guest="local",source="replay"}`, static},
+		{`gpuwatch_build_info{job="gpuwatch",guest="vm9",host="h9",source="replay"}`, discovered},
+	} {
+		eventually(t, c.query, func() error {
+			got, err := vm.query(c.query)
+			if err != nil {
+				return err
+			}
+			if len(got) != 1 || got[0].Value != 1 || got[0].Labels["instance"] != c.instance {
+				return fmt.Errorf("got %v, want one series of value 1 from %s", got, c.instance)
+			}
+			return nil
+		})
+	}
+}
