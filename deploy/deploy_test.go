@@ -212,17 +212,12 @@ func (v *vmServer) query(q string) ([]sample, error) {
 
 // raw returns the raw samples of one series (selector must match one).
 func (v *vmServer) raw(selector string) (ts, vals []float64, err error) {
-	resp, err := http.Get(v.base + "/api/v1/query?query=" + url.QueryEscape(selector+"[1h]"))
-	if err != nil {
-		return nil, nil, err
-	}
-	defer resp.Body.Close()
 	var r struct {
 		Data struct {
 			Result []struct{ Values [][2]any }
 		}
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+	if err := getJSON(v.base+"/api/v1/query?query="+url.QueryEscape(selector+"[1h]"), &r); err != nil {
 		return nil, nil, err
 	}
 	if len(r.Data.Result) != 1 {
@@ -749,17 +744,12 @@ func checkRules(t *testing.T, vm *vmServer, vmalert string, guests map[string]*g
 	var rules []vmalertRule
 	since := time.Now()
 	eventually(t, "vmalert evaluates every rule", func() error {
-		resp, err := http.Get(vmalert + "/api/v1/rules")
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
 		var r struct {
 			Data struct {
 				Groups []struct{ Rules []vmalertRule }
 			}
 		}
-		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		if err := getJSON(vmalert+"/api/v1/rules", &r); err != nil {
 			return err
 		}
 		rules = rules[:0]
@@ -831,15 +821,26 @@ func checkRules(t *testing.T, vm *vmServer, vmalert string, guests map[string]*g
 	}
 }
 
+// getJSON decodes the JSON answer of a GET.
+func getJSON(u string, v any) error {
+	resp, err := http.Get(u)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		return fmt.Errorf("GET %s: %w", u, err)
+	}
+	return nil
+}
+
 // checkAlerts checks that the active alerts (name/guest/state) are want.
 func checkAlerts(t *testing.T, vmalert string, want ...string) {
 	t.Helper()
 	eventually(t, "active alerts", func() error {
-		resp, err := http.Get(vmalert + "/api/v1/alerts")
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
 		var r struct {
 			Data struct {
 				Alerts []struct {
@@ -848,7 +849,7 @@ func checkAlerts(t *testing.T, vmalert string, want ...string) {
 				}
 			}
 		}
-		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		if err := getJSON(vmalert+"/api/v1/alerts", &r); err != nil {
 			return err
 		}
 		got := []string{}
