@@ -33,8 +33,8 @@ type Options struct {
 // Exporter holds gpuwatch's metrics. Update it with each new snapshot; it
 // is safe for concurrent use with scrapes and pushes.
 //
-// The engine already aggregates everything (totals, the gap histogram), so
-// the exporter is a collector: one metrics writer registered in a private
+// A Snapshot already holds aggregates (totals, the gap histogram), so the
+// exporter is a collector: one metrics writer registered in a private
 // metrics.Set renders the latest snapshot at scrape time, with HELP and
 // TYPE for every family. Nothing is registered in the process-wide default
 // set.

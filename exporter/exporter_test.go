@@ -87,10 +87,7 @@ func TestGoldenScrape(t *testing.T) {
 // parse and pass Prometheus' naming lint (units, _total, HELP).
 func promtool(t *testing.T, scrape string) {
 	t.Helper()
-	path, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Skip("promtool not installed (apt-get install prometheus): exposition lint skipped")
-	}
+	path := lookPath(t, "promtool", "prometheus")
 	cmd := exec.Command(path, "check", "metrics")
 	cmd.Stdin = strings.NewReader(scrape)
 	out, err := cmd.CombinedOutput()
@@ -171,10 +168,7 @@ func TestPushToVictoriaMetrics(t *testing.T) {
 
 func startVictoriaMetrics(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("victoria-metrics")
-	if err != nil {
-		t.Skip("victoria-metrics not installed (apt-get install victoria-metrics)")
-	}
+	bin := lookPath(t, "victoria-metrics", "victoria-metrics")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -239,4 +233,19 @@ func queryVM(base, q string) (*float64, error) {
 		return nil, err
 	}
 	return &v, nil
+}
+
+// lookPath finds a tool the test needs; without it the test skips, or
+// fails under GPUWATCH_REQUIRE_ALL=1 (CI installs every tool).
+func lookPath(t *testing.T, name, pkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		msg := fmt.Sprintf("%s not installed (apt-get install -y %s)", name, pkg)
+		if os.Getenv("GPUWATCH_REQUIRE_ALL") == "1" {
+			t.Fatalf("%s, and GPUWATCH_REQUIRE_ALL=1 requires it", msg)
+		}
+		t.Skip(msg)
+	}
+	return p
 }
