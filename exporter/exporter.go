@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
-
-	"github.com/gpuwatch/gpuwatch/internal/gaps"
 )
 
 // Options label and qualify the exported series.
@@ -27,13 +25,16 @@ type Options struct {
 	// Expect is the expected share (0: none), exported as
 	// gpuwatch_expected_share_ratio so alerts need no constant.
 	Expect float64
+	// Labels are added to every series (guest="vm1"), scraped and pushed
+	// alike. Build them with ParseLabel or Labels.Set, which validate them.
+	Labels Labels
 }
 
 // Exporter holds gpuwatch's metrics. Update it with each new snapshot; it
 // is safe for concurrent use with scrapes and pushes.
 //
-// The engine already aggregates everything (totals, the gap histogram), so
-// the exporter is a collector: one metrics writer registered in a private
+// A Snapshot already holds aggregates (totals, the gap histogram), so the
+// exporter is a collector: one metrics writer registered in a private
 // metrics.Set renders the latest snapshot at scrape time, with HELP and
 // TYPE for every family. Nothing is registered in the process-wide default
 // set.
@@ -41,10 +42,8 @@ type Exporter struct {
 	opts Options
 	set  *metrics.Set
 
-	mu     sync.Mutex
-	snap   *gaps.Snapshot
-	lost   uint64
-	events uint64
+	mu   sync.Mutex
+	snap *Snapshot
 }
 
 // New returns an exporter.
@@ -54,10 +53,9 @@ func New(opts Options) *Exporter {
 	return e
 }
 
-// Update publishes s; lost is the number of events the source lost (the
-// engine's Input.Lost counts the markers it was fed, which is the same for
-// every source gpuwatch has).
-func (e *Exporter) Update(s *gaps.Snapshot) {
+// Update publishes s, which the exporter keeps and reads at every scrape
+// and push: the caller must not change it afterwards.
+func (e *Exporter) Update(s *Snapshot) {
 	e.mu.Lock()
 	e.snap = s
 	e.mu.Unlock()
@@ -112,89 +110,113 @@ func num(v float64) string {
 
 func secs(d time.Duration) float64 { return d.Seconds() }
 
-// label quotes a label value per the text format.
-func label(v string) string {
+// quote quotes a label value per the text format.
+func quote(v string) string {
 	r := strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
 	return `"` + r.Replace(v) + `"`
+}
+
+// series writes samples, each with the exporter's constant labels after
+// its own.
+type series struct {
+	w        io.Writer
+	constant string // `guest="vm1",host="h1"`, or ""
+}
+
+// sample writes one sample; labels are the series' own, `ring="gfx"` or "".
+func (s series) sample(name, labels, value string) {
+	switch {
+	case labels == "" && s.constant == "":
+		fmt.Fprintf(s.w, "%s %s\n", name, value)
+	case labels == "":
+		fmt.Fprintf(s.w, "%s{%s} %s\n", name, s.constant, value)
+	case s.constant == "":
+		fmt.Fprintf(s.w, "%s{%s} %s\n", name, labels, value)
+	default:
+		fmt.Fprintf(s.w, "%s{%s,%s} %s\n", name, labels, s.constant, value)
+	}
 }
 
 func (e *Exporter) write(w io.Writer) {
 	e.mu.Lock()
 	s := e.snap
 	e.mu.Unlock()
+	out := series{w: w, constant: e.opts.Labels.String()}
 
 	family(w, "gpuwatch_build_info", "gauge", "Build of gpuwatch and the live source it reads, always 1.")
-	fmt.Fprintf(w, "gpuwatch_build_info{version=%s,goversion=%s,source=%s} 1\n", label(e.opts.Version), label(runtime.Version()), label(e.opts.Source))
+	out.sample("gpuwatch_build_info", fmt.Sprintf("version=%s,goversion=%s,source=%s", quote(e.opts.Version), quote(runtime.Version()), quote(e.opts.Source)), "1")
 	if e.opts.Expect > 0 {
 		family(w, "gpuwatch_expected_share_ratio", "gauge", "The share of the GPU the tenant expects (--expect).")
-		fmt.Fprintf(w, "gpuwatch_expected_share_ratio %s\n", num(e.opts.Expect))
+		out.sample("gpuwatch_expected_share_ratio", "", num(e.opts.Expect))
 	}
 	if s == nil {
 		return
 	}
-	resolved := 0.0
-	if s.Share.Resolved {
-		resolved = 1
-	}
-	family(w, "gpuwatch_share_resolved", "gauge", "1 when the trace resolves the measured share, 0 when it cannot (jobs too long, too few windows).")
-	fmt.Fprintf(w, "gpuwatch_share_resolved %s\n", num(resolved))
-	if s.Share.Resolved {
-		family(w, "gpuwatch_share_ratio", "gauge", "Measured share: of the time the guest had GPU work outstanding, the fraction the VF held the GPU (since start).")
-		fmt.Fprintf(w, "gpuwatch_share_ratio %s\n", num(s.Share.Ratio))
-		family(w, "gpuwatch_share_stderr_ratio", "gauge", "Standard error of the measured share (since start).")
-		fmt.Fprintf(w, "gpuwatch_share_stderr_ratio %s\n", num(s.Share.Err))
-	}
-	writeTimeslice(w, "", "since start", &s.Timeslice)
-	writeTimeslice(w, "gpuwatch_recent_", "over the sliding horizon", &s.Recent)
+	writeEstimate(out, "gpuwatch_", "since start", &s.Overall)
+	writeEstimate(out, "gpuwatch_recent_", "over the sliding horizon", &s.Recent)
 
-	family(w, "gpuwatch_switched_out_seconds_total", "counter", "Time the VF was seen switched out (work outstanding, nothing completing) since start.")
-	fmt.Fprintf(w, "gpuwatch_switched_out_seconds_total %s\n", num(secs(s.SwitchedOutTotal)))
-	family(w, "gpuwatch_guest_idle_seconds_total", "counter", "Time in no-progress windows with no work outstanding (the guest was idle) since start.")
-	fmt.Fprintf(w, "gpuwatch_guest_idle_seconds_total %s\n", num(secs(s.GuestIdleTotal)))
-	family(w, "gpuwatch_stall_seconds_total", "counter", "Time in no-progress windows with work outstanding that do not fit a time-slice schedule.")
-	fmt.Fprintf(w, "gpuwatch_stall_seconds_total %s\n", num(secs(s.StallTotal)))
-	family(w, "gpuwatch_windows_total", "counter", "No-progress windows of every kind since start.")
-	fmt.Fprintf(w, "gpuwatch_windows_total %d\n", s.WindowsTotal)
-	family(w, "gpuwatch_window_threshold_seconds", "gauge", "No-progress duration above which a stretch counts as a window (0 until the gaps show two clusters).")
-	fmt.Fprintf(w, "gpuwatch_window_threshold_seconds %s\n", num(secs(s.Threshold)))
+	one := func(name, typ, help string, v float64) {
+		family(w, name, typ, help)
+		out.sample(name, "", num(v))
+	}
+	one("gpuwatch_switched_out_seconds_total", "counter", "Time the VF was seen switched out (work outstanding, nothing completing) since start.", secs(s.SwitchedOut))
+	one("gpuwatch_guest_idle_seconds_total", "counter", "Time in no-progress windows with no work outstanding (the guest was idle) since start.", secs(s.GuestIdle))
+	one("gpuwatch_stall_seconds_total", "counter", "Time in no-progress windows with work outstanding that do not fit a time-slice schedule.", secs(s.Stall))
+	one("gpuwatch_windows_total", "counter", "No-progress windows of every kind since start.", float64(s.Windows))
+	one("gpuwatch_window_threshold_seconds", "gauge", "No-progress duration above which a stretch counts as a window (0 until the gaps show two clusters).", secs(s.Threshold))
+	one("gpuwatch_recent_longest_switch_out_seconds", "gauge", "Longest window with work outstanding and nothing completing (switched out or stall, open one included) over the sliding horizon.", secs(s.LongestRecentSwitchOut))
 
 	for _, m := range ringMetrics {
 		family(w, m.name, m.typ, m.help)
 		for i := range s.Rings {
-			fmt.Fprintf(w, "%s{ring=%s} %s\n", m.name, label(s.Rings[i].Name), m.value(&s.Rings[i]))
+			out.sample(m.name, "ring="+quote(s.Rings[i].Name), m.value(&s.Rings[i]))
+		}
+	}
+	for _, m := range processMetrics {
+		family(w, m.name, m.typ, m.help)
+		for i := range s.Rings {
+			r := &s.Rings[i]
+			for j := range r.Processes {
+				p := &r.Processes[j]
+				out.sample(m.name, fmt.Sprintf("ring=%s,comm=%s,pid=\"%d\"", quote(r.Name), quote(p.Comm), p.PID), m.value(p))
+			}
 		}
 	}
 
-	writeHistogram(w, "gpuwatch_gap_seconds", "Gaps between completions while work was outstanding (the switch-out signature).", &s.Gaps)
+	writeHistogram(out, "gpuwatch_gap_seconds", "Gaps between completions while work was outstanding (the switch-out signature).", &s.Gaps)
 
 	family(w, "gpuwatch_events_total", "counter", "Events read per tracepoint.")
-	names := make([]string, 0, len(s.Input.ByName))
-	for n := range s.Input.ByName {
+	names := make([]string, 0, len(s.Events))
+	for n := range s.Events {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "gpuwatch_events_total{event=%s} %d\n", label(n), s.Input.ByName[n])
+		out.sample("gpuwatch_events_total", "event="+quote(n), strconv.FormatUint(s.Events[n], 10))
 	}
-	family(w, "gpuwatch_lost_events_total", "counter", "Events the source reported lost (ring buffer overruns).")
-	fmt.Fprintf(w, "gpuwatch_lost_events_total %d\n", s.Input.Lost)
-	family(w, "gpuwatch_trace_seconds", "gauge", "Span of trace time analysed.")
-	fmt.Fprintf(w, "gpuwatch_trace_seconds %s\n", num(float64(s.End-s.Start)/1e9))
+	one("gpuwatch_lost_events_total", "counter", "Events the source reported lost (ring buffer overruns).", float64(s.Lost))
+	one("gpuwatch_trace_seconds", "gauge", "Span of trace time analysed.", secs(s.Span))
 }
 
-func writeTimeslice(w io.Writer, prefix, scope string, t *gaps.Timeslice) {
-	if prefix == "" {
-		prefix = "gpuwatch_"
+func writeEstimate(out series, prefix, scope string, t *Estimate) {
+	g := func(name, help string, v float64) {
+		family(out.w, prefix+name, "gauge", help+" ("+scope+").")
+		out.sample(prefix+name, "", num(v))
 	}
 	det := 0.0
 	if t.Detected {
 		det = 1
 	}
-	g := func(name, help string, v float64) {
-		family(w, prefix+name, "gauge", help+" ("+scope+").")
-		fmt.Fprintf(w, "%s%s %s\n", prefix, name, num(v))
-	}
 	g("timeslice_detected", "1 when a time-slice schedule is detected, 0 for passthrough or too little evidence", det)
+	known := 0.0
+	if t.ShareKnown {
+		known = 1
+	}
+	g("share_resolved", "1 when the data resolves the measured share, 0 when it cannot (jobs too long, too few windows)", known)
+	if t.ShareKnown {
+		g("share_ratio", "Measured share: fraction of the time with work outstanding during which the VF held the GPU", t.Share)
+		g("share_stderr_ratio", "Standard error of the measured share", t.ShareErr)
+	}
 	if !t.Detected {
 		return
 	}
@@ -204,39 +226,52 @@ func writeTimeslice(w io.Writer, prefix, scope string, t *gaps.Timeslice) {
 	g("period_seconds", "Time from one turn of the VF to the next", secs(t.Period))
 	g("vfs", "Inferred number of VFs sharing the GPU (0 unknown)", float64(t.VFs))
 	g("confidence_ratio", "Confidence in the inferred schedule, 0 to 1", t.Confidence)
-	family(w, prefix+"mode", "gauge", "Inferred host scheduler mode, 1 for the current one ("+scope+").")
-	fmt.Fprintf(w, "%smode{mode=%s} 1\n", prefix, label(string(t.Mode)))
+	family(out.w, prefix+"mode", "gauge", "Inferred host scheduler mode, 1 for the current one ("+scope+").")
+	out.sample(prefix+"mode", "mode="+quote(t.Mode), "1")
 }
 
-func writeHistogram(w io.Writer, name, help string, h *gaps.Histogram) {
-	family(w, name, "histogram", help)
+func writeHistogram(out series, name, help string, h *Histogram) {
+	family(out.w, name, "histogram", help)
 	var cum uint64
 	for i, b := range h.Bounds {
 		if i < len(h.Counts) {
 			cum += h.Counts[i]
 		}
-		fmt.Fprintf(w, "%s_bucket{le=%s} %d\n", name, label(num(secs(b))), cum)
+		out.sample(name+"_bucket", "le="+quote(num(secs(b))), strconv.FormatUint(cum, 10))
 	}
-	fmt.Fprintf(w, "%s_bucket{le=\"+Inf\"} %d\n", name, h.Count)
-	fmt.Fprintf(w, "%s_sum %s\n", name, num(secs(h.Sum)))
-	fmt.Fprintf(w, "%s_count %d\n", name, h.Count)
+	out.sample(name+"_bucket", `le="+Inf"`, strconv.FormatUint(h.Count, 10))
+	out.sample(name+"_sum", "", num(secs(h.Sum)))
+	out.sample(name+"_count", "", strconv.FormatUint(h.Count, 10))
 }
 
 // ringMetrics are the per-ring series.
 var ringMetrics = []struct {
 	name, typ, help string
-	value           func(*gaps.RingStats) string
+	value           func(*Ring) string
 }{
 	{"gpuwatch_jobs_total", "counter", "Jobs completed per ring.",
-		func(r *gaps.RingStats) string { return strconv.FormatUint(r.Jobs, 10) }},
+		func(r *Ring) string { return strconv.FormatUint(r.Jobs, 10) }},
 	{"gpuwatch_busy_seconds_total", "counter", "Time with work outstanding per ring.",
-		func(r *gaps.RingStats) string { return num(secs(r.Busy)) }},
+		func(r *Ring) string { return num(secs(r.Busy)) }},
 	{"gpuwatch_stalled_seconds_total", "counter", "Part of the busy time spent switched out, per ring.",
-		func(r *gaps.RingStats) string { return num(secs(r.Stalled)) }},
+		func(r *Ring) string { return num(secs(r.Stalled)) }},
 	{"gpuwatch_in_flight_jobs", "gauge", "Jobs outstanding (queued or running, not done) per ring.",
-		func(r *gaps.RingStats) string { return strconv.Itoa(r.InFlight) }},
+		func(r *Ring) string { return strconv.Itoa(r.InFlight) }},
 	{"gpuwatch_job_latency_p50_seconds", "gauge", "Median job latency (submission to completion) per ring.",
-		func(r *gaps.RingStats) string { return num(secs(r.LatencyP50)) }},
+		func(r *Ring) string { return num(secs(r.LatencyP50)) }},
 	{"gpuwatch_job_latency_p99_seconds", "gauge", "99th percentile job latency (submission to completion) per ring.",
-		func(r *gaps.RingStats) string { return num(secs(r.LatencyP99)) }},
+		func(r *Ring) string { return num(secs(r.LatencyP99)) }},
+}
+
+// processMetrics are the per-process series (ring, comm, pid).
+var processMetrics = []struct {
+	name, typ, help string
+	value           func(*Process) string
+}{
+	{"gpuwatch_process_jobs_total", "counter", "Jobs completed per submitting process and ring.",
+		func(p *Process) string { return strconv.FormatUint(p.Jobs, 10) }},
+	{"gpuwatch_process_busy_seconds_total", "counter", "Time with the process's jobs outstanding, per ring.",
+		func(p *Process) string { return num(secs(p.Busy)) }},
+	{"gpuwatch_process_stalled_seconds_total", "counter", "Part of the process's busy time spent switched out, per ring.",
+		func(p *Process) string { return num(secs(p.Stalled)) }},
 }

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/gpuwatch/gpuwatch/exporter"
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
 	"github.com/gpuwatch/gpuwatch/internal/live"
@@ -44,6 +45,7 @@ type watchOptions struct {
 	horizon  time.Duration
 	listen   string
 	push     string
+	labels   exporter.Labels
 	pprof    string
 	tracefs  string
 	bufferKB int
@@ -64,6 +66,7 @@ func watchFlags(stderr io.Writer) (*flag.FlagSet, *watchOptions) {
 	fs.DurationVar(&o.horizon, "horizon", 10*time.Second, "sliding window of the recent estimate and the windows list")
 	fs.StringVar(&o.listen, "listen", defaultListen, "serve Prometheus metrics on `ADDR` at /metrics (\"\" to disable; other hosts only when told, e.g. 0.0.0.0:9464)")
 	fs.StringVar(&o.push, "push", "", "push metrics to `URL` (Prometheus text import, e.g. VictoriaMetrics)")
+	fs.Var(&o.labels, "label", "add `NAME=VALUE` to every metric series, scraped and pushed (repeatable, e.g. --label guest=vm1)")
 	fs.StringVar(&o.pprof, "pprof", "", "write a pprof profile of GPU time to `FILE` at exit")
 	fs.StringVar(&o.tracefs, "tracefs", "", "tracefs mount point (default: discovered)")
 	fs.IntVar(&o.bufferKB, "buffer-kb", 0, "per-CPU ring buffer size of the tracefs instance in KiB (0: kernel default)")
@@ -290,12 +293,12 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 	if exp != nil {
 		expShare, expText = exp.Share, exp.Text
 	}
-	stopMetrics, err := startMetrics(ctx, r, metricsOptions{Listen: o.listen, Push: o.push, Every: o.interval, Expect: expShare})
+	stopMetrics, err := startMetrics(ctx, r, metricsOptions{Listen: o.listen, Push: o.push, Every: o.interval, Expect: expShare, Labels: o.labels})
 	if err != nil && !listenSet && o.listen == defaultListen {
 		// The default address is taken (another gpuwatch?): run without
 		// serving rather than refuse.
 		fmt.Fprintf(stderr, "gpuwatch: metrics not served: %v (choose another with --listen)\n", err)
-		stopMetrics, err = startMetrics(ctx, r, metricsOptions{Push: o.push, Every: o.interval, Expect: expShare})
+		stopMetrics, err = startMetrics(ctx, r, metricsOptions{Push: o.push, Every: o.interval, Expect: expShare, Labels: o.labels})
 	}
 	if err != nil {
 		cancel()

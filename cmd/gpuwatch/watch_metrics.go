@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gpuwatch/gpuwatch/exporter"
+	"github.com/gpuwatch/gpuwatch/internal/gaps"
 	"github.com/gpuwatch/gpuwatch/internal/live"
 )
 
@@ -20,13 +21,14 @@ type metricsOptions struct {
 	Push   string        // URL to push to; "" disables
 	Every  time.Duration // refresh (and push) interval; 0 means 1 s
 	Expect float64       // expected share, 0 none
-	// Labels are extra `name="value"` labels added to pushed series;
-	// "" means instance="<hostname>".
-	Labels string
+	// Labels (--label) are added to every series, scraped and pushed;
+	// pushed series also get instance="<hostname>" unless Labels name
+	// an instance.
+	Labels exporter.Labels
 }
 
 // startMetrics serves and/or pushes r's metrics until stop is called; stop
-// publishes the last snapshot (and pushes it) before returning.
+// publishes the final snapshot (and pushes it) before returning.
 func startMetrics(ctx context.Context, r *live.Runner, o metricsOptions) (stop func(), err error) {
 	if o.Listen == "" && o.Push == "" {
 		return func() {}, nil
@@ -34,15 +36,16 @@ func startMetrics(ctx context.Context, r *live.Runner, o metricsOptions) (stop f
 	if o.Every <= 0 {
 		o.Every = time.Second
 	}
-	if o.Labels == "" {
+	var pushLabels string
+	if !o.Labels.Has("instance") {
 		host, _ := os.Hostname()
-		o.Labels = fmt.Sprintf("instance=%q", host)
+		pushLabels = exporter.Label{Name: "instance", Value: host}.String()
 	}
 	_, st := r.Snapshot()
-	e := exporter.New(exporter.Options{Source: st.Source, Version: buildVersion(), Expect: o.Expect})
+	e := exporter.New(exporter.Options{Source: st.Source, Version: buildVersion(), Expect: o.Expect, Labels: o.Labels})
 	refresh := func() {
 		s, _ := r.Snapshot()
-		e.Update(s)
+		e.Update(metricsSnapshot(s))
 	}
 	refresh()
 
@@ -75,7 +78,7 @@ func startMetrics(ctx context.Context, r *live.Runner, o metricsOptions) (stop f
 		}
 	}()
 	if o.Push != "" {
-		if err := e.Push(ctx, o.Push, o.Every, o.Labels); err != nil {
+		if err := e.Push(ctx, o.Push, o.Every, pushLabels); err != nil {
 			cancel()
 			if srv != nil {
 				srv.Close()
@@ -86,10 +89,13 @@ func startMetrics(ctx context.Context, r *live.Runner, o metricsOptions) (stop f
 	return func() {
 		cancel()
 		wg.Wait()
-		refresh()
+		// The last values are the final report's (the whole-run estimate
+		// redone from all the evidence), as analyze would print them.
+		s, _ := r.Final()
+		e.Update(metricsSnapshot(s))
 		if o.Push != "" {
 			pctx, pcancel := context.WithTimeout(context.Background(), 5*time.Second)
-			if err := e.PushOnce(pctx, o.Push, o.Labels); err != nil && !errors.Is(err, context.Canceled) {
+			if err := e.PushOnce(pctx, o.Push, pushLabels); err != nil && !errors.Is(err, context.Canceled) {
 				fmt.Fprintln(os.Stderr, "gpuwatch:", err)
 			}
 			pcancel()
@@ -100,4 +106,49 @@ func startMetrics(ctx context.Context, r *live.Runner, o metricsOptions) (stop f
 			scancel()
 		}
 	}, nil
+}
+
+// metricsSnapshot converts an engine snapshot to the exporter's input: the
+// one place that decides which engine number feeds which metric.
+//
+// The measured share (Snapshot.Share) is exported when resolved; the
+// schedule's share (slice/period) whenever a schedule is detected.
+func metricsSnapshot(s *gaps.Snapshot) *exporter.Snapshot {
+	if s == nil {
+		return nil
+	}
+	// The measured share covers the whole run; the horizon has only its
+	// schedule.
+	estimate := func(t *gaps.Timeslice, sh *gaps.ShareEstimate) exporter.Estimate {
+		e := exporter.Estimate{
+			Detected: t.Detected, ScheduleShare: t.ScheduleShare, ScheduleShareErr: t.ScheduleShareErr,
+			Slice: t.Slice, Period: t.Period, VFs: t.VFs, Mode: string(t.Mode), Confidence: t.Confidence,
+		}
+		if sh != nil && sh.Resolved {
+			e.ShareKnown, e.Share, e.ShareErr = true, sh.Ratio, sh.Err
+		}
+		return e
+	}
+	out := &exporter.Snapshot{
+		Span:    time.Duration(s.End - s.Start),
+		Overall: estimate(&s.Timeslice, &s.Share), Recent: estimate(&s.Recent, nil),
+		SwitchedOut: s.SwitchedOutTotal, GuestIdle: s.GuestIdleTotal, Stall: s.StallTotal,
+		Windows: s.WindowsTotal, Threshold: s.Threshold,
+		Gaps:   exporter.Histogram{Bounds: s.Gaps.Bounds, Counts: s.Gaps.Counts, Sum: s.Gaps.Sum, Count: s.Gaps.Count},
+		Events: s.Input.ByName, Lost: s.Input.Lost,
+	}
+	for _, w := range s.Windows {
+		if (w.Kind == gaps.SwitchedOut || w.Kind == gaps.Stall) && time.Duration(w.End-w.Start) > out.LongestRecentSwitchOut {
+			out.LongestRecentSwitchOut = time.Duration(w.End - w.Start)
+		}
+	}
+	out.Rings = make([]exporter.Ring, len(s.Rings))
+	for i, r := range s.Rings {
+		out.Rings[i] = exporter.Ring{Name: r.Name, Jobs: r.Jobs, Busy: r.Busy, Stalled: r.Stalled, InFlight: r.InFlight,
+			LatencyP50: r.LatencyP50, LatencyP99: r.LatencyP99, Processes: make([]exporter.Process, len(r.Processes))}
+		for j, p := range r.Processes {
+			out.Rings[i].Processes[j] = exporter.Process{Comm: p.Comm, PID: p.PID, Jobs: p.Jobs, Busy: p.Busy, Stalled: p.Stalled}
+		}
+	}
+	return out
 }
