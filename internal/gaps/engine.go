@@ -733,20 +733,36 @@ type burstGap struct {
 
 // noteBurst decides, as the completions closing a stretch keep coming
 // together, whether the stretch was steal: clearly longer than the
-// normal spacing (four times), closed by at least three completions at
-// once, at least half as many as the GPU finishes in the stretch at the
-// normal spacing. The GPU kept running while the guest did not look (its
-// vCPU was descheduled by the host). A switch-in brings one completion,
-// the straddling job's, then the normal spacing. A steal stretch and its
+// normal spacing (four times), and closed at once by the completions of
+// every job that was in flight (at least two: the ring ran dry while the
+// guest did not look; the stretch under half the typical window), or by
+// at least three, half as many as the GPU finishes in the stretch at the
+// normal spacing. The GPU kept running
+// while the guest's vCPU was descheduled by the host. A switch-in brings
+// one completion, the straddling job's, then the normal spacing: a ring
+// runs one job at a time, and the GPU did nothing while switched out. A steal stretch and its
 // burst leave the gap histograms (they are no gaps of the GPU's), and its
 // candidate becomes one of its own kind.
 func (e *Engine) noteBurst() {
 	b := &e.burst
-	if b.steal || b.n < 2 || e.floor == 0 {
+	if b.steal || b.n < 1 || e.floor == 0 {
 		return
 	}
 	mean := e.normalGap()
-	if mean <= 0 || float64(b.gap) < 4*mean || float64(b.n+1)*mean < 0.5*float64(b.gap) {
+	if mean <= 0 || float64(b.gap) < 4*mean {
+		return
+	}
+	// Every job that was in flight, done at once (the ring ran dry
+	// while nobody looked) in a stretch shorter than half the typical
+	// window (a switch-out whose next job happened to be very short
+	// would otherwise pass), or as many as the GPU does in the stretch.
+	all := b.n+1 >= 2 && b.n+1 >= b.inflight
+	if all {
+		typical := medianWindow(&e.busyH, binOf(e.floor, gapSub))
+		all = typical > 0 && float64(b.gap) < 0.5*typical
+	}
+	many := b.n+1 >= 3 && float64(b.n+1)*mean >= 0.5*float64(b.gap)
+	if !all && !many {
 		return
 	}
 	b.steal = true

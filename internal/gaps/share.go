@@ -168,7 +168,8 @@ func (e *Engine) measureShare(s *Snapshot, cl classification, sp spacing) ShareE
 // fixed schedule's grid (offline only: s.Windows must hold the whole
 // run): for each window the overlap with the off-time that ends at the
 // first turn start in it; a window longer than a period (an outage, a
-// hang) counts whole, less the job that ended it.
+// hang) counts whole, less the job that ended it; a steal window only for
+// the off-time a switch-in inside it shows.
 func (e *Engine) gridUnserved(s *Snapshot, sp spacing) (unserved float64, n int, ok bool) {
 	g := &e.infCache.grid
 	if !g.ok || !e.infCache.valid || e.cfg.Horizon > 0 || g.period <= 0 {
@@ -176,11 +177,20 @@ func (e *Engine) gridUnserved(s *Snapshot, sp spacing) (unserved float64, n int,
 	}
 	for i := range s.Windows {
 		w := &s.Windows[i]
-		if w.Kind != SwitchedOut && w.Kind != Stall {
+		if w.Kind != SwitchedOut && w.Kind != Stall && w.Kind != Steal {
+			continue
+		}
+		a, b := float64(w.Start), float64(w.End)
+		if w.Kind == Steal {
+			// The GPU ran, but a switch-out may lie inside the hold-up:
+			// its overlap with the schedule's off-time was not served.
+			k := math.Ceil((a - g.psi) / g.period)
+			if ts := g.psi + k*g.period; ts <= b {
+				unserved += max(0, min(b, ts)-max(a, ts-g.off))
+			}
 			continue
 		}
 		n++
-		a, b := float64(w.Start), float64(w.End)
 		switch {
 		case w.Open:
 			unserved += b - a
