@@ -237,16 +237,22 @@ func Score(tr *simulate.Truth, s *gaps.Snapshot) Result {
 		}
 	}
 	if ts.Detected && tr.Policy != simulate.None && tr.Slice > 0 && tr.Period > 0 {
-		slice := tr.Slice
+		slice, period, share := tr.Slice, tr.Period, tr.Share
 		if tr.Quantum > 0 {
 			slice = tr.Quantum // a liquid host's slice is its quantum
 		}
+		if len(tr.Outages) > 0 && tr.NominalPeriod > 0 && len(tr.Slices) > 0 {
+			// The schedule is what the round robin gives while it runs:
+			// an outage is no turn of it (the measured share counts it).
+			slice, period = tr.Slices[0], tr.NominalPeriod
+			share = slice / period
+		}
 		r.SliceErr = 100 * math.Abs(ts.Slice.Seconds()-slice) / slice
-		r.PeriodErr = 100 * math.Abs(ts.Period.Seconds()-tr.Period) / tr.Period
+		r.PeriodErr = 100 * math.Abs(ts.Period.Seconds()-period) / period
 		r.SliceCover = cover(ts.Slice.Seconds(), ts.SliceErr.Seconds(), slice)
-		r.PeriodCover = cover(ts.Period.Seconds(), ts.PeriodErr.Seconds(), tr.Period)
+		r.PeriodCover = cover(ts.Period.Seconds(), ts.PeriodErr.Seconds(), period)
 		if sh, _, ok := scheduleShare(s); ok {
-			r.ScheduleShareErr = 100 * math.Abs(sh-tr.Share)
+			r.ScheduleShareErr = 100 * math.Abs(sh-share)
 		}
 	}
 	if x := tr.HeldShare + Allowance(tr) + PassMargin; tr.BusyTime > 0 && x <= 1 {
