@@ -539,6 +539,13 @@ func (e *Engine) retireOlder(key event.JobKey, rec *jobRec, t int64) {
 			older = o.run < rec.run
 		} else if !rec.hasR && !o.hasR && rec.entity != 0 && o.entity == rec.entity {
 			older = o.queue < rec.queue
+		} else if rec.hasR && !o.hasR && !o.counted {
+			// Queued first, never seen run (its run event was lost, or
+			// it waits on a dependency while other entities' jobs run):
+			// not outstanding, and no reason to hold up the jobs behind
+			// it. It stays followed; its completion still matches.
+			r.order.pop()
+			continue
 		}
 		if !older {
 			return

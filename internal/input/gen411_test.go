@@ -29,17 +29,17 @@ import (
 //     own context with a seqno space of their own.
 
 type gen411Job struct {
-	ring        int
-	user        bool // queued by amdgpu_cs_ioctl (else a kernel job: run only)
-	comm        string
-	pid, cpu    int
-	ctx         uint64 // finished-fence context
-	seq, id     uint64
-	queue, run  int64 // ns
-	start, end  int64
-	queueIn     bool // the amdgpu_cs_ioctl line is in the file
-	submitIn    bool // queue or run line in the file
-	finishedIn  bool // the finished fence's line is in the file
+	ring       int
+	user       bool // queued by amdgpu_cs_ioctl (else a kernel job: run only)
+	comm       string
+	pid, cpu   int
+	ctx        uint64 // finished-fence context
+	seq, id    uint64
+	queue, run int64 // ns
+	start, end int64
+	queueIn    bool // the amdgpu_cs_ioctl line is in the file
+	submitIn   bool // queue or run line in the file
+	finishedIn bool // the finished fence's line is in the file
 }
 
 type gen411Truth struct {
@@ -113,6 +113,7 @@ func gen411(seed uint64) ([]byte, gen411Truth) {
 	// The scheduler runs a job soon after it is queued; the ring
 	// executes its jobs in order.
 	free := make([]int64, len(rings))
+	lastRun := make([]int64, len(rings))
 	var lines []gen411Line
 	emit := func(t int64, cpu int, comm string, pid int, name, body string) {
 		if t > t0+dur {
@@ -128,6 +129,9 @@ func gen411(seed uint64) ([]byte, gen411Truth) {
 		if !j.user {
 			j.run = j.queue + 5_000 + rng.Int64N(10_000)
 		}
+		// The ring runs its jobs in the order the scheduler pushed them.
+		j.run = max(j.run, lastRun[j.ring]+2_000)
+		lastRun[j.ring] = j.run
 		j.start = max(j.run+10_000, free[j.ring])
 		j.end = j.start + d
 		free[j.ring] = j.end
