@@ -287,13 +287,19 @@ func (in *Input) Check() error {
 			return a > b || a == b && names[i] < names[j]
 		})
 		var parts []string
+		total := uint64(0)
 		for _, n := range names[:min(len(names), 3)] {
 			parts = append(parts, fmt.Sprintf("%d %s", st.UnknownByName[n], n))
+			total += st.UnknownByName[n]
 		}
 		if len(names) > 3 {
 			parts = append(parts, fmt.Sprintf("%d other event types", len(names)-3))
+			total += 2 // plural
 		}
 		saw = strings.Join(parts, ", ") + " lines"
+		if total == 1 {
+			saw = parts[0] + " line"
+		}
 	} else if st.Unknown > 0 {
 		saw = fmt.Sprintf("%d events of other tracepoints", st.Unknown)
 	}

@@ -246,7 +246,7 @@ func TestOpen(t *testing.T) {
 	// Other events only: the error says what was seen and how to record.
 	other := filepath.Join(dir, "sched.report")
 	os.WriteFile(other, []byte("cpus=1\n          <idle>-0     [000]  1.000001: sched_switch:         prev_comm=swapper/0 prev_pid=0 prev_prio=120 prev_state=R ==> next_comm=a next_pid=1 next_prio=120\n"), 0o644)
-	if _, err := Open(other, 1); !errors.Is(err, input.ErrNoGPUEvents) || !strings.Contains(err.Error(), "saw 1 sched_switch lines") ||
+	if _, err := Open(other, 1); !errors.Is(err, input.ErrNoGPUEvents) || !strings.Contains(err.Error(), "saw 1 sched_switch line") ||
 		!strings.Contains(err.Error(), input.RecordHint) {
 		t.Errorf("no GPU events: %v", err)
 	}
