@@ -18,6 +18,11 @@ const MaxSkew = 2_000_000_000 // ns
 // four CPUs: within 1.8 ms); late buffers are hundreds of milliseconds.
 const minSkew = 50_000_000 // ns
 
+// maxReadAhead bounds the events held back while the skew is decided
+// (a fast trace may hold millions of events in MaxSkew): the decision
+// then rests on the CPUs seen by then.
+const maxReadAhead = 1 << 18
+
 // CPUStarter is a source that knows when each CPU's buffer begins (a
 // trace.dat: the first page of each CPU).
 type CPUStarter interface {
@@ -30,7 +35,7 @@ type CPUStarter interface {
 // before it. From a CPUStarter the time is the latest buffer start; from
 // other sources (report text) the latest first event of a CPU within
 // MaxSkew of the trace's start, found by reading ahead MaxSkew of trace
-// time.
+// time (at most maxReadAhead events).
 type Skew struct {
 	src     event.Source
 	decided bool
@@ -61,7 +66,7 @@ func (s *Skew) observe(evs []event.Event) bool {
 		if !s.started {
 			s.started, s.first = true, ev.Time
 		}
-		if ev.Time > s.first+MaxSkew {
+		if ev.Time > s.first+MaxSkew || len(s.buf)+i >= maxReadAhead {
 			return true
 		}
 		if _, ok := s.cpuSeen[ev.CPU]; !ok && ev.Kind != event.KindLost {
