@@ -21,7 +21,7 @@ import (
 )
 
 func init() {
-	commands = append(commands, command{"analyze", "analyse a trace-cmd report (text, gzip) or trace.dat offline", runAnalyze})
+	commands = append(commands, command{"analyze", "analyse a trace-cmd report or trace.dat (plain, gzip, zstd) offline", runAnalyze})
 }
 
 // analyzeStdin is what "-" reads (tests replace it).
@@ -33,11 +33,13 @@ const maxPrintedWarnings = 20
 const analyzeUsage = `usage: gpuwatch analyze [--json] [--expect SHARE] [--pprof FILE] [--svg FILE] FILE|-
 
 Analyse a trace of the GPU scheduler's tracepoints offline: the text of
-'trace-cmd report' (or of tracefs trace / trace_pipe), gzip-compressed or
-not, or a trace.dat; '-' reads standard input. Prints the windows in which
-the VF was switched out and the host schedule behind them.
+'trace-cmd report' (or of tracefs trace / trace_pipe) or a trace.dat, plain
+or compressed with gzip or zstd; '-' reads standard input. Prints the
+windows in which the VF was switched out and the host schedule behind them.
+Record a trace with: trace-cmd record -e gpu_scheduler -e amdgpu -e dma_fence
 
-Exit status: 0 ok, 1 the --expect verdict failed, 2 bad usage or input.
+Exit status: 0 ok, 1 the --expect verdict failed, 2 bad usage or input
+(a trace without GPU scheduler events included).
 
 flags:
 `
