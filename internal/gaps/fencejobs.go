@@ -98,7 +98,7 @@ func (e *Engine) sourceEvent(ev *event.Event, class nameClass, t int64) bool {
 	if fj.finished == nil {
 		fj.finished = map[uint64]struct{}{}
 	}
-	if len(fj.finished) < maxFinishedContexts {
+	if len(fj.finished) < maxFinishedContexts && ev.Job.Fence == 0 {
 		fj.finished[ev.Job.Context] = struct{}{}
 	}
 	e.sawSched = true
