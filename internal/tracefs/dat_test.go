@@ -231,3 +231,34 @@ func TestRecordBenchDat(t *testing.T) {
 	evs, st := decodeDat(t, out)
 	t.Logf("%s: %d bytes, %d events, %d lost", out, len(b), len(evs), st.Lost)
 }
+
+// CPUStarts is each CPU buffer's first page time: no later than the
+// buffer's first event.
+func TestDatCPUStarts(t *testing.T) {
+	path := filepath.Join("..", "..", "testdata", "traces", "uprobe-drm-pattern.dat")
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, _ := f.Stat()
+	file, err := tracedat.Open(f, fi.Size(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := tracefs.OpenDat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := src.CPUStarts(); len(s) != 0 {
+		t.Errorf("before the first Next: %v", s)
+	}
+	first, err := src.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	starts := src.CPUStarts()
+	if len(starts) != 1 || starts[0] <= 0 || starts[0] > first.Time || first.Time-starts[0] > 1e9 {
+		t.Errorf("CPU starts %v, first event at %d", starts, first.Time)
+	}
+}
