@@ -276,34 +276,43 @@ func (in *Input) Check() error {
 	if st.Events > 0 {
 		return nil
 	}
-	saw := "no event lines"
-	if len(st.UnknownByName) > 0 {
-		names := make([]string, 0, len(st.UnknownByName))
-		for n := range st.UnknownByName {
-			names = append(names, n)
-		}
-		sort.Slice(names, func(i, j int) bool {
-			a, b := st.UnknownByName[names[i]], st.UnknownByName[names[j]]
-			return a > b || a == b && names[i] < names[j]
-		})
-		var parts []string
-		total := uint64(0)
-		for _, n := range names[:min(len(names), 3)] {
-			parts = append(parts, fmt.Sprintf("%d %s", st.UnknownByName[n], n))
-			total += st.UnknownByName[n]
-		}
-		if len(names) > 3 {
-			parts = append(parts, fmt.Sprintf("%d other event types", len(names)-3))
-			total += 2 // plural
-		}
-		saw = strings.Join(parts, ", ") + " lines"
-		if total == 1 {
-			saw = parts[0] + " line"
-		}
-	} else if st.Unknown > 0 {
-		saw = fmt.Sprintf("%d events of other tracepoints", st.Unknown)
+	return in.noEvents(saw(st))
+}
+
+// saw says what a trace without GPU scheduler events held: its most
+// frequent other events, its malformed lines.
+func saw(st Stats) string {
+	names := make([]string, 0, len(st.UnknownByName))
+	for n := range st.UnknownByName {
+		names = append(names, n)
 	}
-	return in.noEvents(saw)
+	sort.Slice(names, func(i, j int) bool {
+		a, b := st.UnknownByName[names[i]], st.UnknownByName[names[j]]
+		return a > b || a == b && names[i] < names[j]
+	})
+	lines := func(n uint64, what string) string {
+		if n == 1 {
+			return "1 " + what + " line"
+		}
+		return fmt.Sprintf("%d %s lines", n, what)
+	}
+	var parts []string
+	for _, n := range names[:min(len(names), 3)] {
+		parts = append(parts, lines(st.UnknownByName[n], n))
+	}
+	if len(names) > 3 {
+		parts = append(parts, fmt.Sprintf("lines of %d other events", len(names)-3))
+	}
+	if len(names) == 0 && st.Unknown > 0 {
+		parts = append(parts, fmt.Sprintf("%d records of other events", st.Unknown))
+	}
+	if st.Malformed > 0 {
+		parts = append(parts, lines(st.Malformed, "malformed"))
+	}
+	if len(parts) == 0 {
+		return "no event lines"
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (in *Input) noEvents(saw string) error {
