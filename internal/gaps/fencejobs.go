@@ -77,7 +77,10 @@ func (e *Engine) sourceEvent(ev *event.Event, class nameClass, t int64) bool {
 		}
 		return false
 	}
-	if fj.schedSys || ev.Job.IsZero() {
+	if ev.Job.IsZero() {
+		return true // no job named (submit ignores these too)
+	}
+	if fj.schedSys {
 		e.input.Duplicate++
 		return true
 	}
