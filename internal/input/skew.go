@@ -32,10 +32,11 @@ type CPUStarter interface {
 // Skew is a source that begins with an event.KindPartial marker when
 // some CPUs' events start later than the trace: it says from which time
 // every CPU's events are complete, so that the engine claims no window
-// before it. From a CPUStarter the time is the latest buffer start; from
-// other sources (report text) the latest first event of a CPU within
-// MaxSkew of the trace's start, found by reading ahead MaxSkew of trace
-// time (at most maxReadAhead events).
+// before it. From a CPUStarter (trace.dat) the time is the latest buffer
+// start within MaxSkew of the first event; from other sources (report
+// text) the latest first event of a CPU within MaxSkew of the trace's
+// start, found by reading ahead MaxSkew of trace time (at most
+// maxReadAhead events). Starts less than minSkew apart give no marker.
 type Skew struct {
 	src     event.Source
 	decided bool
@@ -86,8 +87,12 @@ func (s *Skew) decide() {
 	}
 	from := int64(0)
 	if cs, ok := s.src.(CPUStarter); ok {
+		// A buffer's first page is its first record: a CPU that
+		// recorded nothing for long is no late buffer either.
 		for _, t := range cs.CPUStarts() {
-			from = max(from, t)
+			if t <= s.first+MaxSkew {
+				from = max(from, t)
+			}
 		}
 	} else {
 		for _, t := range s.cpuSeen {

@@ -96,14 +96,14 @@ func (f *fakeStarter) Next() (event.Event, error) {
 func (f *fakeStarter) CPUStarts() []int64 { return f.starts }
 
 // From a source that knows the buffer starts, the marker carries the
-// latest of them, and the events follow unchanged; a source whose CPUs
-// start together gets no marker.
+// latest of them within MaxSkew, and the events follow unchanged; a
+// source whose CPUs start together gets no marker.
 func TestSkewFromCPUStarts(t *testing.T) {
 	evs := []event.Event{{Time: 10, CPU: 0, Kind: event.KindQueue}, {Time: 20, CPU: 0, Kind: event.KindDone}}
 	for _, c := range []struct {
 		starts []int64
 		want   int64
-	}{{[]int64{5, 300_000_000}, 300_000_000}, {[]int64{5, 7}, 0}} {
+	}{{[]int64{5, 300_000_000}, 300_000_000}, {[]int64{5, 7}, 0}, {[]int64{5, 300_000_000, 30_000_000_000}, 300_000_000}} {
 		s := NewSkew(&fakeStarter{evs: append([]event.Event(nil), evs...), starts: c.starts})
 		var got []event.Event
 		if err := event.Drain(s, func(ev event.Event) { got = append(got, ev) }); err != nil {
