@@ -83,6 +83,11 @@ func TestAnalyzeAndReplaySame(t *testing.T) {
 					Jobs uint64 `json:"jobs"`
 				} `json:"rings"`
 				Final bool `json:"final"`
+				// analyze: input.events; watch: events
+				Input struct {
+					Events uint64 `json:"events"`
+				} `json:"input"`
+				Events uint64 `json:"events"`
 			}
 			if err := json.Unmarshal([]byte(aout), &ad); err != nil {
 				t.Fatalf("analyze: %v\n%s", err, aout)
@@ -90,6 +95,9 @@ func TestAnalyzeAndReplaySame(t *testing.T) {
 			lines := strings.Split(strings.TrimSpace(wout), "\n")
 			if err := json.Unmarshal([]byte(lines[len(lines)-1]), &wd); err != nil || !wd.Final {
 				t.Fatalf("watch: %v (final %v)\n%s", err, wd.Final, wout)
+			}
+			if ad.Input.Events != wd.Events {
+				t.Errorf("analyze read %d events, watch --replay %d", ad.Input.Events, wd.Events)
 			}
 			if compact(ad.Timeslice) != compact(wd.Timeslice) || compact(ad.WindowsTotal) != compact(wd.WindowsTotal) || !reflect.DeepEqual(ad.Rings, wd.Rings) {
 				t.Errorf("analyze: %s %s %+v\nwatch:   %s %s %+v", compact(ad.Timeslice), compact(ad.WindowsTotal), ad.Rings, compact(wd.Timeslice), compact(wd.WindowsTotal), wd.Rings)
