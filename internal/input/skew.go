@@ -47,8 +47,8 @@ type Skew struct {
 	first   int64
 	started bool
 	cpuSeen map[int32]int64 // first event time per CPU
-	// CompleteFrom is the time every CPU's events are complete from (0
-	// until decided or when no CPU started late).
+	// completeFrom is the time every CPU's events are complete from (0
+	// until decided, or when no CPU started late).
 	completeFrom int64
 }
 
