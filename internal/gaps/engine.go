@@ -242,7 +242,7 @@ func (e *Engine) feed(ev *event.Event) {
 		if class != classOther && e.sourceEvent(ev, class, t) {
 			return
 		}
-		e.sawSched = true
+		e.schedSeen(t)
 		e.submit(ev, t)
 	case event.KindDone:
 		e.done(ev, t)

@@ -23,7 +23,9 @@ import (
 //     (gpu_scheduler, gpu_sched), those describe the jobs: amdgpu job
 //     events and scheduler fence signals are left out (Duplicate), and
 //     the few jobs followed through amdgpu events before the first
-//     scheduler event are dropped, so that every job counts once.
+//     scheduler event are dropped, so that every job counts once. In
+//     the same way jobs followed through dma_fence_emit are dropped at
+//     the first scheduler or amdgpu submission.
 
 // nameClass is what the engine does with an event name.
 type nameClass uint8
@@ -73,7 +75,7 @@ func (e *Engine) sourceEvent(ev *event.Event, class nameClass, t int64) bool {
 	if class == classSched {
 		if !fj.schedSys {
 			fj.schedSys = true
-			e.dropAMDGPUJobs(t)
+			e.dropJobs(t, func(r *jobRec) bool { return r.viaAMDGPU })
 		}
 		return false
 	}
@@ -94,6 +96,7 @@ func (e *Engine) sourceEvent(ev *event.Event, class nameClass, t int64) bool {
 			return true
 		}
 	}
+	e.schedSeen(t)
 	e.submit(ev, t)
 	if rec := e.jobs.ref(ev.Job); rec != nil {
 		rec.viaAMDGPU = true
@@ -104,7 +107,6 @@ func (e *Engine) sourceEvent(ev *event.Event, class nameClass, t int64) bool {
 	if len(fj.finished) < maxFinishedContexts && ev.Job.Fence == 0 {
 		fj.finished[ev.Job.Context] = struct{}{}
 	}
-	e.sawSched = true
 	return true
 }
 
@@ -157,12 +159,23 @@ func (e *Engine) markRun(rec *jobRec, t int64) {
 	}
 }
 
-// dropAMDGPUJobs forgets the jobs followed through amdgpu events: the
-// scheduler's events, from now on, describe the same jobs.
-func (e *Engine) dropAMDGPUJobs(t int64) {
+// schedSeen notes a submission seen through the scheduler's or amdgpu's
+// events: from the first one, they describe the jobs, and the jobs
+// followed so far through dma_fence_emit (the same jobs' hardware fences)
+// are dropped.
+func (e *Engine) schedSeen(t int64) {
+	if !e.sawSched {
+		e.sawSched = true
+		e.dropJobs(t, func(r *jobRec) bool { return r.viaFence })
+	}
+}
+
+// dropJobs forgets the jobs followed that drop selects: other events,
+// from now on, describe the same jobs. They count as duplicates.
+func (e *Engine) dropJobs(t int64, drop func(*jobRec) bool) {
 	var keys []event.JobKey
 	for i := range e.jobs.slots {
-		if s := &e.jobs.slots[i]; s.used && s.rec.viaAMDGPU {
+		if s := &e.jobs.slots[i]; s.used && drop(&s.rec) {
 			keys = append(keys, s.key)
 		}
 	}

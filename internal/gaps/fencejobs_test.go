@@ -125,3 +125,29 @@ func TestPartialMarker(t *testing.T) {
 		t.Errorf("%d windows, want some and at most the %d after the marker", len(s.Windows), after)
 	}
 }
+
+// A hardware fence emitted before the first amdgpu submission (its job
+// queued before the trace) is followed until then, and dropped then: the
+// amdgpu and scheduler fence events describe the jobs, and its signal
+// ends nothing.
+func TestFenceEmitThenAMDGPU(t *testing.T) {
+	const ms = int64(1_000_000)
+	emit := fenceEv(0, "amdgpu", 9, 500)
+	emit.Kind, emit.Name = event.KindEmit, "dma_fence:dma_fence_emit"
+	evs := []event.Event{
+		emit,
+		amdgpuEv(1*ms, event.KindQueue, 11, 1),
+		fenceEv(1*ms+500_000, "amdgpu", 9, 500),
+		amdgpuEv(2*ms, event.KindRun, 11, 1),
+		fenceEv(2*ms, "amd_sched", 10, 1),
+		fenceEv(4*ms, "amd_sched", 11, 1),
+	}
+	e := New(Config{})
+	for _, ev := range evs {
+		e.Feed(ev)
+	}
+	s := e.Snapshot()
+	if len(s.Rings) != 1 || s.Rings[0].Jobs != 1 || s.Rings[0].InFlight != 0 || s.Input.Duplicate != 1 || s.Input.FencesOther != 1 || s.Input.OutOfOrder != 0 {
+		t.Errorf("rings %+v input %+v: want one job, the emitted fence's a duplicate", s.Rings, s.Input)
+	}
+}
