@@ -2,12 +2,10 @@ package main
 
 import (
 	"bufio"
-	"compress/gzip"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,14 +13,15 @@ import (
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
+	"github.com/gpuwatch/gpuwatch/internal/input"
 	"github.com/gpuwatch/gpuwatch/internal/profile"
 	"github.com/gpuwatch/gpuwatch/internal/report"
 	"github.com/gpuwatch/gpuwatch/internal/timeline"
-	"github.com/gpuwatch/gpuwatch/internal/tracedat"
+	"github.com/gpuwatch/gpuwatch/internal/tracefs"
 )
 
 func init() {
-	commands = append(commands, command{"analyze", "analyse a trace-cmd report (text, gzip) or trace.dat offline", runAnalyze})
+	commands = append(commands, command{"analyze", "analyse a trace-cmd report or trace.dat (plain, gzip, zstd) offline", runAnalyze})
 }
 
 // analyzeStdin is what "-" reads (tests replace it).
@@ -31,29 +30,16 @@ var analyzeStdin io.Reader = os.Stdin
 // maxPrintedWarnings is how many input warnings analyze prints.
 const maxPrintedWarnings = 20
 
-// inputStats is what an input source counted; sources fill it when read
-// to the end.
-type inputStats struct {
-	Format    string // "trace-cmd report", "trace.dat"
-	Lines     uint64 // lines read (text)
-	Events    uint64 // events decoded
-	Lost      uint64 // events the tracer reported lost
-	Unknown   uint64 // lines of events gpuwatch does not follow
-	Malformed uint64 // lines that could not be parsed
-	// Warnings are the first warnings, each "file:line: what was expected";
-	// WarningsTotal counts all of them.
-	Warnings      []string
-	WarningsTotal uint64
-}
-
 const analyzeUsage = `usage: gpuwatch analyze [--json] [--expect SHARE] [--pprof FILE] [--svg FILE] FILE|-
 
 Analyse a trace of the GPU scheduler's tracepoints offline: the text of
-'trace-cmd report' (or of tracefs trace / trace_pipe), gzip-compressed or
-not, or a trace.dat; '-' reads standard input. Prints the windows in which
-the VF was switched out and the host schedule behind them.
+'trace-cmd report' (or of tracefs trace / trace_pipe) or a trace.dat, plain
+or compressed with gzip or zstd; '-' reads standard input. Prints the
+windows in which the VF was switched out and the host schedule behind them.
+Record a trace with: trace-cmd record -e gpu_scheduler -e amdgpu -e dma_fence
 
-Exit status: 0 ok, 1 the --expect verdict failed, 2 bad usage or input.
+Exit status: 0 ok, 1 the --expect verdict failed, 2 bad usage or input
+(a trace without GPU scheduler events included).
 
 flags:
 `
@@ -116,23 +102,20 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	name := files[0]
-	src, stats, closeIn, err := openAnalyzeInput(name)
+	in, err := openInput(files[0], analyzeStdin)
 	if err != nil {
 		fmt.Fprintf(stderr, "gpuwatch: %v\n", err)
 		return exitUsage
 	}
-	defer closeIn()
-	if name == "-" {
-		name = "<stdin>"
-	}
+	defer in.Close()
+	name := in.Name
 
 	eng := gaps.New(gaps.Config{})
 	var rec *timeline.Recorder
 	if *svgFile != "" {
 		rec = timeline.NewRecorder()
 	}
-	readErr := event.DrainBatches(src, func(evs []event.Event) {
+	readErr := event.DrainBatches(in.Source(), func(evs []event.Event) {
 		eng.FeedBatch(evs)
 		if rec != nil {
 			for i := range evs {
@@ -140,15 +123,18 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	})
-	st := stats()
-	if readErr != nil && isNotReport(readErr) {
+	st := in.Stats()
+	if readErr != nil && errors.Is(readErr, tracefs.ErrNotReport) {
 		// One clear sentence; the lines it tripped on are no news.
 		fmt.Fprintf(stderr, "gpuwatch: %v\n", readErr)
 		return exitUsage
 	}
-	if readErr == nil && st.Format == textFormat && st.Lines == 0 {
-		fmt.Fprintf(stderr, "gpuwatch: %s: empty input, not a trace-cmd report\n", name)
-		return exitUsage
+	if readErr == nil {
+		if err := in.Check(); err != nil {
+			printWarnings(stderr, st)
+			fmt.Fprintf(stderr, "gpuwatch: %v\n", err)
+			return exitUsage
+		}
 	}
 	printWarnings(stderr, st)
 	snap := eng.Snapshot()
@@ -194,7 +180,7 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-func printWarnings(w io.Writer, st inputStats) {
+func printWarnings(w io.Writer, st input.Stats) {
 	printLineWarnings(w, st.Warnings, st.WarningsTotal)
 }
 
@@ -226,84 +212,10 @@ func writeFileWith(path string, fn func(io.Writer) error) error {
 	return err
 }
 
-// openAnalyzeInput opens name ("-": standard input) and picks the decoder
-// by content: gzip is unwrapped transparently, then a trace.dat goes to
-// openTraceDat and anything else to the text parser.
-func openAnalyzeInput(name string) (src event.Source, stats func() inputStats, closeFn func() error, err error) {
-	display := name
-	var r io.Reader
-	var f *os.File
-	closeFn = func() error { return nil }
-	if name == "-" {
-		display = "<stdin>"
-		r = analyzeStdin
-	} else {
-		f, err = os.Open(name)
-		if err != nil {
-			var pe *fs.PathError
-			if errors.As(err, &pe) {
-				err = fmt.Errorf("%s: %w", name, pe.Err)
-			}
-			return nil, nil, nil, err
-		}
-		if fi, err := f.Stat(); err == nil && fi.IsDir() {
-			f.Close()
-			return nil, nil, nil, fmt.Errorf("%s: is a directory, not a trace", name)
-		}
-		r = f
-		closeFn = f.Close
-	}
-	fail := func(err error) (event.Source, func() inputStats, func() error, error) {
-		closeFn()
-		return nil, nil, nil, err
-	}
-	br := bufio.NewReaderSize(r, 64<<10)
-	head, _ := br.Peek(len(tracedat.Magic))
-	gz := len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b
-	if gz {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return fail(fmt.Errorf("%s: reading gzip header: %w", display, err))
-		}
-		var zin io.Reader = zr
-		if runtime.GOMAXPROCS(0) > 1 {
-			// Decompress beside the parsing (see readAhead).
-			ra := newReadAhead(zr, 512<<10, 2)
-			prev := closeFn
-			closeFn = func() error { ra.Close(); return prev() }
-			zin = ra
-		}
-		br = bufio.NewReaderSize(zin, 64<<10)
-		head, _ = br.Peek(len(tracedat.Magic))
-	}
-	if tracedat.IsTraceDat(head) {
-		df := f
-		if df == nil || gz {
-			// trace.dat needs random access: spool it to an unlinked temporary file.
-			tmp, err := os.CreateTemp("", "gpuwatch-*.dat")
-			if err != nil {
-				return fail(fmt.Errorf("%s: spooling trace.dat: %w", display, err))
-			}
-			os.Remove(tmp.Name())
-			if _, err := io.Copy(tmp, br); err != nil {
-				tmp.Close()
-				return fail(fmt.Errorf("%s: spooling trace.dat: %w", display, err))
-			}
-			prev := closeFn
-			closeFn = func() error { tmp.Close(); return prev() }
-			df = tmp
-		}
-		if _, err := df.Seek(0, io.SeekStart); err != nil {
-			return fail(fmt.Errorf("%s: %w", display, err))
-		}
-		src, stats, err := openTraceDat(df, display)
-		if err != nil {
-			return fail(err)
-		}
-		return src, stats, closeFn, nil
-	}
-	t, stats := openText(br, display)
-	prev := closeFn
-	closeFn = func() error { t.Close(); return prev() }
-	return t, stats, closeFn, nil
+// openInput opens a trace file for analyze and watch --replay ("-":
+// stdin): one reader per CPU for text (up to TextReader's cap),
+// decompression beside the parsing.
+func openInput(name string, stdin io.Reader) (*input.Input, error) {
+	n := runtime.GOMAXPROCS(0)
+	return input.Open(name, input.Options{Stdin: stdin, Parallel: n, ReadAhead: n > 1})
 }

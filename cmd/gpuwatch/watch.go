@@ -24,7 +24,6 @@ import (
 	"github.com/gpuwatch/gpuwatch/internal/profile"
 	"github.com/gpuwatch/gpuwatch/internal/replay"
 	"github.com/gpuwatch/gpuwatch/internal/report"
-	"github.com/gpuwatch/gpuwatch/internal/tracedat"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
 )
 
@@ -113,35 +112,16 @@ func watchGen(names []string) tracefs.Generation {
 
 func openWatchSource(o *watchOptions, stderr io.Writer) (*watchSource, error) {
 	if o.replay != "" {
-		if f, err := os.Open(o.replay); err == nil {
-			head := make([]byte, len(tracedat.Magic))
-			n, _ := io.ReadFull(f, head)
-			if tracedat.IsTraceDat(head[:n]) {
-				// A trace.dat replays through the same decoder as analyze.
-				f.Seek(0, io.SeekStart)
-				dat, stats, err := openTraceDat(f, o.replay)
-				if err != nil {
-					f.Close()
-					return nil, err
-				}
-				src := replay.New(dat, o.speed)
-				warnings := func() ([]string, uint64) {
-					st := stats()
-					return st.Warnings, st.WarningsTotal
-				}
-				return &watchSource{src: src, name: "replay", close: func() error { return errors.Join(src.Close(), f.Close()) }, gen: tracefs.GenDRM, cpus: 1, warnings: warnings}, nil
-			}
-			f.Close()
-		}
-		src, err := replay.Open(o.replay, o.speed)
+		// The same inputs as analyze, opened the same way.
+		in, err := openInput(o.replay, os.Stdin)
 		if err != nil {
 			return nil, err
 		}
-		warnings := func() ([]string, uint64) {
-			first, total := src.Warnings()
-			return first, uint64(total)
+		src, err := replay.OpenInput(in, o.speed)
+		if err != nil {
+			return nil, err
 		}
-		return &watchSource{src: src, name: "replay", close: src.Close, gen: tracefs.GenDRM, cpus: 1, warnings: warnings}, nil
+		return &watchSource{src: src, name: "replay", close: src.Close, gen: tracefs.GenDRM, cpus: 1, warnings: src.Warnings}, nil
 	}
 	openTracefs := func() (*watchSource, error) {
 		l, err := tracefs.OpenLive(tracefs.LiveOptions{Root: o.tracefs, BufferKB: o.bufferKB})

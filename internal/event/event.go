@@ -31,10 +31,16 @@ const (
 	// KindLost: the source lost Count events before this point
 	// (a "[LOST N EVENTS]" marker, a ring-buffer page with the missed flag).
 	KindLost
+	// KindPartial: some CPUs' events are complete only from trace time
+	// Count (ns) on: a CPU's buffer began later than the trace
+	// (trace-cmd's per-CPU buffers start up to a second or more apart),
+	// so before Count the trace holds only some CPUs' events. Sources
+	// emit it once, before their first event, with Time that event's.
+	KindPartial
 	numKinds
 )
 
-var kindNames = [numKinds]string{"unknown", "queue", "run", "done", "dep", "unschedulable", "emit", "lost"}
+var kindNames = [numKinds]string{"unknown", "queue", "run", "done", "dep", "unschedulable", "emit", "lost", "partial"}
 
 func (k Kind) String() string {
 	if k < numKinds {
@@ -81,7 +87,12 @@ type Event struct {
 	// Completion events of Linux ≤ 6.16 do not carry it: "" then, and the
 	// engine finds the ring through Job.
 	Ring string
-	Job  JobKey
+	// Driver is the fence's driver for dma_fence events (get_driver_name:
+	// "amd_sched" and "drm_sched" for the GPU scheduler's fences,
+	// "amdgpu" for hardware fences, ...); "" for other events and for
+	// sources that do not know it.
+	Driver string
+	Job    JobKey
 	// ID is the scheduler's job id (drm_sched_job.id) where the event has one.
 	ID uint64
 	// Entity is the drm_sched_entity pointer where the event has one.
@@ -90,7 +101,8 @@ type Event struct {
 	// hardware job count (credit count) as the event reports them; -1 when absent.
 	JobCount   int32
 	HWJobCount int32
-	// Count is the number of events lost, for KindLost.
+	// Count is the number of events lost, for KindLost; the time from
+	// which every CPU's events are complete, for KindPartial.
 	Count uint64
 }
 

@@ -68,6 +68,7 @@ type Engine struct {
 	zeros     uint64 // idle stretches (longer than the floor) and losses so far
 
 	sawSched bool // scheduler submissions seen (dma_fence events then ignored)
+	fj       fenceJobs
 
 	// The completions closing the last no-progress stretch while they
 	// come within stealGap of each other (see noteBurst).
@@ -147,6 +148,9 @@ type jobRec struct {
 	counted bool // included in the outstanding counts
 	// viaFence: followed through dma_fence events (no scheduler events)
 	viaFence bool
+	// viaAMDGPU: followed through amdgpu events and the scheduler's
+	// dma_fence signals (fencejobs.go)
+	viaAMDGPU bool
 }
 
 type orderEnt struct {
@@ -217,6 +221,10 @@ func (e *Engine) FeedBatch(evs []event.Event) {
 
 // feed is Feed; it does not modify *ev.
 func (e *Engine) feed(ev *event.Event) {
+	if ev.Kind == event.KindPartial {
+		e.partial(ev)
+		return
+	}
 	t := ev.Time
 	if !e.started {
 		e.started = true
@@ -234,15 +242,24 @@ func (e *Engine) feed(ev *event.Event) {
 		return
 	}
 	e.input.Events++
-	fence := e.countName(ev.Name)
+	class := e.countName(ev.Name)
 	e.expire(t)
-	if ev.Kind == event.KindEmit || fence {
+	if t < e.fj.completeFrom {
+		// Neither the stretch this event ends nor the one it begins
+		// is evidence.
+		e.incomplete()
+		defer e.incomplete()
+	}
+	if ev.Kind == event.KindEmit || class == classFence {
 		e.fence(ev, t)
 		return
 	}
 	switch ev.Kind {
 	case event.KindQueue, event.KindRun:
-		e.sawSched = true
+		if class != classOther && e.sourceEvent(ev, class, t) {
+			return
+		}
+		e.schedSeen(t)
 		e.submit(ev, t)
 	case event.KindDone:
 		e.done(ev, t)
@@ -252,26 +269,26 @@ func (e *Engine) feed(ev *event.Event) {
 type nameCount struct {
 	name  string
 	n     uint64
-	fence bool // isFenceEvent(name)
+	class nameClass // classOf(name)
 }
 
-// countName counts one event of name and reports isFenceEvent(name),
-// kept with the name's count. Names come from a few constant strings, so
-// the comparison mostly matches on the first entries.
-func (e *Engine) countName(name string) bool {
+// countName counts one event of name and reports classOf(name), kept
+// with the name's count. Names come from a few constant strings, so the
+// comparison mostly matches on the first entries.
+func (e *Engine) countName(name string) nameClass {
 	for i := range e.names {
 		if c := &e.names[i]; c.name == name {
 			c.n++
-			return c.fence
+			return c.class
 		}
 	}
-	fence := isFenceEvent(name)
+	class := classOf(name)
 	if len(e.names) < maxNames {
-		e.names = append(e.names, nameCount{name, 1, fence})
-		return fence
+		e.names = append(e.names, nameCount{name, 1, class})
+		return class
 	}
 	e.input.ByName[name]++
-	return fence
+	return class
 }
 
 // maxNames bounds the names counted in the list; more go to the map.
@@ -313,7 +330,9 @@ func (e *Engine) fence(ev *event.Event, t int64) {
 	case event.KindDone:
 		if rec, ok := e.jobs.get(ev.Job); ok && rec.viaFence && !ev.Job.IsZero() {
 			e.done(ev, t)
+			return
 		}
+		e.fenceSignal(ev, t)
 	}
 }
 
@@ -538,6 +557,13 @@ func (e *Engine) retireOlder(key event.JobKey, rec *jobRec, t int64) {
 			older = o.run < rec.run
 		} else if !rec.hasR && !o.hasR && rec.entity != 0 && o.entity == rec.entity {
 			older = o.queue < rec.queue
+		} else if rec.hasR && !o.hasR && !o.counted {
+			// Queued first, never seen run (its run event was lost, or
+			// it waits on a dependency while other entities' jobs run):
+			// not outstanding, and no reason to hold up the jobs behind
+			// it. It stays followed; its completion still matches.
+			r.order.pop()
+			continue
 		}
 		if !older {
 			return

@@ -31,8 +31,14 @@ func decodeEvents(data []byte) []event.Event {
 			if ev.Kind == event.KindQueue || ev.Kind == event.KindRun {
 				ev.Name = "dma_fence:dma_fence_emit"
 			}
+			// the scheduler's fences, hardware fences, another driver's
+			ev.Driver = []string{"amd_sched", "drm_sched", "amdgpu", "i915"}[data[6]%4]
 		case 2:
 			ev.Name = "gpu_sched:amd_sched_job"
+		case 3:
+			if data[6]&4 != 0 {
+				ev.Name = "amdgpu:amdgpu_cs_ioctl"
+			}
 		}
 		if data[7]&1 != 0 {
 			ev.Job = event.JobKey{Context: 1, Seqno: uint64(binary.LittleEndian.Uint16(data[4:6]) % 64)}
@@ -41,6 +47,9 @@ func decodeEvents(data []byte) []event.Event {
 		}
 		if ev.Kind == event.KindLost {
 			ev.Count = uint64(data[4])
+		}
+		if ev.Kind == event.KindPartial {
+			ev.Count = uint64(t + int64(data[4])*1e6) // complete some ms later
 		}
 		evs = append(evs, ev)
 		data = data[8:]

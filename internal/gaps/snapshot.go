@@ -152,6 +152,22 @@ type Input struct {
 	Expired uint64
 	// OutOfOrder counts events earlier than their predecessor.
 	OutOfOrder uint64
+	// Duplicate counts amdgpu job events and scheduler fence signals
+	// left out because the capture's gpu_scheduler (gpu_sched) events
+	// describe the same jobs: each job counts once.
+	Duplicate uint64
+	// FencesOther counts dma_fence signals that complete no job:
+	// hardware fences (driver amdgpu, a seqno space of their own) and
+	// other drivers' fences.
+	FencesOther uint64
+	// FencesUnmatched counts scheduler fence signals (amd_sched,
+	// drm_sched) that match no job seen: a scheduled fence, or a fence
+	// of an entity whose jobs the trace does not show.
+	FencesUnmatched uint64
+	// CompleteFrom is the trace time from which every CPU's events are
+	// complete (a KindPartial marker); 0 when the source gave none. No
+	// window starts before it.
+	CompleteFrom int64
 }
 
 // Snapshot is the engine's state at one moment, for views.

@@ -26,7 +26,7 @@ type Stats struct {
 	Source  string        // "tracefs", "ebpf", "replay"
 	Started time.Time     // wall clock
 	Uptime  time.Duration // wall clock since Started
-	Events  uint64        // events read since start (KindLost markers excluded)
+	Events  uint64        // events read since start (KindLost and KindPartial markers excluded)
 	Lost    uint64        // events the source reported lost since start
 	Rate    float64       // events per second over the last snapshot interval
 	Done    bool          // the source is exhausted (replay end, --duration)
@@ -78,9 +78,11 @@ func (r *Runner) Run(ctx context.Context) error {
 			return err
 		}
 		r.mu.Lock()
-		if ev.Kind == event.KindLost {
+		switch ev.Kind {
+		case event.KindLost:
 			r.lost += ev.Count
-		} else {
+		case event.KindPartial:
+		default:
 			r.events++
 		}
 		r.eng.Feed(ev)

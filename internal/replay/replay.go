@@ -1,18 +1,15 @@
 package replay
 
 import (
-	"bufio"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/input"
 )
 
 // Clock is the wall clock a Source paces on; tests inject a fake one.
@@ -51,6 +48,8 @@ type Source struct {
 	w0      time.Time // wall time the first event was released
 	limit   int64     // Now never passes this (the event being delivered)
 	eof     bool
+
+	in *input.Input // where OpenInput opened it
 }
 
 // New paces src at speed× trace time (speed <= 0: as fast as possible).
@@ -70,72 +69,41 @@ func NewWithClock(src event.Source, speed float64, clk Clock) *Source {
 	return s
 }
 
-// Decoder turns the (decompressed) bytes of a recorded trace into events;
-// name is used in warnings and errors.
-type Decoder func(r io.Reader, name string) (event.Source, error)
-
-// ReportText is the Decoder of `trace-cmd report` and tracefs trace text.
-func ReportText(r io.Reader, name string) (event.Source, error) {
-	return tracefs.NewTextReader(r, name), nil
-}
-
-// Open replays the `trace-cmd report` text at path (gzip accepted) at
-// speed× trace time (0 or below: as fast as possible).
+// Open replays the trace at path (any input internal/input opens: report
+// text or trace.dat, plain, gzip or zstd) at speed× trace time (0 or
+// below: as fast as possible).
 func Open(path string, speed float64) (*Source, error) {
-	return OpenWith(path, speed, ReportText)
+	in, err := input.Open(path, input.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return OpenInput(in, speed)
 }
 
-// OpenWith replays the trace at path (gzip accepted, detected by its
-// magic) decoded by dec, at speed.
-func OpenWith(path string, speed float64, dec Decoder) (*Source, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("opening replay: %w", err)
-	}
-	br := bufio.NewReaderSize(f, 1<<16)
-	var r io.Reader = br
-	var zr *gzip.Reader
-	if head, _ := br.Peek(2); len(head) == 2 && head[0] == 0x1f && head[1] == 0x8b {
-		zr, err = gzip.NewReader(br)
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("reading gzip header of %s: %w", path, err)
-		}
-		r = zr
-	}
-	src, err := dec(r, path)
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("replaying %s: %w", path, err)
-	}
-	// Read the first event now, so that a file that is not a trace fails
-	// here, before a view starts, with the decoder's error.
+// OpenInput replays an opened input at speed; closing the Source closes
+// in. It reads the first event at once, so that a file that is not a
+// trace of GPU scheduler events fails here, before a view starts, with
+// the error analyze gives for it.
+func OpenInput(in *input.Input, speed float64) (*Source, error) {
+	src := in.Source()
 	first, err := src.Next()
 	if err != nil {
-		f.Close()
 		if errors.Is(err, io.EOF) {
-			// Say why: the lines the decoder skipped, if any.
-			why := ""
-			if first, total := decoderWarnings(src); len(first) > 0 {
-				why = fmt.Sprintf(" (%d line(s) skipped; the first: %s)", total, first[0])
+			err = in.Check()
+			if err == nil {
+				err = fmt.Errorf("%s: no events in the trace", in.Name)
 			}
-			return nil, fmt.Errorf("replaying %s: no events in the trace%s", path, why)
+			// Say why: the lines the reader skipped, if any.
+			if st := in.Stats(); len(st.Warnings) > 0 {
+				err = fmt.Errorf("%w (%d line(s) skipped; the first: %s)", err, st.WarningsTotal, st.Warnings[0])
+			}
 		}
-		return nil, fmt.Errorf("replaying %s: %w", path, err)
+		in.Close()
+		return nil, err
 	}
 	s := New(&peeked{first: first, src: src}, speed)
-	inner := s.close
-	s.close = func() error {
-		var errs []error
-		if inner != nil {
-			errs = append(errs, inner())
-		}
-		if zr != nil {
-			errs = append(errs, zr.Close())
-		}
-		errs = append(errs, f.Close())
-		return errors.Join(errs...)
-	}
+	s.close = in.Close
+	s.in = in
 	return s, nil
 }
 
@@ -220,33 +188,18 @@ func (s *Source) Close() error {
 	return s.closeErr
 }
 
-// Warnings returns the input lines the decoder skipped, as
+// Warnings returns the input lines the reader skipped, as
 // "file:line: message" (the first ones it kept), and how many there were
-// in all; none for a decoder that reports no warnings. Call it once Next
-// has returned (it takes the read lock).
-func (s *Source) Warnings() (first []string, total int) {
+// in all; none for a source not opened by Open or OpenInput. Call it once
+// Next has returned (it takes the read lock).
+func (s *Source) Warnings() (first []string, total uint64) {
 	s.readMu.Lock()
 	defer s.readMu.Unlock()
-	src := s.src
-	if p, ok := src.(*peeked); ok {
-		src = p.src
-	}
-	return decoderWarnings(src)
-}
-
-// decoderWarnings is Warnings of a decoder's source.
-func decoderWarnings(src event.Source) (first []string, total int) {
-	w, ok := src.(interface {
-		Warnings() []tracefs.Warning
-		Stats() tracefs.TextStats
-	})
-	if !ok {
+	if s.in == nil {
 		return nil, 0
 	}
-	for _, x := range w.Warnings() {
-		first = append(first, x.Error())
-	}
-	return first, max(len(first), w.Stats().Malformed)
+	st := s.in.Stats()
+	return st.Warnings, st.WarningsTotal
 }
 
 // peeked is a source whose first event was already read.

@@ -1,20 +1,19 @@
 package replay
 
 import (
-	"bufio"
 	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
+	"github.com/gpuwatch/gpuwatch/internal/input"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
 	"github.com/gpuwatch/gpuwatch/internal/tui/tuitest"
 )
@@ -185,34 +184,26 @@ func TestRealClock(t *testing.T) {
 	}
 }
 
-// lines decodes one event per line: its time in ns.
-func lines(r io.Reader, name string) (event.Source, error) {
-	sc := bufio.NewScanner(r)
-	var evs []event.Event
-	for n := 1; sc.Scan(); n++ {
-		v, err := strconv.ParseInt(sc.Text(), 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: want a time in ns: %w", name, n, err)
-		}
-		evs = append(evs, event.Event{Time: v})
-	}
-	return &slice{evs: evs}, sc.Err()
-}
+const openReport = `cpus=2
+          <idle>-0     [000]  1437.000001: drm_sched_process_job: fence=0xffff9a3b40000240 signaled
+         glmark2-2211  [001]  1437.000002: drm_sched_job:        entity=0xffff88812c4a0000, id=7, fence=0xffff9a3b40000540, ring=gfx, job count:2, hw job count:1
+          <idle>-0     [000]  1437.000003: drm_sched_process_job: fence=0xffff9a3b40000540 signaled
+`
 
 func TestOpen(t *testing.T) {
 	dir := t.TempDir()
-	plain := filepath.Join(dir, "t.txt")
-	if err := os.WriteFile(plain, []byte("1\n2\n3\n"), 0o644); err != nil {
+	plain := filepath.Join(dir, "t.report")
+	if err := os.WriteFile(plain, []byte(openReport), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	gz := filepath.Join(dir, "t.txt.gz")
+	gz := filepath.Join(dir, "t.report.gz")
 	f, _ := os.Create(gz)
 	zw := gzip.NewWriter(f)
-	zw.Write([]byte("1\n2\n3\n"))
+	zw.Write([]byte(openReport))
 	zw.Close()
 	f.Close()
 	for _, p := range []string{plain, gz} {
-		s, err := OpenWith(p, 0, lines)
+		s, err := Open(p, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -227,7 +218,7 @@ func TestOpen(t *testing.T) {
 			}
 			got = append(got, ev.Time)
 		}
-		if fmt.Sprint(got) != "[1 2 3]" {
+		if fmt.Sprint(got) != "[1437000001000 1437000002000 1437000003000]" {
 			t.Errorf("%s: %v", p, got)
 		}
 		if err := s.Close(); err != nil {
@@ -236,7 +227,7 @@ func TestOpen(t *testing.T) {
 	}
 	empty := filepath.Join(dir, "empty.txt")
 	os.WriteFile(empty, nil, 0o644)
-	if _, err := OpenWith(empty, 1, lines); err == nil || !strings.Contains(err.Error(), "no events") {
+	if _, err := Open(empty, 1); err == nil || !strings.Contains(err.Error(), "empty input") {
 		t.Errorf("empty input: %v", err)
 	}
 	notReport := filepath.Join(dir, "notes.txt")
@@ -248,16 +239,18 @@ func TestOpen(t *testing.T) {
 	// and what was expected (analyze prints the same warnings).
 	malformed := filepath.Join(dir, "malformed.report")
 	os.WriteFile(malformed, []byte("cpus=2\n   foo-1 [000] 1.000000: drm_run_job: garbage here\nnot a line at all\n"), 0o644)
-	if _, err := Open(malformed, 1); err == nil || !strings.Contains(err.Error(), "no events") ||
+	if _, err := Open(malformed, 1); !errors.Is(err, input.ErrNoGPUEvents) ||
 		!strings.Contains(err.Error(), "2 line(s) skipped") || !strings.Contains(err.Error(), malformed+":2: expected") {
 		t.Errorf("all lines malformed: %v, want the first skipped line named", err)
 	}
-	bad := filepath.Join(dir, "bad.txt")
-	os.WriteFile(bad, []byte("x\n"), 0o644)
-	if _, err := OpenWith(bad, 1, lines); err == nil || !errors.Is(err, strconv.ErrSyntax) {
-		t.Errorf("bad input: %v", err)
+	// Other events only: the error says what was seen and how to record.
+	other := filepath.Join(dir, "sched.report")
+	os.WriteFile(other, []byte("cpus=1\n          <idle>-0     [000]  1.000001: sched_switch:         prev_comm=swapper/0 prev_pid=0 prev_prio=120 prev_state=R ==> next_comm=a next_pid=1 next_prio=120\n"), 0o644)
+	if _, err := Open(other, 1); !errors.Is(err, input.ErrNoGPUEvents) || !strings.Contains(err.Error(), "saw 1 sched_switch line") ||
+		!strings.Contains(err.Error(), input.RecordHint) {
+		t.Errorf("no GPU events: %v", err)
 	}
-	if _, err := OpenWith(filepath.Join(dir, "missing"), 1, lines); !errors.Is(err, os.ErrNotExist) {
+	if _, err := Open(filepath.Join(dir, "missing"), 1); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
 	}
 }

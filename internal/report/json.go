@@ -77,6 +77,17 @@ type JSONInput struct {
 	ExpiredJobs      uint64            `json:"expired_jobs"`
 	OutOfOrderEvents uint64            `json:"out_of_order_events"`
 	ByEvent          map[string]uint64 `json:"by_event,omitempty"`
+	// DuplicateEvents: amdgpu job events and scheduler fence signals
+	// left out because gpu_scheduler events describe the same jobs.
+	DuplicateEvents uint64 `json:"duplicate_events,omitempty"`
+	// OtherFences: dma_fence signals that end no job (hardware fences,
+	// other drivers' fences).
+	OtherFences uint64 `json:"other_fences,omitempty"`
+	// UnmatchedSchedulerFences: scheduler fence signals of no job seen.
+	UnmatchedSchedulerFences uint64 `json:"unmatched_scheduler_fences,omitempty"`
+	// CompleteFromSeconds: the trace time from which every CPU's events
+	// are complete, where some CPUs' buffers began late.
+	CompleteFromSeconds float64 `json:"complete_from_seconds,omitempty"`
 }
 
 // JSONSpan is the stretch of trace time analysed.
@@ -346,6 +357,11 @@ func (a *Analysis) Doc() *Doc {
 			ExpiredJobs:          s.Input.Expired,
 			OutOfOrderEvents:     s.Input.OutOfOrder,
 			ByEvent:              s.Input.ByName,
+
+			DuplicateEvents:          s.Input.Duplicate,
+			OtherFences:              s.Input.FencesOther,
+			UnmatchedSchedulerFences: s.Input.FencesUnmatched,
+			CompleteFromSeconds:      float64(s.Input.CompleteFrom) / 1e9,
 		},
 		Span:             Span(s),
 		Rings:            Rings(s.Rings),

@@ -108,6 +108,13 @@ func (t *textWriter) header(a *Analysis) {
 		t.printf("  jobs        %d completions without submission, %d implied, %d expired, %d events out of order\n",
 			in.Unmatched, in.Implied, in.Expired, in.OutOfOrder)
 	}
+	if in.FencesOther+in.FencesUnmatched+in.Duplicate > 0 {
+		t.printf("  fences      %d ending no job (hardware, other drivers), %d scheduler fences of no job seen, %d events left out as duplicates\n",
+			in.FencesOther, in.FencesUnmatched, in.Duplicate)
+	}
+	if in.CompleteFrom > s.Start {
+		t.printf("  complete    from %s: some CPUs' buffers began later, no window before\n", t.ts(in.CompleteFrom))
+	}
 }
 
 func (t *textWriter) share(a *Analysis) {

@@ -49,6 +49,7 @@ type datCursor struct {
 	evs    []event.Event // decoded events of the current page
 	i      int
 	done   bool
+	start  int64 // the first page's time, 0 before it is read
 }
 
 // OpenDat prepares decoding f. It fails when the file holds none of the
@@ -114,6 +115,19 @@ func OpenDat(f *tracedat.File) (*DatSource, error) {
 // Stats reports what was read so far.
 func (d *DatSource) Stats() DatStats { return d.stats }
 
+// CPUStarts returns, once Next was called, the time of each CPU
+// buffer's first page (one entry per CPU and instance that has pages):
+// the time from which that buffer's events are complete.
+func (d *DatSource) CPUStarts() []int64 {
+	var out []int64
+	for _, c := range d.cursors {
+		if c.start != 0 {
+			out = append(out, c.start)
+		}
+	}
+	return out
+}
+
 // fill decodes c's next non-empty page; it marks c done at the end.
 func (d *DatSource) fill(c *datCursor) error {
 	c.evs, c.i = c.evs[:0], 0
@@ -142,6 +156,9 @@ func (d *DatSource) fill(c *datCursor) error {
 		})
 		if err != nil {
 			return fmt.Errorf("%s: cpu %d page %d: %w", d.f.Name, c.cpu, d.stats.Pages, err)
+		}
+		if c.start == 0 {
+			c.start = int64(info.Timestamp)
 		}
 		if info.Missed {
 			lost := event.Event{Time: int64(info.Timestamp), CPU: c.cpu, Kind: event.KindLost, JobCount: -1, HWJobCount: -1}

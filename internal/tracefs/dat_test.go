@@ -102,13 +102,14 @@ func cut(ev string) (string, string, bool) {
 	return ev, "", false
 }
 
-func decodeDat(t *testing.T, path string) ([]event.Event, tracefs.DatStats) {
+// openDat opens the trace.dat at path; the file closes with the test.
+func openDat(t *testing.T, path string) *tracefs.DatSource {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	t.Cleanup(func() { f.Close() })
 	fi, _ := f.Stat()
 	file, err := tracedat.Open(f, fi.Size(), path)
 	if err != nil {
@@ -118,6 +119,12 @@ func decodeDat(t *testing.T, path string) ([]event.Event, tracefs.DatStats) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return src
+}
+
+func decodeDat(t *testing.T, path string) ([]event.Event, tracefs.DatStats) {
+	t.Helper()
+	src := openDat(t, path)
 	var evs []event.Event
 	if err := event.Drain(src, func(ev event.Event) { evs = append(evs, ev) }); err != nil {
 		t.Fatal(err)
@@ -230,4 +237,21 @@ func TestRecordBenchDat(t *testing.T) {
 	}
 	evs, st := decodeDat(t, out)
 	t.Logf("%s: %d bytes, %d events, %d lost", out, len(b), len(evs), st.Lost)
+}
+
+// CPUStarts is each CPU buffer's first page time: no later than the
+// buffer's first event.
+func TestDatCPUStarts(t *testing.T) {
+	src := openDat(t, filepath.Join("..", "..", "testdata", "traces", "uprobe-drm-pattern.dat"))
+	if s := src.CPUStarts(); len(s) != 0 {
+		t.Errorf("before the first Next: %v", s)
+	}
+	first, err := src.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	starts := src.CPUStarts()
+	if len(starts) != 1 || starts[0] <= 0 || starts[0] > first.Time || first.Time-starts[0] > 1e9 {
+		t.Errorf("CPU starts %v, first event at %d", starts, first.Time)
+	}
 }

@@ -24,6 +24,7 @@ type decEvent struct {
 	kind                          event.Kind
 	ring                          *Field
 	ringPtr                       bool // ring is a pointer (decPointer)
+	driver                        *Field
 	fence, ctx, seqno, id, entity *Field
 	jobCount, hwJobCount          *Field
 	// filter, when set, restricts this mapping to records whose filter
@@ -97,7 +98,7 @@ func NewDecoderMappings(formats []*Format, maps []Mapping) *Decoder {
 			}
 			e := &decEvent{
 				name: s.Name(), kind: s.Kind,
-				ring:  get(s.Ring),
+				ring: get(s.Ring), driver: get(s.Driver),
 				fence: get(s.Fence), ctx: get(s.Context), seqno: get(s.Seqno),
 				id: get(s.ID), entity: get(s.Entity),
 				jobCount: get(s.JobCount), hwJobCount: get(s.HWJobCount),
@@ -178,6 +179,13 @@ func (d *Decoder) Decode(ts uint64, cpu int, rec []byte, ev *event.Event) (ok bo
 			short = true
 		}
 		ev.Ring = d.intern(b)
+	}
+	if e.driver != nil {
+		b, ok := decString(rec, e.driver)
+		if !ok {
+			short = true
+		}
+		ev.Driver = d.intern(b)
 	}
 	ev.Job.Fence = u(e.fence)
 	ev.Job.Context = u(e.ctx)

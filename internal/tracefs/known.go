@@ -15,6 +15,7 @@ type Spec struct {
 	// kernel's format file (e.g. sched_job_id of amdgpu events is gone in
 	// 6.17): decoders treat a missing field as absent.
 	Ring       string // ring / scheduler / timeline name (string or __data_loc)
+	Driver     string // the fence's driver name (dma_fence events)
 	Fence      string // fence pointer (≤ 6.16)
 	Context    string // fence context (6.17+, dma_fence)
 	Seqno      string // fence seqno
@@ -149,13 +150,13 @@ var Known = []Spec{
 
 	// dma_fence (4.10+) and its older name fence (≤ 4.9): extra signals keyed
 	// by context:seqno; the timeline name stands in for the ring.
-	{System: "dma_fence", Event: "dma_fence_emit", Kind: event.KindEmit, Ring: "timeline", Context: "context", Seqno: "seqno",
+	{System: "dma_fence", Event: "dma_fence_emit", Kind: event.KindEmit, Ring: "timeline", Driver: "driver", Context: "context", Seqno: "seqno",
 		Formats: []PrintFormat{{Printk: fmtFence, Args: argsFence, Kernels: "4.10-", Source: srcDMAFence}}},
-	{System: "dma_fence", Event: "dma_fence_signaled", Kind: event.KindDone, Ring: "timeline", Context: "context", Seqno: "seqno",
+	{System: "dma_fence", Event: "dma_fence_signaled", Kind: event.KindDone, Ring: "timeline", Driver: "driver", Context: "context", Seqno: "seqno",
 		Formats: []PrintFormat{{Printk: fmtFence, Args: argsFence, Kernels: "4.10-", Source: srcDMAFence}}},
-	{System: "fence", Event: "fence_emit", Kind: event.KindEmit, Ring: "timeline", Context: "context", Seqno: "seqno",
+	{System: "fence", Event: "fence_emit", Kind: event.KindEmit, Ring: "timeline", Driver: "driver", Context: "context", Seqno: "seqno",
 		Formats: []PrintFormat{{Printk: fmtFence, Args: argsFence, Kernels: "3.17-4.9", Source: srcOldFence}}},
-	{System: "fence", Event: "fence_signaled", Kind: event.KindDone, Ring: "timeline", Context: "context", Seqno: "seqno",
+	{System: "fence", Event: "fence_signaled", Kind: event.KindDone, Ring: "timeline", Driver: "driver", Context: "context", Seqno: "seqno",
 		Formats: []PrintFormat{{Printk: fmtFence, Args: argsFence, Kernels: "3.17-4.9", Source: srcOldFence}}},
 }
 

@@ -967,6 +967,10 @@ func (t *TextReader) emit(ln *textLine, f *reportFormat, ts int64, comm string, 
 	ev.Kind = f.spec.Kind
 	ev.Name = f.name
 	ev.Ring = ring
+	ev.Driver = ""
+	if fl.driver != nil {
+		ev.Driver = t.internBytes(fl.driver)
+	}
 	ev.Job = event.JobKey{Fence: fl.v[reportRoleFence], Context: fl.v[reportRoleContext], Seqno: fl.v[reportRoleSeqno]}
 	ev.ID = fl.v[reportRoleID]
 	ev.Entity = fl.v[reportRoleEntity]

@@ -82,6 +82,9 @@ func reportMatchFields(s *Spec, body []byte, out *reportFields) bool {
 		case s.Ring:
 			out.ring = val
 			continue
+		case s.Driver:
+			out.driver = val
+			continue
 		}
 		if isStr {
 			continue // other string fields carry nothing the model needs

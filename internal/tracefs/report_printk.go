@@ -21,6 +21,7 @@ const (
 	reportRoleEntity
 	reportRoleJobCount
 	reportRoleHWJobCount
+	reportRoleDriver
 	reportRoleCount
 )
 
@@ -51,8 +52,9 @@ type reportFormat struct {
 // reportFields is what matching one body yields: the ring, and the
 // numbers by role (v[reportRoleNone] takes the ones the model ignores).
 type reportFields struct {
-	ring []byte
-	v    [reportRoleCount]uint64
+	ring   []byte
+	driver []byte
+	v      [reportRoleCount]uint64
 }
 
 // reset clears f; the counts default to -1 (absent).
@@ -85,6 +87,8 @@ func reportRoleOf(s *Spec, arg string) reportRole {
 		return reportRoleJobCount
 	case s.HWJobCount:
 		return reportRoleHWJobCount
+	case s.Driver:
+		return reportRoleDriver
 	}
 	return reportRoleNone
 }
@@ -303,9 +307,12 @@ func (f *reportFormat) scan(body []byte, out *reportFields, line bool) (int, rep
 				pos = j
 			}
 		}
-		if sg.role == reportRoleRing {
+		switch sg.role {
+		case reportRoleRing:
 			out.ring = str
-		} else {
+		case reportRoleDriver:
+			out.driver = str
+		default:
 			out.v[sg.role] = v
 		}
 	}

@@ -29,6 +29,9 @@ func textFormatEvent(e event.Event) string {
 	if e.Ring != "" {
 		fmt.Fprintf(&b, " ring=%q", e.Ring)
 	}
+	if e.Driver != "" {
+		fmt.Fprintf(&b, " driver=%q", e.Driver)
+	}
 	if !e.Job.IsZero() {
 		if e.Job.Fence != 0 {
 			fmt.Fprintf(&b, " fence=%#x", e.Job.Fence)

@@ -262,6 +262,9 @@ func (t *TextWriter) value(f *reportFormat, arg string, ev *event.Event) textFie
 	case "context":
 		return textFieldValue{num: ctx}
 	case "driver":
+		if ev.Driver != "" {
+			return textFieldValue{str: ev.Driver}
+		}
 		return textFieldValue{str: "drm_sched"}
 	case "num_ibs":
 		return textFieldValue{num: 1}

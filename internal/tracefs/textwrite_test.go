@@ -118,6 +118,12 @@ func textExpect(ev event.Event, g Generation, ns bool, last int64) (event.Event,
 			out.Name = "dma_fence:dma_fence_emit"
 		}
 		out.Ring = ev.Ring
+		// The writer prints the fence's driver, drm_sched when the event
+		// does not name one.
+		out.Driver = ev.Driver
+		if out.Driver == "" {
+			out.Driver = "drm_sched"
+		}
 		out.Job = ctxKey()
 		return out, true
 	}
