@@ -20,6 +20,7 @@ import (
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
+	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/scrape.golden")
@@ -92,7 +93,7 @@ func promtool(t *testing.T, scrape string) {
 	t.Helper()
 	path, err := exec.LookPath("promtool")
 	if err != nil {
-		t.Skip("promtool not installed (apt-get install prometheus): exposition lint skipped")
+		livetest.Skip(t, "promtool not installed (apt-get install prometheus): exposition lint skipped")
 	}
 	cmd := exec.Command(path, "check", "metrics")
 	cmd.Stdin = strings.NewReader(scrape)
@@ -222,7 +223,7 @@ func startVictoriaMetrics(t *testing.T) string {
 	t.Helper()
 	bin, err := exec.LookPath("victoria-metrics")
 	if err != nil {
-		t.Skip("victoria-metrics not installed (apt-get install victoria-metrics)")
+		livetest.Skip(t, "victoria-metrics not installed (apt-get install victoria-metrics)")
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

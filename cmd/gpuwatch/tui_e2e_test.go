@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
 	"github.com/gpuwatch/gpuwatch/internal/tui/tuitest"
 )
 
@@ -119,7 +120,7 @@ func TestTUISuspendResume(t *testing.T) {
 	bin, trace := e2eSetup(t)
 	bash, err := exec.LookPath("bash")
 	if err != nil {
-		t.Skip("bash is not installed: no interactive shell to suspend to")
+		livetest.Skip(t, "bash is not installed: no interactive shell to suspend to")
 	}
 	p := newPane(t, 100, 30)
 	p.start(bash, "--norc", "--noprofile", "-i")
@@ -157,7 +158,7 @@ func e2eSetup(t *testing.T) (bin, trace string) {
 		t.Skip("end-to-end test: builds the binary and runs it in tmux")
 	}
 	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed (apt-get install tmux)")
+		livetest.Skip(t, "tmux is not installed (apt-get install tmux)")
 	}
 	dir := t.TempDir()
 	bin = filepath.Join(dir, "gpuwatch")

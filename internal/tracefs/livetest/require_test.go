@@ -1,0 +1,43 @@
+package livetest
+
+import (
+	"strings"
+	"testing"
+)
+
+// recTB records how Skip ended a test.
+type recTB struct {
+	testing.TB
+	skipped, failed string
+}
+
+func (r *recTB) Helper()                           {}
+func (r *recTB) Skip(args ...any)                  { r.skipped = args[0].(string) }
+func (r *recTB) Fatalf(format string, args ...any) { r.failed = format }
+
+func TestSkipOrFail(t *testing.T) {
+	t.Setenv(RequireAllEnv, "")
+	r := &recTB{TB: t}
+	Skip(r, "no %s here", "tool")
+	if r.skipped != "no tool here" || r.failed != "" {
+		t.Errorf("without %s: skipped %q failed %q", RequireAllEnv, r.skipped, r.failed)
+	}
+	t.Setenv(RequireAllEnv, "1")
+	r = &recTB{TB: t}
+	Skip(r, "no %s here", "tool")
+	if r.skipped != "" || !strings.Contains(r.failed, "cannot run") {
+		t.Errorf("with %s=1: skipped %q failed %q", RequireAllEnv, r.skipped, r.failed)
+	}
+}
+
+func TestUprobeDefined(t *testing.T) {
+	text := "p:gpu_scheduler/drm_run_job /tmp/x/gpusim:0x1139 entity=%di:u64\nr:other/ev /bin/true:0x10\n"
+	for _, tc := range []struct {
+		group, name string
+		want        bool
+	}{{"gpu_scheduler", "drm_run_job", true}, {"other", "ev", true}, {"gpu_scheduler", "drm_sched_job", false}, {"gpu_scheduler", "drm_run", false}} {
+		if got := uprobeDefined(text, tc.group, tc.name); got != tc.want {
+			t.Errorf("%s/%s: %v, want %v", tc.group, tc.name, got, tc.want)
+		}
+	}
+}
