@@ -1,6 +1,9 @@
 package livetest
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -39,5 +42,20 @@ func TestUprobeDefined(t *testing.T) {
 		if got := uprobeDefined(text, tc.group, tc.name); got != tc.want {
 			t.Errorf("%s/%s: %v, want %v", tc.group, tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestCreateRealScheduler: where the kernel has the scheduler's own
+// tracepoints (a tracefs tree with the events, no uprobe defining them),
+// Create says so with ErrRealScheduler, which Setup turns into a skip.
+func TestCreateRealScheduler(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "events", "gpu_scheduler", "drm_run_job"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(root, "uprobe_events"), nil, 0o644)
+	_, err := Create(root, "/nonexistent/gpusim", GenDRM)
+	if !errors.Is(err, ErrRealScheduler) {
+		t.Fatalf("Create: %v, want ErrRealScheduler", err)
 	}
 }
