@@ -167,33 +167,6 @@ func openWatchSource(o *watchOptions, stderr io.Writer) (*watchSource, error) {
 	return nil, fmt.Errorf("unknown --source %q: expected ebpf, tracefs or auto", o.source)
 }
 
-// recordingSource tees every event to a report text writer.
-type recordingSource struct {
-	src event.Source
-	w   *tracefs.TextWriter
-	err error
-}
-
-func (r *recordingSource) Next() (event.Event, error) {
-	ev, err := r.src.Next()
-	if err == nil && r.err == nil {
-		r.err = r.w.Write(ev)
-	}
-	return ev, err
-}
-
-// Now forwards the source's clock.
-func (r *recordingSource) Now() int64 {
-	if c, ok := r.src.(live.Clock); ok {
-		return c.Now()
-	}
-	return 0
-}
-
-// clockless hides Now when the source has none (so the runner does not
-// advance the engine to 0).
-type clockless struct{ event.Source }
-
 // defaultListen serves metrics on loopback only, unless told otherwise.
 const defaultListen = "127.0.0.1:9464"
 
@@ -254,11 +227,7 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		rec = &recordingSource{src: src, w: tracefs.NewTextWriter(recFile, tracefs.WriterOptions{Gen: ws.gen, Nanoseconds: true, CPUs: ws.cpus})}
-		if _, ok := src.(live.Clock); ok {
-			src = rec
-		} else {
-			src = clockless{rec}
-		}
+		src = rec.source()
 	}
 
 	if o.duration > 0 {
@@ -268,8 +237,12 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// Stopping closes the source: that unblocks the runner's Next.
-	context.AfterFunc(ctx, closeSource)
+	// Stopping closes the source: that unblocks the runner's Next. A
+	// source that drains at stop is stopped by the runner instead, which
+	// reads it to its end; it is closed after.
+	if _, ok := src.(live.Stopper); !ok {
+		context.AfterFunc(ctx, closeSource)
+	}
 
 	useTUI := !o.json && isTerminal(stdout)
 	r := live.New(src, ws.name, gaps.Config{Horizon: o.horizon})

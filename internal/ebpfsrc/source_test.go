@@ -630,3 +630,38 @@ func TestNowWatermark(t *testing.T) {
 		t.Errorf("Now() = %d is in the future", w)
 	}
 }
+
+// TestStopDrains fires more records than the ring holds and stops at once,
+// before reading: Next returns every record still held and reports every
+// one the program could not write, then io.EOF.
+func TestStopDrains(t *testing.T) {
+	s := openIoctl(t)
+	defer s.Close()
+	const n = 50000 // the 4 MiB ring holds about 32k records
+	runtime.LockOSThread()
+	for i := 0; i < n; i++ {
+		fire(cmdRun, uint64(i+1))
+	}
+	runtime.UnlockOSThread()
+	s.Stop()
+	var read, lost uint64
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		ev, err := s.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Kind == event.KindLost {
+			lost += ev.Count
+		} else {
+			read++
+		}
+	}
+	t.Logf("read %d, lost %d of %d", read, lost, n)
+	if read+lost != n || lost == 0 {
+		t.Fatalf("read %d + lost %d = %d, fired %d", read, lost, read+lost, n)
+	}
+}

@@ -58,19 +58,33 @@ func New(src event.Source, name string, cfg gaps.Config) *Runner {
 	return &Runner{src: src, name: name, eng: gaps.New(cfg), started: now, lastAt: now}
 }
 
-// Run reads the source until it ends or ctx is done. Cancelling ctx does not
-// unblock a Next that waits for events: the caller closes the source for
-// that. Run returns nil at io.EOF or cancellation, the source's error
-// otherwise.
+// Stopper is implemented by sources that drain at stop (tracefs, eBPF):
+// after Stop, Next returns every event the kernel still held, or counts it
+// lost, then io.EOF.
+type Stopper interface {
+	// Stop ends recording; safe from any goroutine, idempotent.
+	Stop()
+}
+
+// Run reads the source until it ends or ctx is done. A Stopper source is
+// stopped when ctx is done and read until io.EOF, so the counts include
+// everything it held at the stop. Other sources are read until ctx is done;
+// cancelling ctx does not unblock their waiting Next (the caller closes
+// the source for that). Run returns nil at io.EOF or cancellation, the
+// source's error otherwise.
 func (r *Runner) Run(ctx context.Context) error {
+	st, drains := r.src.(Stopper)
+	if drains {
+		defer context.AfterFunc(ctx, st.Stop)()
+	}
 	for {
-		if ctx.Err() != nil {
+		if !drains && ctx.Err() != nil {
 			r.finish(nil)
 			return nil
 		}
 		ev, err := r.src.Next()
 		if err != nil {
-			if errors.Is(err, io.EOF) || ctx.Err() != nil {
+			if errors.Is(err, io.EOF) || (!drains && ctx.Err() != nil) {
 				r.finish(nil)
 				return nil
 			}
@@ -79,13 +93,21 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		r.mu.Lock()
 		if ev.Kind == event.KindLost {
-			r.lost += ev.Count
+			r.lost = satAdd(r.lost, ev.Count)
 		} else {
 			r.events++
 		}
 		r.eng.Feed(ev)
 		r.mu.Unlock()
 	}
+}
+
+// satAdd is a+b, saturating at the largest uint64 instead of wrapping.
+func satAdd(a, b uint64) uint64 {
+	if s := a + b; s >= a {
+		return s
+	}
+	return 1<<64 - 1
 }
 
 func (r *Runner) finish(err error) {

@@ -86,9 +86,15 @@ type Live struct {
 	formats  []*Format // of the enabled events; each reader builds its Decoder
 	mappings []Mapping // what the formats decode to
 
-	ch     chan liveBatch
-	stop   chan struct{}
-	wg     sync.WaitGroup
+	ch chan liveBatch
+	// stopping is closed by Stop once tracing is off: each reader then
+	// reads its CPU until empty, sends a last batch and ends. abort is
+	// closed by Close when the consumer did not take the drained events
+	// within liveDrainGrace: readers end at once. done is closed when
+	// every reader has ended.
+	stopping, abort, done chan struct{}
+	stopOnce              sync.Once
+	wg                    sync.WaitGroup
 	queues []liveQueue
 	heap   liveHeap
 	bound  int64
@@ -100,7 +106,6 @@ type Live struct {
 
 	closeOnce sync.Once
 	closeErr  error
-	closed    atomic.Bool
 	readErr   atomic.Pointer[error]
 
 	pages, records, events, lost, lostUnknown, decErrs atomic.Uint64
@@ -360,11 +365,15 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 		return fail(err)
 	}
 	l.ch = make(chan liveBatch, 16*len(cpus))
-	l.stop = make(chan struct{})
+	l.stopping, l.abort, l.done = make(chan struct{}), make(chan struct{}), make(chan struct{})
 	for i, c := range cpus {
 		l.wg.Add(1)
 		go l.readCPU(c, l.fds[i])
 	}
+	go func() {
+		l.wg.Wait()
+		close(l.done)
+	}()
 	return l, nil
 }
 
@@ -400,7 +409,8 @@ func liveCPUs(inst string) ([]int, error) {
 	return cpus, nil
 }
 
-// readCPU reads one CPU's pages until stop.
+// readCPU reads one CPU's pages until Stop, then until the CPU's buffer is
+// empty; its last batch says what the kernel lost that no page reported.
 func (l *Live) readCPU(cpu int, fd int) {
 	defer l.wg.Done()
 	page := make([]byte, l.layout.PageSize())
@@ -409,7 +419,8 @@ func (l *Live) readCPU(cpu int, fd int) {
 	// concurrent use.
 	dec := NewDecoderMappings(l.formats, l.mappings)
 	statsPath := filepath.Join(l.inst, "per_cpu", "cpu"+strconv.Itoa(cpu), "stats")
-	lastOverrun := liveOverrun(statsPath)
+	lastOverrun := liveStat(statsPath, "overrun")
+	var counted uint64 // events of this CPU reported lost so far
 	var evs []event.Event
 	idle := 0
 	send := func(safe int64) bool {
@@ -417,14 +428,28 @@ func (l *Live) readCPU(cpu int, fd int) {
 		case l.ch <- liveBatch{cpu: cpu, evs: evs, safe: safe}:
 			evs = nil
 			return true
-		case <-l.stop:
+		case <-l.abort:
+			// Nobody takes them any more: count them lost.
+			var n uint64
+			for _, ev := range evs {
+				if ev.Kind != event.KindLost {
+					n++
+				}
+			}
+			l.lost.Add(n)
 			return false
 		}
 	}
 	for {
 		select {
-		case <-l.stop:
+		case <-l.abort:
 			return
+		default:
+		}
+		stopping := false
+		select {
+		case <-l.stopping:
+			stopping = true
 		default:
 		}
 		before := liveMono()
@@ -435,6 +460,22 @@ func (l *Live) readCPU(cpu int, fd int) {
 		if n <= 0 || err != nil {
 			if err != nil && !errors.Is(err, unix.EAGAIN) {
 				l.readErr.CompareAndSwap(nil, &err)
+			}
+			if stopping {
+				// Tracing was off before this read found the buffer
+				// empty: everything the CPU recorded has been read, or
+				// lost. The kernel's counters say how many were lost;
+				// pages reported most of them.
+				if total := liveLostTotal(statsPath); total > counted {
+					lost := event.Event{Time: before, CPU: int32(cpu), Kind: event.KindLost, Count: total - counted, JobCount: -1, HWJobCount: -1}
+					if len(evs) > 0 {
+						lost.Time = max(lost.Time, evs[len(evs)-1].Time)
+					}
+					evs = append(evs, lost)
+					l.lost.Add(total - counted)
+				}
+				send(1<<63 - 1)
+				return
 			}
 			// Empty: everything committed before "before" has been read.
 			if !send(before - l.delay) {
@@ -478,10 +519,11 @@ func (l *Live) readCPU(cpu int, fd int) {
 			cnt := info.Lost
 			if !info.LostKnown {
 				l.lostUnknown.Add(1)
-				o := liveOverrun(statsPath)
+				o := liveStat(statsPath, "overrun")
 				cnt, lastOverrun = o-lastOverrun, o
 			}
 			if cnt > 0 {
+				counted += cnt
 				l.lost.Add(cnt)
 				lost := event.Event{Time: int64(info.Timestamp), CPU: cpu32, Kind: event.KindLost, Count: cnt, JobCount: -1, HWJobCount: -1}
 				evs = append([]event.Event{lost}, evs...)
@@ -499,30 +541,49 @@ func (l *Live) readCPU(cpu int, fd int) {
 // liveBatchWait is how long a busy reader lets events gather.
 const liveBatchWait = 2 * time.Millisecond
 
-// sleep waits d; false when the source was closed meanwhile.
+// sleep waits d, or until Stop; false when Close aborted the readers.
 func (l *Live) sleep(d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
-	case <-l.stop:
+	case <-l.abort:
 		return false
+	case <-l.stopping:
+		return true
 	case <-t.C:
 		return true
 	}
 }
 
-func liveOverrun(path string) uint64 {
+// liveStat reads one counter ("overrun") of a per_cpu stats file.
+func liveStat(path, key string) uint64 {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0
 	}
+	return parseStat(b, key)
+}
+
+func parseStat(b []byte, key string) uint64 {
 	for _, ln := range bytes.Split(b, []byte("\n")) {
-		if v, ok := bytes.CutPrefix(ln, []byte("overrun:")); ok {
+		if v, ok := bytes.CutPrefix(ln, []byte(key+":")); ok {
 			n, _ := strconv.ParseUint(string(bytes.TrimSpace(v)), 10, 64)
 			return n
 		}
 	}
 	return 0
+}
+
+// liveLostTotal is every event a CPU's buffer lost since the instance was
+// made: overwritten when full (the count pages report as missed), and
+// dropped by the writer (commit overrun, dropped events), which no page
+// reports.
+func liveLostTotal(path string) uint64 {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	return parseStat(b, "overrun") + parseStat(b, "commit overrun") + parseStat(b, "dropped events")
 }
 
 func liveComm(pid int32) string {
@@ -536,12 +597,10 @@ func liveComm(pid int32) string {
 	return string(bytes.TrimSpace(b))
 }
 
-// Next returns the next event in time order; io.EOF once closed.
+// Next returns the next event in time order. After Stop (or Close) it
+// returns what the kernel still buffered, then io.EOF.
 func (l *Live) Next() (event.Event, error) {
 	for {
-		if l.closed.Load() {
-			return event.Event{}, io.EOF
-		}
 		// Take what the readers have, without blocking.
 		for drained := false; !drained; {
 			select {
@@ -563,8 +622,19 @@ func (l *Live) Next() (event.Event, error) {
 		select {
 		case b := <-l.ch:
 			l.take(b)
-		case <-l.stop:
-			return event.Event{}, io.EOF
+		case <-l.done:
+			// Every reader has ended: take their last batches; when
+			// nothing is left, the source is over.
+			select {
+			case b := <-l.ch:
+				l.take(b)
+				continue
+			default:
+			}
+			if l.heap.Len() == 0 {
+				return event.Event{}, io.EOF
+			}
+			l.bound = 1<<63 - 1 // no reader can deliver anything earlier
 		}
 	}
 }
@@ -658,16 +728,44 @@ func (l *Live) pop() (event.Event, bool) {
 	return ev, true
 }
 
-// Close stops reading, disables the events and removes the instance (and
-// unmounts tracefs when OpenLive mounted it). It is idempotent and safe
-// from any goroutine; a blocked Next returns io.EOF.
+// liveDrainGrace bounds how long Close waits for the consumer to take
+// the events drained at stop before it counts the rest lost.
+const liveDrainGrace = 5 * time.Second
+
+// Stop ends recording: tracing goes off in the instance and each reader
+// reads its CPU's buffer until empty. Next then returns every event the
+// kernel held when Stop came (or counts it lost) before io.EOF. Stop is
+// idempotent and safe from any goroutine; Close calls it.
+func (l *Live) Stop() {
+	l.stopOnce.Do(func() {
+		if l.stopping == nil {
+			return
+		}
+		os.WriteFile(filepath.Join(l.inst, "tracing_on"), []byte("0"), 0)
+		// An event reserved before tracing went off may commit a moment
+		// later: the same margin the merge allows (Delay).
+		time.Sleep(time.Duration(l.delay))
+		close(l.stopping)
+	})
+}
+
+// Close stops recording (Stop), waits until the readers have drained the
+// kernel's buffers (counting lost what the consumer has not taken within
+// a few seconds), disables the events and removes the instance (and
+// unmounts tracefs when OpenLive mounted it). Next keeps returning the
+// drained events, then io.EOF. Close is idempotent and safe from any
+// goroutine; a blocked Next returns once the buffers are drained.
 func (l *Live) Close() error {
 	l.closeOnce.Do(func() {
-		l.closed.Store(true)
-		if l.stop != nil {
-			close(l.stop)
+		if l.stopping != nil {
+			l.Stop()
+			select {
+			case <-l.done:
+			case <-time.After(liveDrainGrace):
+				close(l.abort)
+			}
+			l.wg.Wait()
 		}
-		l.wg.Wait()
 		l.closeErr = l.cleanup()
 	})
 	return l.closeErr

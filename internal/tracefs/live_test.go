@@ -195,19 +195,22 @@ func waitRead(l *tracefs.Live, n uint64) {
 	}
 }
 
-// TestLiveLoad fires as fast as two programs can (one per core here):
-// every event fired is either read or reported lost, exactly; with a tiny
-// ring buffer the kernel drops events and the count still adds up.
+// TestLiveLoad fires as fast as two programs can (one per core here) and
+// closes the source the moment they end: every event fired is either read
+// or reported lost, exactly, including what the kernel still buffered when
+// Close came; with a tiny ring buffer the kernel drops events and the count
+// still adds up.
 func TestLiveLoad(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		bufferKB int
-	}{{"1MiB", 1024}, {"8KiB", 8}} {
+	}{{"4MiB", 4096}, {"8KiB", 8}} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := livetest.Setup(t, livetest.GenDRM)
-			l := openLive(t, h, tracefs.LiveOptions{Events: h.Events, BufferKB: tc.bufferKB})
+			// A slow poll: much is still in the kernel's buffers at the end.
+			l := openLive(t, h, tracefs.LiveOptions{Events: h.Events, BufferKB: tc.bufferKB, Poll: 200 * time.Millisecond})
 			evsCh := collect(l)
-			const d = 3 * time.Second
+			const d = 2 * time.Second
 			var fired uint64
 			errs := make(chan error, 2)
 			counts := make(chan uint64, 2)
@@ -224,8 +227,10 @@ func TestLiveLoad(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			waitRead(l, fired)
-			l.Close()
+			readBefore := l.Stats().Events
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
 			evs := <-evsCh
 			var read, lost uint64
 			for _, ev := range evs {
@@ -236,11 +241,44 @@ func TestLiveLoad(t *testing.T) {
 				}
 			}
 			st := l.Stats()
-			t.Logf("fired %d (%.0f/s), read %d, lost %d, stats %+v", fired, float64(fired)/d.Seconds(), read, lost, st)
+			t.Logf("fired %d (%.0f/s), read %d (%d before Close), lost %d, stats %+v", fired, float64(fired)/d.Seconds(), read, readBefore, lost, st)
 			if read+lost != fired {
 				t.Errorf("read %d + lost %d = %d, fired %d", read, lost, read+lost, fired)
 			}
+			if st.Events != read || st.Lost != lost {
+				t.Errorf("stats: events %d lost %d; Next returned %d events, %d lost", st.Events, st.Lost, read, lost)
+			}
 		})
+	}
+}
+
+// TestLiveStopDrains: events fired while nothing reads (a burst ending
+// right before Stop) all come out of Next after Stop, then io.EOF.
+func TestLiveStopDrains(t *testing.T) {
+	h := livetest.Setup(t, livetest.GenDRM)
+	l := openLive(t, h, tracefs.LiveOptions{Events: h.Events, BufferKB: 4096, Poll: time.Second})
+	fired, err := h.RunLoad(context.Background(), 300*time.Millisecond, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evsCh := collect(l)
+	l.Stop()
+	var read, lost uint64
+	select {
+	case evs := <-evsCh:
+		for _, ev := range evs {
+			if ev.Kind == event.KindLost {
+				lost += ev.Count
+			} else {
+				read++
+			}
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Next did not end after Stop")
+	}
+	t.Logf("fired %d, read %d, lost %d", fired, read, lost)
+	if read+lost != fired || read == 0 {
+		t.Errorf("read %d + lost %d = %d, fired %d", read, lost, read+lost, fired)
 	}
 }
 
