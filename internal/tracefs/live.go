@@ -95,10 +95,10 @@ type Live struct {
 	stopping, abort, done chan struct{}
 	stopOnce              sync.Once
 	wg                    sync.WaitGroup
-	queues []liveQueue
-	heap   liveHeap
-	bound  int64
-	fds    []int
+	queues                []liveQueue
+	heap                  liveHeap
+	bound                 int64
+	fds                   []int
 	// watermark is a time no event still to be returned by Next can
 	// precede: what Now reports, so that a consumer advancing its clock to
 	// Now never gets an event from the past.
