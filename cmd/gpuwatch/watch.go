@@ -12,7 +12,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/term"
@@ -201,7 +200,7 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 
 	// Signals are caught before tracefs is touched: a SIGTERM arriving
 	// while the source opens must still lead to its cleanup.
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 	defer stop()
 
 	ws, err := openWatchSource(o, stderr)
@@ -217,6 +216,7 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 	var closeErr error
 	closeSource := func() { closeOnce.Do(func() { closeErr = ws.close() }) }
 	defer closeSource()
+	defer restoreOnPanic(closeSource)
 
 	src := ws.src
 	var rec *recordingSource
@@ -248,6 +248,7 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 	r := live.New(src, ws.name, gaps.Config{Horizon: o.horizon})
 	runDone := make(chan error, 1)
 	go func() {
+		defer restoreOnPanic(closeSource)
 		err := r.Run(ctx)
 		// The source ended (replay end, error): JSON output stops; the
 		// TUI stays open on the final state ("ENDED") until the user

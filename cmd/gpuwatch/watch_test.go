@@ -99,13 +99,17 @@ func startWatch(t *testing.T, h *livetest.Harness, bin string, args ...string) *
 			p.cmd.Wait()
 		}
 	})
-	// Ready once its instance exists and has its events enabled.
-	p.inst = filepath.Join(h.Root, "instances", "gpuwatch-"+strconv.Itoa(p.cmd.Process.Pid))
+	// Ready once its instance (gpuwatch-<pid>-<random>) exists and has
+	// its events enabled.
 	deadline := time.Now().Add(60 * time.Second) // a loaded machine builds and starts slowly
 	for {
-		if b, err := os.ReadFile(filepath.Join(p.inst, "tracing_on")); err == nil && strings.TrimSpace(string(b)) == "1" {
-			time.Sleep(20 * time.Millisecond)
-			return p
+		insts, _ := filepath.Glob(filepath.Join(h.Root, "instances", "gpuwatch-"+strconv.Itoa(p.cmd.Process.Pid)+"-*"))
+		for _, inst := range insts {
+			if b, err := os.ReadFile(filepath.Join(inst, "tracing_on")); err == nil && strings.TrimSpace(string(b)) == "1" {
+				p.inst = inst
+				time.Sleep(20 * time.Millisecond)
+				return p
+			}
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("gpuwatch did not start: %s", p.stderr.String())
@@ -286,29 +290,33 @@ func TestWatchStopDrains(t *testing.T) {
 	}
 }
 
-// TestWatchSignals: SIGTERM mid-run ends it cleanly with a final object;
-// after SIGKILL the next start removes the stale instance.
+// TestWatchSignals: SIGINT, SIGTERM, SIGHUP (terminal closed) and SIGQUIT
+// mid-run each end it cleanly with a final object, leaving no instance and
+// no enabled event; after SIGKILL the next start removes the abandoned
+// instance.
 func TestWatchSignals(t *testing.T) {
 	h := livetest.Setup(t, livetest.GenDRM)
 	bin := buildGpuwatch(t)
 	before := livetest.Snapshot(h.Root)
 
-	p := startWatch(t, h, bin, "--json")
-	if _, err := h.RunPattern(context.Background(), 300*time.Millisecond, 6*time.Millisecond, 6400*time.Microsecond, 250*time.Microsecond, 2); err != nil {
-		t.Fatal(err)
-	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p.wait(t); code != 0 {
-		t.Fatalf("SIGTERM: exit %d: %s", code, p.stderr.String())
-	}
-	if ls := parseWatch(t, p.stdout.Bytes()); ls[len(ls)-1].Events == 0 {
-		t.Errorf("SIGTERM: final object without events")
-	}
-	if after := livetest.Snapshot(h.Root); after != before {
-		t.Errorf("after SIGTERM tracefs changed:\nbefore %+v\nafter  %+v", before, after)
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT} {
+		p := startWatch(t, h, bin, "--json", "--listen", "")
+		if _, err := h.RunPattern(context.Background(), 300*time.Millisecond, 6*time.Millisecond, 6400*time.Microsecond, 250*time.Microsecond, 2); err != nil {
+			t.Fatal(err)
+		}
+		p.cmd.Process.Signal(sig)
+		if code := p.wait(t); code != 0 {
+			t.Fatalf("%v: exit %d: %s", sig, code, p.stderr.String())
+		}
+		if ls := parseWatch(t, p.stdout.Bytes()); ls[len(ls)-1].Events == 0 {
+			t.Errorf("%v: final object without events", sig)
+		}
+		if after := livetest.Snapshot(h.Root); after != before {
+			t.Errorf("after %v tracefs changed:\nbefore %+v\nafter  %+v", sig, before, after)
+		}
 	}
 
-	p = startWatch(t, h, bin, "--json")
+	p := startWatch(t, h, bin, "--json")
 	p.cmd.Process.Kill()
 	p.wait(t)
 	if _, err := os.Stat(p.inst); err != nil {
@@ -323,6 +331,43 @@ func TestWatchSignals(t *testing.T) {
 	}
 	if after := livetest.Snapshot(h.Root); after != before {
 		t.Errorf("after SIGKILL and a new run tracefs changed:\nbefore %+v\nafter  %+v", before, after)
+	}
+}
+
+// TestWatchPIDNamespace: a second gpuwatch started in a PID namespace of
+// its own (where the first one's pid means nothing) while a first one runs
+// leaves the first one's instance alone: the first reads every event
+// fired afterwards.
+func TestWatchPIDNamespace(t *testing.T) {
+	h := livetest.Setup(t, livetest.GenDRM)
+	unshare := livetest.RequireTool(t, "unshare", "util-linux")
+	bin := buildGpuwatch(t)
+	before := livetest.Snapshot(h.Root)
+	p := startWatch(t, h, bin, "--json", "--listen", "")
+
+	out, err := exec.Command(unshare, "--pid", "--fork", "--mount-proc", bin, "watch", "--source", "tracefs", "--tracefs", h.Root, "--json", "--listen", "", "--duration", "1s").CombinedOutput()
+	if err != nil {
+		t.Fatalf("gpuwatch in a PID namespace: %v\n%s", err, out)
+	}
+	if b, err := os.ReadFile(filepath.Join(p.inst, "tracing_on")); err != nil || strings.TrimSpace(string(b)) != "1" {
+		t.Errorf("the first gpuwatch's instance after the second ran: tracing_on %q, %v", b, err)
+	}
+	fired, err := h.RunLoad(context.Background(), 300*time.Millisecond, 20000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Process.Signal(os.Interrupt)
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit %d: %s", code, p.stderr.String())
+	}
+	final := parseWatch(t, p.stdout.Bytes())
+	last := final[len(final)-1]
+	t.Logf("fired %d after the second run; the first read %d, lost %d", fired, last.Events, last.LostEvents)
+	if last.Events+last.LostEvents != fired {
+		t.Errorf("the first gpuwatch read %d + lost %d events, %d were fired after the second ran", last.Events, last.LostEvents, fired)
+	}
+	if after := livetest.Snapshot(h.Root); after != before {
+		t.Errorf("tracefs changed:\nbefore %+v\nafter  %+v", before, after)
 	}
 }
 

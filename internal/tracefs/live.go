@@ -74,6 +74,8 @@ type LiveStats struct {
 // events enabled, every CPU's trace_pipe_raw read and merged in time order.
 type Live struct {
 	root, inst string
+	owner      *liveOwner
+	stale      []string // abandoned instances removed at open
 	mounted    bool
 	enabled    []string // event dirs enabled in the instance
 	names      []string
@@ -127,6 +129,10 @@ func (l *Live) Events() []string { return append([]string(nil), l.names...) }
 
 // Instance returns the instance directory.
 func (l *Live) Instance() string { return l.inst }
+
+// Removed returns the abandoned gpuwatch instances (of killed runs) that
+// OpenLive removed.
+func (l *Live) Removed() []string { return append([]string(nil), l.stale...) }
 
 // Stats returns the counters so far.
 func (l *Live) Stats() LiveStats {
@@ -200,30 +206,6 @@ func liveWrite(path, val string) error {
 		return fmt.Errorf("writing %q to %s: %w", val, path, err)
 	}
 	return nil
-}
-
-// liveInstancePrefix names gpuwatch's instances: gpuwatch-<pid>.
-const liveInstancePrefix = "gpuwatch-"
-
-// liveRemoveStale removes gpuwatch-<pid> instances whose process is gone.
-func liveRemoveStale(root string) {
-	ents, err := os.ReadDir(filepath.Join(root, "instances"))
-	if err != nil {
-		return
-	}
-	for _, e := range ents {
-		pid, err := strconv.Atoi(strings.TrimPrefix(e.Name(), liveInstancePrefix))
-		if !strings.HasPrefix(e.Name(), liveInstancePrefix) || err != nil || pid <= 0 || pid == os.Getpid() {
-			continue
-		}
-		if err := unix.Kill(pid, 0); err == nil || errors.Is(err, unix.EPERM) {
-			continue // alive
-		}
-		dir := filepath.Join(root, "instances", e.Name())
-		os.WriteFile(filepath.Join(dir, "events", "enable"), []byte("0"), 0)
-		os.WriteFile(filepath.Join(dir, "tracing_on"), []byte("0"), 0)
-		os.Remove(dir)
-	}
 }
 
 // OpenLive starts the live tracefs source.
@@ -301,8 +283,11 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 		l.names = append(l.names, s.Name())
 	}
 
-	liveRemoveStale(l.root)
-	inst := filepath.Join(l.root, "instances", liveInstancePrefix+strconv.Itoa(os.Getpid()))
+	l.stale = liveRemoveStale(l.root)
+	if l.owner, err = liveClaim(); err != nil {
+		return fail(err)
+	}
+	inst := filepath.Join(l.root, "instances", l.owner.name)
 	if err := os.Mkdir(inst, 0o755); err != nil {
 		return fail(fmt.Errorf("creating tracefs instance: %w", err))
 	}
@@ -797,7 +782,11 @@ func (l *Live) cleanup() error {
 			errs = append(errs, fmt.Errorf("removing tracefs instance: %w", err))
 		}
 		l.inst = ""
+		l.owner.release(err == nil)
+	} else {
+		l.owner.release(true)
 	}
+	l.owner = nil
 	if l.mounted {
 		if err := unix.Unmount(l.root, 0); err != nil {
 			errs = append(errs, fmt.Errorf("unmounting tracefs: %w", err))

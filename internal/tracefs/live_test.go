@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -317,22 +318,88 @@ func TestLiveCloseRestores(t *testing.T) {
 	}
 }
 
+// TestLiveStaleInstance: an instance whose owner is proven dead (its lock
+// file under LiveLockDir can be taken) is removed at open; one whose owner
+// holds its lock, and one without a lock file, are left alone.
 func TestLiveStaleInstance(t *testing.T) {
 	h := livetest.Setup(t, livetest.GenDRM)
 	before := livetest.Snapshot(h.Root)
-	// A killed run leaves gpuwatch-<dead pid>.
-	stale := filepath.Join(h.Root, "instances", "gpuwatch-999999999")
-	if err := os.Mkdir(stale, 0o755); err != nil {
+	mk := func(name string, lock bool) (inst, lockPath string) {
+		inst = filepath.Join(h.Root, "instances", name)
+		if err := os.Mkdir(inst, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Remove(inst) })
+		if lock {
+			os.MkdirAll(tracefs.LiveLockDir, 0o755)
+			lockPath = filepath.Join(tracefs.LiveLockDir, name+".lock")
+			if err := os.WriteFile(lockPath, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.Remove(lockPath) })
+		}
+		return inst, lockPath
+	}
+	// A killed run leaves its instance and an unlocked lock file.
+	dead, deadLock := mk("gpuwatch-999999999-0000dead", true)
+	os.WriteFile(filepath.Join(dead, "events", "gpu_scheduler", "enable"), []byte("1"), 0)
+	// A running one (in some PID namespace) holds its lock.
+	alive, aliveLock := mk("gpuwatch-1-00a11ve0", true)
+	f, err := os.Open(aliveLock)
+	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(stale, "events", "gpu_scheduler", "enable"), []byte("1"), 0)
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	// No lock file: nothing proves its owner dead.
+	unknown, _ := mk("gpuwatch-2", false)
+
 	l := openLive(t, h, tracefs.LiveOptions{})
-	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("stale instance still there: %v", err)
+	if _, err := os.Stat(dead); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("abandoned instance still there: %v", err)
+	}
+	if _, err := os.Stat(deadLock); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("abandoned instance's lock file still there: %v", err)
+	}
+	if got := l.Removed(); len(got) != 1 || got[0] != filepath.Base(dead) {
+		t.Errorf("Removed() = %q", got)
+	}
+	for _, d := range []string{alive, unknown} {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s was removed: %v", d, err)
+		}
 	}
 	l.Close()
+	os.Remove(alive)
+	os.Remove(unknown)
 	if after := livetest.Snapshot(h.Root); after != before {
 		t.Errorf("tracefs changed:\nbefore %+v\nafter  %+v", before, after)
+	}
+}
+
+// TestLiveInstanceNames: two sources at once get distinct instances, each
+// with its lock file held, removed at Close.
+func TestLiveInstanceNames(t *testing.T) {
+	h := livetest.Setup(t, livetest.GenDRM)
+	a := openLive(t, h, tracefs.LiveOptions{})
+	b := openLive(t, h, tracefs.LiveOptions{})
+	if a.Instance() == b.Instance() {
+		t.Fatalf("both sources use %s", a.Instance())
+	}
+	lock := filepath.Join(tracefs.LiveLockDir, filepath.Base(a.Instance())+".lock")
+	f, err := os.Open(lock)
+	if err != nil {
+		t.Fatalf("lock file: %v", err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
+		t.Errorf("the owner's lock %s could be taken while it runs", lock)
+	}
+	a.Close()
+	if _, err := os.Stat(lock); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("lock file after Close: %v", err)
 	}
 }
 

@@ -431,6 +431,21 @@ func Snapshot(root string) State {
 	return s
 }
 
+// abandoned reports whether the gpuwatch instance name's owner is proven
+// dead: its lock file under /run/gpuwatch (tracefs.LiveLockDir) can be
+// locked.
+func abandoned(name string) bool {
+	if !strings.HasPrefix(name, "gpuwatch-") {
+		return false
+	}
+	f, err := os.OpenFile(filepath.Join("/run/gpuwatch", name+".lock"), os.O_RDWR|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil
+}
+
 // uprobeDefined reports whether the uprobe_events text defines group/name.
 func uprobeDefined(uprobeEvents, group, name string) bool {
 	for _, line := range strings.Split(uprobeEvents, "\n") {
@@ -472,11 +487,8 @@ func removeStale(t testing.TB, root string) {
 			os.WriteFile(filepath.Join(dir, "events", group, name, "enable"), []byte("0"), 0)
 		}
 		for _, dir := range insts {
-			base := filepath.Base(dir)
-			if pid, err := strconv.Atoi(strings.TrimPrefix(base, "gpuwatch-")); err == nil && strings.HasPrefix(base, "gpuwatch-") {
-				if syscall.Kill(pid, 0) != nil {
-					os.Remove(dir)
-				}
+			if abandoned(filepath.Base(dir)) {
+				os.Remove(dir)
 			}
 		}
 		if err := appendUprobe(root, "-:"+group+"/"+name); err != nil {
