@@ -32,20 +32,22 @@ func init() {
 
 // watchOptions are watch's flags.
 type watchOptions struct {
-	source   string
-	json     bool
-	interval time.Duration
-	duration time.Duration
-	record   string
-	replay   string
-	speed    float64
-	expect   string
-	horizon  time.Duration
-	listen   string
-	push     string
-	pprof    string
-	tracefs  string
-	bufferKB int
+	source     string
+	json       bool
+	interval   time.Duration
+	duration   time.Duration
+	record     string
+	replay     string
+	speed      float64
+	expect     string
+	horizon    time.Duration
+	listen     string
+	push       string
+	pprof      string
+	tracefs    string
+	bufferKB   int
+	force      bool
+	pushMethod string
 }
 
 func watchFlags(stderr io.Writer) (*flag.FlagSet, *watchOptions) {
@@ -66,6 +68,8 @@ func watchFlags(stderr io.Writer) (*flag.FlagSet, *watchOptions) {
 	fs.StringVar(&o.pprof, "pprof", "", "write a pprof profile of GPU time to `FILE` at exit")
 	fs.StringVar(&o.tracefs, "tracefs", "", "tracefs mount point (default: discovered)")
 	fs.IntVar(&o.bufferKB, "buffer-kb", 0, "per-CPU ring buffer size of the tracefs instance in KiB (0: kernel default)")
+	fs.BoolVar(&o.force, "force", false, "let --record overwrite an existing file")
+	fs.StringVar(&o.pushMethod, "push-method", "POST", "HTTP `METHOD` of --push: POST (VictoriaMetrics, Pushgateway), PUT or GET")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gpuwatch watch [flags]")
 		fmt.Fprintln(stderr, "\nWatches the GPU scheduler live (root) and infers the VF's time slice.")
@@ -174,18 +178,9 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseCommandFlags(fs, args, stderr); !ok {
 		return code
 	}
-	if o.interval <= 0 {
-		fmt.Fprintln(stderr, "gpuwatch watch: --interval must be positive")
+	if err := o.validate(); err != nil {
+		fmt.Fprintln(stderr, "gpuwatch watch:", err)
 		return exitUsage
-	}
-	for _, bad := range []struct {
-		ok   bool
-		what string
-	}{{o.duration >= 0, "--duration must not be negative"}, {o.speed >= 0, "--speed must not be negative (0: as fast as possible)"}, {o.horizon > 0, "--horizon must be positive"}} {
-		if !bad.ok {
-			fmt.Fprintln(stderr, "gpuwatch watch:", bad.what)
-			return exitUsage
-		}
 	}
 	listenSet := false
 	fs.Visit(func(f *flag.Flag) { listenSet = listenSet || f.Name == "listen" })
@@ -203,8 +198,21 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 	defer stop()
 
+	var recFile *os.File
+	if o.record != "" {
+		var err error
+		if recFile, err = openRecordFile(o.record, o.replay, o.force); err != nil {
+			fmt.Fprintln(stderr, "gpuwatch watch:", err)
+			return exitUsage
+		}
+		defer recFile.Close()
+	}
+
 	ws, err := openWatchSource(o, stderr)
 	if err != nil {
+		if recFile != nil {
+			os.Remove(o.record) // created empty just now
+		}
 		if watchRefusal(err) {
 			fmt.Fprintf(stderr, "gpuwatch: %v\n", err)
 		} else {
@@ -220,13 +228,8 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 
 	src := ws.src
 	var rec *recordingSource
-	var recFile *os.File
-	if o.record != "" {
-		if recFile, err = os.Create(o.record); err != nil {
-			fmt.Fprintf(stderr, "gpuwatch watch: --record: %v\n", err)
-			return exitUsage
-		}
-		rec = &recordingSource{src: src, w: tracefs.NewTextWriter(recFile, tracefs.WriterOptions{Gen: ws.gen, Nanoseconds: true, CPUs: ws.cpus})}
+	if recFile != nil {
+		rec = newRecordingSource(src, recFile, o.record, ws.gen, ws.cpus)
 		src = rec.source()
 	}
 
@@ -246,6 +249,9 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 
 	useTUI := !o.json && isTerminal(stdout)
 	r := live.New(src, ws.name, gaps.Config{Horizon: o.horizon})
+	if rec != nil {
+		rec.onErr = warnFunc(r, "record", stderr, useTUI)
+	}
 	runDone := make(chan error, 1)
 	go func() {
 		defer restoreOnPanic(closeSource)
@@ -264,12 +270,15 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 	if exp != nil {
 		expShare, expText = exp.Share, exp.Text
 	}
-	stopMetrics, err := startMetrics(ctx, r, metricsOptions{Listen: o.listen, Push: o.push, Every: o.interval, Expect: expShare})
+	mo := metricsOptions{Listen: o.listen, Push: o.push, Every: o.interval, Expect: expShare,
+		PushMethod: o.pushMethod, OnPush: pushReporter(r, stderr, useTUI), Stderr: stderr}
+	stopMetrics, err := startMetrics(ctx, r, mo)
 	if err != nil && !listenSet && o.listen == defaultListen {
 		// The default address is taken (another gpuwatch?): run without
 		// serving rather than refuse.
 		fmt.Fprintf(stderr, "gpuwatch: metrics not served: %v (choose another with --listen)\n", err)
-		stopMetrics, err = startMetrics(ctx, r, metricsOptions{Push: o.push, Every: o.interval, Expect: expShare})
+		mo.Listen = ""
+		stopMetrics, err = startMetrics(ctx, r, mo)
 	}
 	if err != nil {
 		cancel()
@@ -306,18 +315,22 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 	closeSource()
 	stopMetrics()
 
-	s, st := r.Final()
 	code := exitOK
+	// The recording ends first, so that the final object carries its
+	// error, if any.
+	if rec != nil {
+		if err, reported := rec.finish(); err != nil {
+			if !reported || useTUI {
+				fmt.Fprintln(stderr, "gpuwatch watch:", err)
+			}
+			code = exitUsage
+		}
+	}
+	s, st := r.Final()
 	if ws.warnings != nil {
 		// As analyze does: the lines the replay skipped.
 		first, total := ws.warnings()
 		printLineWarnings(stderr, first, total)
-	}
-	if rec != nil {
-		if err := errors.Join(rec.err, rec.w.Flush(), recFile.Close()); err != nil {
-			fmt.Fprintf(stderr, "gpuwatch watch: writing %s: %v\n", o.record, err)
-			code = exitUsage
-		}
 	}
 	if o.pprof != "" {
 		if err := writeFileWith(o.pprof, func(w io.Writer) error { return profile.Write(w, s) }); err != nil {
@@ -373,6 +386,7 @@ type watchJSON struct {
 	Verdict         *report.JSONVerdict     `json:"verdict,omitempty"`
 	Final           bool                    `json:"final,omitempty"`
 	Input           *report.JSONInput       `json:"input,omitempty"`
+	Warnings        []string                `json:"warnings,omitempty"`
 }
 
 func watchObject(s *gaps.Snapshot, st live.Stats, exp *report.Expectation, final bool) *watchJSON {
@@ -394,6 +408,7 @@ func watchObject(s *gaps.Snapshot, st live.Stats, exp *report.Expectation, final
 		Rings:           d.Rings,
 		Verdict:         d.Verdict,
 		Final:           final,
+		Warnings:        st.Warnings,
 	}
 	if final {
 		o.Gaps = &d.Gaps

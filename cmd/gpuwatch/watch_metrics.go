@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -23,6 +24,13 @@ type metricsOptions struct {
 	// Labels are extra `name="value"` labels added to pushed series;
 	// "" means instance="<hostname>".
 	Labels string
+	// PushMethod is the HTTP method of pushes ("" POST).
+	PushMethod string
+	// OnPush gets each periodic push's result (nil: success).
+	OnPush func(error)
+	// Stderr gets the address actually bound when Listen asks for port 0,
+	// and a warning when Listen reaches other hosts; nil: os.Stderr.
+	Stderr io.Writer
 }
 
 // startMetrics serves and/or pushes r's metrics until stop is called; stop
@@ -54,6 +62,13 @@ func startMetrics(ctx context.Context, r *live.Runner, o metricsOptions) (stop f
 			cancel()
 			return nil, fmt.Errorf("listening for metrics on %s: %w", o.Listen, err)
 		}
+		stderr := o.stderr()
+		if w := listenWarning(o.Listen); w != "" {
+			fmt.Fprintln(stderr, "gpuwatch watch: warning:", w)
+		}
+		if _, port, _ := net.SplitHostPort(o.Listen); port == "0" {
+			fmt.Fprintf(stderr, "gpuwatch watch: metrics on http://%s/metrics\n", l.Addr())
+		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", e.Handler())
 		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
@@ -75,7 +90,7 @@ func startMetrics(ctx context.Context, r *live.Runner, o metricsOptions) (stop f
 		}
 	}()
 	if o.Push != "" {
-		if err := e.Push(ctx, o.Push, o.Every, o.Labels); err != nil {
+		if err := e.Push(ctx, o.Push, o.Every, exporter.PushOptions{Method: o.PushMethod, ExtraLabels: o.Labels, OnResult: o.OnPush}); err != nil {
 			cancel()
 			if srv != nil {
 				srv.Close()
@@ -89,8 +104,8 @@ func startMetrics(ctx context.Context, r *live.Runner, o metricsOptions) (stop f
 		refresh()
 		if o.Push != "" {
 			pctx, pcancel := context.WithTimeout(context.Background(), 5*time.Second)
-			if err := e.PushOnce(pctx, o.Push, o.Labels); err != nil && !errors.Is(err, context.Canceled) {
-				fmt.Fprintln(os.Stderr, "gpuwatch:", err)
+			if err := e.PushOnce(pctx, o.Push, exporter.PushOptions{Method: o.PushMethod, ExtraLabels: o.Labels}); err != nil && !errors.Is(err, context.Canceled) {
+				fmt.Fprintln(o.stderr(), "gpuwatch watch:", err)
 			}
 			pcancel()
 		}
@@ -100,4 +115,11 @@ func startMetrics(ctx context.Context, r *live.Runner, o metricsOptions) (stop f
 			scancel()
 		}
 	}, nil
+}
+
+func (o metricsOptions) stderr() io.Writer {
+	if o.Stderr == nil {
+		return os.Stderr
+	}
+	return o.Stderr
 }

@@ -130,11 +130,12 @@ func (p *watchProc) wait(t *testing.T) int {
 }
 
 type watchLine struct {
-	Source          string  `json:"source"`
-	Events          uint64  `json:"events"`
-	LostEvents      uint64  `json:"lost_events"`
-	EventsPerSecond float64 `json:"events_per_second"`
-	Final           bool    `json:"final"`
+	Source          string   `json:"source"`
+	Events          uint64   `json:"events"`
+	LostEvents      uint64   `json:"lost_events"`
+	EventsPerSecond float64  `json:"events_per_second"`
+	Final           bool     `json:"final"`
+	Warnings        []string `json:"warnings"`
 	Input           struct {
 		ByEvent map[string]uint64 `json:"by_event"`
 	} `json:"input"`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sort"
 	"sync"
 	"time"
 
@@ -31,6 +32,10 @@ type Stats struct {
 	Rate    float64       // events per second over the last snapshot interval
 	Done    bool          // the source is exhausted (replay end, --duration)
 	Err     error         // the error that ended the source, if any
+	// Warnings are the run's current problems that do not end it (a
+	// failing push, a recording stopped, no scheduler events yet), one
+	// sentence each, in a stable order.
+	Warnings []string
 }
 
 // Runner feeds one engine from one source.
@@ -49,6 +54,7 @@ type Runner struct {
 	lastAt     time.Time
 	lastEvents uint64
 	rate       float64
+	warnings   map[string]string
 }
 
 // New returns a runner reading src ("name" is shown to users) into an
@@ -139,10 +145,34 @@ func (r *Runner) advance() time.Time {
 
 // stats is the run's Stats at now; r.mu is held.
 func (r *Runner) stats(now time.Time) Stats {
-	return Stats{
+	st := Stats{
 		Source: r.name, Started: r.started, Uptime: now.Sub(r.started),
 		Events: r.events, Lost: r.lost, Rate: r.rate, Done: r.done, Err: r.err,
 	}
+	keys := make([]string, 0, len(r.warnings))
+	for k := range r.warnings {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		st.Warnings = append(st.Warnings, r.warnings[k])
+	}
+	return st
+}
+
+// Warn sets the warning named key to msg, or clears it when msg is "";
+// Stats carries the warnings set. Safe from any goroutine.
+func (r *Runner) Warn(key, msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if msg == "" {
+		delete(r.warnings, key)
+		return
+	}
+	if r.warnings == nil {
+		r.warnings = map[string]string{}
+	}
+	r.warnings[key] = msg
 }
 
 // Final is Snapshot with the whole-run estimate redone from all the

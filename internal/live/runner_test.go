@@ -176,3 +176,16 @@ func TestSatAdd(t *testing.T) {
 		t.Errorf("satAdd(2, 3) = %d", got)
 	}
 }
+
+func TestRunnerWarnings(t *testing.T) {
+	r := New(&sliceSource{}, "test", gaps.Config{})
+	r.Warn("push", "push failing")
+	r.Warn("record", "recording stopped")
+	if _, st := r.Snapshot(); len(st.Warnings) != 2 || st.Warnings[0] != "push failing" || st.Warnings[1] != "recording stopped" {
+		t.Fatalf("warnings %q", st.Warnings)
+	}
+	r.Warn("push", "")
+	if _, st := r.Snapshot(); len(st.Warnings) != 1 || st.Warnings[0] != "recording stopped" {
+		t.Fatalf("after clearing: %q", st.Warnings)
+	}
+}

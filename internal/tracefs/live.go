@@ -23,7 +23,7 @@ import (
 // Refusals of OpenLive. Each is one sentence naming what is missing and
 // how to fix it; test with errors.Is.
 var (
-	ErrNotRoot   = errors.New("gpuwatch watch needs root to read tracefs: run it with sudo")
+	ErrNotRoot   = errors.New("reading tracefs needs root: run gpuwatch watch with sudo")
 	ErrNoTracefs = errors.New("tracefs is not mounted and could not be mounted: mount it with 'mount -t tracefs nodev /sys/kernel/tracing'")
 	ErrNoEvents  = errors.New("no gpu_scheduler or gpu_sched events in tracefs: is amdgpu or another drm_sched driver loaded?")
 )
