@@ -225,6 +225,9 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 	closeSource := func() { closeOnce.Do(func() { closeErr = ws.close() }) }
 	defer closeSource()
 	defer restoreOnPanic(closeSource)
+	if line := startupLine(ws); line != "" {
+		fmt.Fprintln(stderr, line)
+	}
 
 	src := ws.src
 	var rec *recordingSource
@@ -252,6 +255,7 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 	if rec != nil {
 		rec.onErr = warnFunc(r, "record", stderr, useTUI)
 	}
+	go watchQuiet(ctx, r, ws, stderr, useTUI)
 	runDone := make(chan error, 1)
 	go func() {
 		defer restoreOnPanic(closeSource)

@@ -105,6 +105,7 @@ type Source struct {
 	rd     *ringbuf.Reader
 
 	names    []string // by config index: Spec.Name()
+	attached []string // tracepoints attached, "system:event"
 	rec      ringbuf.Record
 	strs     map[string]string
 	nums     map[uint64]string
@@ -317,6 +318,7 @@ func Open(opts Options) (_ *Source, err error) {
 			return nil, attachError(g.system+":"+g.event, err)
 		}
 		s.links = append(s.links, l)
+		s.attached = append(s.attached, g.system+":"+g.event)
 	}
 	if s.rd, err = ringbuf.NewReader(s.objs.Events); err != nil {
 		return nil, fmt.Errorf("opening BPF ring buffer: %w", err)
@@ -346,6 +348,10 @@ func unavailable(what string, err error) error {
 	}
 	return fmt.Errorf("%w: %s: %v", ErrUnavailable, what, err)
 }
+
+// Tracepoints returns the tracepoints the program is attached to, as
+// "system:event".
+func (s *Source) Tracepoints() []string { return append([]string(nil), s.attached...) }
 
 // Now is the current time on the source's clock, CLOCK_MONOTONIC
 // (bpf_ktime_get_ns), in nanoseconds.

@@ -127,6 +127,16 @@ type liveQueue struct {
 // Events returns the events the source enabled, as "system:event".
 func (l *Live) Events() []string { return append([]string(nil), l.names...) }
 
+// Tracepoints returns the tracepoints enabled in the instance, as
+// "system:event" (mapped ones under their own names).
+func (l *Live) Tracepoints() []string {
+	var tps []string
+	for _, f := range l.formats {
+		tps = append(tps, f.System+":"+f.Name)
+	}
+	return tps
+}
+
 // Instance returns the instance directory.
 func (l *Live) Instance() string { return l.inst }
 
