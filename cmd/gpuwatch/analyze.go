@@ -285,9 +285,9 @@ func openAnalyzeInput(name string) (src event.Source, stats func() inputStats, c
 				return fail(fmt.Errorf("%s: spooling trace.dat: %w", display, err))
 			}
 			os.Remove(tmp.Name())
-			if _, err := io.Copy(tmp, br); err != nil {
+			if err := spool(tmp, br, display); err != nil {
 				tmp.Close()
-				return fail(fmt.Errorf("%s: spooling trace.dat: %w", display, err))
+				return fail(err)
 			}
 			prev := closeFn
 			closeFn = func() error { tmp.Close(); return prev() }

@@ -53,6 +53,11 @@ type JSONInput struct {
 	ExpiredJobs      uint64            `json:"expired_jobs"`
 	OutOfOrderEvents uint64            `json:"out_of_order_events"`
 	ByEvent          map[string]uint64 `json:"by_event,omitempty"`
+	// CappedRingEvents: events of rings beyond the ring table's cap,
+	// followed under the ring "(other)"; CappedTaskJobs: jobs of tasks
+	// beyond a ring's task table, under the task "(other)".
+	CappedRingEvents uint64 `json:"capped_ring_events,omitempty"`
+	CappedTaskJobs   uint64 `json:"capped_task_jobs,omitempty"`
 }
 
 // JSONSpan is the stretch of trace time analysed.
@@ -295,6 +300,8 @@ func (a *Analysis) Doc() *Doc {
 			ExpiredJobs:          s.Input.Expired,
 			OutOfOrderEvents:     s.Input.OutOfOrder,
 			ByEvent:              s.Input.ByName,
+			CappedRingEvents:     s.Input.RingsCapped,
+			CappedTaskJobs:       s.Input.TasksCapped,
 		},
 		Span:             Span(s),
 		Rings:            Rings(s.Rings),

@@ -107,6 +107,10 @@ func (t *textWriter) header(a *Analysis) {
 		t.printf("  jobs        %d completions without submission, %d implied, %d expired, %d events out of order\n",
 			in.Unmatched, in.Implied, in.Expired, in.OutOfOrder)
 	}
+	if in.RingsCapped+in.TasksCapped > 0 {
+		t.printf("  capped      %d events of rings and %d jobs of tasks beyond the tables' caps, counted under \"(other)\"\n",
+			in.RingsCapped, in.TasksCapped)
+	}
 }
 
 func (t *textWriter) schedule(a *Analysis) {
