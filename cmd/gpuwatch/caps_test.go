@@ -89,3 +89,22 @@ func TestAnalyzeManyRingsMemory(t *testing.T) {
 		t.Errorf("the report does not say that rings were capped")
 	}
 }
+
+// TestAnalyzeLostSaturates: "[LOST N EVENTS]" counts that would sum past
+// 2^64 saturate instead of wrapping to a small number.
+func TestAnalyzeLostSaturates(t *testing.T) {
+	seed, err := os.ReadFile(recordSeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(seed), "\n")
+	marker := "CPU:0 [LOST 18446744073709551615 EVENTS]\n"
+	text := strings.Join(lines[:10], "") + marker + strings.Join(lines[10:20], "") + marker + strings.Join(lines[20:], "")
+	in := filepath.Join(t.TempDir(), "lost.report")
+	os.WriteFile(in, []byte(text), 0o644)
+	var out, errb bytes.Buffer
+	run([]string{"analyze", "--json", in}, &out, &errb)
+	if !strings.Contains(out.String(), `"lost_events": 18446744073709551615,`) {
+		t.Errorf("lost events do not saturate: %.300s %s", out.String(), errb.String())
+	}
+}

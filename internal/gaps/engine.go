@@ -216,7 +216,7 @@ func (e *Engine) feed(ev *event.Event) {
 	}
 	e.end = t
 	if ev.Kind == event.KindLost {
-		e.input.Lost += ev.Count
+		e.input.Lost = event.AddCount(e.input.Lost, ev.Count)
 		e.expire(t)
 		e.lost(t)
 		return

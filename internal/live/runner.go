@@ -99,21 +99,13 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		r.mu.Lock()
 		if ev.Kind == event.KindLost {
-			r.lost = satAdd(r.lost, ev.Count)
+			r.lost = event.AddCount(r.lost, ev.Count)
 		} else {
 			r.events++
 		}
 		r.eng.Feed(ev)
 		r.mu.Unlock()
 	}
-}
-
-// satAdd is a+b, saturating at the largest uint64 instead of wrapping.
-func satAdd(a, b uint64) uint64 {
-	if s := a + b; s >= a {
-		return s
-	}
-	return 1<<64 - 1
 }
 
 func (r *Runner) finish(err error) {

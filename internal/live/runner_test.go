@@ -168,14 +168,6 @@ func TestRunnerDrainsAtStop(t *testing.T) {
 	}
 }
 
-func TestSatAdd(t *testing.T) {
-	if got := satAdd(1<<64-2, 5); got != 1<<64-1 {
-		t.Errorf("satAdd near the top: %d", got)
-	}
-	if got := satAdd(2, 3); got != 5 {
-		t.Errorf("satAdd(2, 3) = %d", got)
-	}
-}
 
 func TestRunnerWarnings(t *testing.T) {
 	r := New(&sliceSource{}, "test", gaps.Config{})
