@@ -168,7 +168,6 @@ func TestRunnerDrainsAtStop(t *testing.T) {
 	}
 }
 
-
 func TestRunnerWarnings(t *testing.T) {
 	r := New(&sliceSource{}, "test", gaps.Config{})
 	r.Warn("push", "push failing")
