@@ -256,6 +256,7 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 		rec.onErr = warnFunc(r, "record", stderr, useTUI)
 	}
 	go watchQuiet(ctx, r, ws, stderr, useTUI)
+	sampleSteal(r, ws)
 	runDone := make(chan error, 1)
 	go func() {
 		defer restoreOnPanic(closeSource)
@@ -391,6 +392,7 @@ type watchJSON struct {
 	Final           bool                    `json:"final,omitempty"`
 	Input           *report.JSONInput       `json:"input,omitempty"`
 	Warnings        []string                `json:"warnings,omitempty"`
+	Steal           *watchSteal             `json:"steal,omitempty"`
 }
 
 func watchObject(s *gaps.Snapshot, st live.Stats, exp *report.Expectation, final bool) *watchJSON {
@@ -413,6 +415,7 @@ func watchObject(s *gaps.Snapshot, st live.Stats, exp *report.Expectation, final
 		Verdict:         d.Verdict,
 		Final:           final,
 		Warnings:        st.Warnings,
+		Steal:           stealJSON(st),
 	}
 	if final {
 		o.Gaps = &d.Gaps

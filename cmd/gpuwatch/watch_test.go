@@ -136,7 +136,11 @@ type watchLine struct {
 	EventsPerSecond float64  `json:"events_per_second"`
 	Final           bool     `json:"final"`
 	Warnings        []string `json:"warnings"`
-	Input           struct {
+	Steal           *struct {
+		IRQCPU        int       `json:"irq_cpu"`
+		PerCPUSeconds []float64 `json:"per_cpu_seconds"`
+	} `json:"steal"`
+	Input struct {
 		ByEvent map[string]uint64 `json:"by_event"`
 	} `json:"input"`
 	Timeslice struct {
@@ -286,6 +290,9 @@ func TestWatchStopDrains(t *testing.T) {
 	ls := parseWatch(t, p.stdout.Bytes())
 	final := ls[len(ls)-1]
 	t.Logf("fired %d, events %d, lost %d", fired, final.Events, final.LostEvents)
+	if final.Steal == nil || len(final.Steal.PerCPUSeconds) == 0 || final.Steal.IRQCPU < 0 {
+		t.Errorf("a live run's final object has no steal time of the interrupt CPU: %+v", final.Steal)
+	}
 	if final.Events+final.LostEvents != fired {
 		t.Errorf("events %d + lost %d = %d, fired %d", final.Events, final.LostEvents, final.Events+final.LostEvents, fired)
 	}

@@ -36,6 +36,11 @@ type Stats struct {
 	// failing push, a recording stopped, no scheduler events yet), one
 	// sentence each, in a stable order.
 	Warnings []string
+	// StealSeconds is each CPU's steal time since the run started
+	// (Runner.SampleSteal; empty otherwise), indexed by CPU; IRQCPU is
+	// the CPU on which most completions were signalled, -1 before any.
+	StealSeconds []float64
+	IRQCPU       int
 }
 
 // Runner feeds one engine from one source.
@@ -55,6 +60,10 @@ type Runner struct {
 	lastEvents uint64
 	rate       float64
 	warnings   map[string]string
+	// steal sampling (SampleSteal)
+	statPath  string
+	stealBase []uint64
+	doneByCPU []uint64
 }
 
 // New returns a runner reading src ("name" is shown to users) into an
@@ -102,6 +111,12 @@ func (r *Runner) Run(ctx context.Context) error {
 			r.lost = event.AddCount(r.lost, ev.Count)
 		} else {
 			r.events++
+			if ev.Kind == event.KindDone && ev.CPU >= 0 && ev.CPU < maxStealCPU {
+				for int(ev.CPU) >= len(r.doneByCPU) {
+					r.doneByCPU = append(r.doneByCPU, 0)
+				}
+				r.doneByCPU[ev.CPU]++
+			}
 		}
 		r.eng.Feed(ev)
 		r.mu.Unlock()
@@ -140,6 +155,7 @@ func (r *Runner) stats(now time.Time) Stats {
 	st := Stats{
 		Source: r.name, Started: r.started, Uptime: now.Sub(r.started),
 		Events: r.events, Lost: r.lost, Rate: r.rate, Done: r.done, Err: r.err,
+		StealSeconds: r.steal(), IRQCPU: r.irqCPU(),
 	}
 	keys := make([]string, 0, len(r.warnings))
 	for k := range r.warnings {
@@ -185,4 +201,8 @@ func (r *Runner) Reset() {
 	r.eng.Reset()
 	r.started, r.lastAt = time.Now(), time.Now()
 	r.events, r.lost, r.lastEvents, r.rate = 0, 0, 0, 0
+	r.doneByCPU = nil
+	if r.statPath != "" {
+		r.stealBase = readSteal(r.statPath)
+	}
 }
