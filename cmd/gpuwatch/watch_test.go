@@ -129,6 +129,17 @@ func (p *watchProc) wait(t *testing.T) int {
 	return 0
 }
 
+// finish sends sig, expects exit status 0 and returns the final object.
+func (p *watchProc) finish(t *testing.T, sig os.Signal) watchLine {
+	t.Helper()
+	p.cmd.Process.Signal(sig)
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("%v: exit %d: %s", sig, code, p.stderr.String())
+	}
+	ls := parseWatch(t, p.stdout.Bytes())
+	return ls[len(ls)-1]
+}
+
 type watchLine struct {
 	Source          string   `json:"source"`
 	Events          uint64   `json:"events"`
@@ -283,12 +294,7 @@ func TestWatchStopDrains(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.cmd.Process.Signal(os.Interrupt)
-	if code := p.wait(t); code != 0 {
-		t.Fatalf("exit %d: %s", code, p.stderr.String())
-	}
-	ls := parseWatch(t, p.stdout.Bytes())
-	final := ls[len(ls)-1]
+	final := p.finish(t, os.Interrupt)
 	t.Logf("fired %d, events %d, lost %d", fired, final.Events, final.LostEvents)
 	if final.Steal == nil || len(final.Steal.PerCPUSeconds) == 0 || final.Steal.IRQCPU < 0 {
 		t.Errorf("a live run's final object has no steal time of the interrupt CPU: %+v", final.Steal)
@@ -312,11 +318,7 @@ func TestWatchSignals(t *testing.T) {
 		if _, err := h.RunPattern(context.Background(), 300*time.Millisecond, 6*time.Millisecond, 6400*time.Microsecond, 250*time.Microsecond, 2); err != nil {
 			t.Fatal(err)
 		}
-		p.cmd.Process.Signal(sig)
-		if code := p.wait(t); code != 0 {
-			t.Fatalf("%v: exit %d: %s", sig, code, p.stderr.String())
-		}
-		if ls := parseWatch(t, p.stdout.Bytes()); ls[len(ls)-1].Events == 0 {
+		if final := p.finish(t, sig); final.Events == 0 {
 			t.Errorf("%v: final object without events", sig)
 		}
 		if after := livetest.Snapshot(h.Root); after != before {
@@ -364,12 +366,7 @@ func TestWatchPIDNamespace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.cmd.Process.Signal(os.Interrupt)
-	if code := p.wait(t); code != 0 {
-		t.Fatalf("exit %d: %s", code, p.stderr.String())
-	}
-	final := parseWatch(t, p.stdout.Bytes())
-	last := final[len(final)-1]
+	last := p.finish(t, os.Interrupt)
 	t.Logf("fired %d after the second run; the first read %d, lost %d", fired, last.Events, last.LostEvents)
 	if last.Events+last.LostEvents != fired {
 		t.Errorf("the first gpuwatch read %d + lost %d events, %d were fired after the second ran", last.Events, last.LostEvents, fired)

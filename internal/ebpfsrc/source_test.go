@@ -529,17 +529,22 @@ func TestExecDataLoc(t *testing.T) {
 	}
 }
 
+// fireRuns fires n run events with fences 1..n from one thread.
+func fireRuns(n int) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	for i := 0; i < n; i++ {
+		fire(cmdRun, uint64(i+1))
+	}
+}
+
 // TestLost overfills the ring buffer before reading: the program counts
 // what it could not reserve and Next reports it as a KindLost event.
 func TestLost(t *testing.T) {
 	s := openIoctl(t)
 	defer s.Close()
 	const n = 50000 // the 4 MiB ring holds about 32k records
-	runtime.LockOSThread()
-	for i := 0; i < n; i++ {
-		fire(cmdRun, uint64(i+1))
-	}
-	runtime.UnlockOSThread()
+	fireRuns(n)
 	var read, lost uint64
 	deadline := time.Now().Add(10 * time.Second)
 	for read+lost < n && time.Now().Before(deadline) {
@@ -638,11 +643,7 @@ func TestStopDrains(t *testing.T) {
 	s := openIoctl(t)
 	defer s.Close()
 	const n = 50000 // the 4 MiB ring holds about 32k records
-	runtime.LockOSThread()
-	for i := 0; i < n; i++ {
-		fire(cmdRun, uint64(i+1))
-	}
-	runtime.UnlockOSThread()
+	fireRuns(n)
 	s.Stop()
 	var read, lost uint64
 	deadline := time.Now().Add(30 * time.Second)
