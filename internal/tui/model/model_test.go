@@ -254,6 +254,10 @@ func TestStatus(t *testing.T) {
 	if m.Status() != "ERROR: read failed" {
 		t.Errorf("status %q", m.Status())
 	}
+	m.Update(&gaps.Snapshot{}, live.Stats{Warnings: []string{"pushing metrics to http://vm: 403 (3 pushes failed)", "other"}})
+	if m.Status() != "WARN: pushing metrics to http://vm: 403 (3 pushes failed)" {
+		t.Errorf("status %q", m.Status())
+	}
 	m.Update(&gaps.Snapshot{Start: 0, End: 2e9}, live.Stats{Source: "tracefs", Rate: 12345, Lost: 7, Uptime: 61 * time.Second})
 	if h := m.Header(); h != "gpuwatch · tracefs · 12.3k ev/s · lost 7 · up 1:01 · trace 2s" {
 		t.Errorf("header %q", h)
