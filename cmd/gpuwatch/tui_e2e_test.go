@@ -168,7 +168,7 @@ func e2eSetup(t *testing.T) (bin, trace string) {
 	help, _ := exec.Command(bin, "watch", "-h").CombinedOutput()
 	for _, flag := range []string{"-replay", "-speed", "-expect"} {
 		if !strings.Contains(string(help), flag) {
-			t.Skipf("gpuwatch watch has no %s flag yet:\n%s", flag, help)
+			t.Fatalf("gpuwatch watch has no %s flag:\n%s", flag, help)
 		}
 	}
 	sc := tuitest.Half(25 * time.Second)

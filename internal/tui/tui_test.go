@@ -19,6 +19,7 @@ import (
 
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
 	"github.com/gpuwatch/gpuwatch/internal/live"
+	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
 	"github.com/gpuwatch/gpuwatch/internal/tui/tuitest"
 )
 
@@ -469,7 +470,7 @@ func TestTicker(t *testing.T) {
 func TestModelImportsNoTview(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "./model").CombinedOutput()
 	if err != nil {
-		t.Skipf("go list: %v: %s", err, out)
+		livetest.Skip(t, "go list: %v: %s", err, out)
 	}
 	for _, dep := range strings.Fields(string(out)) {
 		if strings.Contains(dep, "tview") || strings.Contains(dep, "tcell") {
