@@ -108,7 +108,7 @@ func (e *Exporter) Push(ctx context.Context, url string, interval time.Duration,
 	// nothing, with a context already done.
 	done, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := e.set.PushMetrics(done, url, opts.lib()); err != nil && !isCanceled(err) {
+	if err := e.set.PushMetrics(done, url, opts.lib()); err != nil {
 		return fmt.Errorf("pushing metrics to %s: %w", url, err)
 	}
 	go func() {
@@ -135,10 +135,6 @@ func (e *Exporter) Push(ctx context.Context, url string, interval time.Duration,
 		}
 	}()
 	return nil
-}
-
-func isCanceled(err error) bool {
-	return err == nil || strings.Contains(err.Error(), context.Canceled.Error())
 }
 
 // PushOnce pushes the current metrics once (at exit, so the last state is
