@@ -259,17 +259,22 @@ var ErrRealScheduler = errors.New("this kernel has real GPU scheduler tracepoint
 func Create(root, bin string, gen Gen) (*Harness, error) {
 	h := &Harness{Root: root, Gen: gen, Bin: bin}
 	ups, _ := os.ReadFile(filepath.Join(root, "uprobe_events"))
+	// Any kernel tracepoint of the scheduler groups (a drm_sched driver
+	// is loaded) rules the harness out: its names may be taken, and the
+	// sources under test would read the real GPU's events besides the
+	// program's.
+	for _, group := range []string{"gpu_scheduler", "gpu_sched"} {
+		ents, _ := os.ReadDir(filepath.Join(root, "events", group))
+		for _, e := range ents {
+			if e.IsDir() && !uprobeDefined(string(ups), group, e.Name()) {
+				return nil, fmt.Errorf("%w (%s:%s): the live tests fire uprobe events of the scheduler's names and cannot run here", ErrRealScheduler, group, e.Name())
+			}
+		}
+	}
 	for _, p := range probes[gen] {
-		if _, err := os.Stat(filepath.Join(root, "events", p.group, p.name)); err != nil {
-			continue
+		if _, err := os.Stat(filepath.Join(root, "events", p.group, p.name)); err == nil {
+			return nil, fmt.Errorf("uprobe event %s:%s already exists: a test that did not clean up, whose program still exists", p.group, p.name)
 		}
-		if !uprobeDefined(string(ups), p.group, p.name) {
-			// A kernel tracepoint (a drm_sched driver is loaded): the
-			// harness's events cannot take its names, and the tests
-			// would read the real GPU's events besides the program's.
-			return nil, fmt.Errorf("%w (%s:%s): the live tests fire uprobe events of those names and cannot run here", ErrRealScheduler, p.group, p.name)
-		}
-		return nil, fmt.Errorf("uprobe event %s:%s already exists: a test that did not clean up, whose program still exists", p.group, p.name)
 	}
 	for _, p := range probes[gen] {
 		off, err := fileOffset(h.Bin, p.fn)

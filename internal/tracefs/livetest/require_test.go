@@ -49,13 +49,18 @@ func TestUprobeDefined(t *testing.T) {
 // tracepoints (a tracefs tree with the events, no uprobe defining them),
 // Create says so with ErrRealScheduler, which Setup turns into a skip.
 func TestCreateRealScheduler(t *testing.T) {
-	root := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(root, "events", "gpu_scheduler", "drm_run_job"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(root, "uprobe_events"), nil, 0o644)
-	_, err := Create(root, "/nonexistent/gpusim", GenDRM)
-	if !errors.Is(err, ErrRealScheduler) {
-		t.Fatalf("Create: %v, want ErrRealScheduler", err)
+	// The harness's own names, and another generation's (6.17 names while
+	// the harness would create 4.16-6.16 ones).
+	for _, ev := range []string{"drm_run_job", "drm_sched_job_run"} {
+		root := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(root, "events", "gpu_scheduler", ev), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(root, "events", "gpu_scheduler", "enable"), nil, 0o644)
+		os.WriteFile(filepath.Join(root, "uprobe_events"), nil, 0o644)
+		_, err := Create(root, "/nonexistent/gpusim", GenDRM)
+		if !errors.Is(err, ErrRealScheduler) {
+			t.Errorf("%s: Create: %v, want ErrRealScheduler", ev, err)
+		}
 	}
 }
