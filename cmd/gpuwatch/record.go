@@ -88,9 +88,9 @@ func (r *recordingSource) fail(err error) {
 	}
 }
 
-// finish flushes and closes the file; it returns the recording's error
-// and whether it was reported already (by onErr).
-func (r *recordingSource) finish() (err error, reported bool) {
+// finish flushes and closes the file; it returns whether the recording's
+// error was reported already (by onErr), and the error.
+func (r *recordingSource) finish() (reported bool, err error) {
 	if r.err == nil {
 		if ferr := r.w.Flush(); ferr != nil {
 			r.fail(ferr)
@@ -99,7 +99,7 @@ func (r *recordingSource) finish() (err error, reported bool) {
 	if cerr := r.f.Close(); cerr != nil && r.err == nil {
 		r.fail(cerr)
 	}
-	return r.err, r.onErr != nil
+	return r.onErr != nil, r.err
 }
 
 // source is r as the runner should see it: with the wrapped source's

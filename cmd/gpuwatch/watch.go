@@ -32,22 +32,23 @@ func init() {
 
 // watchOptions are watch's flags.
 type watchOptions struct {
-	source     string
-	json       bool
-	interval   time.Duration
-	duration   time.Duration
-	record     string
-	replay     string
-	speed      float64
-	expect     string
-	horizon    time.Duration
-	listen     string
-	push       string
-	pprof      string
-	tracefs    string
-	bufferKB   int
-	force      bool
-	pushMethod string
+	source   string
+	json     bool
+	interval time.Duration
+	duration time.Duration
+	record   string
+	replay   string
+	speed    float64
+	expect   string
+	horizon  time.Duration
+	listen   string
+	push     string
+	pprof    string
+	tracefs  string
+	bufferKB int
+
+	force      bool   // --record may overwrite
+	pushMethod string // HTTP method of --push
 }
 
 func watchFlags(stderr io.Writer) (*flag.FlagSet, *watchOptions) {
@@ -324,7 +325,7 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 	// The recording ends first, so that the final object carries its
 	// error, if any.
 	if rec != nil {
-		if err, reported := rec.finish(); err != nil {
+		if reported, err := rec.finish(); err != nil {
 			if !reported || useTUI {
 				fmt.Fprintln(stderr, "gpuwatch watch:", err)
 			}
