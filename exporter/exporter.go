@@ -72,20 +72,73 @@ func (e *Exporter) Handler() http.Handler {
 // WritePrometheus writes the current metrics in the Prometheus text format.
 func (e *Exporter) WritePrometheus(w io.Writer) { e.set.WritePrometheus(w) }
 
+// PushOptions configure pushes.
+type PushOptions struct {
+	// Method is the HTTP method; "" means POST, which VictoriaMetrics'
+	// /api/v1/import/prometheus and Pushgateway-style receivers take.
+	Method string
+	// ExtraLabels (`instance="vm1"`) are added to every series.
+	ExtraLabels string
+	// OnResult, when set, is called after each periodic push with its
+	// error (nil on success). Push writes no log of its own.
+	OnResult func(error)
+}
+
+func (o PushOptions) lib() *metrics.PushOptions {
+	m := o.Method
+	if m == "" {
+		m = http.MethodPost
+	}
+	return &metrics.PushOptions{Method: m, ExtraLabels: o.ExtraLabels}
+}
+
 // Push pushes the metrics to url (VictoriaMetrics' /api/v1/import/prometheus,
 // or any endpoint taking the Prometheus text format) every interval until
-// ctx ends; extraLabels (`instance="vm1"`) are added to every series.
-func (e *Exporter) Push(ctx context.Context, url string, interval time.Duration, extraLabels string) error {
-	if err := e.set.InitPushWithOptions(ctx, url, interval, &metrics.PushOptions{ExtraLabels: extraLabels}); err != nil {
+// ctx ends. The URL and options are checked at once; each push's result
+// goes to opts.OnResult. (The metrics library's own push loop logs its
+// errors through the standard logger, over whatever the terminal shows:
+// Push runs its own loop instead.)
+func (e *Exporter) Push(ctx context.Context, url string, interval time.Duration, opts PushOptions) error {
+	if interval <= 0 {
+		return fmt.Errorf("pushing metrics to %s: interval %v must be positive", url, interval)
+	}
+	// An invalid URL or label is refused before the first tick: push
+	// nothing, with a context already done.
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := e.set.PushMetrics(done, url, opts.lib()); err != nil {
 		return fmt.Errorf("pushing metrics to %s: %w", url, err)
 	}
+	go func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				pctx, pcancel := context.WithTimeout(ctx, interval+time.Second)
+				err := e.set.PushMetrics(pctx, url, opts.lib())
+				pcancel()
+				if ctx.Err() != nil {
+					return
+				}
+				if opts.OnResult != nil {
+					if err != nil {
+						err = fmt.Errorf("pushing metrics to %s: %w", url, err)
+					}
+					opts.OnResult(err)
+				}
+			}
+		}
+	}()
 	return nil
 }
 
 // PushOnce pushes the current metrics once (at exit, so the last state is
 // not lost between two periodic pushes).
-func (e *Exporter) PushOnce(ctx context.Context, url, extraLabels string) error {
-	if err := e.set.PushMetrics(ctx, url, &metrics.PushOptions{ExtraLabels: extraLabels}); err != nil {
+func (e *Exporter) PushOnce(ctx context.Context, url string, opts PushOptions) error {
+	if err := e.set.PushMetrics(ctx, url, opts.lib()); err != nil {
 		return fmt.Errorf("pushing metrics to %s: %w", url, err)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -127,7 +129,7 @@ func TestPushToVictoriaMetrics(t *testing.T) {
 	e := New(Options{Source: "replay", Version: "test", Expect: 0.48, Labels: Labels{guest}})
 	e.Update(s)
 	ctx := context.Background()
-	if err := e.PushOnce(ctx, vm+"/api/v1/import/prometheus", `instance="guest-1"`); err != nil {
+	if err := e.PushOnce(ctx, vm+"/api/v1/import/prometheus", PushOptions{ExtraLabels: `instance="guest-1"`}); err != nil {
 		t.Fatal(err)
 	}
 	want := s.Overall.Share
@@ -248,4 +250,61 @@ func lookPath(t *testing.T, name, pkg string) string {
 		t.Skip(msg)
 	}
 	return p
+}
+
+// TestPushMethodAndErrors: pushes use POST by default (or the method
+// asked for), each push's result goes to OnResult, and nothing is written
+// to the standard logger (which would land over a TUI).
+func TestPushMethodAndErrors(t *testing.T) {
+	var logs bytes.Buffer
+	log.SetOutput(&logs)
+	defer log.SetOutput(os.Stderr)
+	var failing atomic.Bool
+	failing.Store(true)
+	methods := make(chan string, 100)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case methods <- r.Method:
+		default:
+		}
+		if failing.Load() {
+			http.Error(w, "no", http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	e := New(Options{Source: "replay", Version: "test"})
+	e.Update(fixedSnapshot())
+	for _, tc := range []struct{ method, want string }{{"", "POST"}, {"PUT", "PUT"}} {
+		ctx, cancel := context.WithCancel(context.Background())
+		results := make(chan error, 100)
+		failing.Store(true)
+		err := e.Push(ctx, srv.URL+"/api/v1/import/prometheus", 20*time.Millisecond, PushOptions{Method: tc.method, OnResult: func(err error) { results <- err }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := <-results; err == nil || !strings.Contains(err.Error(), "500") {
+			t.Errorf("failing push: %v", err)
+		}
+		failing.Store(false)
+		for err := range results {
+			if err == nil {
+				break
+			}
+		}
+		cancel()
+		if m := <-methods; m != tc.want {
+			t.Errorf("method %q, want %q", m, tc.want)
+		}
+		for len(methods) > 0 {
+			<-methods
+		}
+	}
+	if logs.Len() != 0 {
+		t.Errorf("push wrote to the standard logger: %q", logs.String())
+	}
+	if err := e.Push(context.Background(), "ftp://x/", time.Second, PushOptions{}); err == nil {
+		t.Errorf("an ftp URL was accepted")
+	}
 }

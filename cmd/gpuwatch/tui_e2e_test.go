@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
 	"github.com/gpuwatch/gpuwatch/internal/tui/tuitest"
 )
 
@@ -119,7 +120,7 @@ func TestTUISuspendResume(t *testing.T) {
 	bin, trace := e2eSetup(t)
 	bash, err := exec.LookPath("bash")
 	if err != nil {
-		t.Skip("bash is not installed: no interactive shell to suspend to")
+		livetest.Skip(t, "bash is not installed: no interactive shell to suspend to")
 	}
 	p := newPane(t, 100, 30)
 	p.start(bash, "--norc", "--noprofile", "-i")
@@ -157,7 +158,7 @@ func e2eSetup(t *testing.T) (bin, trace string) {
 		t.Skip("end-to-end test: builds the binary and runs it in tmux")
 	}
 	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed (apt-get install tmux)")
+		livetest.Skip(t, "tmux is not installed (apt-get install tmux)")
 	}
 	dir := t.TempDir()
 	bin = filepath.Join(dir, "gpuwatch")
@@ -167,7 +168,7 @@ func e2eSetup(t *testing.T) (bin, trace string) {
 	help, _ := exec.Command(bin, "watch", "-h").CombinedOutput()
 	for _, flag := range []string{"-replay", "-speed", "-expect"} {
 		if !strings.Contains(string(help), flag) {
-			t.Skipf("gpuwatch watch has no %s flag yet:\n%s", flag, help)
+			t.Fatalf("gpuwatch watch has no %s flag:\n%s", flag, help)
 		}
 	}
 	sc := tuitest.Half(25 * time.Second)

@@ -12,7 +12,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/term"
@@ -48,6 +47,9 @@ type watchOptions struct {
 	pprof    string
 	tracefs  string
 	bufferKB int
+
+	force      bool   // --record may overwrite
+	pushMethod string // HTTP method of --push
 }
 
 func watchFlags(stderr io.Writer) (*flag.FlagSet, *watchOptions) {
@@ -69,6 +71,8 @@ func watchFlags(stderr io.Writer) (*flag.FlagSet, *watchOptions) {
 	fs.StringVar(&o.pprof, "pprof", "", "write a pprof profile of GPU time to `FILE` at exit")
 	fs.StringVar(&o.tracefs, "tracefs", "", "tracefs mount point (default: discovered)")
 	fs.IntVar(&o.bufferKB, "buffer-kb", 0, "per-CPU ring buffer size of the tracefs instance in KiB (0: kernel default)")
+	fs.BoolVar(&o.force, "force", false, "let --record overwrite an existing file")
+	fs.StringVar(&o.pushMethod, "push-method", "POST", "HTTP `METHOD` of --push: POST (VictoriaMetrics, Pushgateway), PUT or GET")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gpuwatch watch [flags]")
 		fmt.Fprintln(stderr, "\nWatches the GPU scheduler live (root) and infers the VF's time slice.")
@@ -150,33 +154,6 @@ func openWatchSource(o *watchOptions, stderr io.Writer) (*watchSource, error) {
 	return nil, fmt.Errorf("unknown --source %q: expected ebpf, tracefs or auto", o.source)
 }
 
-// recordingSource tees every event to a report text writer.
-type recordingSource struct {
-	src event.Source
-	w   *tracefs.TextWriter
-	err error
-}
-
-func (r *recordingSource) Next() (event.Event, error) {
-	ev, err := r.src.Next()
-	if err == nil && r.err == nil {
-		r.err = r.w.Write(ev)
-	}
-	return ev, err
-}
-
-// Now forwards the source's clock.
-func (r *recordingSource) Now() int64 {
-	if c, ok := r.src.(live.Clock); ok {
-		return c.Now()
-	}
-	return 0
-}
-
-// clockless hides Now when the source has none (so the runner does not
-// advance the engine to 0).
-type clockless struct{ event.Source }
-
 // defaultListen serves metrics on loopback only, unless told otherwise.
 const defaultListen = "127.0.0.1:9464"
 
@@ -185,18 +162,9 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseCommandFlags(fs, args, stderr); !ok {
 		return code
 	}
-	if o.interval <= 0 {
-		fmt.Fprintln(stderr, "gpuwatch watch: --interval must be positive")
+	if err := o.validate(); err != nil {
+		fmt.Fprintln(stderr, "gpuwatch watch:", err)
 		return exitUsage
-	}
-	for _, bad := range []struct {
-		ok   bool
-		what string
-	}{{o.duration >= 0, "--duration must not be negative"}, {o.speed >= 0, "--speed must not be negative (0: as fast as possible)"}, {o.horizon > 0, "--horizon must be positive"}} {
-		if !bad.ok {
-			fmt.Fprintln(stderr, "gpuwatch watch:", bad.what)
-			return exitUsage
-		}
 	}
 	listenSet := false
 	fs.Visit(func(f *flag.Flag) { listenSet = listenSet || f.Name == "listen" })
@@ -211,11 +179,24 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 
 	// Signals are caught before tracefs is touched: a SIGTERM arriving
 	// while the source opens must still lead to its cleanup.
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 	defer stop()
+
+	var recFile *os.File
+	if o.record != "" {
+		var err error
+		if recFile, err = openRecordFile(o.record, o.replay, o.force); err != nil {
+			fmt.Fprintln(stderr, "gpuwatch watch:", err)
+			return exitUsage
+		}
+		defer recFile.Close()
+	}
 
 	ws, err := openWatchSource(o, stderr)
 	if err != nil {
+		if recFile != nil {
+			os.Remove(o.record) // created empty just now
+		}
 		if watchRefusal(err) {
 			fmt.Fprintf(stderr, "gpuwatch: %v\n", err)
 		} else {
@@ -227,21 +208,16 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 	var closeErr error
 	closeSource := func() { closeOnce.Do(func() { closeErr = ws.close() }) }
 	defer closeSource()
+	defer restoreOnPanic(closeSource)
+	if line := startupLine(ws); line != "" {
+		fmt.Fprintln(stderr, line)
+	}
 
 	src := ws.src
 	var rec *recordingSource
-	var recFile *os.File
-	if o.record != "" {
-		if recFile, err = os.Create(o.record); err != nil {
-			fmt.Fprintf(stderr, "gpuwatch watch: --record: %v\n", err)
-			return exitUsage
-		}
-		rec = &recordingSource{src: src, w: tracefs.NewTextWriter(recFile, tracefs.WriterOptions{Gen: ws.gen, Nanoseconds: true, CPUs: ws.cpus})}
-		if _, ok := src.(live.Clock); ok {
-			src = rec
-		} else {
-			src = clockless{rec}
-		}
+	if recFile != nil {
+		rec = newRecordingSource(src, recFile, o.record, ws.gen, ws.cpus)
+		src = rec.source()
 	}
 
 	if o.duration > 0 {
@@ -251,13 +227,23 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// Stopping closes the source: that unblocks the runner's Next.
-	context.AfterFunc(ctx, closeSource)
+	// Stopping closes the source: that unblocks the runner's Next. A
+	// source that drains at stop is stopped by the runner instead, which
+	// reads it to its end; it is closed after.
+	if _, ok := src.(live.Stopper); !ok {
+		context.AfterFunc(ctx, closeSource)
+	}
 
 	useTUI := !o.json && isTerminal(stdout)
 	r := live.New(src, ws.name, gaps.Config{Horizon: o.horizon})
+	if rec != nil {
+		rec.onErr = warnFunc(r, "record", stderr, useTUI)
+	}
+	go watchQuiet(ctx, r, ws, stderr, useTUI)
+	sampleSteal(r, ws)
 	runDone := make(chan error, 1)
 	go func() {
+		defer restoreOnPanic(closeSource)
 		err := r.Run(ctx)
 		// The source ended (replay end, error): JSON output stops; the
 		// TUI stays open on the final state ("ENDED") until the user
@@ -273,12 +259,15 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 	if exp != nil {
 		expShare, expText = exp.Share, exp.Text
 	}
-	stopMetrics, err := startMetrics(ctx, r, metricsOptions{Listen: o.listen, Push: o.push, Every: o.interval, Expect: expShare, Labels: o.labels})
+	mo := metricsOptions{Listen: o.listen, Push: o.push, Every: o.interval, Expect: expShare, Labels: o.labels,
+		PushMethod: o.pushMethod, OnPush: pushReporter(r, stderr, useTUI), Stderr: stderr}
+	stopMetrics, err := startMetrics(ctx, r, mo)
 	if err != nil && !listenSet && o.listen == defaultListen {
 		// The default address is taken (another gpuwatch?): run without
 		// serving rather than refuse.
 		fmt.Fprintf(stderr, "gpuwatch: metrics not served: %v (choose another with --listen)\n", err)
-		stopMetrics, err = startMetrics(ctx, r, metricsOptions{Push: o.push, Every: o.interval, Expect: expShare, Labels: o.labels})
+		mo.Listen = ""
+		stopMetrics, err = startMetrics(ctx, r, mo)
 	}
 	if err != nil {
 		cancel()
@@ -315,18 +304,22 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 	closeSource()
 	stopMetrics()
 
-	s, st := r.Final()
 	code := exitOK
+	// The recording ends first, so that the final object carries its
+	// error, if any.
+	if rec != nil {
+		if reported, err := rec.finish(); err != nil {
+			if !reported || useTUI {
+				fmt.Fprintln(stderr, "gpuwatch watch:", err)
+			}
+			code = exitUsage
+		}
+	}
+	s, st := r.Final()
 	if ws.warnings != nil {
 		// As analyze does: the lines the replay skipped.
 		first, total := ws.warnings()
 		printLineWarnings(stderr, first, total)
-	}
-	if rec != nil {
-		if err := errors.Join(rec.err, rec.w.Flush(), recFile.Close()); err != nil {
-			fmt.Fprintf(stderr, "gpuwatch watch: writing %s: %v\n", o.record, err)
-			code = exitUsage
-		}
 	}
 	if o.pprof != "" {
 		if err := writeFileWith(o.pprof, func(w io.Writer) error { return profile.Write(w, s) }); err != nil {
@@ -382,6 +375,8 @@ type watchJSON struct {
 	Verdict         *report.JSONVerdict     `json:"verdict,omitempty"`
 	Final           bool                    `json:"final,omitempty"`
 	Input           *report.JSONInput       `json:"input,omitempty"`
+	Warnings        []string                `json:"warnings,omitempty"`
+	Steal           *watchSteal             `json:"steal,omitempty"`
 }
 
 func watchObject(s *gaps.Snapshot, st live.Stats, exp *report.Expectation, final bool) *watchJSON {
@@ -403,6 +398,8 @@ func watchObject(s *gaps.Snapshot, st live.Stats, exp *report.Expectation, final
 		Rings:           d.Rings,
 		Verdict:         d.Verdict,
 		Final:           final,
+		Warnings:        st.Warnings,
+		Steal:           stealJSON(st),
 	}
 	if final {
 		o.Gaps = &d.Gaps

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -25,6 +26,13 @@ type metricsOptions struct {
 	// pushed series also get instance="<hostname>" unless Labels name
 	// an instance.
 	Labels exporter.Labels
+	// PushMethod is the HTTP method of pushes ("" POST).
+	PushMethod string
+	// OnPush gets each periodic push's result (nil: success).
+	OnPush func(error)
+	// Stderr gets the address actually bound when Listen asks for port 0,
+	// and a warning when Listen reaches other hosts; nil: os.Stderr.
+	Stderr io.Writer
 }
 
 // startMetrics serves and/or pushes r's metrics until stop is called; stop
@@ -57,6 +65,13 @@ func startMetrics(ctx context.Context, r *live.Runner, o metricsOptions) (stop f
 			cancel()
 			return nil, fmt.Errorf("listening for metrics on %s: %w", o.Listen, err)
 		}
+		stderr := o.stderr()
+		if w := listenWarning(o.Listen); w != "" {
+			fmt.Fprintln(stderr, "gpuwatch watch: warning:", w)
+		}
+		if _, port, _ := net.SplitHostPort(o.Listen); port == "0" {
+			fmt.Fprintf(stderr, "gpuwatch watch: metrics on http://%s/metrics\n", l.Addr())
+		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", e.Handler())
 		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
@@ -78,7 +93,7 @@ func startMetrics(ctx context.Context, r *live.Runner, o metricsOptions) (stop f
 		}
 	}()
 	if o.Push != "" {
-		if err := e.Push(ctx, o.Push, o.Every, pushLabels); err != nil {
+		if err := e.Push(ctx, o.Push, o.Every, exporter.PushOptions{Method: o.PushMethod, ExtraLabels: pushLabels, OnResult: o.OnPush}); err != nil {
 			cancel()
 			if srv != nil {
 				srv.Close()
@@ -95,8 +110,8 @@ func startMetrics(ctx context.Context, r *live.Runner, o metricsOptions) (stop f
 		e.Update(metricsSnapshot(s))
 		if o.Push != "" {
 			pctx, pcancel := context.WithTimeout(context.Background(), 5*time.Second)
-			if err := e.PushOnce(pctx, o.Push, pushLabels); err != nil && !errors.Is(err, context.Canceled) {
-				fmt.Fprintln(os.Stderr, "gpuwatch:", err)
+			if err := e.PushOnce(pctx, o.Push, exporter.PushOptions{Method: o.PushMethod, ExtraLabels: pushLabels}); err != nil && !errors.Is(err, context.Canceled) {
+				fmt.Fprintln(o.stderr(), "gpuwatch:", err)
 			}
 			pcancel()
 		}
@@ -151,4 +166,11 @@ func metricsSnapshot(s *gaps.Snapshot) *exporter.Snapshot {
 		}
 	}
 	return out
+}
+
+func (o metricsOptions) stderr() io.Writer {
+	if o.Stderr == nil {
+		return os.Stderr
+	}
+	return o.Stderr
 }

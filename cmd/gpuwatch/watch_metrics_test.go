@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
 )
 
 func freeAddr(t *testing.T) string {
@@ -32,7 +34,7 @@ func freeAddr(t *testing.T) string {
 func TestWatchPushesToVictoriaMetrics(t *testing.T) {
 	vmBin, err := exec.LookPath("victoria-metrics")
 	if err != nil {
-		t.Skip("victoria-metrics not installed (apt-get install victoria-metrics)")
+		livetest.Skip(t, "victoria-metrics not installed (apt-get install victoria-metrics)")
 	}
 	addr := freeAddr(t)
 	vm := exec.Command(vmBin, "-storageDataPath="+t.TempDir(), "-httpListenAddr="+addr, "-search.latencyOffset=0s", "-retentionPeriod=100y")
@@ -110,7 +112,7 @@ func TestWatchPushesToVictoriaMetrics(t *testing.T) {
 func TestWatchScrapePassesPromtool(t *testing.T) {
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {
-		t.Skip("promtool not installed (apt-get install prometheus)")
+		livetest.Skip(t, "promtool not installed (apt-get install prometheus)")
 	}
 	bin := buildGpuwatch(t)
 	addr := freeAddr(t)

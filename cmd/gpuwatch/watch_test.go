@@ -99,13 +99,17 @@ func startWatch(t *testing.T, h *livetest.Harness, bin string, args ...string) *
 			p.cmd.Wait()
 		}
 	})
-	// Ready once its instance exists and has its events enabled.
-	p.inst = filepath.Join(h.Root, "instances", "gpuwatch-"+strconv.Itoa(p.cmd.Process.Pid))
-	deadline := time.Now().Add(10 * time.Second)
+	// Ready once its instance (gpuwatch-<pid>-<random>) exists and has
+	// its events enabled.
+	deadline := time.Now().Add(60 * time.Second) // a loaded machine builds and starts slowly
 	for {
-		if b, err := os.ReadFile(filepath.Join(p.inst, "tracing_on")); err == nil && strings.TrimSpace(string(b)) == "1" {
-			time.Sleep(20 * time.Millisecond)
-			return p
+		insts, _ := filepath.Glob(filepath.Join(h.Root, "instances", "gpuwatch-"+strconv.Itoa(p.cmd.Process.Pid)+"-*"))
+		for _, inst := range insts {
+			if b, err := os.ReadFile(filepath.Join(inst, "tracing_on")); err == nil && strings.TrimSpace(string(b)) == "1" {
+				p.inst = inst
+				time.Sleep(20 * time.Millisecond)
+				return p
+			}
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("gpuwatch did not start: %s", p.stderr.String())
@@ -125,13 +129,29 @@ func (p *watchProc) wait(t *testing.T) int {
 	return 0
 }
 
+// finish sends sig, expects exit status 0 and returns the final object.
+func (p *watchProc) finish(t *testing.T, sig os.Signal) watchLine {
+	t.Helper()
+	p.cmd.Process.Signal(sig)
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("%v: exit %d: %s", sig, code, p.stderr.String())
+	}
+	ls := parseWatch(t, p.stdout.Bytes())
+	return ls[len(ls)-1]
+}
+
 type watchLine struct {
-	Source          string  `json:"source"`
-	Events          uint64  `json:"events"`
-	LostEvents      uint64  `json:"lost_events"`
-	EventsPerSecond float64 `json:"events_per_second"`
-	Final           bool    `json:"final"`
-	Input           struct {
+	Source          string   `json:"source"`
+	Events          uint64   `json:"events"`
+	LostEvents      uint64   `json:"lost_events"`
+	EventsPerSecond float64  `json:"events_per_second"`
+	Final           bool     `json:"final"`
+	Warnings        []string `json:"warnings"`
+	Steal           *struct {
+		IRQCPU        int       `json:"irq_cpu"`
+		PerCPUSeconds []float64 `json:"per_cpu_seconds"`
+	} `json:"steal"`
+	Input struct {
 		ByEvent map[string]uint64 `json:"by_event"`
 	} `json:"input"`
 	Timeslice struct {
@@ -181,14 +201,15 @@ func TestWatchLiveEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(600 * time.Millisecond)
+	// Stopped right away: the events still in the kernel's buffers are
+	// read at stop, so the counts are exact however late the reader is.
 	p.cmd.Process.Signal(os.Interrupt)
 	if code := p.wait(t); code != 0 {
 		t.Fatalf("exit %d: %s", code, p.stderr.String())
 	}
 	ls := parseWatch(t, p.stdout.Bytes())
-	if len(ls) < 4 {
-		t.Errorf("%d objects in over 2 s at 500 ms", len(ls))
+	if len(ls) < 2 {
+		t.Errorf("%d objects in over 1.5 s at 500 ms", len(ls))
 	}
 	final := ls[len(ls)-1]
 	if !pat.Clean() {
@@ -262,29 +283,50 @@ func TestWatchLiveEndToEnd(t *testing.T) {
 	}
 }
 
-// TestWatchSignals: SIGTERM mid-run ends it cleanly with a final object;
-// after SIGKILL the next start removes the stale instance.
+// TestWatchStopDrains: a burst as fast as the program fires, and SIGINT
+// the moment it ends: the final object counts every event fired, read or
+// lost, exactly.
+func TestWatchStopDrains(t *testing.T) {
+	h := livetest.Setup(t, livetest.GenDRM)
+	bin := buildGpuwatch(t)
+	p := startWatch(t, h, bin, "--json", "--listen", "")
+	fired, err := h.RunLoad(context.Background(), time.Second, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	final := p.finish(t, os.Interrupt)
+	t.Logf("fired %d, events %d, lost %d", fired, final.Events, final.LostEvents)
+	if final.Steal == nil || len(final.Steal.PerCPUSeconds) == 0 || final.Steal.IRQCPU < 0 {
+		t.Errorf("a live run's final object has no steal time of the interrupt CPU: %+v", final.Steal)
+	}
+	if final.Events+final.LostEvents != fired {
+		t.Errorf("events %d + lost %d = %d, fired %d", final.Events, final.LostEvents, final.Events+final.LostEvents, fired)
+	}
+}
+
+// TestWatchSignals: SIGINT, SIGTERM, SIGHUP (terminal closed) and SIGQUIT
+// mid-run each end it cleanly with a final object, leaving no instance and
+// no enabled event; after SIGKILL the next start removes the abandoned
+// instance.
 func TestWatchSignals(t *testing.T) {
 	h := livetest.Setup(t, livetest.GenDRM)
 	bin := buildGpuwatch(t)
 	before := livetest.Snapshot(h.Root)
 
-	p := startWatch(t, h, bin, "--json")
-	if _, err := h.RunPattern(context.Background(), 300*time.Millisecond, 6*time.Millisecond, 6400*time.Microsecond, 250*time.Microsecond, 2); err != nil {
-		t.Fatal(err)
-	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p.wait(t); code != 0 {
-		t.Fatalf("SIGTERM: exit %d: %s", code, p.stderr.String())
-	}
-	if ls := parseWatch(t, p.stdout.Bytes()); ls[len(ls)-1].Events == 0 {
-		t.Errorf("SIGTERM: final object without events")
-	}
-	if after := livetest.Snapshot(h.Root); after != before {
-		t.Errorf("after SIGTERM tracefs changed:\nbefore %+v\nafter  %+v", before, after)
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT} {
+		p := startWatch(t, h, bin, "--json", "--listen", "")
+		if _, err := h.RunPattern(context.Background(), 300*time.Millisecond, 6*time.Millisecond, 6400*time.Microsecond, 250*time.Microsecond, 2); err != nil {
+			t.Fatal(err)
+		}
+		if final := p.finish(t, sig); final.Events == 0 {
+			t.Errorf("%v: final object without events", sig)
+		}
+		if after := livetest.Snapshot(h.Root); after != before {
+			t.Errorf("after %v tracefs changed:\nbefore %+v\nafter  %+v", sig, before, after)
+		}
 	}
 
-	p = startWatch(t, h, bin, "--json")
+	p := startWatch(t, h, bin, "--json")
 	p.cmd.Process.Kill()
 	p.wait(t)
 	if _, err := os.Stat(p.inst); err != nil {
@@ -299,6 +341,38 @@ func TestWatchSignals(t *testing.T) {
 	}
 	if after := livetest.Snapshot(h.Root); after != before {
 		t.Errorf("after SIGKILL and a new run tracefs changed:\nbefore %+v\nafter  %+v", before, after)
+	}
+}
+
+// TestWatchPIDNamespace: a second gpuwatch started in a PID namespace of
+// its own (where the first one's pid means nothing) while a first one runs
+// leaves the first one's instance alone: the first reads every event
+// fired afterwards.
+func TestWatchPIDNamespace(t *testing.T) {
+	h := livetest.Setup(t, livetest.GenDRM)
+	unshare := livetest.RequireTool(t, "unshare", "util-linux")
+	bin := buildGpuwatch(t)
+	before := livetest.Snapshot(h.Root)
+	p := startWatch(t, h, bin, "--json", "--listen", "")
+
+	out, err := exec.Command(unshare, "--pid", "--fork", "--mount-proc", bin, "watch", "--source", "tracefs", "--tracefs", h.Root, "--json", "--listen", "", "--duration", "1s").CombinedOutput()
+	if err != nil {
+		t.Fatalf("gpuwatch in a PID namespace: %v\n%s", err, out)
+	}
+	if b, err := os.ReadFile(filepath.Join(p.inst, "tracing_on")); err != nil || strings.TrimSpace(string(b)) != "1" {
+		t.Errorf("the first gpuwatch's instance after the second ran: tracing_on %q, %v", b, err)
+	}
+	fired, err := h.RunLoad(context.Background(), 300*time.Millisecond, 20000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := p.finish(t, os.Interrupt)
+	t.Logf("fired %d after the second run; the first read %d, lost %d", fired, last.Events, last.LostEvents)
+	if last.Events+last.LostEvents != fired {
+		t.Errorf("the first gpuwatch read %d + lost %d events, %d were fired after the second ran", last.Events, last.LostEvents, fired)
+	}
+	if after := livetest.Snapshot(h.Root); after != before {
+		t.Errorf("tracefs changed:\nbefore %+v\nafter  %+v", before, after)
 	}
 }
 

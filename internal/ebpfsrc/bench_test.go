@@ -52,7 +52,7 @@ func firePaced(n int, rate int) {
 // ioctl's context alone. "total" reads concurrently: program plus reader.
 func BenchmarkEBPF(b *testing.B) {
 	if os.Geteuid() != 0 {
-		b.Skip("loading BPF needs root")
+		livetest.Skip(b, "loading BPF needs root")
 	}
 	openEBPF := func(b *testing.B) benchSrc { return openIoctl(b) }
 	b.Run("kernel/rate=100k", func(b *testing.B) { benchSource(b, 20000, 100_000, false, openEBPF) })
@@ -71,7 +71,7 @@ var rates = []struct {
 // go test -run XXX -bench 'EBPF/total|Tracefs' ./internal/ebpfsrc/
 func BenchmarkTracefs(b *testing.B) {
 	if os.Geteuid() != 0 {
-		b.Skip("reading tracefs needs root")
+		livetest.Skip(b, "reading tracefs needs root")
 	}
 	livetest.Lock(b)
 	open := func(b *testing.B) benchSrc {

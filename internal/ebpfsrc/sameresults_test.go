@@ -18,7 +18,7 @@ import (
 // and checks they report the same events, windows and schedule.
 func TestSameResultsAsTracefs(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("loading BPF and reading tracefs need root")
+		livetest.Skip(t, "loading BPF and reading tracefs need root")
 	}
 	root := tracefsRoot(t)
 	// The tracefs source creates an instance: serialise with the other
@@ -30,7 +30,7 @@ func TestSameResultsAsTracefs(t *testing.T) {
 		{System: "syscalls", Event: "sys_enter_ioctl", Filter: "cmd", FilterValue: cmdDone, TGID: uint32(os.Getpid()), Spec: done},
 	}})
 	if errors.Is(err, ErrUnavailable) {
-		t.Skipf("eBPF unavailable: %v", err)
+		livetest.Skip(t, "eBPF unavailable: %v", err)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +158,7 @@ func abs(x int64) int64 {
 // (read + lost = fired).
 func TestTracefsLoad(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("reading tracefs needs root")
+		livetest.Skip(t, "reading tracefs needs root")
 	}
 	if testing.Short() {
 		t.Skip("load test")

@@ -105,6 +105,7 @@ type Source struct {
 	rd     *ringbuf.Reader
 
 	names    []string // by config index: Spec.Name()
+	attached []string // tracepoints attached, "system:event"
 	rec      ringbuf.Record
 	strs     map[string]string
 	nums     map[uint64]string
@@ -118,6 +119,10 @@ type Source struct {
 
 	mu     sync.Mutex
 	closed bool
+	// stopAt is when Stop detached the program (0: running); drained is
+	// set once Next found the ring empty after it.
+	stopAt  atomic.Int64
+	drained bool
 }
 
 func discoverRoot(root string) (string, error) {
@@ -313,6 +318,7 @@ func Open(opts Options) (_ *Source, err error) {
 			return nil, attachError(g.system+":"+g.event, err)
 		}
 		s.links = append(s.links, l)
+		s.attached = append(s.attached, g.system+":"+g.event)
 	}
 	if s.rd, err = ringbuf.NewReader(s.objs.Events); err != nil {
 		return nil, fmt.Errorf("opening BPF ring buffer: %w", err)
@@ -342,6 +348,10 @@ func unavailable(what string, err error) error {
 	}
 	return fmt.Errorf("%w: %s: %v", ErrUnavailable, what, err)
 }
+
+// Tracepoints returns the tracepoints the program is attached to, as
+// "system:event".
+func (s *Source) Tracepoints() []string { return append([]string(nil), s.attached...) }
 
 // Now is the current time on the source's clock, CLOCK_MONOTONIC
 // (bpf_ktime_get_ns), in nanoseconds.
@@ -377,6 +387,9 @@ func (s *Source) raiseWM(t int64) {
 // the ring buffer was full are reported as one KindLost event, as soon as
 // Next notices them (it checks the counter every 1024 records).
 func (s *Source) Next() (event.Event, error) {
+	if s.drained {
+		return event.Event{}, io.EOF
+	}
 	if s.havePend {
 		s.havePend = false
 		return s.pending, nil
@@ -398,6 +411,13 @@ func (s *Source) Next() (event.Event, error) {
 					ev := event.Event{Time: s.last, Kind: event.KindLost, Count: l - s.seenLost, JobCount: -1, HWJobCount: -1}
 					s.seenLost = l
 					return ev, nil
+				}
+				if at := s.stopAt.Load(); at != 0 && t0 > at+int64(stopSettle) {
+					// Found empty after the program was detached and
+					// its last runs had ended: everything it wrote has
+					// been returned, every loss reported.
+					s.drained = true
+					return event.Event{}, io.EOF
 				}
 				time.Sleep(pollInterval)
 				continue
@@ -537,8 +557,30 @@ func (s *Source) GapHistogram() ([]uint64, error) {
 	return h, nil
 }
 
+// stopSettle is how long after detaching the program Next still expects
+// records: a run that began before the detach may still be writing.
+const stopSettle = 5 * time.Millisecond
+
+// Stop detaches the program: no new records are written. Next then returns
+// what the ring buffer holds and the losses not yet reported, then io.EOF.
+// Stop is idempotent and safe from any goroutine; Close frees everything
+// afterwards.
+func (s *Source) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.stopAt.Load() != 0 {
+		return
+	}
+	for _, l := range s.links {
+		l.Close()
+	}
+	s.links = nil
+	s.stopAt.Store(monoNow())
+}
+
 // Close detaches the program and frees the maps and the ring buffer; a
-// blocked Next returns io.EOF. Close is idempotent.
+// blocked Next returns io.EOF. Records still in the ring are not read:
+// Stop and read Next until io.EOF first for that. Close is idempotent.
 func (s *Source) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

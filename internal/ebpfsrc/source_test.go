@@ -17,6 +17,7 @@ import (
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
 )
 
 // The kernel here has no GPU scheduler tracepoints, so the tests map the
@@ -51,19 +52,19 @@ func tracefsRoot(t testing.TB) string {
 			return r
 		}
 	}
-	t.Skip("tracefs with syscalls/sys_enter_ioctl not available (mount tracefs; kernel needs CONFIG_FTRACE_SYSCALLS)")
+	livetest.Skip(t, "tracefs with syscalls/sys_enter_ioctl not available (mount tracefs; kernel needs CONFIG_FTRACE_SYSCALLS)")
 	return ""
 }
 
 func openIoctl(t testing.TB) *Source {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("loading BPF needs root")
+		livetest.Skip(t, "loading BPF needs root")
 	}
 	root := tracefsRoot(t)
 	s, err := Open(Options{TracefsRoot: root, Events: ioctlMappings(uint32(os.Getpid()))})
 	if errors.Is(err, ErrUnavailable) {
-		t.Skipf("eBPF unavailable: %v", err)
+		livetest.Skip(t, "eBPF unavailable: %v", err)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -339,7 +340,7 @@ func bucket(d int64) int {
 func countFDs(t *testing.T) int {
 	es, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
-		t.Skipf("no /proc/self/fd: %v", err)
+		livetest.Skip(t, "no /proc/self/fd: %v", err)
 	}
 	return len(es)
 }
@@ -365,7 +366,7 @@ func linkIDs() map[string]bool {
 
 func TestCloseLeavesNothing(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("loading BPF needs root")
+		livetest.Skip(t, "loading BPF needs root")
 	}
 	tracefsRoot(t)
 	before := countFDs(t)
@@ -421,7 +422,7 @@ func TestCloseLeavesNothing(t *testing.T) {
 
 func TestOpenFailureClosesAll(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("loading BPF needs root")
+		livetest.Skip(t, "loading BPF needs root")
 	}
 	real := tracefsRoot(t)
 	// A tracefs root whose format files parse, one of them for a
@@ -450,7 +451,7 @@ func TestOpenFailureClosesAll(t *testing.T) {
 		t.Fatal("Open succeeded on a missing tracepoint")
 	}
 	if errors.Is(err, ErrUnavailable) {
-		t.Skipf("eBPF unavailable: %v", err)
+		livetest.Skip(t, "eBPF unavailable: %v", err)
 	}
 	t.Logf("Open: %v", err)
 	if after := countFDs(t); after != before {
@@ -477,20 +478,20 @@ func TestNoEvents(t *testing.T) {
 // name and its pid for the fence.
 func TestExecDataLoc(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("loading BPF needs root")
+		livetest.Skip(t, "loading BPF needs root")
 	}
 	root := tracefsRoot(t)
 	if _, err := os.Stat(root + "/events/sched/sched_process_exec/format"); err != nil {
-		t.Skip("no sched:sched_process_exec tracepoint")
+		livetest.Skip(t, "no sched:sched_process_exec tracepoint")
 	}
 	bin, err := exec.LookPath("true")
 	if err != nil {
-		t.Skip("no true(1)")
+		livetest.Skip(t, "no true(1)")
 	}
 	s, err := Open(Options{TracefsRoot: root, Events: []Mapping{{System: "sched", Event: "sched_process_exec",
 		Spec: tracefs.Spec{System: "gpu_scheduler", Event: "drm_sched_job", Kind: event.KindQueue, Ring: "filename", Fence: "pid", ID: "old_pid"}}}})
 	if errors.Is(err, ErrUnavailable) {
-		t.Skipf("eBPF unavailable: %v", err)
+		livetest.Skip(t, "eBPF unavailable: %v", err)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -528,17 +529,22 @@ func TestExecDataLoc(t *testing.T) {
 	}
 }
 
+// fireRuns fires n run events with fences 1..n from one thread.
+func fireRuns(n int) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	for i := 0; i < n; i++ {
+		fire(cmdRun, uint64(i+1))
+	}
+}
+
 // TestLost overfills the ring buffer before reading: the program counts
 // what it could not reserve and Next reports it as a KindLost event.
 func TestLost(t *testing.T) {
 	s := openIoctl(t)
 	defer s.Close()
 	const n = 50000 // the 4 MiB ring holds about 32k records
-	runtime.LockOSThread()
-	for i := 0; i < n; i++ {
-		fire(cmdRun, uint64(i+1))
-	}
-	runtime.UnlockOSThread()
+	fireRuns(n)
 	var read, lost uint64
 	deadline := time.Now().Add(10 * time.Second)
 	for read+lost < n && time.Now().Before(deadline) {
@@ -573,12 +579,12 @@ func TestUnprivileged(t *testing.T) {
 		return
 	}
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to drop capabilities from")
+		livetest.Skip(t, "needs root to drop capabilities from")
 	}
 	tracefsRoot(t)
 	setpriv, err := exec.LookPath("setpriv")
 	if err != nil {
-		t.Skip("setpriv (util-linux) not installed")
+		livetest.Skip(t, "setpriv (util-linux) not installed")
 	}
 	cmd := exec.Command(setpriv, "--bounding-set=-all", "--inh-caps=-all", os.Args[0], "-test.run=^TestUnprivileged$", "-test.v")
 	cmd.Env = append(os.Environ(), "GPUWATCH_EBPF_UNPRIV=1")
@@ -627,5 +633,36 @@ func TestNowWatermark(t *testing.T) {
 	}
 	if w := s.Now(); w > mono() {
 		t.Errorf("Now() = %d is in the future", w)
+	}
+}
+
+// TestStopDrains fires more records than the ring holds and stops at once,
+// before reading: Next returns every record still held and reports every
+// one the program could not write, then io.EOF.
+func TestStopDrains(t *testing.T) {
+	s := openIoctl(t)
+	defer s.Close()
+	const n = 50000 // the 4 MiB ring holds about 32k records
+	fireRuns(n)
+	s.Stop()
+	var read, lost uint64
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		ev, err := s.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Kind == event.KindLost {
+			lost += ev.Count
+		} else {
+			read++
+		}
+	}
+	t.Logf("read %d, lost %d of %d", read, lost, n)
+	if read+lost != n || lost == 0 {
+		t.Fatalf("read %d + lost %d = %d, fired %d", read, lost, read+lost, n)
 	}
 }

@@ -181,3 +181,13 @@ func Drain(src Source, fn func(Event)) error {
 		}
 	})
 }
+
+// AddCount is a+b for event counts, saturating at the largest uint64
+// instead of wrapping: lost-event counts come from input ("[LOST N
+// EVENTS]"), and two huge ones must not sum to a small one.
+func AddCount(a, b uint64) uint64 {
+	if s := a + b; s >= a {
+		return s
+	}
+	return 1<<64 - 1
+}

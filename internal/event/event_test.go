@@ -82,3 +82,11 @@ func TestDrainBatches(t *testing.T) {
 		}
 	}
 }
+
+func TestAddCount(t *testing.T) {
+	for _, tc := range []struct{ a, b, want uint64 }{{2, 3, 5}, {1<<64 - 2, 5, 1<<64 - 1}, {1<<64 - 1, 1<<64 - 1, 1<<64 - 1}, {0, 0, 0}} {
+		if got := AddCount(tc.a, tc.b); got != tc.want {
+			t.Errorf("AddCount(%d, %d) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}

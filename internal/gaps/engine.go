@@ -27,8 +27,13 @@ const (
 	defaultMaxJobAge = 10 * time.Second
 	defaultMaxJobs   = 1 << 20
 	// maxProcs bounds the per-ring process table; further tasks are
-	// merged into one "(other)" entry.
+	// merged into one "(other)" entry (Input.TasksCapped counts their jobs).
 	maxProcs = 256
+	// maxRings bounds the ring table (each ring keeps histograms of some
+	// 25 KB): events of further rings go to one "(other)" ring, counted in
+	// Input.RingsCapped. A GPU has tens of rings; only a hostile or broken
+	// input names thousands.
+	maxRings = 1024
 	// liveCandCap bounds the retained candidate windows when a horizon is
 	// set (the whole-run estimate then rests on the latest ones).
 	liveCandCap = 1 << 16
@@ -236,7 +241,7 @@ func (e *Engine) feed(ev *event.Event) {
 	}
 	e.end = t
 	if ev.Kind == event.KindLost {
-		e.input.Lost += ev.Count
+		e.input.Lost = event.AddCount(e.input.Lost, ev.Count)
 		e.expire(t)
 		e.lost(t)
 		return
@@ -359,6 +364,13 @@ func (e *Engine) ring(name string) int {
 	} else if i, ok := e.ringIdx[name]; ok {
 		return i
 	}
+	if len(e.rings) >= maxRings {
+		e.input.RingsCapped++
+		name = otherName
+		if i, ok := e.ringIdx[name]; ok {
+			return i
+		}
+	}
 	e.rings = append(e.rings, ringState{name: name, procIdx: map[procKey]int{}})
 	i := len(e.rings) - 1
 	e.ringIdx[name] = i
@@ -368,27 +380,34 @@ func (e *Engine) ring(name string) int {
 // maxScanRings is how many rings ring() scans before it uses the map.
 const maxScanRings = 16
 
-func (r *ringState) proc(comm string, pid int32) int {
+// otherName names the ring and the task that stand for all those beyond
+// maxRings and maxProcs.
+const otherName = "(other)"
+
+// proc returns the index of the task in the ring's table; capped is true
+// when the table is full and the task was merged into "(other)".
+func (r *ringState) proc(comm string, pid int32) (i int, capped bool) {
 	// Consecutive jobs of a ring mostly come from one task.
 	if i := r.lastProc; i < len(r.procs) && r.procs[i].pid == pid && r.procs[i].comm == comm {
-		return i
+		return i, false
 	}
 	k := procKey{comm, pid}
 	if i, ok := r.procIdx[k]; ok {
 		r.lastProc = i
-		return i
+		return i, false
 	}
 	if len(r.procs) >= maxProcs {
-		k = procKey{"(other)", -1}
+		capped = true
+		k = procKey{otherName, -1}
 		if i, ok := r.procIdx[k]; ok {
-			return i
+			return i, true
 		}
 	}
 	r.procs = append(r.procs, procState{comm: k.comm, pid: k.pid})
-	i := len(r.procs) - 1
+	i = len(r.procs) - 1
 	r.procIdx[k] = i
 	r.lastProc = i
-	return i
+	return i, capped
 }
 
 func (e *Engine) submit(ev *event.Event, t int64) {
@@ -418,7 +437,11 @@ func (e *Engine) submit(ev *event.Event, t int64) {
 		slot = -1 // the table changed
 	}
 	rec := jobRec{first: t, ring: int32(ri), entity: ev.Entity, epoch: e.epoch}
-	rec.proc = int32(r.proc(ev.Comm, ev.PID))
+	pi, capped := r.proc(ev.Comm, ev.PID)
+	rec.proc = int32(pi)
+	if capped {
+		e.input.TasksCapped++
+	}
 	if isRun {
 		rec.hasR, rec.run = true, t
 	} else {

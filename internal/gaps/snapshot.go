@@ -150,6 +150,10 @@ type Input struct {
 	Implied uint64
 	// Expired counts jobs dropped after Config.MaxJobAge without completion.
 	Expired uint64
+	// RingsCapped counts events of rings beyond the engine's ring table
+	// (1024 rings), followed under the ring "(other)"; TasksCapped counts
+	// jobs of tasks beyond a ring's task table (256), under "(other)".
+	RingsCapped, TasksCapped uint64
 	// OutOfOrder counts events earlier than their predecessor.
 	OutOfOrder uint64
 	// Duplicate counts amdgpu job events and scheduler fence signals

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sort"
 	"sync"
 	"time"
 
@@ -31,6 +32,15 @@ type Stats struct {
 	Rate    float64       // events per second over the last snapshot interval
 	Done    bool          // the source is exhausted (replay end, --duration)
 	Err     error         // the error that ended the source, if any
+	// Warnings are the run's current problems that do not end it (a
+	// failing push, a recording stopped, no scheduler events yet), one
+	// sentence each, in a stable order.
+	Warnings []string
+	// StealSeconds is each CPU's steal time since the run started
+	// (Runner.SampleSteal; empty otherwise), indexed by CPU; IRQCPU is
+	// the CPU on which most completions were signalled, -1 before any.
+	StealSeconds []float64
+	IRQCPU       int
 }
 
 // Runner feeds one engine from one source.
@@ -49,6 +59,11 @@ type Runner struct {
 	lastAt     time.Time
 	lastEvents uint64
 	rate       float64
+	warnings   map[string]string
+	// steal sampling (SampleSteal)
+	statPath  string
+	stealBase []uint64
+	doneByCPU []uint64
 }
 
 // New returns a runner reading src ("name" is shown to users) into an
@@ -58,19 +73,33 @@ func New(src event.Source, name string, cfg gaps.Config) *Runner {
 	return &Runner{src: src, name: name, eng: gaps.New(cfg), started: now, lastAt: now}
 }
 
-// Run reads the source until it ends or ctx is done. Cancelling ctx does not
-// unblock a Next that waits for events: the caller closes the source for
-// that. Run returns nil at io.EOF or cancellation, the source's error
-// otherwise.
+// Stopper is implemented by sources that drain at stop (tracefs, eBPF):
+// after Stop, Next returns every event the kernel still held, or counts it
+// lost, then io.EOF.
+type Stopper interface {
+	// Stop ends recording; safe from any goroutine, idempotent.
+	Stop()
+}
+
+// Run reads the source until it ends or ctx is done. A Stopper source is
+// stopped when ctx is done and read until io.EOF, so the counts include
+// everything it held at the stop. Other sources are read until ctx is done;
+// cancelling ctx does not unblock their waiting Next (the caller closes
+// the source for that). Run returns nil at io.EOF or cancellation, the
+// source's error otherwise.
 func (r *Runner) Run(ctx context.Context) error {
+	st, drains := r.src.(Stopper)
+	if drains {
+		defer context.AfterFunc(ctx, st.Stop)()
+	}
 	for {
-		if ctx.Err() != nil {
+		if !drains && ctx.Err() != nil {
 			r.finish(nil)
 			return nil
 		}
 		ev, err := r.src.Next()
 		if err != nil {
-			if errors.Is(err, io.EOF) || ctx.Err() != nil {
+			if errors.Is(err, io.EOF) || (!drains && ctx.Err() != nil) {
 				r.finish(nil)
 				return nil
 			}
@@ -80,10 +109,16 @@ func (r *Runner) Run(ctx context.Context) error {
 		r.mu.Lock()
 		switch ev.Kind {
 		case event.KindLost:
-			r.lost += ev.Count
+			r.lost = event.AddCount(r.lost, ev.Count)
 		case event.KindPartial:
 		default:
 			r.events++
+			if ev.Kind == event.KindDone && ev.CPU >= 0 && ev.CPU < maxStealCPU {
+				for int(ev.CPU) >= len(r.doneByCPU) {
+					r.doneByCPU = append(r.doneByCPU, 0)
+				}
+				r.doneByCPU[ev.CPU]++
+			}
 		}
 		r.eng.Feed(ev)
 		r.mu.Unlock()
@@ -119,10 +154,35 @@ func (r *Runner) advance() time.Time {
 
 // stats is the run's Stats at now; r.mu is held.
 func (r *Runner) stats(now time.Time) Stats {
-	return Stats{
+	st := Stats{
 		Source: r.name, Started: r.started, Uptime: now.Sub(r.started),
 		Events: r.events, Lost: r.lost, Rate: r.rate, Done: r.done, Err: r.err,
+		StealSeconds: r.steal(), IRQCPU: r.irqCPU(),
 	}
+	keys := make([]string, 0, len(r.warnings))
+	for k := range r.warnings {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		st.Warnings = append(st.Warnings, r.warnings[k])
+	}
+	return st
+}
+
+// Warn sets the warning named key to msg, or clears it when msg is "";
+// Stats carries the warnings set. Safe from any goroutine.
+func (r *Runner) Warn(key, msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if msg == "" {
+		delete(r.warnings, key)
+		return
+	}
+	if r.warnings == nil {
+		r.warnings = map[string]string{}
+	}
+	r.warnings[key] = msg
 }
 
 // Final is Snapshot with the whole-run estimate redone from all the
@@ -143,4 +203,8 @@ func (r *Runner) Reset() {
 	r.eng.Reset()
 	r.started, r.lastAt = time.Now(), time.Now()
 	r.events, r.lost, r.lastEvents, r.rate = 0, 0, 0, 0
+	r.doneByCPU = nil
+	if r.statPath != "" {
+		r.stealBase = readSteal(r.statPath)
+	}
 }

@@ -118,3 +118,65 @@ func TestRunnerFinalMatchesOffline(t *testing.T) {
 		t.Errorf("final %+v\noffline %+v", got, want)
 	}
 }
+
+// stoppingSource holds events back until Stop, as a kernel buffer does.
+type stoppingSource struct {
+	evs     []event.Event
+	stopped chan struct{}
+	once    atomic.Bool
+}
+
+func (s *stoppingSource) Stop() {
+	if s.once.CompareAndSwap(false, true) {
+		close(s.stopped)
+	}
+}
+
+func (s *stoppingSource) Next() (event.Event, error) {
+	<-s.stopped
+	if len(s.evs) == 0 {
+		return event.Event{}, io.EOF
+	}
+	ev := s.evs[0]
+	s.evs = s.evs[1:]
+	return ev, nil
+}
+
+// TestRunnerDrainsAtStop: a source that drains at stop is read to its end
+// after ctx is done: the run counts every event it held and every loss.
+func TestRunnerDrainsAtStop(t *testing.T) {
+	evs := pattern(5)
+	evs = append(evs, event.Event{Time: evs[len(evs)-1].Time, Kind: event.KindLost, Count: 3})
+	src := &stoppingSource{evs: append([]event.Event(nil), evs...), stopped: make(chan struct{})}
+	r := New(src, "test", gaps.Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	time.Sleep(10 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not end after cancel")
+	}
+	_, st := r.Final()
+	if st.Events != uint64(len(evs)-1) || st.Lost != 3 {
+		t.Errorf("events %d lost %d, want %d and 3", st.Events, st.Lost, len(evs)-1)
+	}
+}
+
+func TestRunnerWarnings(t *testing.T) {
+	r := New(&sliceSource{}, "test", gaps.Config{})
+	r.Warn("push", "push failing")
+	r.Warn("record", "recording stopped")
+	if _, st := r.Snapshot(); len(st.Warnings) != 2 || st.Warnings[0] != "push failing" || st.Warnings[1] != "recording stopped" {
+		t.Fatalf("warnings %q", st.Warnings)
+	}
+	r.Warn("push", "")
+	if _, st := r.Snapshot(); len(st.Warnings) != 1 || st.Warnings[0] != "recording stopped" {
+		t.Fatalf("after clearing: %q", st.Warnings)
+	}
+}

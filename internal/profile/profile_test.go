@@ -13,6 +13,7 @@ import (
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
+	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
 )
 
 // analyse runs the engine on a 2-VF pattern with two tasks on gfx and one
@@ -116,7 +117,7 @@ func TestPprofTop(t *testing.T) {
 	}
 	gobin, err := exec.LookPath("go")
 	if err != nil {
-		t.Skip("go tool not in PATH")
+		livetest.Skip(t, "go tool not in PATH")
 	}
 	path := filepath.Join(t.TempDir(), "gpu.pb.gz")
 	f, err := os.Create(path)

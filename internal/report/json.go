@@ -88,6 +88,11 @@ type JSONInput struct {
 	// CompleteFromSeconds: the trace time from which every CPU's events
 	// are complete, where some CPUs' buffers began late.
 	CompleteFromSeconds float64 `json:"complete_from_seconds,omitempty"`
+	// CappedRingEvents: events of rings beyond the ring table's cap,
+	// followed under the ring "(other)"; CappedTaskJobs: jobs of tasks
+	// beyond a ring's task table, under the task "(other)".
+	CappedRingEvents uint64 `json:"capped_ring_events,omitempty"`
+	CappedTaskJobs   uint64 `json:"capped_task_jobs,omitempty"`
 }
 
 // JSONSpan is the stretch of trace time analysed.
@@ -362,6 +367,8 @@ func (a *Analysis) Doc() *Doc {
 			OtherFences:              s.Input.FencesOther,
 			UnmatchedSchedulerFences: s.Input.FencesUnmatched,
 			CompleteFromSeconds:      float64(s.Input.CompleteFrom) / 1e9,
+			CappedRingEvents:     s.Input.RingsCapped,
+			CappedTaskJobs:       s.Input.TasksCapped,
 		},
 		Span:             Span(s),
 		Rings:            Rings(s.Rings),

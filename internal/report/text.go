@@ -115,6 +115,10 @@ func (t *textWriter) header(a *Analysis) {
 	if in.CompleteFrom > s.Start {
 		t.printf("  complete    from %s: some CPUs' buffers began later, no window before\n", t.ts(in.CompleteFrom))
 	}
+	if in.RingsCapped+in.TasksCapped > 0 {
+		t.printf("  capped      %d events of rings and %d jobs of tasks beyond the tables' caps, counted under \"(other)\"\n",
+			in.RingsCapped, in.TasksCapped)
+	}
 }
 
 func (t *textWriter) share(a *Analysis) {

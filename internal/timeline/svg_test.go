@@ -16,6 +16,7 @@ import (
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
+	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
 )
 
 var keep = flag.String("keep", "", "write the test pictures (svg, png) into this directory")
@@ -210,7 +211,7 @@ func screenshot(t *testing.T, svg []byte, name string) image.Image {
 		}
 	}
 	if browser == "" {
-		t.Skip("no chromium in PATH (apt-get install chromium): screenshot check skipped")
+		livetest.Skip(t, "no chromium in PATH (apt-get install chromium): screenshot check skipped")
 	}
 	dir := t.TempDir()
 	if *keep != "" {

@@ -164,7 +164,7 @@ func (d *DatSource) fill(c *datCursor) error {
 			lost := event.Event{Time: int64(info.Timestamp), CPU: c.cpu, Kind: event.KindLost, JobCount: -1, HWJobCount: -1}
 			if info.LostKnown {
 				lost.Count = info.Lost
-				d.stats.Lost += info.Lost
+				d.stats.Lost = event.AddCount(d.stats.Lost, info.Lost)
 			} else {
 				d.stats.LostUnknown++
 			}

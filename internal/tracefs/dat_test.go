@@ -30,7 +30,7 @@ func recordDat(t *testing.T, gen livetest.Gen) (string, *livetest.Pattern) {
 func recordDatFor(t *testing.T, gen livetest.Gen, d time.Duration, bufferKB int) (string, *livetest.Pattern) {
 	t.Helper()
 	if _, err := exec.LookPath("trace-cmd"); err != nil {
-		t.Skip("trace-cmd not installed (apt-get install trace-cmd)")
+		livetest.Skip(t, "trace-cmd not installed (apt-get install trace-cmd)")
 	}
 	h := livetest.Setup(t, gen)
 	inst := fmt.Sprintf("gwdat-%d", os.Getpid())

@@ -28,7 +28,7 @@ func decInstance(t *testing.T, h *livetest.Harness, bufKB int) string {
 	t.Helper()
 	inst := filepath.Join(h.Root, "instances", fmt.Sprintf("gpuwatch-decode-%d", os.Getpid()))
 	if err := os.Mkdir(inst, 0o755); err != nil {
-		t.Skipf("cannot create a tracefs instance: %v", err)
+		livetest.Skip(t, "cannot create a tracefs instance: %v", err)
 	}
 	t.Cleanup(func() {
 		os.WriteFile(filepath.Join(inst, "events", "gpu_scheduler", "enable"), []byte("0"), 0)
@@ -126,7 +126,7 @@ func decCapture(t *testing.T, h *livetest.Harness, inst string, pages map[string
 // than 2^27 ns (a time extend).
 func TestRealKernelDecode(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to create uprobe events and a tracefs instance")
+		livetest.Skip(t, "needs root to create uprobe events and a tracefs instance")
 	}
 	h := livetest.Setup(t, livetest.GenDRM)
 	inst := decInstance(t, h, 2048)
@@ -213,7 +213,7 @@ func TestRealKernelDecode(t *testing.T) {
 // lost events account for every event fired.
 func TestRealKernelLost(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to create uprobe events and a tracefs instance")
+		livetest.Skip(t, "needs root to create uprobe events and a tracefs instance")
 	}
 	h := livetest.Setup(t, livetest.GenDRM)
 	inst := decInstance(t, h, 8)

@@ -23,7 +23,7 @@ import (
 // Refusals of OpenLive. Each is one sentence naming what is missing and
 // how to fix it; test with errors.Is.
 var (
-	ErrNotRoot   = errors.New("gpuwatch watch needs root to read tracefs: run it with sudo")
+	ErrNotRoot   = errors.New("reading tracefs needs root: run gpuwatch watch with sudo")
 	ErrNoTracefs = errors.New("tracefs is not mounted and could not be mounted: mount it with 'mount -t tracefs nodev /sys/kernel/tracing'")
 	ErrNoEvents  = errors.New("no gpu_scheduler or gpu_sched events in tracefs: is amdgpu or another drm_sched driver loaded?")
 )
@@ -74,6 +74,8 @@ type LiveStats struct {
 // events enabled, every CPU's trace_pipe_raw read and merged in time order.
 type Live struct {
 	root, inst string
+	owner      *liveOwner
+	stale      []string // abandoned instances removed at open
 	mounted    bool
 	enabled    []string // event dirs enabled in the instance
 	names      []string
@@ -86,13 +88,19 @@ type Live struct {
 	formats  []*Format // of the enabled events; each reader builds its Decoder
 	mappings []Mapping // what the formats decode to
 
-	ch     chan liveBatch
-	stop   chan struct{}
-	wg     sync.WaitGroup
-	queues []liveQueue
-	heap   liveHeap
-	bound  int64
-	fds    []int
+	ch chan liveBatch
+	// stopping is closed by Stop once tracing is off: each reader then
+	// reads its CPU until empty, sends a last batch and ends. abort is
+	// closed by Close when the consumer did not take the drained events
+	// within liveDrainGrace: readers end at once. done is closed when
+	// every reader has ended.
+	stopping, abort, done chan struct{}
+	stopOnce              sync.Once
+	wg                    sync.WaitGroup
+	queues                []liveQueue
+	heap                  liveHeap
+	bound                 int64
+	fds                   []int
 	// watermark is a time no event still to be returned by Next can
 	// precede: what Now reports, so that a consumer advancing its clock to
 	// Now never gets an event from the past.
@@ -100,7 +108,6 @@ type Live struct {
 
 	closeOnce sync.Once
 	closeErr  error
-	closed    atomic.Bool
 	readErr   atomic.Pointer[error]
 
 	pages, records, events, lost, lostUnknown, decErrs atomic.Uint64
@@ -120,8 +127,22 @@ type liveQueue struct {
 // Events returns the events the source enabled, as "system:event".
 func (l *Live) Events() []string { return append([]string(nil), l.names...) }
 
+// Tracepoints returns the tracepoints enabled in the instance, as
+// "system:event" (mapped ones under their own names).
+func (l *Live) Tracepoints() []string {
+	var tps []string
+	for _, f := range l.formats {
+		tps = append(tps, f.System+":"+f.Name)
+	}
+	return tps
+}
+
 // Instance returns the instance directory.
 func (l *Live) Instance() string { return l.inst }
+
+// Removed returns the abandoned gpuwatch instances (of killed runs) that
+// OpenLive removed.
+func (l *Live) Removed() []string { return append([]string(nil), l.stale...) }
 
 // Stats returns the counters so far.
 func (l *Live) Stats() LiveStats {
@@ -195,30 +216,6 @@ func liveWrite(path, val string) error {
 		return fmt.Errorf("writing %q to %s: %w", val, path, err)
 	}
 	return nil
-}
-
-// liveInstancePrefix names gpuwatch's instances: gpuwatch-<pid>.
-const liveInstancePrefix = "gpuwatch-"
-
-// liveRemoveStale removes gpuwatch-<pid> instances whose process is gone.
-func liveRemoveStale(root string) {
-	ents, err := os.ReadDir(filepath.Join(root, "instances"))
-	if err != nil {
-		return
-	}
-	for _, e := range ents {
-		pid, err := strconv.Atoi(strings.TrimPrefix(e.Name(), liveInstancePrefix))
-		if !strings.HasPrefix(e.Name(), liveInstancePrefix) || err != nil || pid <= 0 || pid == os.Getpid() {
-			continue
-		}
-		if err := unix.Kill(pid, 0); err == nil || errors.Is(err, unix.EPERM) {
-			continue // alive
-		}
-		dir := filepath.Join(root, "instances", e.Name())
-		os.WriteFile(filepath.Join(dir, "events", "enable"), []byte("0"), 0)
-		os.WriteFile(filepath.Join(dir, "tracing_on"), []byte("0"), 0)
-		os.Remove(dir)
-	}
 }
 
 // OpenLive starts the live tracefs source.
@@ -296,8 +293,11 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 		l.names = append(l.names, s.Name())
 	}
 
-	liveRemoveStale(l.root)
-	inst := filepath.Join(l.root, "instances", liveInstancePrefix+strconv.Itoa(os.Getpid()))
+	l.stale = liveRemoveStale(l.root)
+	if l.owner, err = liveClaim(); err != nil {
+		return fail(err)
+	}
+	inst := filepath.Join(l.root, "instances", l.owner.name)
 	if err := os.Mkdir(inst, 0o755); err != nil {
 		return fail(fmt.Errorf("creating tracefs instance: %w", err))
 	}
@@ -360,11 +360,15 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 		return fail(err)
 	}
 	l.ch = make(chan liveBatch, 16*len(cpus))
-	l.stop = make(chan struct{})
+	l.stopping, l.abort, l.done = make(chan struct{}), make(chan struct{}), make(chan struct{})
 	for i, c := range cpus {
 		l.wg.Add(1)
 		go l.readCPU(c, l.fds[i])
 	}
+	go func() {
+		l.wg.Wait()
+		close(l.done)
+	}()
 	return l, nil
 }
 
@@ -400,7 +404,8 @@ func liveCPUs(inst string) ([]int, error) {
 	return cpus, nil
 }
 
-// readCPU reads one CPU's pages until stop.
+// readCPU reads one CPU's pages until Stop, then until the CPU's buffer is
+// empty; its last batch says what the kernel lost that no page reported.
 func (l *Live) readCPU(cpu int, fd int) {
 	defer l.wg.Done()
 	page := make([]byte, l.layout.PageSize())
@@ -409,7 +414,8 @@ func (l *Live) readCPU(cpu int, fd int) {
 	// concurrent use.
 	dec := NewDecoderMappings(l.formats, l.mappings)
 	statsPath := filepath.Join(l.inst, "per_cpu", "cpu"+strconv.Itoa(cpu), "stats")
-	lastOverrun := liveOverrun(statsPath)
+	lastOverrun := liveStat(statsPath, "overrun")
+	var counted uint64 // events of this CPU reported lost so far
 	var evs []event.Event
 	idle := 0
 	send := func(safe int64) bool {
@@ -417,14 +423,28 @@ func (l *Live) readCPU(cpu int, fd int) {
 		case l.ch <- liveBatch{cpu: cpu, evs: evs, safe: safe}:
 			evs = nil
 			return true
-		case <-l.stop:
+		case <-l.abort:
+			// Nobody takes them any more: count them lost.
+			var n uint64
+			for _, ev := range evs {
+				if ev.Kind != event.KindLost {
+					n++
+				}
+			}
+			l.lost.Add(n)
 			return false
 		}
 	}
 	for {
 		select {
-		case <-l.stop:
+		case <-l.abort:
 			return
+		default:
+		}
+		stopping := false
+		select {
+		case <-l.stopping:
+			stopping = true
 		default:
 		}
 		before := liveMono()
@@ -435,6 +455,22 @@ func (l *Live) readCPU(cpu int, fd int) {
 		if n <= 0 || err != nil {
 			if err != nil && !errors.Is(err, unix.EAGAIN) {
 				l.readErr.CompareAndSwap(nil, &err)
+			}
+			if stopping {
+				// Tracing was off before this read found the buffer
+				// empty: everything the CPU recorded has been read, or
+				// lost. The kernel's counters say how many were lost;
+				// pages reported most of them.
+				if total := liveLostTotal(statsPath); total > counted {
+					lost := event.Event{Time: before, CPU: int32(cpu), Kind: event.KindLost, Count: total - counted, JobCount: -1, HWJobCount: -1}
+					if len(evs) > 0 {
+						lost.Time = max(lost.Time, evs[len(evs)-1].Time)
+					}
+					evs = append(evs, lost)
+					l.lost.Add(total - counted)
+				}
+				send(1<<63 - 1)
+				return
 			}
 			// Empty: everything committed before "before" has been read.
 			if !send(before - l.delay) {
@@ -478,10 +514,11 @@ func (l *Live) readCPU(cpu int, fd int) {
 			cnt := info.Lost
 			if !info.LostKnown {
 				l.lostUnknown.Add(1)
-				o := liveOverrun(statsPath)
+				o := liveStat(statsPath, "overrun")
 				cnt, lastOverrun = o-lastOverrun, o
 			}
 			if cnt > 0 {
+				counted += cnt
 				l.lost.Add(cnt)
 				lost := event.Event{Time: int64(info.Timestamp), CPU: cpu32, Kind: event.KindLost, Count: cnt, JobCount: -1, HWJobCount: -1}
 				evs = append([]event.Event{lost}, evs...)
@@ -499,30 +536,49 @@ func (l *Live) readCPU(cpu int, fd int) {
 // liveBatchWait is how long a busy reader lets events gather.
 const liveBatchWait = 2 * time.Millisecond
 
-// sleep waits d; false when the source was closed meanwhile.
+// sleep waits d, or until Stop; false when Close aborted the readers.
 func (l *Live) sleep(d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
-	case <-l.stop:
+	case <-l.abort:
 		return false
+	case <-l.stopping:
+		return true
 	case <-t.C:
 		return true
 	}
 }
 
-func liveOverrun(path string) uint64 {
+// liveStat reads one counter ("overrun") of a per_cpu stats file.
+func liveStat(path, key string) uint64 {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0
 	}
+	return parseStat(b, key)
+}
+
+func parseStat(b []byte, key string) uint64 {
 	for _, ln := range bytes.Split(b, []byte("\n")) {
-		if v, ok := bytes.CutPrefix(ln, []byte("overrun:")); ok {
+		if v, ok := bytes.CutPrefix(ln, []byte(key+":")); ok {
 			n, _ := strconv.ParseUint(string(bytes.TrimSpace(v)), 10, 64)
 			return n
 		}
 	}
 	return 0
+}
+
+// liveLostTotal is every event a CPU's buffer lost since the instance was
+// made: overwritten when full (the count pages report as missed), and
+// dropped by the writer (commit overrun, dropped events), which no page
+// reports.
+func liveLostTotal(path string) uint64 {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	return parseStat(b, "overrun") + parseStat(b, "commit overrun") + parseStat(b, "dropped events")
 }
 
 func liveComm(pid int32) string {
@@ -536,12 +592,10 @@ func liveComm(pid int32) string {
 	return string(bytes.TrimSpace(b))
 }
 
-// Next returns the next event in time order; io.EOF once closed.
+// Next returns the next event in time order. After Stop (or Close) it
+// returns what the kernel still buffered, then io.EOF.
 func (l *Live) Next() (event.Event, error) {
 	for {
-		if l.closed.Load() {
-			return event.Event{}, io.EOF
-		}
 		// Take what the readers have, without blocking.
 		for drained := false; !drained; {
 			select {
@@ -563,8 +617,19 @@ func (l *Live) Next() (event.Event, error) {
 		select {
 		case b := <-l.ch:
 			l.take(b)
-		case <-l.stop:
-			return event.Event{}, io.EOF
+		case <-l.done:
+			// Every reader has ended: take their last batches; when
+			// nothing is left, the source is over.
+			select {
+			case b := <-l.ch:
+				l.take(b)
+				continue
+			default:
+			}
+			if l.heap.Len() == 0 {
+				return event.Event{}, io.EOF
+			}
+			l.bound = 1<<63 - 1 // no reader can deliver anything earlier
 		}
 	}
 }
@@ -658,16 +723,44 @@ func (l *Live) pop() (event.Event, bool) {
 	return ev, true
 }
 
-// Close stops reading, disables the events and removes the instance (and
-// unmounts tracefs when OpenLive mounted it). It is idempotent and safe
-// from any goroutine; a blocked Next returns io.EOF.
+// liveDrainGrace bounds how long Close waits for the consumer to take
+// the events drained at stop before it counts the rest lost.
+const liveDrainGrace = 5 * time.Second
+
+// Stop ends recording: tracing goes off in the instance and each reader
+// reads its CPU's buffer until empty. Next then returns every event the
+// kernel held when Stop came (or counts it lost) before io.EOF. Stop is
+// idempotent and safe from any goroutine; Close calls it.
+func (l *Live) Stop() {
+	l.stopOnce.Do(func() {
+		if l.stopping == nil {
+			return
+		}
+		os.WriteFile(filepath.Join(l.inst, "tracing_on"), []byte("0"), 0)
+		// An event reserved before tracing went off may commit a moment
+		// later: the same margin the merge allows (Delay).
+		time.Sleep(time.Duration(l.delay))
+		close(l.stopping)
+	})
+}
+
+// Close stops recording (Stop), waits until the readers have drained the
+// kernel's buffers (counting lost what the consumer has not taken within
+// a few seconds), disables the events and removes the instance (and
+// unmounts tracefs when OpenLive mounted it). Next keeps returning the
+// drained events, then io.EOF. Close is idempotent and safe from any
+// goroutine; a blocked Next returns once the buffers are drained.
 func (l *Live) Close() error {
 	l.closeOnce.Do(func() {
-		l.closed.Store(true)
-		if l.stop != nil {
-			close(l.stop)
+		if l.stopping != nil {
+			l.Stop()
+			select {
+			case <-l.done:
+			case <-time.After(liveDrainGrace):
+				close(l.abort)
+			}
+			l.wg.Wait()
 		}
-		l.wg.Wait()
 		l.closeErr = l.cleanup()
 	})
 	return l.closeErr
@@ -699,7 +792,11 @@ func (l *Live) cleanup() error {
 			errs = append(errs, fmt.Errorf("removing tracefs instance: %w", err))
 		}
 		l.inst = ""
+		l.owner.release(err == nil)
+	} else {
+		l.owner.release(true)
 	}
+	l.owner = nil
 	if l.mounted {
 		if err := unix.Unmount(l.root, 0); err != nil {
 			errs = append(errs, fmt.Errorf("unmounting tracefs: %w", err))

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -195,19 +196,22 @@ func waitRead(l *tracefs.Live, n uint64) {
 	}
 }
 
-// TestLiveLoad fires as fast as two programs can (one per core here):
-// every event fired is either read or reported lost, exactly; with a tiny
-// ring buffer the kernel drops events and the count still adds up.
+// TestLiveLoad fires as fast as two programs can (one per core here) and
+// closes the source the moment they end: every event fired is either read
+// or reported lost, exactly, including what the kernel still buffered when
+// Close came; with a tiny ring buffer the kernel drops events and the count
+// still adds up.
 func TestLiveLoad(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		bufferKB int
-	}{{"1MiB", 1024}, {"8KiB", 8}} {
+	}{{"4MiB", 4096}, {"8KiB", 8}} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := livetest.Setup(t, livetest.GenDRM)
-			l := openLive(t, h, tracefs.LiveOptions{Events: h.Events, BufferKB: tc.bufferKB})
+			// A slow poll: much is still in the kernel's buffers at the end.
+			l := openLive(t, h, tracefs.LiveOptions{Events: h.Events, BufferKB: tc.bufferKB, Poll: 200 * time.Millisecond})
 			evsCh := collect(l)
-			const d = 3 * time.Second
+			const d = 2 * time.Second
 			var fired uint64
 			errs := make(chan error, 2)
 			counts := make(chan uint64, 2)
@@ -224,8 +228,10 @@ func TestLiveLoad(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			waitRead(l, fired)
-			l.Close()
+			readBefore := l.Stats().Events
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
 			evs := <-evsCh
 			var read, lost uint64
 			for _, ev := range evs {
@@ -236,11 +242,44 @@ func TestLiveLoad(t *testing.T) {
 				}
 			}
 			st := l.Stats()
-			t.Logf("fired %d (%.0f/s), read %d, lost %d, stats %+v", fired, float64(fired)/d.Seconds(), read, lost, st)
+			t.Logf("fired %d (%.0f/s), read %d (%d before Close), lost %d, stats %+v", fired, float64(fired)/d.Seconds(), read, readBefore, lost, st)
 			if read+lost != fired {
 				t.Errorf("read %d + lost %d = %d, fired %d", read, lost, read+lost, fired)
 			}
+			if st.Events != read || st.Lost != lost {
+				t.Errorf("stats: events %d lost %d; Next returned %d events, %d lost", st.Events, st.Lost, read, lost)
+			}
 		})
+	}
+}
+
+// TestLiveStopDrains: events fired while nothing reads (a burst ending
+// right before Stop) all come out of Next after Stop, then io.EOF.
+func TestLiveStopDrains(t *testing.T) {
+	h := livetest.Setup(t, livetest.GenDRM)
+	l := openLive(t, h, tracefs.LiveOptions{Events: h.Events, BufferKB: 4096, Poll: time.Second})
+	fired, err := h.RunLoad(context.Background(), 300*time.Millisecond, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evsCh := collect(l)
+	l.Stop()
+	var read, lost uint64
+	select {
+	case evs := <-evsCh:
+		for _, ev := range evs {
+			if ev.Kind == event.KindLost {
+				lost += ev.Count
+			} else {
+				read++
+			}
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Next did not end after Stop")
+	}
+	t.Logf("fired %d, read %d, lost %d", fired, read, lost)
+	if read+lost != fired || read == 0 {
+		t.Errorf("read %d + lost %d = %d, fired %d", read, lost, read+lost, fired)
 	}
 }
 
@@ -279,22 +318,88 @@ func TestLiveCloseRestores(t *testing.T) {
 	}
 }
 
+// TestLiveStaleInstance: an instance whose owner is proven dead (its lock
+// file under LiveLockDir can be taken) is removed at open; one whose owner
+// holds its lock, and one without a lock file, are left alone.
 func TestLiveStaleInstance(t *testing.T) {
 	h := livetest.Setup(t, livetest.GenDRM)
 	before := livetest.Snapshot(h.Root)
-	// A killed run leaves gpuwatch-<dead pid>.
-	stale := filepath.Join(h.Root, "instances", "gpuwatch-999999999")
-	if err := os.Mkdir(stale, 0o755); err != nil {
+	mk := func(name string, lock bool) (inst, lockPath string) {
+		inst = filepath.Join(h.Root, "instances", name)
+		if err := os.Mkdir(inst, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Remove(inst) })
+		if lock {
+			os.MkdirAll(tracefs.LiveLockDir, 0o755)
+			lockPath = filepath.Join(tracefs.LiveLockDir, name+".lock")
+			if err := os.WriteFile(lockPath, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.Remove(lockPath) })
+		}
+		return inst, lockPath
+	}
+	// A killed run leaves its instance and an unlocked lock file.
+	dead, deadLock := mk("gpuwatch-999999999-0000dead", true)
+	os.WriteFile(filepath.Join(dead, "events", "gpu_scheduler", "enable"), []byte("1"), 0)
+	// A running one (in some PID namespace) holds its lock.
+	alive, aliveLock := mk("gpuwatch-1-00a11ve0", true)
+	f, err := os.Open(aliveLock)
+	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(stale, "events", "gpu_scheduler", "enable"), []byte("1"), 0)
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	// No lock file: nothing proves its owner dead.
+	unknown, _ := mk("gpuwatch-2", false)
+
 	l := openLive(t, h, tracefs.LiveOptions{})
-	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("stale instance still there: %v", err)
+	if _, err := os.Stat(dead); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("abandoned instance still there: %v", err)
+	}
+	if _, err := os.Stat(deadLock); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("abandoned instance's lock file still there: %v", err)
+	}
+	if got := l.Removed(); len(got) != 1 || got[0] != filepath.Base(dead) {
+		t.Errorf("Removed() = %q", got)
+	}
+	for _, d := range []string{alive, unknown} {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s was removed: %v", d, err)
+		}
 	}
 	l.Close()
+	os.Remove(alive)
+	os.Remove(unknown)
 	if after := livetest.Snapshot(h.Root); after != before {
 		t.Errorf("tracefs changed:\nbefore %+v\nafter  %+v", before, after)
+	}
+}
+
+// TestLiveInstanceNames: two sources at once get distinct instances, each
+// with its lock file held, removed at Close.
+func TestLiveInstanceNames(t *testing.T) {
+	h := livetest.Setup(t, livetest.GenDRM)
+	a := openLive(t, h, tracefs.LiveOptions{})
+	b := openLive(t, h, tracefs.LiveOptions{})
+	if a.Instance() == b.Instance() {
+		t.Fatalf("both sources use %s", a.Instance())
+	}
+	lock := filepath.Join(tracefs.LiveLockDir, filepath.Base(a.Instance())+".lock")
+	f, err := os.Open(lock)
+	if err != nil {
+		t.Fatalf("lock file: %v", err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
+		t.Errorf("the owner's lock %s could be taken while it runs", lock)
+	}
+	a.Close()
+	if _, err := os.Stat(lock); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("lock file after Close: %v", err)
 	}
 }
 

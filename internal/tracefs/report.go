@@ -392,7 +392,7 @@ func (t *TextReader) parseMarker(b []byte, ev *event.Event) (lost, ok bool) {
 	default:
 		return false, false
 	}
-	t.stats.Lost += count
+	t.stats.Lost = event.AddCount(t.stats.Lost, count)
 	*ev = event.Event{Time: t.lastTime, CPU: int32(cpu), Kind: event.KindLost, Count: count, JobCount: -1, HWJobCount: -1}
 	return true, true
 }

@@ -481,7 +481,7 @@ func (t *TextReader) merge(res *textBlockResult) {
 	t.stats.Events += s.Events
 	t.stats.Unknown += s.Unknown
 	t.stats.Malformed += s.Malformed
-	t.stats.Lost += s.Lost
+	t.stats.Lost = event.AddCount(t.stats.Lost, s.Lost)
 	for k, v := range s.UnknownByName {
 		t.stats.UnknownByName[k] += v
 	}

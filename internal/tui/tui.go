@@ -325,6 +325,12 @@ func (a *App) drawHeader(s tcell.Screen, x, y, w, h int) {
 		if strings.HasPrefix(st, "ERROR") {
 			c = colOut
 		}
+		// A long status (a warning's sentence) is cut rather than
+		// drawn over the header's counts.
+		avail := max(w-tview.TaggedStringWidth(hdr)-len(right)-4, 12)
+		if r := []rune(st); len(r) > avail {
+			st = string(r[:avail-1]) + "…"
+		}
 		right = colourTag(c) + tview.Escape(st) + "[-]  " + right
 	}
 	tview.Print(s, right, x, y, w, tview.AlignRight, colText)

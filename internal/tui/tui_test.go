@@ -19,6 +19,7 @@ import (
 
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
 	"github.com/gpuwatch/gpuwatch/internal/live"
+	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
 	"github.com/gpuwatch/gpuwatch/internal/tui/tuitest"
 )
 
@@ -469,7 +470,7 @@ func TestTicker(t *testing.T) {
 func TestModelImportsNoTview(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "./model").CombinedOutput()
 	if err != nil {
-		t.Skipf("go list: %v: %s", err, out)
+		livetest.Skip(t, "go list: %v: %s", err, out)
 	}
 	for _, dep := range strings.Fields(string(out)) {
 		if strings.Contains(dep, "tview") || strings.Contains(dep, "tcell") {
@@ -513,5 +514,20 @@ func TestCtrlZSuspends(t *testing.T) {
 	}
 	if after := h.screen(); after != before {
 		t.Errorf("the screen after resuming differs:\n%s", diff(before, after))
+	}
+}
+
+// TestLongWarningKeepsHeader: a warning's sentence in the status line is
+// cut with "…" rather than drawn over the header's counts.
+func TestLongWarningKeepsHeader(t *testing.T) {
+	src := goldenSource()
+	src.stats.Warnings = []string{"pushing metrics to http://victoria.example:8428/api/v1/import/prometheus: unexpected status code 403 (12 pushes failed)"}
+	h := start(t, 100, 24, src, Options{})
+	row := h.row(0)
+	if !strings.Contains(row, "lost 3") || !strings.Contains(row, "up 1:23") {
+		t.Errorf("the header's counts are hidden:\n%s", row)
+	}
+	if !strings.Contains(row, "WARN: pushing metrics") || !strings.Contains(row, "…") || !strings.Contains(row, "? help") {
+		t.Errorf("the warning is not shown, cut:\n%s", row)
 	}
 }

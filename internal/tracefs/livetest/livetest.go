@@ -85,21 +85,69 @@ func FindRoot() (string, error) {
 	return "", errors.New("no tracefs with uprobe_events at /sys/kernel/tracing or /sys/kernel/debug/tracing")
 }
 
-// Lock takes the uprobe lock for the rest of the test.
+// LockTimeout bounds how long Lock and LockFile wait for the uprobe lock.
+// Live tests of other packages (or other checkouts) hold it for seconds
+// each; a holder that keeps it longer is stuck.
+var LockTimeout = 5 * time.Minute
+
+// Lock takes the uprobe lock for the rest of the test. It says who holds
+// the lock while it waits, and fails the test after LockTimeout.
 func Lock(t testing.TB) {
 	t.Helper()
+	unlock, err := lockFile(LockTimeout, func(holder string) { t.Logf("waiting for %s, held by %s", LockPath, holder) }, t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(unlock)
+}
+
+// lockFile takes the uprobe lock, polling, for at most timeout; it calls
+// waiting once, after a few seconds, with what the holder wrote into the
+// file; the holder's note is replaced by who.
+func lockFile(timeout time.Duration, waiting func(holder string), who string) (unlock func(), err error) {
 	f, err := os.OpenFile(LockPath, os.O_CREATE|os.O_RDWR, 0o666)
 	if err != nil {
-		t.Fatalf("opening %s: %v", LockPath, err)
+		return nil, fmt.Errorf("opening %s: %w", LockPath, err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		t.Fatalf("locking %s: %v", LockPath, err)
+	start := time.Now()
+	said := false
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("locking %s: %w", LockPath, err)
+		}
+		waited := time.Since(start)
+		if waited > timeout {
+			holder := lockHolder()
+			f.Close()
+			return nil, fmt.Errorf("the live-test lock %s is still held after %v by %s: a stuck test run? (LockTimeout)", LockPath, timeout, holder)
+		}
+		if !said && waited > 5*time.Second && waiting != nil {
+			waiting(lockHolder())
+			said = true
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	t.Cleanup(func() {
+	f.Truncate(0)
+	f.WriteAt([]byte(fmt.Sprintf("pid %d: %s\n", os.Getpid(), who)), 0)
+	return func() {
+		f.Truncate(0)
 		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
-	})
+	}, nil
+}
+
+// lockHolder is what the lock's holder wrote into it.
+func lockHolder() string {
+	b, _ := os.ReadFile(LockPath)
+	if s := strings.TrimSpace(string(b)); s != "" {
+		return s
+	}
+	return "an unknown process"
 }
 
 // Build compiles gpusim into dir.
@@ -107,7 +155,7 @@ func Build(t testing.TB, dir string) string {
 	t.Helper()
 	bin, err := BuildProgram(dir)
 	if errors.Is(err, errNoCC) {
-		t.Skip(err.Error())
+		Skip(t, "%v", err)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -180,13 +228,13 @@ func Setup(t testing.TB, gen Gen) *Harness {
 	t.Helper()
 	root, err := FindRoot()
 	if err != nil {
-		t.Skip(err.Error())
+		Skip(t, "%v", err)
 	}
 	Lock(t)
 	removeStale(t, root)
 	h, err := Create(root, Build(t, t.TempDir()), gen)
-	if errors.Is(err, ErrNoUprobes) {
-		t.Skip(err.Error())
+	if errors.Is(err, ErrNoUprobes) || errors.Is(err, ErrRealScheduler) {
+		Skip(t, "%v", err)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -202,13 +250,30 @@ func Setup(t testing.TB, gen Gen) *Harness {
 // ErrNoUprobes: the kernel refuses uprobe events.
 var ErrNoUprobes = errors.New("cannot create uprobe events: the kernel lacks CONFIG_UPROBE_EVENTS?")
 
+// ErrRealScheduler: the machine has real GPU scheduler tracepoints of the
+// names the harness would create; tests that need the harness cannot run.
+var ErrRealScheduler = errors.New("this kernel has real GPU scheduler tracepoints")
+
 // Create creates the uprobe events of gen on the program bin. The caller
 // holds the uprobe lock (LockFile) and calls Remove.
 func Create(root, bin string, gen Gen) (*Harness, error) {
 	h := &Harness{Root: root, Gen: gen, Bin: bin}
+	ups, _ := os.ReadFile(filepath.Join(root, "uprobe_events"))
+	// Any kernel tracepoint of the scheduler groups (a drm_sched driver
+	// is loaded) rules the harness out: its names may be taken, and the
+	// sources under test would read the real GPU's events besides the
+	// program's.
+	for _, group := range []string{"gpu_scheduler", "gpu_sched"} {
+		ents, _ := os.ReadDir(filepath.Join(root, "events", group))
+		for _, e := range ents {
+			if e.IsDir() && !uprobeDefined(string(ups), group, e.Name()) {
+				return nil, fmt.Errorf("%w (%s:%s): the live tests fire uprobe events of the scheduler's names and cannot run here", ErrRealScheduler, group, e.Name())
+			}
+		}
+	}
 	for _, p := range probes[gen] {
 		if _, err := os.Stat(filepath.Join(root, "events", p.group, p.name)); err == nil {
-			return nil, fmt.Errorf("event %s:%s already exists: a real GPU scheduler, or a test that did not clean up", p.group, p.name)
+			return nil, fmt.Errorf("uprobe event %s:%s already exists: a test that did not clean up, whose program still exists", p.group, p.name)
 		}
 	}
 	for _, p := range probes[gen] {
@@ -251,20 +316,10 @@ func (h *Harness) Remove() error {
 	return errors.Join(errs...)
 }
 
-// LockFile takes the uprobe lock; unlock releases it.
+// LockFile takes the uprobe lock (waiting at most LockTimeout); unlock
+// releases it.
 func LockFile() (unlock func(), err error) {
-	f, err := os.OpenFile(LockPath, os.O_CREATE|os.O_RDWR, 0o666)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() {
-		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
+	return lockFile(LockTimeout, nil, strings.Join(os.Args, " "))
 }
 
 // Pattern is the ground truth of a switch-out pattern run.
@@ -381,6 +436,32 @@ func Snapshot(root string) State {
 	return s
 }
 
+// abandoned reports whether the gpuwatch instance name's owner is proven
+// dead: its lock file under /run/gpuwatch (tracefs.LiveLockDir) can be
+// locked.
+func abandoned(name string) bool {
+	if !strings.HasPrefix(name, "gpuwatch-") {
+		return false
+	}
+	f, err := os.OpenFile(filepath.Join("/run/gpuwatch", name+".lock"), os.O_RDWR|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil
+}
+
+// uprobeDefined reports whether the uprobe_events text defines group/name.
+func uprobeDefined(uprobeEvents, group, name string) bool {
+	for _, line := range strings.Split(uprobeEvents, "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 && len(f[0]) > 2 && f[0][1] == ':' && f[0][2:] == group+"/"+name {
+			return true
+		}
+	}
+	return false
+}
+
 // removeStale deletes uprobe events of the scheduler groups left by a test
 // that was killed before its cleanup (their program is gone): with the
 // lock held, no running test owns them. Each is first disabled wherever it
@@ -411,11 +492,8 @@ func removeStale(t testing.TB, root string) {
 			os.WriteFile(filepath.Join(dir, "events", group, name, "enable"), []byte("0"), 0)
 		}
 		for _, dir := range insts {
-			base := filepath.Base(dir)
-			if pid, err := strconv.Atoi(strings.TrimPrefix(base, "gpuwatch-")); err == nil && strings.HasPrefix(base, "gpuwatch-") {
-				if syscall.Kill(pid, 0) != nil {
-					os.Remove(dir)
-				}
+			if abandoned(filepath.Base(dir)) {
+				os.Remove(dir)
 			}
 		}
 		if err := appendUprobe(root, "-:"+group+"/"+name); err != nil {

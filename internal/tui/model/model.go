@@ -161,7 +161,8 @@ func (m *Model) Header() string {
 	return b.String()
 }
 
-// Status is "PAUSED", "ENDED", "ERROR: ..." or "".
+// Status is "PAUSED", "ENDED", "ERROR: ...", "WARN: ..." (the run's
+// first warning: a failing push, a recording stopped) or "".
 func (m *Model) Status() string {
 	switch {
 	case m.paused:
@@ -170,6 +171,8 @@ func (m *Model) Status() string {
 		return "ERROR: " + m.stats.Err.Error()
 	case m.stats.Done:
 		return "ENDED"
+	case len(m.stats.Warnings) > 0:
+		return "WARN: " + m.stats.Warnings[0]
 	}
 	return ""
 }

@@ -153,7 +153,8 @@ func TestVerdict(t *testing.T) {
 		substr string
 	}{
 		{"below", Options{Expect: 0.5, ExpectText: "1/2"}, ts, LevelBelow, "expected 1/2 (50.0%): FAIL, 1.6 pp below"},
-		{"within error", Options{Expect: 0.5, ExpectText: "1/2"}, withErr(ts, 0.01), LevelOK, "expected 1/2 (50.0%): PASS"},
+		{"within a tight error", Options{Expect: 0.5, ExpectText: "1/2"}, withErr(withShare(ts, 0.497), 0.002), LevelOK, "expected 1/2 (50.0%): PASS"},
+		{"within a wide error", Options{Expect: 0.5, ExpectText: "1/2"}, withErr(ts, 0.01), LevelLow, "expected 1/2 (50.0%): UNDETERMINED"},
 		{"met", Options{Expect: 0.45, ExpectText: "45%"}, ts, LevelOK, "expected 45%: PASS"},
 		{"no expectation", Options{}, ts, LevelInfo, "share 48.4% ± 0.3 pp"},
 		{"tiny error", Options{}, withErr(ts, 4e-6), LevelInfo, "share 48.4% ± <0.01 pp"},
@@ -179,8 +180,9 @@ func TestVerdict(t *testing.T) {
 	}
 }
 
-func withErr(ts gaps.Timeslice, e float64) gaps.Timeslice  { ts.ScheduleShareErr = e; return ts }
-func withConf(ts gaps.Timeslice, c float64) gaps.Timeslice { ts.Confidence = c; return ts }
+func withShare(ts gaps.Timeslice, r float64) gaps.Timeslice { ts.ScheduleShare = r; return ts }
+func withErr(ts gaps.Timeslice, e float64) gaps.Timeslice   { ts.ScheduleShareErr = e; return ts }
+func withConf(ts gaps.Timeslice, c float64) gaps.Timeslice  { ts.Confidence = c; return ts }
 
 func TestHist(t *testing.T) {
 	h := gaps.Histogram{
@@ -257,6 +259,10 @@ func TestStatus(t *testing.T) {
 	}
 	m.Update(&gaps.Snapshot{}, live.Stats{Done: true, Err: errors.New("read failed")})
 	if m.Status() != "ERROR: read failed" {
+		t.Errorf("status %q", m.Status())
+	}
+	m.Update(&gaps.Snapshot{}, live.Stats{Warnings: []string{"pushing metrics to http://vm: 403 (3 pushes failed)", "other"}})
+	if m.Status() != "WARN: pushing metrics to http://vm: 403 (3 pushes failed)" {
 		t.Errorf("status %q", m.Status())
 	}
 	m.Update(&gaps.Snapshot{Start: 0, End: 2e9}, live.Stats{Source: "tracefs", Rate: 12345, Lost: 7, Uptime: 61 * time.Second})

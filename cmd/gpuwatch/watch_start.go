@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/gpuwatch/gpuwatch/internal/live"
+)
+
+// tracepointSource is a live source that says what it attached to.
+type tracepointSource interface{ Tracepoints() []string }
+
+// instanceSource is a live source with a tracefs instance.
+type instanceSource interface{ Instance() string }
+
+// startupLine names the source and the tracepoints it attached ("" for a
+// replay, which says nothing at start).
+func startupLine(ws *watchSource) string {
+	tp, ok := ws.src.(tracepointSource)
+	if !ok {
+		return ""
+	}
+	line := fmt.Sprintf("gpuwatch watch: source %s, attached to %s", ws.name, strings.Join(tp.Tracepoints(), " "))
+	if is, ok := ws.src.(instanceSource); ok {
+		line += " (instance " + is.Instance() + ")"
+	}
+	return line
+}
+
+// isSchedEvent reports whether a "system:event" name is a GPU scheduler
+// tracepoint (the events that carry job lifecycles).
+func isSchedEvent(name string) bool {
+	return strings.HasPrefix(name, "gpu_scheduler:") || strings.HasPrefix(name, "gpu_sched:")
+}
+
+// quietAfter is how long watch waits for a first GPU scheduler event
+// before it warns.
+const quietAfter = 5 * time.Second
+
+// quietWarning is the warning for a run that has read no GPU scheduler
+// event in d, naming the likely cause; "" when it has read some.
+func quietWarning(attached []string, byName map[string]uint64, d time.Duration) string {
+	sched := false
+	for _, n := range attached {
+		sched = sched || isSchedEvent(n)
+	}
+	if !sched {
+		return fmt.Sprintf("no GPU scheduler tracepoint attached (only %s): no drm_sched driver (amdgpu, xe, ...) is loaded, and without its events no switch-out can be measured", strings.Join(attached, " "))
+	}
+	for n, c := range byName {
+		if isSchedEvent(n) && c > 0 {
+			return ""
+		}
+	}
+	return fmt.Sprintf("no GPU scheduler events in %v: the GPU is idle, or it is not driven through drm_sched (its events are attached)", d.Round(time.Second))
+}
+
+// watchQuiet warns (runner warning "quiet"; stderr unless the TUI owns
+// the terminal) when no scheduler event came in the first quietAfter, and
+// clears the warning when one comes. It returns when ctx ends.
+func watchQuiet(ctx context.Context, r *live.Runner, ws *watchSource, stderr io.Writer, tui bool) {
+	tp, ok := ws.src.(tracepointSource)
+	if !ok {
+		return
+	}
+	attached := tp.Tracepoints()
+	t := time.NewTimer(quietAfter)
+	defer t.Stop()
+	said := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s, st := r.Snapshot()
+		w := quietWarning(attached, s.Input.ByName, st.Uptime)
+		r.Warn("quiet", w)
+		if w == "" {
+			return
+		}
+		if !said && !tui {
+			fmt.Fprintln(stderr, "gpuwatch watch: warning:", w)
+		}
+		said = true
+		t.Reset(time.Second)
+	}
+}
+
+// watchSteal is the steal time of a live run, beside its windows: a vCPU
+// the hypervisor descheduled delays the completions it would signal, and
+// on the CPU taking the GPU's interrupt that looks like a switch-out.
+type watchSteal struct {
+	// IRQCPU is the CPU that signalled most completions (-1: none yet).
+	IRQCPU int `json:"irq_cpu"`
+	// IRQCPUSeconds is that CPU's steal time since the run started.
+	IRQCPUSeconds float64 `json:"irq_cpu_seconds"`
+	// PerCPUSeconds is every CPU's, by CPU number.
+	PerCPUSeconds []float64 `json:"per_cpu_seconds"`
+}
+
+func stealJSON(st live.Stats) *watchSteal {
+	if st.StealSeconds == nil {
+		return nil
+	}
+	s := &watchSteal{IRQCPU: st.IRQCPU, PerCPUSeconds: st.StealSeconds}
+	if st.IRQCPU >= 0 && st.IRQCPU < len(st.StealSeconds) {
+		s.IRQCPUSeconds = st.StealSeconds[st.IRQCPU]
+	}
+	return s
+}
+
+// sampleSteal makes the runner of a live source report steal time.
+func sampleSteal(r *live.Runner, ws *watchSource) {
+	if _, ok := ws.src.(tracepointSource); ok {
+		r.SampleSteal("/proc/stat")
+	}
+}
