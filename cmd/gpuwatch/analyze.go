@@ -25,9 +25,6 @@ func init() {
 	commands = append(commands, command{"analyze", "analyse a trace-cmd report (text, gzip) or trace.dat offline", runAnalyze})
 }
 
-// analyzeStdin is what "-" reads (tests replace it).
-var analyzeStdin io.Reader = os.Stdin
-
 // maxPrintedWarnings is how many input warnings analyze prints.
 const maxPrintedWarnings = 20
 
@@ -58,7 +55,7 @@ Exit status: 0 ok, 1 the --expect verdict failed, 2 bad usage or input.
 flags:
 `
 
-func runAnalyze(args []string, stdout, stderr io.Writer) int {
+func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	flags := flag.NewFlagSet("analyze", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	jsonOut := flags.Bool("json", false, "print the analysis as JSON (schema "+report.Schema+")")
@@ -117,7 +114,7 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	}
 
 	name := files[0]
-	src, stats, closeIn, err := openAnalyzeInput(name)
+	src, stats, closeIn, err := openAnalyzeInput(name, stdin)
 	if err != nil {
 		fmt.Fprintf(stderr, "gpuwatch: %v\n", err)
 		return exitUsage
@@ -226,17 +223,17 @@ func writeFileWith(path string, fn func(io.Writer) error) error {
 	return err
 }
 
-// openAnalyzeInput opens name ("-": standard input) and picks the decoder
+// openAnalyzeInput opens name ("-": stdin) and picks the decoder
 // by content: gzip is unwrapped transparently, then a trace.dat goes to
 // openTraceDat and anything else to the text parser.
-func openAnalyzeInput(name string) (src event.Source, stats func() inputStats, closeFn func() error, err error) {
+func openAnalyzeInput(name string, stdin io.Reader) (src event.Source, stats func() inputStats, closeFn func() error, err error) {
 	display := name
 	var r io.Reader
 	var f *os.File
 	closeFn = func() error { return nil }
 	if name == "-" {
 		display = "<stdin>"
-		r = analyzeStdin
+		r = stdin
 	} else {
 		f, err = os.Open(name)
 		if err != nil {

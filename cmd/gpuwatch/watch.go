@@ -11,16 +11,13 @@ import (
 	"os/signal"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/term"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
-	"github.com/gpuwatch/gpuwatch/internal/gaps"
 	"github.com/gpuwatch/gpuwatch/internal/live"
-	"github.com/gpuwatch/gpuwatch/internal/profile"
 	"github.com/gpuwatch/gpuwatch/internal/replay"
 	"github.com/gpuwatch/gpuwatch/internal/report"
 	"github.com/gpuwatch/gpuwatch/internal/tracedat"
@@ -197,7 +194,7 @@ type clockless struct{ event.Source }
 // defaultListen serves metrics on loopback only, unless told otherwise.
 const defaultListen = "127.0.0.1:9464"
 
-func runWatch(args []string, stdout, stderr io.Writer) int {
+func runWatch(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs, o := watchFlags(stderr)
 	if code, ok := parseCommandFlags(fs, args, stderr); !ok {
 		return code
@@ -231,134 +228,24 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	ws, err := openWatchSource(o, stderr)
-	if err != nil {
-		if watchRefusal(err) {
-			fmt.Fprintf(stderr, "gpuwatch: %v\n", err)
-		} else {
-			fmt.Fprintf(stderr, "gpuwatch watch: %v\n", err)
-		}
-		return exitUsage
-	}
-	var closeOnce sync.Once
-	var closeErr error
-	closeSource := func() { closeOnce.Do(func() { closeErr = ws.close() }) }
-	defer closeSource()
-
-	src := ws.src
-	var rec *recordingSource
-	var recFile *os.File
-	if o.record != "" {
-		if recFile, err = os.Create(o.record); err != nil {
-			fmt.Fprintf(stderr, "gpuwatch watch: --record: %v\n", err)
-			return exitUsage
-		}
-		rec = &recordingSource{src: src, w: tracefs.NewTextWriter(recFile, tracefs.WriterOptions{Gen: ws.gen, Nanoseconds: true, CPUs: ws.cpus})}
-		if _, ok := src.(live.Clock); ok {
-			src = rec
-		} else {
-			src = clockless{rec}
-		}
-	}
-
-	if o.duration > 0 {
-		var c context.CancelFunc
-		ctx, c = context.WithTimeout(ctx, o.duration)
-		defer c()
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	// Stopping closes the source: that unblocks the runner's Next.
-	context.AfterFunc(ctx, closeSource)
-
 	useTUI := !o.json && isTerminal(stdout)
-	r := live.New(src, ws.name, gaps.Config{Horizon: o.horizon})
-	runDone := make(chan error, 1)
-	go func() {
-		err := r.Run(ctx)
-		// The source ended (replay end, error): JSON output stops; the
-		// TUI stays open on the final state ("ENDED") until the user
-		// quits, so the result can be read.
-		if !useTUI {
-			cancel()
-		}
-		runDone <- err
-	}()
-
-	var expShare float64
-	var expText string
-	if exp != nil {
-		expShare, expText = exp.Share, exp.Text
+	// The source ended (replay end, error): JSON output stops; the TUI
+	// stays open on the final state ("ENDED") until the user quits, so
+	// the result can be read.
+	ses, code := openSession(ctx, "watch", o, exp, sessionOptions{EndWithSource: !useTUI, ListenSet: listenSet}, stderr)
+	if ses == nil {
+		return code
 	}
-	stopMetrics, err := startMetrics(ctx, r, metricsOptions{Listen: o.listen, Push: o.push, Every: o.interval, Expect: expShare})
-	if err != nil && !listenSet && o.listen == defaultListen {
-		// The default address is taken (another gpuwatch?): run without
-		// serving rather than refuse.
-		fmt.Fprintf(stderr, "gpuwatch: metrics not served: %v (choose another with --listen)\n", err)
-		stopMetrics, err = startMetrics(ctx, r, metricsOptions{Push: o.push, Every: o.interval, Expect: expShare})
-	}
-	if err != nil {
-		cancel()
-		<-runDone
-		fmt.Fprintf(stderr, "gpuwatch watch: %v\n", err)
-		return exitUsage
-	}
-
-	var viewErr error
-	if useTUI {
-		viewErr = runTUI(ctx, cancel, r, tuiOptions{Expect: expShare, ExpectText: expText})
-		cancel()
-	} else {
-		enc := json.NewEncoder(stdout)
-		enc.SetEscapeHTML(false)
-		t := time.NewTicker(o.interval)
-	loop:
-		for {
-			select {
-			case <-ctx.Done():
-				break loop
-			case <-t.C:
-				s, st := r.Snapshot()
-				if err := enc.Encode(watchObject(s, st, exp, false)); err != nil {
-					viewErr = err
-					cancel()
-					break loop
-				}
-			}
-		}
-		t.Stop()
-	}
-	runErr := <-runDone
-	closeSource()
-	stopMetrics()
-
-	s, st := r.Final()
-	code := exitOK
-	if ws.warnings != nil {
-		// As analyze does: the lines the replay skipped.
-		first, total := ws.warnings()
-		printLineWarnings(stderr, first, total)
-	}
-	if rec != nil {
-		if err := errors.Join(rec.err, rec.w.Flush(), recFile.Close()); err != nil {
-			fmt.Fprintf(stderr, "gpuwatch watch: writing %s: %v\n", o.record, err)
-			code = exitUsage
-		}
-	}
-	if o.pprof != "" {
-		if err := writeFileWith(o.pprof, func(w io.Writer) error { return profile.Write(w, s) }); err != nil {
-			fmt.Fprintf(stderr, "gpuwatch watch: --pprof: %v\n", err)
-			code = exitUsage
-		}
-	}
+	viewErr := ses.run(stdout, useTUI, tuiOptions{})
+	s, st, code := ses.finish()
 	if useTUI && exp != nil && viewErr == nil {
 		// Same exit status as --json and analyze: 1 when the verdict fails.
-		if a := report.Build(s, report.InputStats{File: ws.name}, exp); a.Failed() && code == exitOK {
+		if a := report.Build(s, report.InputStats{File: ses.ws.name}, exp); a.Failed() && code == exitOK {
 			code = exitVerdict
 		}
 	}
 	if !useTUI {
-		obj := watchObject(s, st, exp, true)
+		obj := report.Watch(s, st, exp, true, time.Now())
 		if err := json.NewEncoder(stdout).Encode(obj); err != nil && viewErr == nil {
 			viewErr = err
 		}
@@ -366,64 +253,10 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 			code = exitVerdict
 		}
 	}
-	for _, err := range []error{runErr, viewErr, closeErr} {
-		if err != nil {
-			fmt.Fprintf(stderr, "gpuwatch watch: %v\n", err)
-			code = exitUsage
-		}
-	}
-	return code
+	return ses.errors(code, viewErr)
 }
 
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-// watchJSON is one object of watch's JSON output.
-type watchJSON struct {
-	Time            string                  `json:"time"`
-	UptimeSeconds   float64                 `json:"uptime_seconds"`
-	Source          string                  `json:"source"`
-	Events          uint64                  `json:"events"`
-	LostEvents      uint64                  `json:"lost_events"`
-	EventsPerSecond float64                 `json:"events_per_second"`
-	Span            report.JSONSpan         `json:"span"`
-	Timeslice       report.JSONTimeslice    `json:"timeslice"`
-	Recent          report.JSONTimeslice    `json:"recent"`
-	ThresholdSecs   float64                 `json:"threshold_seconds"`
-	WindowsTotal    report.JSONWindowTotals `json:"windows_total"`
-	Windows         []report.JSONWindow     `json:"windows"`
-	Rings           []report.JSONRing       `json:"rings,omitempty"`
-	Gaps            *report.JSONHistogram   `json:"gaps,omitempty"`
-	Verdict         *report.JSONVerdict     `json:"verdict,omitempty"`
-	Final           bool                    `json:"final,omitempty"`
-	Input           *report.JSONInput       `json:"input,omitempty"`
-}
-
-func watchObject(s *gaps.Snapshot, st live.Stats, exp *report.Expectation, final bool) *watchJSON {
-	a := report.Build(s, report.InputStats{Format: st.Source, Events: st.Events, Lost: st.Lost}, exp)
-	d := a.Doc()
-	o := &watchJSON{
-		Time:            time.Now().UTC().Format(time.RFC3339Nano),
-		UptimeSeconds:   st.Uptime.Seconds(),
-		Source:          st.Source,
-		Events:          st.Events,
-		LostEvents:      st.Lost,
-		EventsPerSecond: st.Rate,
-		Span:            d.Span,
-		Timeslice:       d.Timeslice,
-		Recent:          report.Timeslice(&s.Recent),
-		ThresholdSecs:   d.ThresholdSeconds,
-		WindowsTotal:    d.WindowsTotal,
-		Windows:         d.Windows,
-		Rings:           d.Rings,
-		Verdict:         d.Verdict,
-		Final:           final,
-	}
-	if final {
-		o.Gaps = &d.Gaps
-		o.Input = &d.Input
-	}
-	return o
 }
