@@ -10,5 +10,5 @@
 //
 // Kernel threads never belong to a tree: a job's submitting task is the
 // one that queued it (the ioctl caller), not the scheduler thread that ran
-// it, and Attribute only credits submissions.
+// it, and Credit only credits submissions.
 package proctree

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
@@ -183,14 +184,31 @@ func (t *Tree) Follow(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// Attribute returns src with the submissions (queue and run events) of the
-// tree's tasks credited to one task, pid and comm: the engine's
-// per-process table then holds the whole tree as one row, its busy time
-// the union of its jobs'. Where src has a clock (Now), the result has it too.
-func Attribute(src event.Source, t *Tree, pid int32, comm string) event.Source {
-	a := attributed{src: src, t: t, pid: pid, comm: comm}
-	if c, ok := src.(clock); ok {
-		return &clocked{attributed: a, c: c}
+// Credit credits the submissions (queue and run events) of a tree's tasks
+// to one task, pid and comm: the engine's per-process table then holds the
+// whole tree as one row, its busy time the union of its jobs'. Its zero
+// value credits nothing until To is called, so a source can be wrapped
+// before the command it follows starts.
+type Credit struct{ to atomic.Pointer[credit] }
+
+type credit struct {
+	t    *Tree
+	pid  int32
+	comm string
+}
+
+// To credits the submissions of t's tasks to pid and comm from now on.
+// Safe while Source's result is read.
+func (c *Credit) To(t *Tree, pid int32, comm string) {
+	c.to.Store(&credit{t: t, pid: pid, comm: comm})
+}
+
+// Source returns src with the submissions credited as c says. Where src
+// has a clock (Now), the result has it too.
+func (c *Credit) Source(src event.Source) event.Source {
+	a := attributed{src: src, c: c}
+	if cl, ok := src.(clock); ok {
+		return &clocked{attributed: a, cl: cl}
 	}
 	return &a
 }
@@ -198,23 +216,23 @@ func Attribute(src event.Source, t *Tree, pid int32, comm string) event.Source {
 type clock interface{ Now() int64 }
 
 type attributed struct {
-	src  event.Source
-	t    *Tree
-	pid  int32
-	comm string
+	src event.Source
+	c   *Credit
 }
 
 func (a *attributed) Next() (event.Event, error) {
 	ev, err := a.src.Next()
-	if err == nil && (ev.Kind == event.KindQueue || ev.Kind == event.KindRun) && a.t.Contains(ev.PID) {
-		ev.PID, ev.Comm = a.pid, a.comm
+	if err == nil && (ev.Kind == event.KindQueue || ev.Kind == event.KindRun) {
+		if to := a.c.to.Load(); to != nil && to.t.Contains(ev.PID) {
+			ev.PID, ev.Comm = to.pid, to.comm
+		}
 	}
 	return ev, err
 }
 
 type clocked struct {
 	attributed
-	c clock
+	cl clock
 }
 
-func (c *clocked) Now() int64 { return c.c.Now() }
+func (c *clocked) Now() int64 { return c.cl.Now() }

@@ -133,7 +133,7 @@ func (s *sliceSource) Next() (event.Event, error) {
 	return ev, nil
 }
 
-func TestAttribute(t *testing.T) {
+func TestCredit(t *testing.T) {
 	root, kids := startTree(t)
 	tr := New("", root, 0)
 	in := []event.Event{
@@ -143,10 +143,16 @@ func TestAttribute(t *testing.T) {
 		{Kind: event.KindDone, PID: int32(kids[0]), Comm: "sleep"},
 		{Kind: event.KindRun, PID: 0, Comm: "swapper"},
 	}
-	src := Attribute(&sliceSource{evs: append([]event.Event(nil), in...)}, tr, int32(root), "bench")
+	var c Credit
+	src := c.Source(&sliceSource{evs: append([]event.Event{{Kind: event.KindQueue, PID: int32(root), Comm: "sh"}}, in...)})
 	if _, ok := src.(clock); ok {
-		t.Error("Attribute gave a clock to a source without one")
+		t.Error("Source gave a clock to a source without one")
 	}
+	// Before To, nothing is credited.
+	if ev, _ := src.Next(); ev.PID != int32(root) || ev.Comm != "sh" {
+		t.Errorf("before To: got %s-%d, want sh-%d", ev.Comm, ev.PID, root)
+	}
+	c.To(tr, int32(root), "bench")
 	want := []struct {
 		pid  int32
 		comm string

@@ -1,0 +1,186 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/gpuwatch/gpuwatch/internal/gaps"
+)
+
+// Run describes the command `gpuwatch run` ran, beside the snapshot of the
+// GPU's work while it ran.
+type Run struct {
+	Command []string
+	// PID is the command's process id: the jobs of its process tree are
+	// credited to it (and Comm) in the snapshot's per-process tables.
+	PID  int32
+	Comm string
+	Wall time.Duration // from its start to its exit
+	// ExitStatus is the command's status as a shell gives it (128+N when
+	// signal N ended it); Signal names that signal ("" when it exited).
+	ExitStatus int
+	Signal     string
+}
+
+// RunTotals is the command's part of the GPU's work, summed over the rings.
+type RunTotals struct {
+	Jobs      uint64        // completed jobs the command's tree submitted
+	OtherJobs uint64        // completed jobs of every other task
+	Busy      time.Duration // time with the tree's jobs outstanding (per ring, summed)
+	Stalled   time.Duration // part of Busy inside switched-out windows
+}
+
+// Totals sums the command's rows of s's per-process tables.
+func (r *Run) Totals(s *gaps.Snapshot) RunTotals {
+	var t RunTotals
+	for _, ring := range s.Rings {
+		var mine uint64
+		for _, p := range ring.Processes {
+			if p.PID == r.PID && p.Comm == r.Comm {
+				mine += p.Jobs
+				t.Busy += p.Busy
+				t.Stalled += p.Stalled
+			}
+		}
+		t.Jobs += mine
+		t.OtherJobs += ring.Jobs - min(mine, ring.Jobs)
+	}
+	return t
+}
+
+// JSONRun is the object `gpuwatch run --json FILE` writes: the final object
+// of `watch --json`, the command and its part of the work.
+type JSONRun struct {
+	*WatchJSON
+	Command    []string      `json:"command"`
+	ExitStatus int           `json:"exit_status"`
+	Signal     string        `json:"signal,omitempty"`
+	Benchmark  JSONRunTotals `json:"benchmark"`
+}
+
+// JSONRunTotals is RunTotals with the wall time, in seconds.
+type JSONRunTotals struct {
+	PID            int32   `json:"pid"`
+	WallSeconds    float64 `json:"wall_seconds"`
+	Jobs           uint64  `json:"jobs"`
+	OtherJobs      uint64  `json:"other_jobs"`
+	BusySeconds    float64 `json:"busy_seconds"`
+	StalledSeconds float64 `json:"stalled_seconds"`
+	// StalledRatio is StalledSeconds over WallSeconds.
+	StalledRatio float64 `json:"stalled_ratio"`
+}
+
+// JSON returns the run object around w, the final watch object.
+func (r *Run) JSON(w *WatchJSON, s *gaps.Snapshot) *JSONRun {
+	t := r.Totals(s)
+	return &JSONRun{
+		WatchJSON: w, Command: r.Command, ExitStatus: r.ExitStatus, Signal: r.Signal,
+		Benchmark: JSONRunTotals{
+			PID: r.PID, WallSeconds: dsec(r.Wall), Jobs: t.Jobs, OtherJobs: t.OtherJobs,
+			BusySeconds: dsec(t.Busy), StalledSeconds: dsec(t.Stalled), StalledRatio: ratio(fraction(t.Stalled, r.Wall)),
+		},
+	}
+}
+
+func fraction(d, of time.Duration) float64 {
+	if of <= 0 {
+		return 0
+	}
+	return float64(d) / float64(of)
+}
+
+// VerdictWord is PASS, FAIL or UNDETERMINED; "" without a verdict.
+func (a *Analysis) VerdictWord() string {
+	switch v := a.Verdict; {
+	case v == nil:
+		return ""
+	case v.Undetermined:
+		return "UNDETERMINED"
+	case v.OK:
+		return "PASS"
+	}
+	return "FAIL"
+}
+
+// WriteRun prints the summary of a run in the manner of `perf stat`: the
+// command's part of the GPU's work, the schedule it ran under, the
+// verdict, and in words how long it waited for the host.
+func WriteRun(w io.Writer, a *Analysis, r *Run) error {
+	s := a.Snapshot
+	t := r.Totals(s)
+	ts := &s.Timeslice
+	var b strings.Builder
+	line := func(value, label, note string) {
+		l := fmt.Sprintf("  %20s  %-22s  %s", value, label, note)
+		b.WriteString(strings.TrimRight(l, " "))
+		b.WriteString("\n")
+	}
+	secs := func(d time.Duration) string { return fmt.Sprintf("%.3f s", d.Seconds()) }
+	ofWall := func(d time.Duration) string { return fmt.Sprintf("(%s of wall time)", pct(fraction(d, r.Wall))) }
+
+	fmt.Fprintf(&b, "\n GPU time of '%s'", strings.Join(r.Command, " "))
+	if a.Input.Format != "" {
+		fmt.Fprintf(&b, " (gpuwatch run, %s)", a.Input.Format)
+	}
+	b.WriteString(":\n\n")
+	line(secs(r.Wall), "wall time", exitNote(r))
+	line(fmt.Sprint(t.Jobs), "GPU jobs", fmt.Sprintf("(%d by other processes)", t.OtherJobs))
+	line(secs(t.Busy), "GPU busy", ofWall(t.Busy))
+	line(secs(t.Stalled), "stalled, switched out", ofWall(t.Stalled))
+	share, shareErr, haveShare := ts.Share, ts.ShareErr, ts.Detected
+	if v := a.Verdict; v != nil && !v.Undetermined {
+		share, shareErr, haveShare = v.Measured, v.ShareErr, true
+	}
+	if haveShare {
+		line(fmt.Sprintf("%s ± %s", pct(share), pct(shareErr)), "share", "")
+	} else {
+		line("-", "share", "(not measured)")
+	}
+	if ts.Detected {
+		line(fmt.Sprintf("%s ± %s", dur(ts.Slice), dur(ts.SliceErr)), "slice", "")
+		line(fmt.Sprintf("%s ± %s", dur(ts.Period), dur(ts.PeriodErr)), "period", "")
+		if ts.VFs > 0 {
+			line(fmt.Sprint(ts.VFs), "VFs", "")
+		} else {
+			line("unknown", "VFs", "")
+		}
+		line(string(ts.Mode), "mode", fmt.Sprintf("(confidence %.2f, %d switched-out windows)", ts.Confidence, ts.Windows))
+	} else {
+		note := "(no time slicing detected)"
+		if ts.Reason != "" {
+			note = "(" + ts.Reason + ")"
+		}
+		line(string(gaps.ModeNone), "mode", note)
+	}
+	if v := a.Verdict; v != nil {
+		exp := pct(v.Expected)
+		if a.Expect != nil && a.Expect.Text != "" {
+			exp = fmt.Sprintf("%s (%s)", a.Expect.Text, pct(v.Expected))
+		}
+		line(a.VerdictWord(), "verdict", "expected "+exp)
+		if v.Note != "" {
+			fmt.Fprintf(&b, "  %20s  note: %s\n", "", v.Note)
+		}
+	}
+	b.WriteString("\n ")
+	switch {
+	case t.Jobs == 0:
+		b.WriteString("the benchmark submitted no GPU job that gpuwatch saw")
+	case t.Stalled == 0:
+		b.WriteString("the benchmark never waited for the host to switch this VM back in")
+	default:
+		fmt.Fprintf(&b, "the benchmark waited %.2f s (%s) for the host to switch this VM back in", t.Stalled.Seconds(), pct(fraction(t.Stalled, r.Wall)))
+	}
+	b.WriteString("\n\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func exitNote(r *Run) string {
+	if r.Signal != "" {
+		return fmt.Sprintf("(killed by %s, exit status %d)", r.Signal, r.ExitStatus)
+	}
+	return fmt.Sprintf("(exit status %d)", r.ExitStatus)
+}
