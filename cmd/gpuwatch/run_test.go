@@ -178,7 +178,7 @@ func testRun(t *testing.T, c runCase) {
 	t.Run("interrupt", func(t *testing.T) {
 		done := make(chan runResult, 1)
 		go func() { done <- c.run(t, append([]string{"--expect", "1/2", "--"}, c.pattern(60000)...)...) }()
-		pids := waitForChildren(t, "gpusim", 2, 30*time.Second)
+		pids := waitForChildren(t, os.Getpid(), "gpusim", 2, 30*time.Second)
 		time.Sleep(time.Second)
 		syscall.Kill(os.Getpid(), syscall.SIGINT)
 		var r runResult
@@ -217,9 +217,9 @@ func childPID(out string) int32 {
 	return 0
 }
 
-// waitForChildren waits until n processes named comm descend from this
-// one, and returns their pids.
-func waitForChildren(t *testing.T, comm string, n int, d time.Duration) []int {
+// waitForChildren waits until n processes named comm descend from root,
+// and returns their pids.
+func waitForChildren(t *testing.T, root int, comm string, n int, d time.Duration) []int {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
@@ -238,7 +238,7 @@ func waitForChildren(t *testing.T, comm string, n int, d time.Duration) []int {
 				}
 			}
 		}
-		walk(os.Getpid())
+		walk(root)
 		if len(found) >= n {
 			return found
 		}
