@@ -265,12 +265,43 @@ func alive(pid int) bool {
 func TestRunTracefs(t *testing.T) {
 	h := livetest.Setup(t, livetest.GenDRM)
 	before := livetest.Snapshot(h.Root)
-	testRun(t, runCase{flags: []string{"--source", "tracefs", "--tracefs", h.Root}, bin: h.Bin, gen: "drm",
+	c := runCase{flags: []string{"--source", "tracefs", "--tracefs", h.Root}, bin: h.Bin, gen: "drm",
 		clean: func(t *testing.T) {
 			if after := livetest.Snapshot(h.Root); after != before {
 				t.Errorf("tracefs changed:\nbefore %+v\nafter  %+v", before, after)
 			}
-		}})
+		}}
+	testRun(t, c)
+	t.Run("sudo", func(t *testing.T) {
+		// As sudo leaves it: root, with the invoking user in SUDO_UID and
+		// SUDO_GID (here nobody). The command runs as that user; HOME is
+		// left as it was.
+		t.Setenv("SUDO_UID", "65534")
+		t.Setenv("SUDO_GID", "65534")
+		r := c.run(t, "--", "sh", "-c", "id -u; id -g; echo HOME=$HOME")
+		want := fmt.Sprintf("65534\n65534\nHOME=%s\n", os.Getenv("HOME"))
+		if r.code != exitOK || r.stdout != want {
+			t.Errorf("exit %d, output %q, want 0 and %q; stderr:\n%s", r.code, r.stdout, want, r.stderr)
+		}
+	})
+}
+
+func TestRunUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"run"}, exitUsage, "no command given"},
+		{[]string{"run", "--expect", "2", "--", "true"}, exitUsage, "--expect"},
+		{[]string{"run", "--", "gpuwatch-no-such-command"}, exitNotFound, "executable file not found"},
+	} {
+		var out, errb bytes.Buffer
+		code := runWith(tc.args, strings.NewReader(""), &out, &errb)
+		if code != tc.code || !strings.Contains(errb.String(), tc.msg) {
+			t.Errorf("%q: exit %d, stderr %q; want %d and %q", tc.args, code, errb.String(), tc.code, tc.msg)
+		}
+	}
 }
 
 // TestRunEBPF is the end-to-end test of `gpuwatch run` on the eBPF source,

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
 )
@@ -113,7 +114,9 @@ func WriteRun(w io.Writer, a *Analysis, r *Run) error {
 	ts := &s.Timeslice
 	var b strings.Builder
 	line := func(value, label, note string) {
-		l := fmt.Sprintf("  %20s  %-22s  %s", value, label, note)
+		// Padded by characters, not bytes ("±" is two bytes).
+		pad := strings.Repeat(" ", max(0, 20-utf8.RuneCountInString(value)))
+		l := fmt.Sprintf("  %s%s  %-22s  %s", pad, value, label, note)
 		b.WriteString(strings.TrimRight(l, " "))
 		b.WriteString("\n")
 	}
