@@ -4,9 +4,11 @@
 //
 //	gpuwatch analyze [--json] [--expect SHARE] FILE|-   offline, trace-cmd report text or trace.dat
 //	gpuwatch watch [--source ebpf|tracefs|auto] ...      live, TUI on a terminal, JSON otherwise
+//	gpuwatch run [--expect SHARE] ... -- CMD [ARGS...]   live, while CMD runs; a summary at its exit
 //	gpuwatch simulate ...                                 ground-truth traces of a time-sliced host
 //
-// Exit status: 0 success, 1 a verdict failed (--expect), 2 bad usage or input.
+// Exit status: 0 success, 1 a verdict failed (--expect), 2 bad usage or input;
+// run passes on its command's non-zero status (docs/run.md).
 package main
 
 import (
