@@ -43,25 +43,25 @@ type runOptions struct {
 	tui      bool
 }
 
+const runUsage = `usage: gpuwatch run [flags] -- CMD [ARGS...]
+
+Watches the GPU scheduler live (root) while CMD runs, and prints on stderr
+at its exit what GPU time CMD and its children got. Under sudo, CMD runs as
+the invoking user. Exit status: CMD's when non-zero (128+N for signal N),
+else 1 when the --expect verdict fails or is undetermined, else 0.
+
+flags:
+`
+
 func runFlags(stderr io.Writer) (*flag.FlagSet, *runOptions) {
 	o := &runOptions{watchOptions: watchOptions{interval: time.Second}}
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.source, "source", "auto", "event source: ebpf, tracefs, or auto (eBPF, else tracefs)")
-	fs.StringVar(&o.expect, "expect", "", "expected share, e.g. 1/2, 0.5 or 50%")
+	addSourceFlags(fs, &o.watchOptions)
 	fs.StringVar(&o.jsonFile, "json", "", "write the final JSON object (watch --json's, with the command and its exit status) to `FILE`")
-	fs.StringVar(&o.record, "record", "", "also write every event to `FILE` as trace-cmd report text (gpuwatch analyze reads it)")
 	fs.BoolVar(&o.tui, "tui", false, "show the live view while the command runs (its output then goes to a file named in the view)")
-	fs.DurationVar(&o.horizon, "horizon", 10*time.Second, "sliding window of the live view's recent estimate")
-	fs.StringVar(&o.tracefs, "tracefs", "", "tracefs mount point (default: discovered)")
-	fs.IntVar(&o.bufferKB, "buffer-kb", 0, "per-CPU ring buffer size of the tracefs instance in KiB (0: kernel default)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: gpuwatch run [flags] -- CMD [ARGS...]")
-		fmt.Fprintln(stderr, "\nWatches the GPU scheduler live (root) while CMD runs, and prints on stderr")
-		fmt.Fprintln(stderr, "at its exit what GPU time CMD and its children got. Under sudo, CMD runs as")
-		fmt.Fprintln(stderr, "the invoking user. Exit status: CMD's when non-zero (128+N for signal N),")
-		fmt.Fprintln(stderr, "else 1 when the --expect verdict fails or is undetermined, else 0.")
-		fmt.Fprintln(stderr, "\nflags:")
+		fmt.Fprint(stderr, runUsage)
 		fs.PrintDefaults()
 	}
 	return fs, o

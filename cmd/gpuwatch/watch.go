@@ -50,20 +50,15 @@ func watchFlags(stderr io.Writer) (*flag.FlagSet, *watchOptions) {
 	o := &watchOptions{}
 	fs := flag.NewFlagSet("watch", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.source, "source", "auto", "event source: ebpf, tracefs, or auto (eBPF, else tracefs)")
+	addSourceFlags(fs, o)
 	fs.BoolVar(&o.json, "json", false, "print one JSON object per interval (the default when stdout is not a terminal)")
 	fs.DurationVar(&o.interval, "interval", time.Second, "JSON output and metrics interval")
 	fs.DurationVar(&o.duration, "duration", 0, "stop after this long (0: until interrupted)")
-	fs.StringVar(&o.record, "record", "", "also write every event to `FILE` as trace-cmd report text (gpuwatch analyze reads it)")
 	fs.StringVar(&o.replay, "replay", "", "replay a report `FILE` instead of watching live")
 	fs.Float64Var(&o.speed, "speed", 1, "replay speed, × trace time (0: as fast as possible)")
-	fs.StringVar(&o.expect, "expect", "", "expected share, e.g. 1/2, 0.5 or 50%")
-	fs.DurationVar(&o.horizon, "horizon", 10*time.Second, "sliding window of the recent estimate and the windows list")
 	fs.StringVar(&o.listen, "listen", defaultListen, "serve Prometheus metrics on `ADDR` at /metrics (\"\" to disable; other hosts only when told, e.g. 0.0.0.0:9464)")
 	fs.StringVar(&o.push, "push", "", "push metrics to `URL` (Prometheus text import, e.g. VictoriaMetrics)")
 	fs.StringVar(&o.pprof, "pprof", "", "write a pprof profile of GPU time to `FILE` at exit")
-	fs.StringVar(&o.tracefs, "tracefs", "", "tracefs mount point (default: discovered)")
-	fs.IntVar(&o.bufferKB, "buffer-kb", 0, "per-CPU ring buffer size of the tracefs instance in KiB (0: kernel default)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gpuwatch watch [flags]")
 		fmt.Fprintln(stderr, "\nWatches the GPU scheduler live (root) and infers the VF's time slice.")
@@ -73,6 +68,17 @@ func watchFlags(stderr io.Writer) (*flag.FlagSet, *watchOptions) {
 		fs.PrintDefaults()
 	}
 	return fs, o
+}
+
+// addSourceFlags adds the flags watch and run share: the source, its
+// recording, the expectation and the live estimate's horizon.
+func addSourceFlags(fs *flag.FlagSet, o *watchOptions) {
+	fs.StringVar(&o.source, "source", "auto", "event source: ebpf, tracefs, or auto (eBPF, else tracefs)")
+	fs.StringVar(&o.tracefs, "tracefs", "", "tracefs mount point (default: discovered)")
+	fs.IntVar(&o.bufferKB, "buffer-kb", 0, "per-CPU ring buffer size of the tracefs instance in KiB (0: kernel default)")
+	fs.StringVar(&o.record, "record", "", "also write every event to `FILE` as trace-cmd report text (gpuwatch analyze reads it)")
+	fs.StringVar(&o.expect, "expect", "", "expected share, e.g. 1/2, 0.5 or 50%")
+	fs.DurationVar(&o.horizon, "horizon", 10*time.Second, "sliding window of the recent estimate and the windows list")
 }
 
 // watchSource is an opened event source.
