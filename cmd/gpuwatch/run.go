@@ -158,6 +158,9 @@ func runRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		attr.Foreground, attr.Ctty = true, tty
 	}
 	c.SysProcAttr = attr
+	// A descendant left holding the command's output pipe (tests pass
+	// buffers, not files) does not hold the run up.
+	c.WaitDelay = time.Second
 	// Orphans of the command's tree are adopted by gpuwatch, not init, so
 	// that their parent chain still leads to the command.
 	unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
@@ -181,6 +184,9 @@ func runRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	waited := make(chan error, 1)
 	go func() { waited <- c.Wait() }()
+	if tty >= 0 {
+		go followStops(pid, tty)
+	}
 	var viewDone chan error
 	if o.tui {
 		viewDone = make(chan error, 1)
@@ -320,6 +326,37 @@ func takeForeground(tty int) {
 	signal.Ignore(syscall.SIGTTOU)
 	defer signal.Reset(syscall.SIGTTOU)
 	unix.IoctlSetPointerInt(tty, unix.TIOCSPGRP, unix.Getpgrp())
+}
+
+// cldStopped is si_code CLD_STOPPED (include/uapi/asm-generic/siginfo.h).
+const cldStopped = 5
+
+// followStops keeps job control working while the command has the
+// terminal: Ctrl-Z stops the command's process group alone, so gpuwatch
+// then takes the terminal back and stops itself, which the shell sees as
+// its job stopping. When continued in the foreground (fg) it hands the
+// terminal to the command again and continues it; in the background (bg)
+// it continues the command only. It returns when the command exits.
+func followStops(pid, tty int) {
+	for {
+		var info unix.Siginfo
+		// WNOWAIT: the exit stays for c.Wait to collect.
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WSTOPPED|unix.WNOWAIT, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || info.Code != cldStopped {
+			return
+		}
+		// Take the stop (only the stop: an exit is never collected here).
+		unix.Waitid(unix.P_PID, pid, &info, unix.WSTOPPED|unix.WNOHANG, nil)
+		takeForeground(tty)
+		stopSelf()
+		if pgrp, err := unix.IoctlGetInt(tty, unix.TIOCGPGRP); err == nil && pgrp == unix.Getpgrp() {
+			unix.IoctlSetPointerInt(tty, unix.TIOCSPGRP, pid)
+		}
+		syscall.Kill(-pid, syscall.SIGCONT)
+	}
 }
 
 // commOf is the task name of pid (what trace events carry), or the base
