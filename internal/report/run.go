@@ -131,7 +131,13 @@ func WriteRun(w io.Writer, a *Analysis, r *Run) error {
 	line(secs(r.Wall), "wall time", exitNote(r))
 	line(fmt.Sprint(t.Jobs), "GPU jobs", fmt.Sprintf("(%d by other processes)", t.OtherJobs))
 	line(secs(t.Busy), "GPU busy", ofWall(t.Busy))
-	line(secs(t.Stalled), "stalled, switched out", ofWall(t.Stalled))
+	// The windows are switch-outs when they form the host's schedule;
+	// otherwise they are stalls of unknown cause.
+	stalledLabel := "stalled, switched out"
+	if !ts.Detected {
+		stalledLabel = "stalled, no progress"
+	}
+	line(secs(t.Stalled), stalledLabel, ofWall(t.Stalled))
 	share, shareErr, haveShare := ts.Share, ts.ShareErr, ts.Detected
 	if v := a.Verdict; v != nil && !v.Undetermined {
 		share, shareErr, haveShare = v.Measured, v.ShareErr, true
@@ -173,6 +179,8 @@ func WriteRun(w io.Writer, a *Analysis, r *Run) error {
 		b.WriteString("the benchmark submitted no GPU job that gpuwatch saw")
 	case t.Stalled == 0:
 		b.WriteString("the benchmark never waited for the host to switch this VM back in")
+	case !ts.Detected:
+		fmt.Fprintf(&b, "the benchmark's work waited %.2f s (%s) with the GPU making no progress; no switch-out schedule was found to blame the host", t.Stalled.Seconds(), pct(fraction(t.Stalled, r.Wall)))
 	default:
 		fmt.Fprintf(&b, "the benchmark waited %.2f s (%s) for the host to switch this VM back in", t.Stalled.Seconds(), pct(fraction(t.Stalled, r.Wall)))
 	}

@@ -72,13 +72,24 @@ func TestWriteRun(t *testing.T) {
 	r = &Run{Command: []string{"true"}, PID: 5, Comm: "true", Wall: time.Second, ExitStatus: 130, Signal: "SIGINT"}
 	b.Reset()
 	WriteRun(&b, a, r)
-	for _, line := range []string{"(killed by SIGINT, exit status 130)", "(not measured)", "the benchmark submitted no GPU job that gpuwatch saw"} {
+	for _, line := range []string{"(killed by SIGINT, exit status 130)", "(not measured)", "stalled, no progress", "the benchmark submitted no GPU job that gpuwatch saw"} {
 		if !strings.Contains(b.String(), line) {
 			t.Errorf("summary lacks %q:\n%s", line, b.String())
 		}
 	}
 	if strings.Contains(b.String(), "verdict") {
 		t.Errorf("a verdict without --expect:\n%s", b.String())
+	}
+}
+
+func TestWriteRunStallsWithoutSchedule(t *testing.T) {
+	s := runSnapshot()
+	s.Timeslice = gaps.Timeslice{Reason: "too few windows"}
+	r := &Run{Command: []string{"bench"}, PID: 100, Comm: "bench", Wall: 44 * time.Millisecond}
+	var b bytes.Buffer
+	WriteRun(&b, Build(s, InputStats{}, nil), r)
+	if strings.Contains(b.String(), "switch this VM back in") || !strings.Contains(b.String(), "waited 0.01 s (25.0%) with the GPU making no progress") {
+		t.Errorf("stalls without a schedule are blamed on the host:\n%s", b.String())
 	}
 }
 
