@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/gpuwatch/gpuwatch/internal/ebpfsrc"
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
@@ -30,6 +32,9 @@ type runCase struct {
 	gen   string
 	// clean reports what the source left behind is what it found.
 	clean func(t *testing.T)
+	// stop is the signal the interrupt test sends gpuwatch (SIGINT as
+	// Ctrl-C does without a terminal, or SIGTERM).
+	stop syscall.Signal
 }
 
 // The pattern: 6 ms on, 6.4 ms off (share 6/12.4 = 48.4%), jobs of 200 µs,
@@ -221,18 +226,18 @@ func testRun(t *testing.T, c runCase) {
 		go func() { done <- c.run(t, append([]string{"--expect", "1/2", "--"}, c.pattern(60000)...)...) }()
 		pids := waitForChildren(t, os.Getpid(), "gpusim", 2, 30*time.Second)
 		time.Sleep(time.Second)
-		syscall.Kill(os.Getpid(), syscall.SIGINT)
+		syscall.Kill(os.Getpid(), c.stop)
 		var r runResult
 		select {
 		case r = <-done:
 		case <-time.After(30 * time.Second):
-			t.Fatal("gpuwatch run did not end 30 s after SIGINT")
+			t.Fatalf("gpuwatch run did not end 30 s after %v", c.stop)
 		}
 		t.Logf("summary:\n%s", r.stderr)
-		if r.code != 128+int(syscall.SIGINT) {
-			t.Errorf("exit %d, want %d (the command's, killed by SIGINT)", r.code, 128+int(syscall.SIGINT))
+		if r.code != 128+int(c.stop) {
+			t.Errorf("exit %d, want %d (the command's, killed by %v)", r.code, 128+int(c.stop), c.stop)
 		}
-		for _, want := range []string{"killed by SIGINT", "wall time", "GPU jobs", "verdict"} {
+		for _, want := range []string{"killed by " + unix.SignalName(c.stop), "wall time", "GPU jobs", "verdict"} {
 			if !strings.Contains(r.stderr, want) {
 				t.Errorf("summary lacks %q", want)
 			}
@@ -306,7 +311,7 @@ func alive(pid int) bool {
 func TestRunTracefs(t *testing.T) {
 	h := livetest.Setup(t, livetest.GenDRM)
 	before := livetest.Snapshot(h.Root)
-	c := runCase{flags: []string{"--source", "tracefs", "--tracefs", h.Root}, bin: h.Bin, gen: "drm",
+	c := runCase{flags: []string{"--source", "tracefs", "--tracefs", h.Root}, bin: h.Bin, gen: "drm", stop: syscall.SIGINT,
 		clean: func(t *testing.T) {
 			if after := livetest.Snapshot(h.Root); after != before {
 				t.Errorf("tracefs changed:\nbefore %+v\nafter  %+v", before, after)
@@ -384,7 +389,7 @@ func TestRunEBPF(t *testing.T) {
 	bin := livetest.Build(t, t.TempDir())
 	links := bpfLinks()
 	testRun(t, runCase{flags: []string{"--source", "ebpf", "--tracefs", root}, bin: bin,
-		gen: fmt.Sprintf("ioctl=%#x,%#x", cmdRun, cmdDone),
+		gen: fmt.Sprintf("ioctl=%#x,%#x", cmdRun, cmdDone), stop: syscall.SIGTERM,
 		clean: func(t *testing.T) {
 			for id := range bpfLinks() {
 				if !links[id] {
