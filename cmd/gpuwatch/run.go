@@ -204,7 +204,11 @@ wait:
 			// The view was quit: the command is interrupted.
 			viewErr, viewDone, viewOpen = err, nil, false
 			syscall.Kill(-pid, syscall.SIGINT)
-		case <-waited:
+		case err := <-waited:
+			if c.ProcessState == nil {
+				// Not a status: the wait itself failed.
+				fmt.Fprintf(stderr, "gpuwatch run: waiting for %s: %v\n", comm, err)
+			}
 			break wait
 		}
 	}
@@ -224,10 +228,12 @@ wait:
 	snap, st, code := ses.finish()
 
 	r := &report.Run{Command: argv, PID: int32(pid), Comm: comm, Wall: wall}
-	if ws, ok := c.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+	if ps := c.ProcessState; ps == nil {
+		r.ExitStatus = exitUsage
+	} else if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		r.ExitStatus, r.Signal = 128+int(ws.Signal()), unix.SignalName(ws.Signal())
 	} else {
-		r.ExitStatus = c.ProcessState.ExitCode()
+		r.ExitStatus = ps.ExitCode()
 	}
 	a := report.Build(snap, report.InputStats{Format: st.Source, Events: st.Events, Lost: st.Lost}, exp)
 	if o.tui {
