@@ -1,8 +1,10 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -31,11 +33,19 @@ type RunTotals struct {
 	OtherJobs uint64        // completed jobs of every other task
 	Busy      time.Duration // time with the tree's jobs outstanding (per ring, summed)
 	Stalled   time.Duration // part of Busy inside switched-out windows
+	// Others are the other tasks that completed jobs, summed over rings,
+	// most jobs first.
+	Others []gaps.ProcessStats
 }
 
 // Totals sums the command's rows of s's per-process tables.
 func (r *Run) Totals(s *gaps.Snapshot) RunTotals {
 	var t RunTotals
+	type task struct {
+		comm string
+		pid  int32
+	}
+	others := map[task]int{} // → index in t.Others
 	for _, ring := range s.Rings {
 		var mine uint64
 		for _, p := range ring.Processes {
@@ -43,11 +53,24 @@ func (r *Run) Totals(s *gaps.Snapshot) RunTotals {
 				mine += p.Jobs
 				t.Busy += p.Busy
 				t.Stalled += p.Stalled
+				continue
 			}
+			k := task{p.Comm, p.PID}
+			i, ok := others[k]
+			if !ok {
+				i = len(t.Others)
+				others[k] = i
+				t.Others = append(t.Others, gaps.ProcessStats{Comm: p.Comm, PID: p.PID})
+			}
+			o := &t.Others[i]
+			o.Jobs += p.Jobs
+			o.Busy += p.Busy
+			o.Stalled += p.Stalled
 		}
 		t.Jobs += mine
 		t.OtherJobs += ring.Jobs - min(mine, ring.Jobs)
 	}
+	slices.SortStableFunc(t.Others, func(a, b gaps.ProcessStats) int { return cmp.Compare(b.Jobs, a.Jobs) })
 	return t
 }
 
@@ -129,7 +152,7 @@ func WriteRun(w io.Writer, a *Analysis, r *Run) error {
 	}
 	b.WriteString(":\n\n")
 	line(secs(r.Wall), "wall time", exitNote(r))
-	line(fmt.Sprint(t.Jobs), "GPU jobs", fmt.Sprintf("(%d by other processes)", t.OtherJobs))
+	line(fmt.Sprint(t.Jobs), "GPU jobs", othersNote(t))
 	line(secs(t.Busy), "GPU busy", ofWall(t.Busy))
 	// The windows are switch-outs when they form the host's schedule;
 	// otherwise they are stalls of unknown cause.
@@ -187,6 +210,28 @@ func WriteRun(w io.Writer, a *Analysis, r *Run) error {
 	b.WriteString("\n\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// maxOthers is how many other tasks the summary names.
+const maxOthers = 3
+
+// othersNote says how many jobs other tasks completed, naming the busiest.
+func othersNote(t RunTotals) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "(%d by other processes", t.OtherJobs)
+	for i, o := range t.Others {
+		if i == maxOthers {
+			b.WriteString(", ...")
+			break
+		}
+		sep := ", "
+		if i == 0 {
+			sep = ": "
+		}
+		fmt.Fprintf(&b, "%s%s %d", sep, taskName(o), o.Jobs)
+	}
+	b.WriteString(")")
+	return b.String()
 }
 
 func exitNote(r *Run) string {

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -28,8 +29,9 @@ func runSnapshot() *gaps.Snapshot {
 func TestRunTotals(t *testing.T) {
 	r := &Run{PID: 100, Comm: "bench"}
 	got := r.Totals(runSnapshot())
-	want := RunTotals{Jobs: 45, OtherJobs: 10, Busy: 32 * time.Millisecond, Stalled: 11 * time.Millisecond}
-	if got != want {
+	want := RunTotals{Jobs: 45, OtherJobs: 10, Busy: 32 * time.Millisecond, Stalled: 11 * time.Millisecond,
+		Others: []gaps.ProcessStats{{Comm: "Xorg", PID: 7, Jobs: 10, Busy: 5 * time.Millisecond, Stalled: time.Millisecond}}}
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Totals = %+v, want %+v", got, want)
 	}
 	// Another task with the same PID (reused) is not the benchmark.
@@ -50,7 +52,7 @@ func TestWriteRun(t *testing.T) {
  GPU time of 'bench --fast' (gpuwatch run, tracefs):
 
                0.044 s  wall time               (exit status 0)
-                    45  GPU jobs                (10 by other processes)
+                    45  GPU jobs                (10 by other processes: Xorg-7 10)
                0.032 s  GPU busy                (72.7% of wall time)
                0.011 s  stalled, switched out   (25.0% of wall time)
           50.0% ± 0.4%  share
