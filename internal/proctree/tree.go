@@ -23,6 +23,9 @@ type Tree struct {
 	proc    string // the proc file system, "/proc"
 	root    int32  // the process followed
 	adopter int32  // adopts the tree's orphans (a child subreaper), or 0
+	// rootStart is the root's start time (clock ticks since boot): an
+	// adopted orphan of the tree started after it.
+	rootStart uint64
 
 	mu     sync.Mutex
 	member map[int32]bool // task id → in the tree; false: looked up, not in it
@@ -31,12 +34,14 @@ type Tree struct {
 // New follows the process root. procRoot is where proc is mounted ("" is
 // /proc). adopter, when non-zero, is a process that adopts the orphans of
 // the tree (the caller after PR_SET_CHILD_SUBREAPER): a task whose parent
-// chain reaches it, other than its own tasks, is in the tree.
+// chain reaches it through a child started after the root is in the tree
+// (the adopter's other children, started before, are not).
 func New(procRoot string, root, adopter int) *Tree {
 	if procRoot == "" {
 		procRoot = "/proc"
 	}
 	t := &Tree{proc: procRoot, root: int32(root), adopter: int32(adopter), member: map[int32]bool{}}
+	t.rootStart, _ = t.startTime(int32(root))
 	t.member[int32(root)] = true
 	return t
 }
@@ -80,10 +85,13 @@ func (t *Tree) lookup(tid int32) (in, ok bool) {
 	if tgid == t.adopter {
 		return false, true
 	}
-	pid := tgid
+	pid, prev := tgid, int32(0)
 	for range maxDepth {
-		if pid == t.root || (pid == t.adopter && pid != tgid) {
+		if pid == t.root {
 			return true, true
+		}
+		if pid == t.adopter {
+			return t.adopted(prev), true
 		}
 		if pid != tgid {
 			if _, ppid, ok = t.status(pid); !ok {
@@ -93,9 +101,39 @@ func (t *Tree) lookup(tid int32) (in, ok bool) {
 		if ppid <= 1 {
 			return false, true
 		}
-		pid = ppid
+		pid, prev = ppid, pid
 	}
 	return false, true
+}
+
+// adopted reports whether pid, a child of the adopter, is an orphan of
+// the tree: it started after the root (and it is not the adopter itself).
+func (t *Tree) adopted(pid int32) bool {
+	if pid <= 0 || pid == t.adopter {
+		return false
+	}
+	start, ok := t.startTime(pid)
+	return ok && start >= t.rootStart
+}
+
+// startTime reads the start time of process pid (field 22 of its stat).
+func (t *Tree) startTime(pid int32) (uint64, bool) {
+	b, err := os.ReadFile(filepath.Join(t.proc, strconv.Itoa(int(pid)), "stat"))
+	if err != nil {
+		return 0, false
+	}
+	// The name (field 2) may hold spaces and parentheses: fields count
+	// from the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := bytes.Fields(b[i+1:])
+	if len(f) < 20 {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(string(f[19]), 10, 64)
+	return v, err == nil
 }
 
 // status reads the Tgid and PPid of task id from proc.
@@ -120,11 +158,15 @@ func (t *Tree) status(id int32) (tgid, ppid int32, ok bool) {
 }
 
 // Scan adds every task of the tree alive now: the root's and its
-// descendants' (and the adopter's other children's) threads.
+// descendants' threads, and those of the orphans the adopter adopted.
 func (t *Tree) Scan() {
 	queue := []int32{t.root}
 	if t.adopter > 0 {
-		queue = append(queue, t.children(t.adopter)...)
+		for _, c := range t.children(t.adopter) {
+			if t.adopted(c) {
+				queue = append(queue, c)
+			}
+		}
 	}
 	seen := map[int32]bool{}
 	var found []int32

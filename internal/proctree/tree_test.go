@@ -1,7 +1,9 @@
 package proctree
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -9,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
 )
@@ -168,5 +172,67 @@ func TestCredit(t *testing.T) {
 	}
 	if _, err := src.Next(); err != io.EOF {
 		t.Errorf("end: %v, want EOF", err)
+	}
+}
+
+// TestAdopted: with the caller as child subreaper, an orphan of the tree
+// (its parent exited) is in the tree; the caller's other children, started
+// before the root, are not.
+func TestAdopted(t *testing.T) {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		t.Skipf("no child subreaper: %v", err)
+	}
+	outsider := exec.Command("sleep", "30")
+	if err := outsider.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { outsider.Process.Kill(); outsider.Wait() }()
+	time.Sleep(20 * time.Millisecond) // a later clock tick than the root's
+
+	// The root starts an intermediate shell that starts a sleep and exits:
+	// the sleep is orphaned, and adopted by this process.
+	root := exec.Command("sh", "-c", `sh -c 'sleep 30 >/dev/null & echo $!'; sleep 30`)
+	out, err := root.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := root.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { root.Process.Kill(); root.Wait() }()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphan, _ := strconv.Atoi(strings.TrimSpace(line))
+	defer kill(orphan)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", orphan))
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(os.Getpid()) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sleep %d was not adopted by this process: %s", orphan, b)
+		}
+	}
+	tr := New("", root.Process.Pid, os.Getpid())
+	if !tr.Contains(int32(orphan)) {
+		t.Errorf("the adopted orphan %d is not in the tree", orphan)
+	}
+	if tr.Contains(int32(outsider.Process.Pid)) {
+		t.Errorf("the caller's own child %d, older than the root, is in the tree", outsider.Process.Pid)
+	}
+	if tr.Contains(int32(os.Getpid())) {
+		t.Error("the adopter is in the tree")
+	}
+	// A scan finds the orphan too.
+	scanned := New("", root.Process.Pid, os.Getpid())
+	scanned.Scan()
+	scanned.mu.Lock()
+	in, out2 := scanned.member[int32(orphan)], scanned.member[int32(outsider.Process.Pid)]
+	scanned.mu.Unlock()
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d/task/%d/children", os.Getpid(), os.Getpid())); err == nil && (!in || out2) {
+		t.Errorf("scan: orphan in tree %v, outsider in tree %v", in, out2)
 	}
 }
