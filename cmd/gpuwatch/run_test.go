@@ -35,6 +35,9 @@ type runCase struct {
 	// stop is the signal the interrupt test sends gpuwatch (SIGINT as
 	// Ctrl-C does without a terminal, or SIGTERM).
 	stop syscall.Signal
+	// outsider, when set, fires one job of another process (this test
+	// process) while the command runs: submit, then complete.
+	outsider func(kind event.Kind)
 }
 
 // The pattern: 6 ms on, 6.4 ms off (share 6/12.4 = 48.4%), jobs of 200 µs,
@@ -225,7 +228,16 @@ func testRun(t *testing.T, c runCase) {
 		done := make(chan runResult, 1)
 		go func() { done <- c.run(t, append([]string{"--expect", "1/2", "--"}, c.pattern(60000)...)...) }()
 		pids := waitForChildren(t, os.Getpid(), "gpusim", 2, 30*time.Second)
-		time.Sleep(time.Second)
+		if c.outsider != nil {
+			// A job of another process, on the same ring, while the
+			// command runs: context in the summary, not the benchmark's.
+			c.outsider(event.KindRun)
+			time.Sleep(500 * time.Millisecond)
+			c.outsider(event.KindDone)
+			time.Sleep(500 * time.Millisecond)
+		} else {
+			time.Sleep(time.Second)
+		}
 		syscall.Kill(os.Getpid(), c.stop)
 		var r runResult
 		select {
@@ -245,6 +257,14 @@ func testRun(t *testing.T, c runCase) {
 		for _, pid := range pids {
 			if alive(pid) {
 				t.Errorf("gpusim %d still runs after the interrupt", pid)
+			}
+		}
+		if c.outsider != nil {
+			if b := r.json.Benchmark; b.OtherJobs != 1 || b.Jobs < 1000 {
+				t.Errorf("benchmark jobs %d, other jobs %d: want the gpusim's and 1 of this process", b.Jobs, b.OtherJobs)
+			}
+			if want := "(1 by other processes: gpuwatch.test-"; !strings.Contains(r.stderr, want) {
+				t.Errorf("summary lacks %q", want)
 			}
 		}
 		c.clean(t)
@@ -390,6 +410,14 @@ func TestRunEBPF(t *testing.T) {
 	links := bpfLinks()
 	testRun(t, runCase{flags: []string{"--source", "ebpf", "--tracefs", root}, bin: bin,
 		gen: fmt.Sprintf("ioctl=%#x,%#x", cmdRun, cmdDone), stop: syscall.SIGTERM,
+		outsider: func(k event.Kind) {
+			cmd := cmdRun
+			if k == event.KindDone {
+				cmd = cmdDone
+			}
+			// A fence gpusim never uses (its are 0xffff8881...).
+			unix.Syscall(unix.SYS_IOCTL, 999999, uintptr(cmd), 0x7e57000)
+		},
 		clean: func(t *testing.T) {
 			for id := range bpfLinks() {
 				if !links[id] {
