@@ -24,9 +24,6 @@ func init() {
 	commands = append(commands, command{"analyze", "analyse a trace-cmd report or trace.dat (plain, gzip, zstd) offline", runAnalyze})
 }
 
-// analyzeStdin is what "-" reads (tests replace it).
-var analyzeStdin io.Reader = os.Stdin
-
 // maxPrintedWarnings is how many input warnings analyze prints.
 const maxPrintedWarnings = 20
 
@@ -44,7 +41,7 @@ Exit status: 0 ok, 1 the --expect verdict failed, 2 bad usage or input
 flags:
 `
 
-func runAnalyze(args []string, stdout, stderr io.Writer) int {
+func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	flags := flag.NewFlagSet("analyze", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	jsonOut := flags.Bool("json", false, "print the analysis as JSON (schema "+report.Schema+")")
@@ -102,7 +99,7 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	in, err := openInput(files[0], analyzeStdin)
+	in, err := openInput(files[0], stdin)
 	if err != nil {
 		fmt.Fprintf(stderr, "gpuwatch: %v\n", err)
 		return exitUsage

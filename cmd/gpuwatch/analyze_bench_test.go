@@ -61,12 +61,9 @@ func BenchmarkAnalyze(b *testing.B) {
 	b.ResetTimer()
 	t0 := time.Now()
 	for b.Loop() {
-		old := analyzeStdin
-		analyzeStdin = bytes.NewReader(in)
-		if code := run([]string{"analyze", "--json", "-"}, io.Discard, io.Discard); code != 0 {
+		if code := runWith([]string{"analyze", "--json", "-"}, bytes.NewReader(in), io.Discard, io.Discard); code != 0 {
 			b.Fatalf("exit %d", code)
 		}
-		analyzeStdin = old
 	}
 	b.ReportMetric(float64(time.Since(t0))/float64(b.N)/float64(ref), "x_lines")
 }

@@ -28,10 +28,7 @@ func FuzzAnalyze(f *testing.F) {
 	f.Add([]byte("\x17\x08\x44tracing6"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var out, errb bytes.Buffer
-		old := analyzeStdin
-		analyzeStdin = bytes.NewReader(in)
-		defer func() { analyzeStdin = old }()
-		code := run([]string{"analyze", "--json", "-"}, &out, &errb)
+		code := runWith([]string{"analyze", "--json", "-"}, bytes.NewReader(in), &out, &errb)
 		switch code {
 		case exitOK:
 		case exitUsage:

@@ -23,10 +23,7 @@ import (
 func runCLI(t *testing.T, stdin []byte, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	old := analyzeStdin
-	analyzeStdin = bytes.NewReader(stdin)
-	defer func() { analyzeStdin = old }()
-	code = run(args, &out, &errb)
+	code = runWith(args, bytes.NewReader(stdin), &out, &errb)
 	return code, out.String(), errb.String()
 }
 

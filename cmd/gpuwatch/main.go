@@ -4,9 +4,11 @@
 //
 //	gpuwatch analyze [--json] [--expect SHARE] FILE|-   offline, trace-cmd report text or trace.dat
 //	gpuwatch watch [--source ebpf|tracefs|auto] ...      live, TUI on a terminal, JSON otherwise
+//	gpuwatch run [--expect SHARE] ... -- CMD [ARGS...]   live, while CMD runs; a summary at its exit
 //	gpuwatch simulate ...                                 ground-truth traces of a time-sliced host
 //
-// Exit status: 0 success, 1 a verdict failed (--expect), 2 bad usage or input.
+// Exit status: 0 success, 1 a verdict failed (--expect), 2 bad usage or input;
+// run passes on its command's non-zero status (docs/run.md).
 package main
 
 import (
@@ -15,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 // Exit codes.
@@ -26,7 +29,7 @@ const (
 
 type command struct {
 	name, summary string
-	run           func(args []string, stdout, stderr io.Writer) int
+	run           func(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 }
 
 // commands is filled in by each command's file.
@@ -42,10 +45,17 @@ func usage(w io.Writer) {
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(runWith(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
+// run is runWith on an empty standard input.
 func run(args []string, stdout, stderr io.Writer) int {
+	return runWith(args, strings.NewReader(""), stdout, stderr)
+}
+
+// runWith runs the command line args with the given standard streams and
+// returns the exit status.
+func runWith(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		usage(stderr)
 		return exitUsage
@@ -54,7 +64,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "-h", "-help", "--help", "help":
 		if len(args) > 1 && args[0] == "help" {
 			// "gpuwatch help analyze" is "gpuwatch analyze -h".
-			return run([]string{args[1], "-h"}, stdout, stderr)
+			return runWith([]string{args[1], "-h"}, stdin, stdout, stderr)
 		}
 		usage(stdout)
 		return exitOK
@@ -63,7 +73,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, c := range commands {
 		if c.name == args[0] {
-			return c.run(args[1:], stdout, stderr)
+			return c.run(args[1:], stdin, stdout, stderr)
 		}
 	}
 	fmt.Fprintf(stderr, "gpuwatch: unknown command %q\n", args[0])

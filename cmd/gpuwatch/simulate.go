@@ -92,7 +92,7 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func runSimulate(args []string, stdout, stderr io.Writer) int {
+func runSimulate(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	vfs := fs.Int("vfs", 2, "number of VFs sharing the GPU (ours is VF 0)")

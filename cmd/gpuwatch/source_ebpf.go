@@ -12,10 +12,14 @@ import (
 // support, no scheduler tracepoints); auto mode falls back to tracefs.
 var errNoEBPF = errors.New("eBPF source unavailable")
 
+// ebpfEvents, when set, replaces the scheduler tracepoints the eBPF source
+// attaches to (tests map a tracepoint they can fire onto scheduler events).
+var ebpfEvents []ebpfsrc.Mapping
+
 // openEBPF opens the eBPF source on the scheduler tracepoints found under
 // the tracefs root ("" discovers it). close detaches and frees everything.
 func openEBPF(tracefsRoot string) (src event.Source, close func() error, err error) {
-	s, err := ebpfsrc.Open(ebpfsrc.Options{TracefsRoot: tracefsRoot})
+	s, err := ebpfsrc.Open(ebpfsrc.Options{TracefsRoot: tracefsRoot, Events: ebpfEvents})
 	if err != nil {
 		if errors.Is(err, ebpfsrc.ErrUnavailable) || errors.Is(err, ebpfsrc.ErrNoEvents) {
 			return nil, nil, noEBPF{err}

@@ -7,7 +7,7 @@ import (
 )
 
 func init() {
-	commands = append(commands, command{"version", "print the version", func(_ []string, stdout, _ io.Writer) int {
+	commands = append(commands, command{"version", "print the version", func(_ []string, _ io.Reader, stdout, _ io.Writer) int {
 		fmt.Fprintln(stdout, "gpuwatch", buildVersion())
 		return exitOK
 	}})

@@ -15,7 +15,7 @@ import (
 // and a bad label is refused before anything starts.
 func TestWatchLabelOnScrape(t *testing.T) {
 	var stderr bytes.Buffer
-	if code := runWatch([]string{"--label", "__name__=x"}, io.Discard, &stderr); code != exitUsage {
+	if code := runWatch([]string{"--label", "__name__=x"}, nil, io.Discard, &stderr); code != exitUsage {
 		t.Errorf("--label __name__=x: exit %d, want %d", code, exitUsage)
 	}
 	if !strings.Contains(stderr.String(), "reserved") {

@@ -90,29 +90,6 @@ func watchQuiet(ctx context.Context, r *live.Runner, ws *watchSource, stderr io.
 	}
 }
 
-// watchSteal is the steal time of a live run, beside its windows: a vCPU
-// the hypervisor descheduled delays the completions it would signal, and
-// on the CPU taking the GPU's interrupt that looks like a switch-out.
-type watchSteal struct {
-	// IRQCPU is the CPU that signalled most completions (-1: none yet).
-	IRQCPU int `json:"irq_cpu"`
-	// IRQCPUSeconds is that CPU's steal time since the run started.
-	IRQCPUSeconds float64 `json:"irq_cpu_seconds"`
-	// PerCPUSeconds is every CPU's, by CPU number.
-	PerCPUSeconds []float64 `json:"per_cpu_seconds"`
-}
-
-func stealJSON(st live.Stats) *watchSteal {
-	if st.StealSeconds == nil {
-		return nil
-	}
-	s := &watchSteal{IRQCPU: st.IRQCPU, PerCPUSeconds: st.StealSeconds}
-	if st.IRQCPU >= 0 && st.IRQCPU < len(st.StealSeconds) {
-		s.IRQCPUSeconds = st.StealSeconds[st.IRQCPU]
-	}
-	return s
-}
-
 // sampleSteal makes the runner of a live source report steal time.
 func sampleSteal(r *live.Runner, ws *watchSource) {
 	if _, ok := ws.src.(tracepointSource); ok {

@@ -17,6 +17,8 @@ type tuiOptions struct {
 	// Expect is the expected share (0: none), ExpectText as the user wrote it.
 	Expect     float64
 	ExpectText string
+	// Note is shown in the header (tui.Options.Note).
+	Note string
 }
 
 // runTUI shows r on the terminal until the user quits (then it calls
@@ -31,7 +33,7 @@ func runTUI(ctx context.Context, cancel context.CancelFunc, r *live.Runner, o tu
 		return fmt.Errorf("initialising the terminal: %w", err)
 	}
 	defer screen.Fini()
-	app := tui.New(screen, r, tui.Options{Expect: o.Expect, ExpectText: o.ExpectText, Suspend: stopSelf})
+	app := tui.New(screen, r, tui.Options{Expect: o.Expect, ExpectText: o.ExpectText, Suspend: stopSelf, Note: o.Note})
 	stop := context.AfterFunc(ctx, app.Stop)
 	defer stop()
 	err = app.Run()

@@ -36,6 +36,9 @@ type Options struct {
 	// passes a function that stops the process with SIGTSTP, so the shell
 	// takes the terminal back until `fg`. Nil: Ctrl-Z does nothing.
 	Suspend func()
+	// Note, when set, is shown at the right of the header line (`gpuwatch
+	// run` names its command and the file its output goes to).
+	Note string
 }
 
 // DefaultInterval is the redraw period when Options.Interval is zero.
@@ -320,6 +323,9 @@ func (a *App) drawHeader(s tcell.Screen, x, y, w, h int) {
 	}
 	print(s, hdr, x, y, w, colText)
 	right := "? help"
+	if a.opts.Note != "" {
+		right = tview.Escape(a.opts.Note) + "  " + right
+	}
 	if st := a.m.Status(); st != "" {
 		c := colStall
 		if strings.HasPrefix(st, "ERROR") {
