@@ -65,6 +65,9 @@ type Engine struct {
 	out       int   // jobs outstanding (counted, current epoch), all rings
 	busySince int64 // when out last went 0 → >0
 	busyTotal int64 // time with out > 0, up to busySince
+	// busyBefore is busyTotal when the trace became complete (busyCut).
+	busyBefore int64
+	busyCut    bool
 	lastProg  int64 // last completion (any ring), or the trace start
 	tainted   bool  // the current no-progress stretch spans lost events or expiry
 	idleOpen  bool  // out == 0 since idleSince
@@ -249,6 +252,15 @@ func (e *Engine) feed(ev *event.Event) {
 	e.input.Events++
 	class := e.countName(ev.Name)
 	e.expire(t)
+	if !e.busyCut && e.fj.completeFrom > 0 && t >= e.fj.completeFrom {
+		// The busy time before the trace is complete is no evidence
+		// either: the measured share starts here.
+		e.busyCut = true
+		e.busyBefore = e.busyTotal
+		if e.out > 0 {
+			e.busyBefore += max(0, e.fj.completeFrom-e.busySince)
+		}
+	}
 	if t < e.fj.completeFrom {
 		// Neither the stretch this event ends nor the one it begins
 		// is evidence.

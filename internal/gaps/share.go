@@ -52,7 +52,9 @@ var shareTuning = struct {
 // Steal stretches are not in the gap histograms: the VF held the GPU.
 func (e *Engine) measureShare(s *Snapshot, cl classification, sp spacing) ShareEstimate {
 	var m ShareEstimate
-	m.Busy = time.Duration(e.busyTotal)
+	// Busy time counts from when the trace is complete (busyBefore holds
+	// what came before, the part of a busy stretch across it included).
+	m.Busy = time.Duration(e.busyTotal - e.busyBefore)
 	if e.out > 0 {
 		m.Busy += time.Duration(e.end - e.busySince)
 	}

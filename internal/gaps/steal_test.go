@@ -88,3 +88,27 @@ func TestStealIsNotSwitchedOut(t *testing.T) {
 		}
 	}
 }
+
+// A trace complete only from some time on (a CPU's buffer began late):
+// the measured share counts the busy time from then, as it counts the
+// windows, so it is the same share as the complete part alone gives.
+func TestShareFromCompleteTime(t *testing.T) {
+	sc := scenario{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 250 * time.Microsecond, JobDist: "exp", Depth: 2, Duration: 3 * time.Second, Seed: 31}
+	evs, _ := sc.generate()
+	from := evs[0].Time + int64(time.Second)
+	e := New(Config{})
+	e.Feed(event.Event{Time: evs[0].Time, CPU: -1, Kind: event.KindPartial, Count: uint64(from)})
+	e.feedAll(evs)
+	s := e.Snapshot()
+	var tail []event.Event
+	for _, ev := range evs {
+		if ev.Time >= from {
+			tail = append(tail, ev)
+		}
+	}
+	want := New(Config{}).feedAll(tail).Snapshot().Share
+	if !s.Share.Resolved || math.Abs(s.Share.Ratio-want.Ratio) > 0.005 {
+		t.Errorf("share %.4f (busy %v) with the first second incomplete; %.4f (busy %v) on the complete part alone",
+			s.Share.Ratio, s.Share.Busy, want.Ratio, want.Busy)
+	}
+}

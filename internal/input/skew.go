@@ -36,7 +36,8 @@ type CPUStarter interface {
 // start within MaxSkew of the first event; from other sources (report
 // text) the latest first event of a CPU within MaxSkew of the trace's
 // start, found by reading ahead MaxSkew of trace time (at most
-// maxReadAhead events). Starts less than minSkew apart give no marker.
+// maxReadAhead events), when the span before it lacks its completions
+// (see missingCompletions). Starts less than minSkew apart give no marker.
 type Skew struct {
 	src     event.Source
 	decided bool
@@ -98,6 +99,12 @@ func (s *Skew) decide() {
 		for _, t := range s.cpuSeen {
 			from = max(from, t)
 		}
+		if from-s.first >= minSkew && !missingCompletions(s.buf, from) {
+			// A CPU that merely had no GPU work early (a thread that
+			// moved there later) is no late buffer: the early span
+			// has its completions.
+			return
+		}
 	}
 	if from-s.first < minSkew {
 		return
@@ -105,6 +112,28 @@ func (s *Skew) decide() {
 	s.completeFrom = from
 	mark := event.Event{Time: s.first, CPU: -1, Kind: event.KindPartial, Count: uint64(from), JobCount: -1, HWJobCount: -1}
 	s.buf = append([]event.Event{mark}, s.buf...)
+}
+
+// missingCompletions reports whether the events before from look like a
+// trace missing a CPU: submissions, and under a tenth as many completions.
+// In report text a late buffer is seen only through the GPU events; it is
+// one that matters when the missing CPU took the completions (the GPU's
+// interrupt), so that the early span would show work never completing.
+func missingCompletions(evs []event.Event, from int64) bool {
+	var sub, done int
+	for i := range evs {
+		ev := &evs[i]
+		if ev.Time >= from {
+			break
+		}
+		switch ev.Kind {
+		case event.KindQueue, event.KindRun, event.KindEmit:
+			sub++
+		case event.KindDone:
+			done++
+		}
+	}
+	return sub > 0 && 10*done < sub
 }
 
 // readAhead reads until the skew is decided.

@@ -124,3 +124,45 @@ func TestSkewFromCPUStarts(t *testing.T) {
 		}
 	}
 }
+
+// TestSkewMovedThread: in report text a CPU whose first GPU event comes
+// late because the submitting thread moved there (the early span has its
+// completions) is no late buffer: no marker, and every window stays.
+func TestSkewMovedThread(t *testing.T) {
+	var evs []event.Event
+	var fence uint64
+	for ts := int64(1e9); ts < 2e9; ts += 100_000 {
+		cpu := int32(0)
+		if ts >= 1.3e9 {
+			cpu = 1 // the thread moved
+		}
+		fence++
+		evs = append(evs,
+			event.Event{Time: ts, CPU: cpu, Kind: event.KindQueue, Ring: "gfx", Job: event.JobKey{Fence: fence}},
+			event.Event{Time: ts + 50_000, CPU: 0, Kind: event.KindDone, Job: event.JobKey{Fence: fence}})
+	}
+	s := NewSkew(&fakeStarter{evs: evs})
+	s.src = &sliceSource{evs: evs} // text: no buffer starts
+	var got []event.Event
+	if err := event.Drain(s, func(ev event.Event) { got = append(got, ev) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) == 0 || got[0].Kind == event.KindPartial || s.CompleteFrom() != 0 {
+		t.Errorf("a moved thread gave a marker: complete from %d", s.CompleteFrom())
+	}
+	if !missingCompletions([]event.Event{{Time: 1, Kind: event.KindQueue}, {Time: 2, Kind: event.KindQueue}}, 10) {
+		t.Errorf("submissions without completions are a missing CPU")
+	}
+}
+
+// sliceSource hands out evs, then io.EOF.
+type sliceSource struct{ evs []event.Event }
+
+func (s *sliceSource) Next() (event.Event, error) {
+	if len(s.evs) == 0 {
+		return event.Event{}, io.EOF
+	}
+	ev := s.evs[0]
+	s.evs = s.evs[1:]
+	return ev, nil
+}
