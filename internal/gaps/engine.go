@@ -68,12 +68,12 @@ type Engine struct {
 	// busyBefore is busyTotal when the trace became complete (busyCut).
 	busyBefore int64
 	busyCut    bool
-	lastProg  int64 // last completion (any ring), or the trace start
-	tainted   bool  // the current no-progress stretch spans lost events or expiry
-	idleOpen  bool  // out == 0 since idleSince
-	idleSince int64
-	idleTaint bool
-	zeros     uint64 // idle stretches (longer than the floor) and losses so far
+	lastProg   int64 // last completion (any ring), or the trace start
+	tainted    bool  // the current no-progress stretch spans lost events or expiry
+	idleOpen   bool  // out == 0 since idleSince
+	idleSince  int64
+	idleTaint  bool
+	zeros      uint64 // idle stretches (longer than the floor) and losses so far
 
 	sawSched bool // scheduler submissions seen (dma_fence events then ignored)
 	fj       fenceJobs

@@ -115,25 +115,34 @@ func (s *Skew) decide() {
 }
 
 // missingCompletions reports whether the events before from look like a
-// trace missing a CPU: submissions, and under a tenth as many completions.
-// In report text a late buffer is seen only through the GPU events; it is
-// one that matters when the missing CPU took the completions (the GPU's
-// interrupt), so that the early span would show work never completing.
+// trace missing a CPU: at least a tenth of the jobs submitted before from
+// never complete among evs (their completions were in the missing
+// buffer). In report text a late buffer is seen only through the GPU
+// events; it matters when the missing CPU took completions, so that the
+// early span would show work never completing. A thread that merely
+// moved to that CPU later leaves no such jobs.
 func missingCompletions(evs []event.Event, from int64) bool {
-	var sub, done int
+	subs := map[event.JobKey]bool{}
 	for i := range evs {
 		ev := &evs[i]
 		if ev.Time >= from {
 			break
 		}
-		switch ev.Kind {
-		case event.KindQueue, event.KindRun, event.KindEmit:
-			sub++
-		case event.KindDone:
-			done++
+		if (ev.Kind == event.KindQueue || ev.Kind == event.KindRun) && !ev.Job.IsZero() {
+			subs[ev.Job] = true
 		}
 	}
-	return sub > 0 && 10*done < sub
+	if len(subs) == 0 {
+		return false
+	}
+	missing := len(subs)
+	for i := range evs {
+		if ev := &evs[i]; ev.Kind == event.KindDone && subs[ev.Job] {
+			subs[ev.Job] = false
+			missing--
+		}
+	}
+	return 10*missing >= len(subs)
 }
 
 // readAhead reads until the skew is decided.

@@ -150,7 +150,7 @@ func TestSkewMovedThread(t *testing.T) {
 	if len(got) == 0 || got[0].Kind == event.KindPartial || s.CompleteFrom() != 0 {
 		t.Errorf("a moved thread gave a marker: complete from %d", s.CompleteFrom())
 	}
-	if !missingCompletions([]event.Event{{Time: 1, Kind: event.KindQueue}, {Time: 2, Kind: event.KindQueue}}, 10) {
+	if !missingCompletions([]event.Event{{Time: 1, Kind: event.KindQueue, Job: event.JobKey{Fence: 1}}, {Time: 2, Kind: event.KindQueue, Job: event.JobKey{Fence: 2}}}, 10) {
 		t.Errorf("submissions without completions are a missing CPU")
 	}
 }
