@@ -220,7 +220,7 @@ func init() {
 	}
 }
 
-// TestSeedAcceptance is issue 2's acceptance test: the trace built to the
+// TestSeedAcceptance is the seed article's acceptance test: the trace built to the
 // seed article's table gives exactly its four switched-out windows, a
 // slice near 6 ms and a share near 1/2.
 func TestSeedAcceptance(t *testing.T) {
@@ -275,7 +275,7 @@ func TestSeedAcceptance(t *testing.T) {
 	}
 }
 
-// TestAnalyzeJSONShape checks the keys issue 2 requires of
+// TestAnalyzeJSONShape checks the keys and types of
 // gpuwatch.analysis/v1, and their types.
 func TestAnalyzeJSONShape(t *testing.T) {
 	t.Chdir(t.TempDir())

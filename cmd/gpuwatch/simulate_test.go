@@ -269,7 +269,7 @@ var simTraces = []struct {
 
 // TestSimulateTraces: the committed sim-* traces and truths are exactly
 // what their commands write (-update-sim rewrites them), and the engine's
-// analysis of each meets issue 3's target for its class (the long-job
+// analysis of each meets its class's accuracy target (the long-job
 // trace: the bursts class's, see below).
 func TestSimulateTraces(t *testing.T) {
 	dir := filepath.Join("..", "..", "testdata", "traces")
@@ -322,7 +322,7 @@ func TestSimulateTraces(t *testing.T) {
 				r.Class = "passthrough"
 			case tr.Workload == "long":
 				// the long-job class's target also asks that the verdict
-				// never pass above the true share (issue 17): today's
+				// never pass above the true share: today's
 				// estimator passes --expect 1 on this trace, which
 				// cmd/accuracy measures; here it is held to never
 				// claiming a false switch-out or a confident wrong

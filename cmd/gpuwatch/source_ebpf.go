@@ -8,10 +8,6 @@ import (
 	"github.com/gpuwatch/gpuwatch/internal/event"
 )
 
-// errNoEBPF says the eBPF source cannot run here (no privilege, no kernel
-// support, no scheduler tracepoints); auto mode falls back to tracefs.
-var errNoEBPF = errors.New("eBPF source unavailable")
-
 // ebpfEvents, when set, replaces the scheduler tracepoints the eBPF source
 // attaches to (tests map a tracepoint they can fire onto scheduler events).
 var ebpfEvents []ebpfsrc.Mapping
@@ -22,15 +18,12 @@ func openEBPF(tracefsRoot string) (src event.Source, close func() error, err err
 	s, err := ebpfsrc.Open(ebpfsrc.Options{TracefsRoot: tracefsRoot, Events: ebpfEvents})
 	if err != nil {
 		if errors.Is(err, ebpfsrc.ErrUnavailable) || errors.Is(err, ebpfsrc.ErrNoEvents) {
-			return nil, nil, noEBPF{err}
+			// No privilege, no kernel support, no scheduler
+			// tracepoints: the cause reads as it is (auto mode falls
+			// back to tracefs).
+			return nil, nil, err
 		}
 		return nil, nil, fmt.Errorf("opening eBPF source: %w", err)
 	}
 	return s, s.Close, nil
 }
-
-// noEBPF is an ebpfsrc error that means errNoEBPF; it reads as the cause.
-type noEBPF struct{ err error }
-
-func (e noEBPF) Error() string   { return e.err.Error() }
-func (e noEBPF) Unwrap() []error { return []error{errNoEBPF, e.err} }

@@ -1,5 +1,5 @@
 // Command speedbench measures gpuwatch's offline speed against reference
-// tools on the same input, in one run, and prints the ratios (issue 8):
+// tools on the same input, in one run, and prints the ratios:
 //
 //   - `gpuwatch analyze` on a big report text versus `wc -l` on it
 //     (target: at least 1/4 of wc's throughput);

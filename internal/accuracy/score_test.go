@@ -217,7 +217,7 @@ func gridScenario(t *testing.T, name string) simulate.Scenario {
 }
 
 // TestAccuracySaturating runs grid scenarios end to end (simulate → report
-// text → TextReader → gaps engine) and asserts issue 3's targets on the
+// text → TextReader → gaps engine) and asserts the accuracy targets on the
 // schedule (slice, period, slice/period against Truth.Share): today's
 // estimator meets them. The newer targets (measured share against the
 // held share, host models) are measured by cmd/accuracy, not asserted.
@@ -243,7 +243,7 @@ func TestAccuracySaturating(t *testing.T) {
 		{name: "saturating-skip-4vf-3ms-saturate-uniform-4.16us-onoff"},
 		{name: "saturating-skip-2vf-3ms-saturate-uniform-4.16us-onoff"},
 		{name: "saturating-skip-4vf-3ms-saturate-exp-6.17ns",
-			skip: "issue 3: skip policy with exponential jobs of a tenth of the slice: the long straddling jobs blur the slot grid (period 1.7 %, share 0.52 pp off, at confidence 0.12: low, not a confident wrong number)"},
+			skip: "skip policy with exponential jobs of a tenth of the slice: the long straddling jobs blur the slot grid (period 1.7 %, share 0.52 pp off, at confidence 0.12: low, not a confident wrong number)"},
 	} {
 		t.Run(c.name, func(t *testing.T) { checkTargets(t, c.name, c.skip) })
 	}
@@ -258,13 +258,13 @@ func TestAccuracyFramePaced(t *testing.T) {
 		{name: "frame-paced-strict-8vf-1ms-frames-uniform-6.17us"},
 		{name: "frame-paced-strict-2vf-12ms-frames-uniform-4.15ns"},
 		{name: "frame-paced-skip-2vf-6ms-frames-uniform-4.16us",
-			skip: "issue 3: under skip with frame pacing the engine finds the windows but declines a period (\"too few consecutive busy turns to measure the period\"): not detected"},
+			skip: "under skip with frame pacing the engine finds the windows but declines a period (\"too few consecutive busy turns to measure the period\"): not detected"},
 	} {
 		t.Run(c.name, func(t *testing.T) { checkTargets(t, c.name, c.skip) })
 	}
 }
 
-// checkTargets runs a grid scenario end to end and asserts issue 3's
+// checkTargets runs a grid scenario end to end and asserts the accuracy
 // targets for saturating and frame-paced loads.
 func checkTargets(t *testing.T, name, skip string) {
 	t.Helper()

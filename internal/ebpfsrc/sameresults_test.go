@@ -152,7 +152,7 @@ func abs(x int64) int64 {
 	return x
 }
 
-// TestTracefsLoad is issue 4's load test at the rate uprobe events cannot
+// TestTracefsLoad is the load test at the rate uprobe events cannot
 // reach: the tracefs source reads a real tracepoint fired at ~400k
 // events/s for 2 s and keeps up, or reports exactly what it lost
 // (read + lost = fired).

@@ -7,7 +7,7 @@ import (
 	"sort"
 )
 
-// A bare-metal amdgpu capture of the shape issue 19 describes: Linux 4.11
+// A bare-metal amdgpu capture of the shape of a real bare-metal capture: Linux 4.11
 // (amdgpu events upstream since 4.13, dma_fence), a VR compositor and
 // its app at 90 Hz on gfx, kernel and user copies on sdma0 and sdma1,
 // 3.5 s, recorded with trace-cmd record -e amdgpu -e dma_fence and
