@@ -22,7 +22,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"os/exec"
 	"regexp"
 	"runtime"
 	"strings"
@@ -30,6 +29,7 @@ import (
 	"time"
 
 	"github.com/gpuwatch/gpuwatch/internal/accuracy"
+	"github.com/gpuwatch/gpuwatch/internal/machine"
 	"github.com/gpuwatch/gpuwatch/internal/simulate"
 )
 
@@ -286,32 +286,8 @@ func printAligned(w io.Writer, rows [][]string) {
 	}
 }
 
-// stamp says where the numbers come from: kernel, CPUs, CPU model and
-// the git commit (each "unknown" when it cannot be read).
-func stamp() string {
-	kernel, model, commit := "unknown", "unknown", "unknown"
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		kernel = strings.TrimSpace(string(b))
-	}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-				model = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	if b, err := exec.Command("git", "rev-parse", "--short=12", "HEAD").Output(); err == nil {
-		commit = strings.TrimSpace(string(b))
-		if err := exec.Command("git", "diff", "--quiet", "HEAD").Run(); err != nil {
-			commit += " (modified)"
-		}
-	}
-	return fmt.Sprintf("Linux %s, %d CPUs (%s), commit %s", kernel, runtime.NumCPU(), model, commit)
-}
-
 func printMarkdown(w io.Writer, rs []accuracy.Result, verbose bool, cmd string) {
-	fmt.Fprintf(w, "_Measured by `%s` on %s._\n\n", cmd, stamp())
+	fmt.Fprintf(w, "_Measured by `%s` on %s._\n\n", cmd, machine.Read())
 	fmt.Fprintln(w, "Per class: targets met, worst errors, false switch-outs, verdicts passing above the true share, and coverage (runs whose truth lies within estimate ± 2·error, of detected runs).")
 	fmt.Fprintln(w)
 	mdTable(w, summaryHeader, func(yield func([]string)) {

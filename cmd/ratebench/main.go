@@ -28,6 +28,7 @@ import (
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
+	"github.com/gpuwatch/gpuwatch/internal/machine"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
 )
@@ -51,6 +52,7 @@ func main() {
 	engine := flag.Bool("engine", false, "also feed the events to the engine (the whole watch pipeline)")
 	bufKB := flag.Int("buffer-kb", 4096, "per-CPU ring buffer of the tracefs instance, KiB")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run to `FILE`")
+	markdown := flag.Bool("markdown", false, "print a Markdown table (for docs/benchmarks.md), stamped with the machine and commit")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -61,7 +63,7 @@ func main() {
 		pprof.StartCPUProfile(f)
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
-	if err := run(os.Stdout, *rates, *dur, *procs, *engine, *bufKB); err != nil {
+	if err := run(os.Stdout, *rates, *dur, *procs, *engine, *bufKB, *markdown); err != nil {
 		fmt.Fprintln(os.Stderr, "ratebench:", err)
 		code = 2
 	}
@@ -74,7 +76,7 @@ type result struct {
 	fire, wall, cpu   time.Duration
 }
 
-func run(w io.Writer, ratesFlag string, dur time.Duration, procs int, engine bool, bufKB int) error {
+func run(w io.Writer, ratesFlag string, dur time.Duration, procs int, engine bool, bufKB int, markdown bool) error {
 	var rates []int
 	for _, s := range strings.Split(ratesFlag, ",") {
 		r, err := strconv.Atoi(strings.TrimSpace(s))
@@ -133,16 +135,32 @@ func run(w io.Writer, ratesFlag string, dur time.Duration, procs int, engine boo
 			results = append(results, r)
 		}
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "source\ttarget/s\tfired/s\tread\tlost\tlost %%\tCPU %%\tCPU ns/event\t\n")
+	head := []string{"source", "target/s", "fired/s", "read", "lost", "lost %", "CPU %", "CPU ns/event"}
+	rows := make([][]string, 0, len(results))
 	for _, r := range results {
 		target := strconv.Itoa(r.target)
 		if r.target == 0 {
 			target = "max"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%d\t%d\t%.2f\t%.1f\t%.0f\t\n", r.source, target,
-			float64(r.fired)/r.fire.Seconds(), r.read, r.lost, 100*float64(r.lost)/float64(max(r.fired, 1)),
-			100*r.cpu.Seconds()/r.wall.Seconds(), float64(r.cpu.Nanoseconds())/float64(max(r.read, 1)))
+		rows = append(rows, []string{r.source, target, fmt.Sprintf("%.0f", float64(r.fired)/r.fire.Seconds()),
+			strconv.FormatUint(r.read, 10), strconv.FormatUint(r.lost, 10),
+			fmt.Sprintf("%.2f", 100*float64(r.lost)/float64(max(r.fired, 1))),
+			fmt.Sprintf("%.1f", 100*r.cpu.Seconds()/r.wall.Seconds()),
+			fmt.Sprintf("%.0f", float64(r.cpu.Nanoseconds())/float64(max(r.read, 1)))})
+	}
+	if markdown {
+		fmt.Fprintf(w, "_Measured by `ratebench %s` on %s._\n\n", strings.Join(os.Args[1:], " "), machine.Read())
+		fmt.Fprintln(w, "| "+strings.Join(head, " | ")+" |")
+		fmt.Fprintln(w, "|"+strings.Repeat("---|", len(head)))
+		for _, r := range rows {
+			fmt.Fprintln(w, "| "+strings.Join(r, " | ")+" |")
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t")+"\t")
 	}
 	return tw.Flush()
 }

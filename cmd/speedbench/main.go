@@ -30,6 +30,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/gpuwatch/gpuwatch/internal/machine"
 )
 
 type result struct {
@@ -170,6 +172,7 @@ func measure(name string, args ...string) result {
 func print(rows [][]string, markdown bool) {
 	head := []string{"measurement", "wall", "throughput / ratio", "cpu", "peak RSS", "note"}
 	if markdown {
+		fmt.Printf("_Measured by `go run ./cmd/speedbench %s` on %s._\n\n", strings.Join(os.Args[1:], " "), machine.Read())
 		fmt.Println("| " + strings.Join(head, " | ") + " |")
 		fmt.Println("|" + strings.Repeat("---|", len(head)))
 		for _, r := range rows {
