@@ -141,8 +141,8 @@ func TestSkewMovedThread(t *testing.T) {
 			event.Event{Time: ts, CPU: cpu, Kind: event.KindQueue, Ring: "gfx", Job: event.JobKey{Fence: fence}},
 			event.Event{Time: ts + 50_000, CPU: 0, Kind: event.KindDone, Job: event.JobKey{Fence: fence}})
 	}
-	s := NewSkew(&fakeStarter{evs: evs})
-	s.src = &sliceSource{evs: evs} // text: no buffer starts
+	// report text: the source knows no buffer starts
+	s := NewSkew(struct{ event.Source }{&fakeStarter{evs: evs}})
 	var got []event.Event
 	if err := event.Drain(s, func(ev event.Event) { got = append(got, ev) }); err != nil {
 		t.Fatal(err)
@@ -153,16 +153,4 @@ func TestSkewMovedThread(t *testing.T) {
 	if !missingCompletions([]event.Event{{Time: 1, Kind: event.KindQueue, Job: event.JobKey{Fence: 1}}, {Time: 2, Kind: event.KindQueue, Job: event.JobKey{Fence: 2}}}, 10) {
 		t.Errorf("submissions without completions are a missing CPU")
 	}
-}
-
-// sliceSource hands out evs, then io.EOF.
-type sliceSource struct{ evs []event.Event }
-
-func (s *sliceSource) Next() (event.Event, error) {
-	if len(s.evs) == 0 {
-		return event.Event{}, io.EOF
-	}
-	ev := s.evs[0]
-	s.evs = s.evs[1:]
-	return ev, nil
 }
