@@ -55,7 +55,7 @@ func busyAcross(ws []cand) bool {
 			adj++
 		}
 	}
-	return len(ws) >= 8 && float64(adj) >= 0.8*float64(len(ws)-1)
+	return len(ws) >= defaults.busyAcrossMin && float64(adj) >= defaults.busyAcrossFrac*float64(len(ws)-1)
 }
 
 // classification is the threshold in force for one snapshot.
