@@ -199,8 +199,8 @@ func sharpEdge(x []float64, meanGap float64) bool {
 // robustCore drops the window lengths far from the median (by more than
 // coreJobs straddling jobs or coreMADs median absolute deviations):
 // windows cut short by a late completion, or stretched by a stalled one,
-// are not off-times. With few lengths, or when it would drop most, it
-// keeps them all.
+// are not off-times. With few lengths it keeps them all. (It keeps more
+// than half of them: those within one median deviation.)
 func robustCore(x []float64, j float64) []float64 {
 	t := &defaults
 	if len(x) < t.coreMin {
@@ -217,9 +217,6 @@ func robustCore(x []float64, j float64) []float64 {
 		if math.Abs(v-med) <= lim {
 			out = append(out, v)
 		}
-	}
-	if len(out) < len(x)/t.coreKeep {
-		return x
 	}
 	return out
 }

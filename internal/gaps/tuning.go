@@ -125,13 +125,11 @@ type tuning struct {
 	// end and highest start stand for the extremes, passed over only
 	// among at least tailSkipMin values (one late window would set them).
 	tail, tailSkipMin int
-	// coreMin, coreJobs, coreMADs, coreKeep: robustCore, on at least
-	// coreMin lengths, drops those farther from the median than coreJobs
-	// straddling jobs or coreMADs median absolute deviations, unless that
-	// keeps fewer than 1/coreKeep of them.
+	// coreMin, coreJobs, coreMADs: robustCore, on at least coreMin
+	// lengths, drops those farther from the median than coreJobs
+	// straddling jobs or coreMADs median absolute deviations.
 	coreMin            int
 	coreJobs, coreMADs float64
-	coreKeep           int
 	// agreeSE, agreeSESaturating: the extremes and the mean agree within
 	// this many of the mean's standard errors (more where the guest
 	// saturates: the mean's straddling-job model holds less exactly).
@@ -298,7 +296,6 @@ var defaults = tuning{
 	coreMin:           8,
 	coreJobs:          3,
 	coreMADs:          4,
-	coreKeep:          2,
 	agreeSE:           2,
 	agreeSESaturating: 3,
 	extJobs:           0.25,
