@@ -12,12 +12,18 @@ import (
 // [0, job). drift is the standard deviation of each turn start's step
 // (accumulating, as relative timers make it); skip lists turns in which
 // the guest was idle (no window ends there); spurious adds short windows
-// off the lattice after these turns.
+// off the lattice in the turns after these, at the fractions hiccupAt of
+// the slice (0.37 when empty).
 type fixedSched struct {
 	n                    int
 	period, slice, job   float64
 	drift                float64
 	skip, spurious       map[int]bool
+	hiccupAt             []float64
+	// jumpAt > 0: the turns from jumpAt on start jump later (the host's
+	// schedule restarted).
+	jumpAt int
+	jump   float64
 	seed                 uint64
 	notAnchored, notBusy bool
 }
@@ -29,6 +35,9 @@ func (f fixedSched) obs() ([]obs, []float64) {
 	starts := make([]float64, f.n+1)
 	for k := 1; k <= f.n; k++ {
 		starts[k] = starts[k-1] + f.period + f.drift*rng.NormFloat64()
+		if k == f.jumpAt {
+			starts[k] += f.jump
+		}
 	}
 	var o []obs
 	prevBusy := false
@@ -42,9 +51,15 @@ func (f fixedSched) obs() ([]obs, []float64) {
 		o = append(o, obs{s: s, e: e, anchored: !f.notAnchored, adjacent: prevBusy && !f.notBusy, comps: uint64(f.slice / f.job)})
 		prevBusy = true
 		if f.spurious[k] {
-			// a hiccup inside the next turn: short, off the lattice
-			at := starts[k] + 0.37*f.slice
-			o = append(o, obs{s: at, e: at + 3*f.job, anchored: true, comps: 1})
+			// hiccups inside the next turn: short, off the lattice
+			hs := f.hiccupAt
+			if len(hs) == 0 {
+				hs = []float64{0.37}
+			}
+			for _, h := range hs {
+				at := starts[k] + h*f.slice
+				o = append(o, obs{s: at, e: at + 3*f.job, anchored: true, comps: 1})
+			}
 		}
 	}
 	e0 := o[0].e
@@ -74,7 +89,14 @@ func TestFitLattice(t *testing.T) {
 			skip: map[int]bool{5: true, 6: true, 40: true, 41: true, 42: true, 99: true, 150: true}}, 12.8 * ms, false, 1, 1e-4},
 		{"spurious windows", fixedSched{n: 200, period: 12.4 * ms, slice: 6 * ms, job: 0.25 * ms, seed: 4,
 			spurious: map[int]bool{10: true, 30: true, 50: true, 70: true, 90: true, 110: true}}, 12.4 * ms, false, 0.95, 1e-4},
+		{"spurious windows, trial 1% off", fixedSched{n: 200, period: 12.4 * ms, slice: 6 * ms, job: 0.25 * ms, seed: 7,
+			spurious: map[int]bool{3: true, 4: true, 5: true, 30: true, 31: true, 50: true, 70: true, 90: true, 91: true, 92: true, 110: true}}, 12.52 * ms, false, 0.94, 1e-4},
 		{"drifting turns", fixedSched{n: 300, period: 12.4 * ms, slice: 6 * ms, job: 0.05 * ms, drift: 0.15 * ms, seed: 5}, 12.4 * ms, true, 0.95, 2e-3},
+		{"drifting 0.4 ms a turn", fixedSched{n: 300, period: 12.4 * ms, slice: 6 * ms, job: 0.05 * ms, drift: 0.4 * ms, seed: 9}, 12.4 * ms, true, 0.95, 2e-3},
+		// the turns after a restart are tracked from a new anchor
+		{"phase jump", fixedSched{n: 400, period: 12.4 * ms, slice: 6 * ms, job: 0.05 * ms, jumpAt: 200, jump: 5 * ms, seed: 10}, 12.4 * ms, true, 0.95, 2e-3},
+		{"drifting turns, hiccups", fixedSched{n: 300, period: 12.4 * ms, slice: 6 * ms, job: 0.05 * ms, drift: 0.15 * ms, seed: 8,
+			spurious: every(9, 300), hiccupAt: []float64{0.55}}, 12.4 * ms, true, 0.85, 2e-3},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

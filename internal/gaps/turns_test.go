@@ -19,6 +19,8 @@ func TestLowCluster(t *testing.T) {
 		{"skipped turns", []float64{p, p, p, p, p, p, 2 * p, 2 * p, 3 * p, 5 * p}, p},
 		// a few spurious short spacings fall below the 20th percentile
 		{"spurious short", []float64{0.3 * p, p - 1e3, p, p, p, p + 1e3, p, p, p, 2 * p}, p},
+		// most turns skipped: the 20th percentile, not the median
+		{"mostly skipped", []float64{p, p, p, 2 * p, 2 * p, 2 * p, 2 * p, 2 * p, 3 * p, 3 * p}, p},
 		// a value alone: the band holds nothing else
 		{"lone", []float64{p}, p},
 	}
@@ -44,6 +46,10 @@ func TestFindTurns(t *testing.T) {
 			skip: map[int]bool{3: true, 4: true, 20: true, 77: true, 78: true, 79: true}}, true},
 		{"hiccups off the lattice", fixedSched{n: 150, period: 12.4 * ms, slice: 6 * ms, job: 0.25 * ms, seed: 13,
 			spurious: map[int]bool{7: true, 19: true, 33: true, 60: true, 81: true, 99: true, 120: true}}, true},
+		// two hiccups in a sixth of the turns: the short spacings they
+		// make set the plain base; the spacings longer than an off-time
+		// do not
+		{"two hiccups at many turns", fixedSched{n: 150, period: 12.4 * ms, slice: 6 * ms, job: 0.25 * ms, seed: 14, spurious: every(6, 150), hiccupAt: []float64{0.2, 0.5}}, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -62,6 +68,11 @@ func TestFindTurns(t *testing.T) {
 	o := slotObs(120, 6.2*ms, 6*ms, 0.25*ms, 4, 21)
 	if tr := findTurns(o, sp.lenBiased, sp, defaults.minInliers); tr.fixed {
 		t.Errorf("slot grid taken for a fixed lattice of period %.2f ms", tr.fit.period/1e6)
+	}
+	// two VFs: a lattice of two slots holds five windows in six, one
+	// slot holds them all
+	if tr := findTurns(twoVFSlots(6.2*ms, 2, 2, 2, 2, 3, 3), sp.lenBiased, sp, defaults.minInliers); tr.fixed {
+		t.Errorf("two VFs' slot grid taken for a fixed lattice of period %.2f ms", tr.fit.period/1e6)
 	}
 }
 
@@ -91,4 +102,57 @@ func TestWindowless(t *testing.T) {
 			t.Errorf("%s: windowless = %.3f, want %.3f", c.name, got, c.want)
 		}
 	}
+}
+
+// every returns the multiples of k up to n.
+func every(k, n int) map[int]bool {
+	m := map[int]bool{}
+	for i := k; i <= n; i += k {
+		m[i] = true
+	}
+	return m
+}
+
+// TestFinerGrid: a lattice that leaves many windows off while half its
+// period holds them all is a slot grid; spurious windows off a true
+// lattice are not.
+func TestFinerGrid(t *testing.T) {
+	const ms = 1e6
+	const q, j = 6.2 * ms, 0.25 * ms
+	slots := twoVFSlots(q, 3, 2, 2)
+	// hiccups ending 5 ms into a turn: off every whole fraction of it
+	fixed, _ := fixedSched{n: 120, period: 2 * q, slice: 6 * ms, job: j, seed: 15, spurious: every(4, 120), hiccupAt: []float64{0.708}}.obs()
+	cases := []struct {
+		name string
+		o    []obs
+		fit  latticeFit // zero: fitted on 2q
+		want bool
+	}{
+		{"slot grid", slots, latticeFit{}, true},
+		{"fixed lattice with spurious windows", fixed, latticeFit{}, false},
+		{"slot grid, the lattice nearly as good", slots, latticeFit{period: 2 * q, inliers: 0.9}, false},
+	}
+	for _, c := range cases {
+		fit := c.fit
+		if fit.period == 0 {
+			fit = fitLattice(c.o, 2*q, tolerance(j, 2*q), true)
+		}
+		if got := finerGrid(c.o, fit, j); got != c.want {
+			t.Errorf("%s: finerGrid = %v, want %v (the 2q lattice holds %.2f)", c.name, got, c.want, fit.inliers)
+		}
+	}
+}
+
+// twoVFSlots are windows two or three slots q apart (our VF and a
+// neighbour, idle now and then, on a variable host), each ending within
+// a job of a slot start, all busy in between: steps cycles through the
+// numbers of slots between them.
+func twoVFSlots(q float64, steps ...float64) []obs {
+	var slots []obs
+	at := 0.0
+	for i := range 120 {
+		at += steps[i%len(steps)] * q
+		slots = append(slots, obs{s: at - q + 5.9e6, e: at + 0.1e6 + float64(i%5)*20e3, anchored: true, adjacent: true, comps: 24})
+	}
+	return slots
 }
