@@ -15,15 +15,15 @@ import (
 // off the lattice in the turns after these, at the fractions hiccupAt of
 // the slice (0.37 when empty).
 type fixedSched struct {
-	n                    int
-	period, slice, job   float64
-	drift                float64
-	skip, spurious       map[int]bool
-	hiccupAt             []float64
+	n                  int
+	period, slice, job float64
+	drift              float64
+	skip, spurious     map[int]bool
+	hiccupAt           []float64
 	// jumpAt > 0: the turns from jumpAt on start jump later (the host's
 	// schedule restarted).
-	jumpAt int
-	jump   float64
+	jumpAt               int
+	jump                 float64
 	seed                 uint64
 	notAnchored, notBusy bool
 }
