@@ -38,5 +38,11 @@ func saturating(o []obs) bool {
 			adj++
 		}
 	}
+	return mostlyAdjacent(adj, n)
+}
+
+// mostlyAdjacent reports whether adj adjacent windows of n make the guest
+// busy across most consecutive windows (see saturating).
+func mostlyAdjacent(adj, n int) bool {
 	return float64(adj) >= defaults.busyAcrossFrac*float64(n-1) && n >= defaults.busyAcrossMin
 }
