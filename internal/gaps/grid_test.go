@@ -1,14 +1,11 @@
 package gaps
 
 import (
-	"flag"
 	"fmt"
 	"math"
 	"testing"
 	"time"
 )
-
-var gridFlag = flag.Bool("grid", false, "run the scenario grid and print accuracy (development aid)")
 
 type gridResult struct {
 	sc                  scenario
@@ -100,26 +97,25 @@ func (r gridResult) String() string {
 		sc.VFs, float64(sc.Slice)/1e6, sc.Variable, wl, r.det, r.mode, r.conf, 100*r.sliceErr, 100*r.periodErr, 100*r.shareErr, r.f1, r.prec, r.rec, r.vfsOK, r.reason)
 }
 
+// TestGrid runs the scenario grid (160 scenarios of 2 to 16 VFs, 1 to
+// 12 ms slices, fixed and variable hosts, saturating and frame-paced
+// guests) against the generator's truth. Every saturating guest on a
+// fixed host meets the accuracy targets (slice and period within 1 %,
+// share within 0.5 pp, window F1 ≥ 0.98, the VF count right); on the
+// rest, an estimate with a confidence of 0.5 or more is never more than
+// 2 % off. (cmd/accuracy is the full gate, on the independent simulator.)
 func TestGrid(t *testing.T) {
-	if !*gridFlag {
-		t.Skip("development aid: go test -run Grid -grid -v")
+	if testing.Short() {
+		t.Skip("the grid takes a few seconds")
 	}
-	var n, ok, det int
 	for _, sc := range gridScenarios() {
 		r := runScenario(sc)
-		n++
-		good := r.det && r.sliceErr <= 0.01 && r.periodErr <= 0.01 && r.shareErr <= 0.005 && r.f1 >= 0.98
-		if r.det {
-			det++
+		met := r.det && r.sliceErr <= 0.01 && r.periodErr <= 0.01 && r.shareErr <= 0.005 && r.f1 >= 0.98 && r.vfsOK
+		switch {
+		case !sc.Variable && sc.Frames == 0 && !met:
+			t.Errorf("saturating fixed scenario misses the targets: %s", r)
+		case r.det && r.conf >= 0.5 && (r.sliceErr > 0.02 || r.periodErr > 0.02):
+			t.Errorf("confident estimate more than 2 %% off: %s", r)
 		}
-		if good {
-			ok++
-		}
-		mark := " "
-		if !good {
-			mark = "X"
-		}
-		t.Logf("%s %s", mark, r)
 	}
-	t.Logf("%d/%d within targets, %d detected", ok, n, det)
 }

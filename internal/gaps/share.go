@@ -25,28 +25,6 @@ import (
 // shows it (Resolved is then false, and Reason says what would resolve
 // it).
 
-// shareTuning holds the thresholds of the measured share.
-var shareTuning = struct {
-	// MinWindows is the fewest windows a share with switch-outs rests on:
-	// fewer cover too few turns to stand for the host's schedule.
-	MinWindows int
-	// MinGaps is the fewest completion gaps with work outstanding that a
-	// passthrough verdict (no window at all) rests on.
-	MinGaps uint64
-	// MinOffTime is the shortest off-time a host gives: 1 ms (NVIDIA's
-	// shortest slice is 1 ms, so with two or more VFs the VF is off at
-	// least that long; MxGPU's shortest quantum is 4 ms).
-	MinOffTime time.Duration
-	// MaxJobFrac: the straddling job must be at most this fraction of
-	// the median window, or the window is mostly job, not off-time.
-	MaxJobFrac float64
-}{
-	MinWindows: 8,
-	MinGaps:    100,
-	MinOffTime: time.Millisecond,
-	MaxJobFrac: 0.35,
-}
-
 // measureShare fills the measured share of s from the engine's totals
 // under classification cl. sp is the normal spacing below the threshold.
 // Steal stretches are not in the gap histograms: the VF held the GPU.
@@ -112,7 +90,7 @@ func (e *Engine) measureShare(s *Snapshot, cl classification, sp spacing) ShareE
 	case m.Busy <= 0:
 		m.Reason = "no GPU work was outstanding: the share cannot be measured"
 		return m
-	case e.matchFrac() < 0.5:
+	case e.matchFrac() < defaults.minMatchFrac:
 		m.Reason = fmt.Sprintf("only %.0f%% of completions matched a submission: outstanding work is unknown", 100*e.matchFrac())
 		return m
 	}
@@ -129,7 +107,7 @@ func (e *Engine) measureShare(s *Snapshot, cl classification, sp spacing) ShareE
 	m.Err = math.Sqrt(v+edge*edge+res*res) / busy
 	m.Err = math.Min(m.Err, 1)
 
-	t := shareTuning
+	t := &defaults.share
 	// Could a switch-out hide between two normal completions? With no
 	// window seen, the longest normal gaps (99th percentile) must be at
 	// most half the shortest off-time, so that any switch-out would have
@@ -141,24 +119,24 @@ func (e *Engine) measureShare(s *Snapshot, cl classification, sp spacing) ShareE
 	}
 	switch {
 	case m.Windows == 0:
-		if e.busyH.n < t.MinGaps {
+		if e.busyH.n < t.minGaps {
 			m.Reason = fmt.Sprintf("only %d completion gaps with work outstanding: too little to rule out switch-outs (record longer)", e.busyH.n)
 			return m
 		}
-		if p99 > t.MinOffTime/2 {
+		if p99 > t.minOffTime/2 {
 			m.Reason = fmt.Sprintf("completions are up to %s apart while work waits (99th percentile): a switch-out could hide between any two; record a workload of short jobs", p99.Round(time.Microsecond))
 			return m
 		}
 		m.Ratio, m.Resolved, m.Passthrough = 1, true, true
 		m.Reason = fmt.Sprintf("no switch-out in %d completion gaps, none longer than %s: the VF held the GPU whenever it had work", e.busyH.n, p99.Round(time.Microsecond))
 		return m
-	case sp.n < minNormalGaps:
+	case sp.n < defaults.minNormalGaps:
 		m.Reason = "too few completions between the windows to measure the job spacing (jobs as long as a slice?): record a workload of short jobs"
 		return m
-	case sp.lenBiased > t.MaxJobFrac*medianWindow(&e.busyH, cl.busyBin):
+	case sp.lenBiased > defaults.maxJobFrac*medianWindow(&e.busyH, cl.busyBin):
 		m.Reason = fmt.Sprintf("jobs (%.2f ms) too long against the no-progress windows to tell off-time from work: record a workload of short jobs", sp.lenBiased/1e6)
 		return m
-	case m.Windows < t.MinWindows:
+	case m.Windows < t.minWindows:
 		m.Reason = fmt.Sprintf("only %d no-progress windows: too few turns to measure the share (record a few seconds or more)", m.Windows)
 		return m
 	}

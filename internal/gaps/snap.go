@@ -47,7 +47,8 @@ func (e *Engine) estimate(c *inferCache, ws []cand, cl classification, done comp
 }
 
 // busyAcross reports whether the guest was busy across most consecutive
-// windows (nothing idle in between, work outstanding at each switch).
+// windows (nothing idle in between, work outstanding at each switch): as
+// saturating, on the candidates.
 func busyAcross(ws []cand) bool {
 	adj := 0
 	for i := 1; i < len(ws); i++ {
@@ -55,7 +56,7 @@ func busyAcross(ws []cand) bool {
 			adj++
 		}
 	}
-	return len(ws) >= 8 && float64(adj) >= 0.8*float64(len(ws)-1)
+	return mostlyAdjacent(adj, len(ws))
 }
 
 // classification is the threshold in force for one snapshot.

@@ -92,7 +92,7 @@ func findThreshold(h *gapHist) (threshold, bool) {
 		if near(h, ph) < max(minHighMass, suffixMass[b]/5) {
 			continue
 		}
-		if low := h.n - suffixMass[b]; near(h, pl) < max(minNormalGaps, low/5) {
+		if low := h.n - suffixMass[b]; near(h, pl) < max(defaults.minNormalGaps, low/5) {
 			continue
 		}
 		v, vb := sm[pl], pl

@@ -1,0 +1,72 @@
+package gaps
+
+import (
+	"math"
+	"slices"
+	"testing"
+)
+
+func TestTurnPhase(t *testing.T) {
+	const ms = 1e6
+	for _, sat := range []bool{false, true} {
+		f := fixedSched{n: 300, period: 12.4 * ms, slice: 6 * ms, job: 0.25 * ms, seed: 71}
+		o, starts := f.obs()
+		sp := spacing{n: 5000, mean: f.job, lenBiased: f.job}
+		ev := &evidence{o: o, e0: 1e9, j: f.job, sp: sp, sat: sat}
+		fit := fitLattice(o, f.period, tolerance(f.job, f.period), true)
+		psi := turnPhase(ev, fit) - ev.e0
+		// psi is a turn start: its phase against the true starts
+		ph := math.Mod(psi-starts[0], f.period)
+		ph = math.Min(math.Abs(ph), f.period-math.Abs(ph))
+		if ph > 20e3 {
+			t.Errorf("saturating %v: psi %.1f µs off the true turn starts", sat, ph/1e3)
+		}
+	}
+}
+
+// turnCompletions are completion times in turns [k·period, k·period +
+// slice) every step, for turns 0..n-1.
+func turnCompletions(n int, period, slice, step float64, extra ...int64) []int64 {
+	var ts []int64
+	for k := range n {
+		for x := 0.0; x < slice; x += step {
+			ts = append(ts, int64(float64(k)*period+x))
+		}
+	}
+	ts = append(ts, extra...)
+	slices.Sort(ts)
+	return ts
+}
+
+func TestRefineSlice(t *testing.T) {
+	const ms = 1e6
+	const period, slice, j = 12.4 * ms, 6 * ms, 0.25 * ms
+	// the last completion of each turn is 6 ms - 1 µs after its start
+	clean := turnCompletions(100, period, slice, 0.2*ms)
+	for k := range 100 {
+		clean = append(clean, int64(float64(k)*period+slice-1e3))
+	}
+	slices.Sort(clean)
+	// three completions of a turn's end delivered late, in the off-time
+	late := append(append([]int64(nil), clean...), int64(10*period+slice+0.9*ms), int64(30*period+slice+0.8*ms), int64(50*period+slice+0.85*ms))
+	slices.Sort(late)
+	cases := []struct {
+		name    string
+		done    []int64
+		ot      offTime
+		hiccups bool
+		want    float64
+	}{
+		{"raised to the latest phase", clean, offTime{off: period - slice + 0.1*ms, ext: true}, false, slice - 1e3},
+		{"from the mean: as it is", clean, offTime{off: period - slice + 0.1*ms}, false, slice - 0.1*ms},
+		{"no higher than two jobs", clean, offTime{off: period - slice + 0.6*ms, ext: true}, false, slice - 0.6*ms},
+		{"late deliveries passed over", late, offTime{off: period - slice + 0.1*ms, ext: true}, true, slice - 1e3},
+	}
+	for _, c := range cases {
+		ev := &evidence{j: j, done: completionsAt(c.done)}
+		got, off := refineSlice(ev, 0, period, c.ot, c.hiccups)
+		if math.Abs(got-c.want) > 1 || math.Abs(got+off-period) > 1e-6 {
+			t.Errorf("%s: slice %.4f ms (off %.4f ms), want %.4f ms", c.name, got/ms, off/ms, c.want/ms)
+		}
+	}
+}
