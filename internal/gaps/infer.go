@@ -16,7 +16,11 @@ type grid struct {
 	ok bool
 	// slotted: no schedule, but the windows lie on a slot grid (variable
 	// mode, period unmeasurable): they are still switch-outs.
-	slotted          bool
+	slotted bool
+	// rigid: the switch instants sit sharply on the lattice (the
+	// extremes of the window edges held), so each window's off-time can
+	// be read from it; turns that jitter or drift leave it false.
+	rigid            bool
 	psi, period, off float64
 	margin           float64
 }
@@ -43,6 +47,7 @@ type schedule struct {
 	vfs                                int     // variable: the most VFs seen busy
 	psi                                float64 // fixed: a turn start
 	onGrid                             bool    // fixed, turns on one lattice (not drifting)
+	rigid                              bool    // fixed, the switch instants sharp on it (the extremes held)
 	factors                            []factor
 	notes                              []string
 }
@@ -133,7 +138,7 @@ func inferAll(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done compl
 	slice, sliceErr, period, periodErr := s.slice, s.sliceErr, s.period, s.periodErr
 	ts.Detected = true
 	if s.onGrid && g != nil {
-		*g = grid{ok: true, psi: s.psi, period: period, off: s.off, margin: sliceErr + t.gridMargin}
+		*g = grid{ok: true, rigid: s.rigid, psi: s.psi, period: period, off: s.off, margin: sliceErr + t.gridMargin}
 	}
 	ts.Slice = time.Duration(slice)
 	ts.SliceErr = time.Duration(sliceErr)
@@ -200,7 +205,7 @@ func fixedSchedule(ev *evidence, ws []cand, fit latticeFit) schedule {
 		late.start, late.end, hiccups = lateEdges(ws, ev.sp, ev.done)
 	}
 	ot := estimateOff(ev, fit, late)
-	s := schedule{mode: ModeFixed, period: fit.period, periodErr: max(fit.periodSE, fit.blockSE), onGrid: !fit.local}
+	s := schedule{mode: ModeFixed, period: fit.period, periodErr: max(fit.periodSE, fit.blockSE), onGrid: !fit.local, rigid: !fit.local && rigidEnds(ev, fit)}
 	s.psi = turnPhase(ev, fit)
 	s.slice, s.off = refineSlice(ev, s.psi, s.period, ot, hiccups)
 	s.sliceErr = math.Hypot(s.periodErr, ot.se)

@@ -153,6 +153,21 @@ func switchExtremes(ev *evidence, fit latticeFit, lo, hi float64, late lateMarks
 	return extremes{off: off, se: se, ends: re}
 }
 
+// rigidEnds reports whether the window ends sit on fit as sharply as a
+// rigid lattice puts them (sharpEdge on their residuals): the switch-ins
+// are where the lattice says, so each window's off-time can be read from
+// it. Host jitter or drift blurs the edge.
+func rigidEnds(ev *evidence, fit latticeFit) bool {
+	re := make([]float64, 0, len(ev.o))
+	for i, w := range ev.o {
+		if fit.in[i] {
+			re = append(re, w.e-fit.phi-fit.period*fit.k[i])
+		}
+	}
+	slices.Sort(re)
+	return sharpEdge(re, ev.sp.mean)
+}
+
 // phaseLocked reports whether jobs are phase-locked to the slice: every
 // window the same length (the interquartile range of core below
 // lockedIQR jobs), off-time plus one whole job. The straddling job is then

@@ -145,14 +145,15 @@ func (e *Engine) measureShare(s *Snapshot, cl classification, sp spacing) ShareE
 }
 
 // gridUnserved sums the switched-out time in the windows of s by the
-// fixed schedule's grid (offline only: s.Windows must hold the whole
-// run): for each window the overlap with the off-time that ends at the
+// fixed schedule's grid, when it is rigid (a grid that jitter or drift
+// blurs would clip windows off their true off-times), offline only
+// (s.Windows must hold the whole run): for each window the overlap with the off-time that ends at the
 // first turn start in it; a window longer than a period (an outage, a
 // hang) counts whole, less the job that ended it; a steal window only for
 // the off-time a switch-in inside it shows.
 func (e *Engine) gridUnserved(s *Snapshot, sp spacing) (unserved float64, n int, ok bool) {
 	g := &e.infCache.grid
-	if !g.ok || !e.infCache.valid || e.cfg.Horizon > 0 || g.period <= 0 {
+	if !g.ok || !g.rigid || !e.infCache.valid || e.cfg.Horizon > 0 || g.period <= 0 {
 		return 0, 0, false
 	}
 	for i := range s.Windows {
