@@ -153,10 +153,13 @@ func switchExtremes(ev *evidence, fit latticeFit, lo, hi float64, late lateMarks
 	return extremes{off: off, se: se, ends: re}
 }
 
-// rigidEnds reports whether the window ends sit on fit as sharply as a
-// rigid lattice puts them (sharpEdge on their residuals): the switch-ins
-// are where the lattice says, so each window's off-time can be read from
-// it. Host jitter or drift blurs the edge.
+// rigidEnds reports whether the window ends sit on fit as a rigid lattice
+// puts them: a sharp lower edge (sharpEdge), and the middle 80 % of the
+// residuals no wider than rigidSpread straddling jobs (each end is one
+// job's remainder after its turn's start: an exponential one's 10–90 %
+// spread is 1.1 length-biased jobs). The switch-ins are then where the
+// lattice says, and each window's off-time can be read from it. Host
+// jitter and drifting turns blur the edge or widen the spread.
 func rigidEnds(ev *evidence, fit latticeFit) bool {
 	re := make([]float64, 0, len(ev.o))
 	for i, w := range ev.o {
@@ -164,8 +167,13 @@ func rigidEnds(ev *evidence, fit latticeFit) bool {
 			re = append(re, w.e-fit.phi-fit.period*fit.k[i])
 		}
 	}
+	if len(re) == 0 {
+		return false
+	}
 	slices.Sort(re)
-	return sharpEdge(re, ev.sp.mean)
+	n := len(re) - 1
+	spread := re[n*9/10] - re[n/10]
+	return sharpEdge(re, ev.sp.mean) && spread <= defaults.rigidSpread*ev.j
 }
 
 // phaseLocked reports whether jobs are phase-locked to the slice: every

@@ -70,14 +70,16 @@ func (e *Engine) measureShare(s *Snapshot, cl classification, sp spacing) ShareE
 		}
 	}
 	m.Windows += int(nb)
-	if u, n, ok := e.gridUnserved(s, sp); ok {
-		// A fixed schedule places every switch: each window's off-time
-		// is its overlap with the schedule's, not its length less a
-		// typical job (which job ended a window that began in an
-		// off-time depends on the rings, and is no part of the gap).
-		g := &e.infCache.grid
-		unserved, m.Windows = u, n
-		v = float64(n) * g.margin * g.margin
+	if u, wv, n, ok := e.windowsUnserved(cl, sp); ok {
+		// Offline, window by window: unserved holds the open and short
+		// windows already, the totals' part is replaced.
+		totals := sb
+		if nb > 0 {
+			totals -= float64(na)*sp.lenBiased + float64(nb-na)*sp.mean
+		}
+		unserved += u - totals
+		m.Windows += n - int(nb)
+		v += wv - float64(nb)*2*sp.sd*sp.sd
 	}
 	unserved = math.Max(0, math.Min(unserved, float64(m.Busy)))
 	m.Unserved = time.Duration(unserved)
@@ -144,50 +146,53 @@ func (e *Engine) measureShare(s *Snapshot, cl classification, sp spacing) ShareE
 	return m
 }
 
-// gridUnserved sums the switched-out time in the windows of s by the
-// fixed schedule's grid, when it is rigid (a grid that jitter or drift
-// blurs would clip windows off their true off-times), offline only
-// (s.Windows must hold the whole run): for each window the overlap with the off-time that ends at the
-// first turn start in it; a window longer than a period (an outage, a
-// hang) counts whole, less the job that ended it; a steal window only for
-// the off-time a switch-in inside it shows.
-func (e *Engine) gridUnserved(s *Snapshot, sp spacing) (unserved float64, n int, ok bool) {
-	g := &e.infCache.grid
-	if !g.ok || !g.rigid || !e.infCache.valid || e.cfg.Horizon > 0 || g.period <= 0 {
-		return 0, 0, false
+// windowsUnserved sums the switched-out time window by window, offline
+// (the candidates then hold the whole run; live, the totals stand in). On
+// a rigid fixed schedule (see grid.rigid) a window shorter than a period
+// is its overlap with the schedule's off-time (which job ended a window
+// that began in an off-time depends on the rings, and is no part of the
+// wait); otherwise a window that began with work outstanding is its
+// length less the length-biased straddling job, one whose work arrived in
+// the off-time its length less a typical job. A steal window counts only the off-time
+// a switch-in inside it shows on a rigid schedule. Windows below the
+// threshold are left to the caller. v is the variance of the sum.
+func (e *Engine) windowsUnserved(cl classification, sp spacing) (u, v float64, n int, ok bool) {
+	if e.cfg.Horizon > 0 {
+		return 0, 0, 0, false
 	}
-	for i := range s.Windows {
-		w := &s.Windows[i]
-		if w.Kind != SwitchedOut && w.Kind != Stall && w.Kind != Steal {
-			continue
-		}
-		a, b := float64(w.Start), float64(w.End)
-		if w.Kind == Steal {
-			// The GPU ran, but a switch-out may lie inside the hold-up:
-			// its overlap with the schedule's off-time was not served.
-			k := math.Ceil((a - g.psi) / g.period)
-			if ts := g.psi + k*g.period; ts <= b {
-				unserved += max(0, min(b, ts)-max(a, ts-g.off))
-			}
-			continue
-		}
-		n++
+	g := &e.infCache.grid
+	rigid := g.ok && g.rigid && e.infCache.valid && g.period > 0
+	// turn is the first turn start at or after a (less the margin).
+	turn := func(a float64) float64 {
+		return g.psi + math.Ceil((a-g.margin-g.psi)/g.period)*g.period
+	}
+	perWindow := 2 * sp.sd * sp.sd
+	for i := 0; i < e.cands.len(); i++ {
+		c := e.cands.at(i)
+		a, b := float64(c.start), float64(c.end)
 		switch {
-		case w.Open:
-			unserved += b - a
-		case b-a > g.period:
-			unserved += max(0, b-a-sp.lenBiased)
+		case c.idle:
+		case c.steal:
+			if ts := turn(a); rigid && ts <= b {
+				u += max(0, min(b, ts)-max(a, ts-g.off))
+			}
+		case binOf(c.end-c.start, gapSub) < cl.busyBin:
+		case c.anchored && !(rigid && b-a < g.period):
+			n++
+			u += max(0, b-a-sp.lenBiased)
+			v += perWindow
 		default:
-			k := math.Ceil((a - g.margin - g.psi) / g.period)
-			ts := g.psi + k*g.period
-			if ts > b+g.margin {
-				unserved += max(0, b-a-sp.mean) // no switch-in on the grid
+			n++
+			if ts := turn(a); rigid && b-a < g.period && ts <= b+g.margin {
+				u += max(0, min(b, ts)-max(a, ts-g.off))
+				v += g.margin * g.margin
 				continue
 			}
-			unserved += max(0, min(b, ts)-max(a, ts-g.off))
+			u += max(0, b-a-sp.mean)
+			v += perWindow
 		}
 	}
-	return unserved, n, true
+	return u, v, n, true
 }
 
 // quantileBelow returns the bin of the q-quantile of the counts in bins

@@ -151,6 +151,10 @@ type tuning struct {
 	edgeDecile, edgeMin int
 	edgeRenewals        float64
 	edgeRes             float64
+	// rigidSpread: a lattice is rigid (its grid read for each window's
+	// off-time) when the middle 80 % of the window ends' residuals span at
+	// most this many straddling jobs (an exponential job's remainder: 1.1).
+	rigidSpread float64
 	// framesQuantile (per cent): frame-paced windows' off-time is this
 	// quantile of their lengths less one job.
 	framesQuantile int
@@ -308,6 +312,7 @@ var defaults = tuning{
 	edgeMin:           4,
 	edgeRenewals:      3,
 	edgeRes:           2e3,
+	rigidSpread:       1.5,
 	framesQuantile:    90,
 
 	phaseCut:    0.5,
