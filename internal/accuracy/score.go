@@ -247,6 +247,11 @@ func Score(tr *simulate.Truth, s *gaps.Snapshot) Result {
 		if tr.Quantum > 0 {
 			slice = tr.Quantum // a liquid host's slice is its quantum
 		}
+		if tr.JitterMode == simulate.Deadline && tr.NominalPeriod > 0 {
+			// Deadlines keep the period exact: the realized mean only
+			// adds the first and last turns' jitter.
+			period = tr.NominalPeriod
+		}
 		if len(tr.Outages) > 0 && tr.NominalPeriod > 0 && len(tr.Slices) > 0 {
 			// The schedule is what the round robin gives while it runs:
 			// an outage is no turn of it (the measured share counts it).

@@ -205,10 +205,18 @@ func fixedSchedule(ev *evidence, ws []cand, fit latticeFit) schedule {
 		late.start, late.end, hiccups = lateEdges(ws, ev.sp, ev.done)
 	}
 	ot := estimateOff(ev, fit, late)
-	s := schedule{mode: ModeFixed, period: fit.period, periodErr: max(fit.periodSE, fit.blockSE), onGrid: !fit.local, rigid: !fit.local && rigidEnds(ev, fit)}
+	s := schedule{mode: ModeFixed, period: fit.period, periodErr: max(fit.periodSE, fit.blockSE, fit.envDiff), onGrid: !fit.local, rigid: !fit.local && rigidEnds(ev, fit)}
+	if outageInside(ev.o, fit.period) && fit.span > 0 {
+		// A host that resumes after an outage may restart its round
+		// robin anywhere: the phase jumps by up to half a period, which
+		// moves a slope fitted across it by up to that over the span.
+		s.periodErr = max(s.periodErr, fit.period/(2*float64(fit.span)))
+	}
 	s.psi = turnPhase(ev, fit)
 	s.slice, s.off = refineSlice(ev, s.psi, s.period, ot, hiccups)
-	s.sliceErr = math.Hypot(s.periodErr, ot.se)
+	// Timestamps are microseconds in report text: no slice is known to
+	// better than its two edges' resolution.
+	s.sliceErr = math.Sqrt(s.periodErr*s.periodErr + ot.se*ot.se + defaults.edgeRes*defaults.edgeRes)
 	s.factors = []factor{{"lattice", fit.inliers}}
 	if fit.local {
 		s.notes = append(s.notes, "turns drift around the period (host jitter): period from the mean step, slice from the mean window")
@@ -218,6 +226,17 @@ func fixedSchedule(ev *evidence, ws []cand, fit latticeFit) schedule {
 		s.factors = append(s.factors, factor{"consecutive", defaults.noConsecutive})
 	}
 	return s
+}
+
+// outageInside reports whether a window lasts several periods (an outage,
+// a starved VF, a hang) between others.
+func outageInside(o []obs, period float64) bool {
+	for i := 1; i+1 < len(o); i++ {
+		if o[i].e-o[i].s > defaults.outagePeriods*period {
+			return true
+		}
+	}
+	return false
 }
 
 // variableSchedule is the schedule of a variable fit.

@@ -11,7 +11,10 @@ type latticeFit struct {
 	period, periodSE float64
 	// blockSE is the period's standard error from the spread of block
 	// slopes (see blockSlopeSE): the one to report when turns drift.
-	blockSE    float64
+	blockSE float64
+	// envDiff is how far the lower envelope's slope, taken for the
+	// period, lay from least squares' (0 when it was not taken).
+	envDiff    float64
 	phi        float64   // end = phi + k·period
 	k          []float64 // turn index of each window
 	inliers    float64   // fraction of windows on the lattice
@@ -46,6 +49,10 @@ func fitLattice(o []obs, p0, tol float64, track bool) latticeFit {
 	// The lower envelope's slope is far less noisy than least squares
 	// over the straddling jobs' remainders.
 	if env, ok := lowerEnvelopeSlope(o, f.k, f.in); !f.local && ok && f.periodSE > 0 && math.Abs(env-f.period) <= defaults.envelopeSEs*f.periodSE {
+		// The two slopes differ by the envelope's own doubt at least:
+		// with jitter on every switch the envelope follows the turns
+		// the jitter moved most.
+		f.envDiff = math.Abs(env - f.period)
 		f.period = env
 		minR := math.Inf(1)
 		for i := range o {

@@ -146,10 +146,14 @@ func switchExtremes(ev *evidence, fit latticeFit, lo, hi float64, late lateMarks
 	// (k+1)·E[g]/(n+1) above 0: take that bias out. This holds for a
 	// saturating pipeline (jobs back to back); with sparse work (frames)
 	// the age is not a renewal age.
+	corr := 0.0
 	if ev.sat {
-		off -= float64(qe+1)*ev.sp.mean/float64(len(re)+1) + float64(q+1)*ev.sp.mean/float64(len(rs)+1)
+		corr = float64(qe+1)*ev.sp.mean/float64(len(re)+1) + float64(q+1)*ev.sp.mean/float64(len(rs)+1)
+		off -= corr
 	}
-	se := max(re[min(qe+1, len(re)-1)]-re[qe], rs[len(rs)-1-q]-rs[max(len(rs)-2-q, 0)], fit.periodSE)
+	// The spread of the next order statistics; the bias taken out is
+	// itself a model's, uncertain by its own size.
+	se := math.Hypot(max(re[min(qe+1, len(re)-1)]-re[qe], rs[len(rs)-1-q]-rs[max(len(rs)-2-q, 0)], fit.periodSE), corr)
 	return extremes{off: off, se: se, ends: re}
 }
 

@@ -151,6 +151,9 @@ type tuning struct {
 	edgeDecile, edgeMin int
 	edgeRenewals        float64
 	edgeRes             float64
+	// outagePeriods: a window longer than this many periods is an outage,
+	// across which the round robin's phase may jump.
+	outagePeriods float64
 	// rigidSpread: a lattice is rigid (its grid read for each window's
 	// off-time) when the middle 80 % of the window ends' residuals span at
 	// most this many straddling jobs (an exponential job's remainder: 1.1).
@@ -313,6 +316,7 @@ var defaults = tuning{
 	edgeRenewals:      3,
 	edgeRes:           2e3,
 	rigidSpread:       1.5,
+	outagePeriods:     3,
 	framesQuantile:    90,
 
 	phaseCut:    0.5,
