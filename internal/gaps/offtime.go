@@ -146,14 +146,15 @@ func switchExtremes(ev *evidence, fit latticeFit, lo, hi float64, late lateMarks
 	// (k+1)·E[g]/(n+1) above 0: take that bias out. This holds for a
 	// saturating pipeline (jobs back to back); with sparse work (frames)
 	// the age is not a renewal age.
-	corr := 0.0
+	corrSE := 0.0
 	if ev.sat {
-		corr = float64(qe+1)*ev.sp.mean/float64(len(re)+1) + float64(q+1)*ev.sp.mean/float64(len(rs)+1)
-		off -= corr
+		off -= float64(qe+1)*ev.sp.mean/float64(len(re)+1) + float64(q+1)*ev.sp.mean/float64(len(rs)+1)
+		// The (k+1)-th smallest scatters by about √(k+1)·E[g]/(n+1)
+		// around where the correction puts it.
+		corrSE = math.Hypot(math.Sqrt(float64(qe+1))*ev.sp.mean/float64(len(re)+1), math.Sqrt(float64(q+1))*ev.sp.mean/float64(len(rs)+1))
 	}
-	// The spread of the next order statistics; the bias taken out is
-	// itself a model's, uncertain by its own size.
-	se := math.Hypot(max(re[min(qe+1, len(re)-1)]-re[qe], rs[len(rs)-1-q]-rs[max(len(rs)-2-q, 0)], fit.periodSE), corr)
+	// The spread of the next order statistics, and the correction's.
+	se := math.Hypot(max(re[min(qe+1, len(re)-1)]-re[qe], rs[len(rs)-1-q]-rs[max(len(rs)-2-q, 0)], fit.periodSE), corrSE)
 	return extremes{off: off, se: se, ends: re}
 }
 
