@@ -81,6 +81,7 @@ type Engine struct {
 	// The completions closing the last no-progress stretch while they
 	// come within stealGap of each other (see noteBurst).
 	burst     burstState
+	hwDepth   int          // the most jobs seen on a hardware ring at once (hw_job_count)
 	burstGaps [16]burstGap // backing for burst.gaps
 	// stealN and stealSum count the steal stretches since the start.
 	stealN   uint64
@@ -270,6 +271,9 @@ func (e *Engine) feed(ev *event.Event) {
 	if ev.Kind == event.KindEmit || class == classFence {
 		e.fence(ev, t)
 		return
+	}
+	if c := int(ev.HWJobCount); c > e.hwDepth {
+		e.hwDepth = c
 	}
 	switch ev.Kind {
 	case event.KindQueue, event.KindRun:
@@ -817,7 +821,13 @@ func (e *Engine) noteBurst() {
 	// while nobody looked) in a stretch shorter than half the typical
 	// window (a switch-out whose next job happened to be very short
 	// would otherwise pass), or as many as the GPU does in the stretch.
-	all := b.n+1 >= 2 && b.n+1 >= b.inflight
+	need := b.inflight
+	if e.hwDepth > 0 {
+		// Queued jobs beyond the hardware ring's depth could not run
+		// while nobody looked: the ring holds at most hwDepth.
+		need = min(need, e.hwDepth)
+	}
+	all := b.n+1 >= 2 && b.n+1 >= need
 	if all {
 		typical := medianWindow(&e.busyH, binOf(e.floor, gapSub))
 		all = typical > 0 && float64(b.gap) < 0.5*typical
