@@ -204,13 +204,13 @@ func summaryRows(rs []accuracy.Result) [][]string {
 		out = append(out, []string{c.Class, fmt.Sprint(c.N), fmt.Sprintf("%d/%d", c.Met, c.N), met(c.Met == c.N),
 			fmt.Sprintf("%d/%d", c.Detected, c.N), fmt.Sprintf("%d/%d", c.NumbersOK, c.N), fmt.Sprintf("%d/%d", c.F1OK, c.N),
 			fmt.Sprintf("%.2f", c.MaxSlice), fmt.Sprintf("%.2f", c.MaxPeriod), fmt.Sprintf("%.2f", c.MaxShare),
-			fmt.Sprintf("%.3f", c.MinF1), fmt.Sprint(c.FalseIdle), fmt.Sprint(c.FalseStl), fmt.Sprint(c.Confident), fmt.Sprint(c.PassAbove),
+			fmt.Sprintf("%.3f", c.MinF1), fmt.Sprint(c.FalseIdle), fmt.Sprint(c.FalseStl), fmt.Sprint(c.Confident), fmt.Sprint(c.PassAbove), fmt.Sprint(c.FailBelow),
 			cov(c.ShareCov), cov(c.SliceCov), cov(c.PeriodCov), classTarget(c.Class)})
 	}
 	return out
 }
 
-var summaryHeader = []string{"class", "n", "target met", "verdict", "detected", "numbers ok", "F1 ok", "max slice %", "max period %", "max share pp", "min F1", "idle FP", "steal FP", "confident wrong", "pass above", "share cov", "slice cov", "period cov", "target"}
+var summaryHeader = []string{"class", "n", "target met", "verdict", "detected", "numbers ok", "F1 ok", "max slice %", "max period %", "max share pp", "min F1", "idle FP", "steal FP", "confident wrong", "pass above", "fail 8 pp below", "share cov", "slice cov", "period cov", "target"}
 
 func confidenceLine(rs []accuracy.Result) string {
 	hi, hiN, lo, loN := accuracy.ConfidenceTracking(rs)

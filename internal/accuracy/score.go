@@ -30,6 +30,9 @@ const (
 	// PassMargin: the verdict is tried with an expectation this far (a
 	// ratio) above the true held share plus the world-switch allowance.
 	PassMargin = 0.01
+	// FailMargin is how far below the held share an expectation must
+	// pass when jobs are short against the slice (8 pp).
+	FailMargin = 0.08
 )
 
 // Cover is whether the truth lies within an estimate ± 2·error.
@@ -111,6 +114,10 @@ type Result struct {
 	// exceeds 1); PassAbove: analyze's verdict passes it (wrongly).
 	PassExpect float64 `json:"pass_expect"`
 	PassAbove  bool    `json:"pass_above"`
+	// FailBelow: with jobs shorter than a quarter of the slice, analyze's
+	// verdict does not pass an expectation FailMargin below the held
+	// share (it should: the share is resolved far above it).
+	FailBelow bool `json:"fail_below"`
 
 	// Warnings are the report reader's warnings on the simulated text
 	// (a writer/reader mismatch when not zero).
@@ -158,7 +165,10 @@ func fixedClass(c string) bool {
 //     within 2 pp of the held share;
 //   - passthrough: nothing detected.
 func (r Result) TargetMet() bool {
-	if r.FalseInIdle > 0 || r.FalseInSteal > 0 {
+	// Every class: no switch-out claimed in idle or steal, no verdict
+	// passing above the held share, none failing 8 pp below it when jobs
+	// are short.
+	if r.FalseInIdle > 0 || r.FalseInSteal > 0 || r.PassAbove || r.FailBelow {
 		return false
 	}
 	switch {
@@ -265,6 +275,9 @@ func Score(tr *simulate.Truth, s *gaps.Snapshot) Result {
 		if sh, _, ok := scheduleShare(s); ok {
 			r.ScheduleShareErr = 100 * math.Abs(sh-share)
 		}
+	}
+	if x := tr.HeldShare - FailMargin; tr.BusyTime > 0 && x > 0 && tr.Job > 0 && len(tr.Slices) > 0 && tr.Job < tr.Slices[0]/4 {
+		r.FailBelow = !passes(s, x)
 	}
 	if x := tr.HeldShare + Allowance(tr) + PassMargin; tr.BusyTime > 0 && x <= 1 {
 		r.PassExpect = x

@@ -45,6 +45,7 @@ type ClassSummary struct {
 	FalseStl  int     `json:"false_in_steal"`  // switched-out windows on steal episodes, total
 	Confident int     `json:"confident_wrong"` // confident wrong numbers
 	PassAbove int     `json:"pass_above"`      // verdicts passing above the true share
+	FailBelow int     `json:"fail_below"`      // verdicts failing 8 pp below it (short jobs)
 	// Coverage of share ± 2·err, slice ± 2·err, period ± 2·err.
 	ShareCov  Coverage `json:"share_coverage"`
 	SliceCov  Coverage `json:"slice_coverage"`
@@ -85,6 +86,9 @@ func Summarize(rs []Result) []ClassSummary {
 		c.FalseStl += r.FalseInSteal
 		if r.ConfidentWrong() {
 			c.Confident++
+		}
+		if r.FailBelow {
+			c.FailBelow++
 		}
 		if r.PassAbove {
 			c.PassAbove++

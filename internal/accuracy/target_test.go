@@ -119,6 +119,31 @@ func TestScorePassAbove(t *testing.T) {
 	}
 }
 
+// TestScoreFailBelow: with jobs short against the slice, an expectation
+// 8 pp below the held share must pass; an unresolved share fails it.
+func TestScoreFailBelow(t *testing.T) {
+	tr := half(0.45)
+	tr.Job = 0.0003 // 300 µs against a 6 ms slice
+	good := snap(0.45, 0.002, 6*time.Millisecond, 10*time.Microsecond, 12400*time.Microsecond, 10*time.Microsecond)
+	if r := Score(tr, good); r.FailBelow {
+		t.Error("a resolved 45% fails 37%")
+	}
+	bad := snap(0.45, 0.002, 6*time.Millisecond, 10*time.Microsecond, 12400*time.Microsecond, 10*time.Microsecond)
+	bad.Share.Resolved = false
+	r := Score(tr, bad)
+	if !r.FailBelow {
+		t.Error("an unresolved share passes 8 pp below the truth")
+	}
+	r.Class = "saturating"
+	if r.TargetMet() {
+		t.Error("a failure 8 pp below meets the target")
+	}
+	tr.Job = 0.002 // a third of the slice: not tried
+	if r := Score(tr, bad); r.FailBelow {
+		t.Error("long jobs tried 8 pp below")
+	}
+}
+
 // TestTargetMet: each class's target on hand-made results.
 func TestTargetMet(t *testing.T) {
 	good := Result{Detected: true, Confidence: 0.9, SliceErr: 0.5, PeriodErr: 0.5, ShareErr: 0.3, F1: 0.99}

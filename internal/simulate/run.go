@@ -177,7 +177,7 @@ func Run(sc Scenario, emit func(event.Event) error) (Truth, error) {
 	}
 	s.tr = Truth{Scenario: sc.Name, Policy: sc.Policy, VFs: sc.VFs, Start: secs(s.ts), End: secs(s.te),
 		SwitchCost: sc.SwitchCost.Seconds(), Jitter: sc.Jitter.Seconds(), Seed: sc.Seed,
-		Workload: string(sc.Rings[0].Workload.Kind), SwitchStep: sc.SwitchStep.Seconds()}
+		Workload: string(sc.Rings[0].Workload.Kind), Job: sc.Rings[0].Job.Mean.Seconds(), SwitchStep: sc.SwitchStep.Seconds()}
 	if sc.Jitter > 0 {
 		s.tr.JitterMode = sc.JitterMode
 	}

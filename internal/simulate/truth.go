@@ -14,9 +14,11 @@ type Truth struct {
 	Policy   Policy `json:"policy"`
 	VFs      int    `json:"vfs"`
 	// Workload is the first ring's workload; Rings the rings' names.
-	Workload string   `json:"workload"`
-	Rings    []string `json:"rings"`
-	Seed     uint64   `json:"seed"`
+	Workload string `json:"workload"`
+	// Job is the first ring's mean job duration, seconds.
+	Job   float64  `json:"job,omitempty"`
+	Rings []string `json:"rings"`
+	Seed  uint64   `json:"seed"`
 	// Start and End bound the trace (events lie in [Start, End]).
 	Start float64 `json:"start"`
 	End   float64 `json:"end"`
