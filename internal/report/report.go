@@ -155,6 +155,11 @@ const maxSwitchFrac = 0.05
 // benefit of a doubt: 0.5 pp, the share accuracy gpuwatch is held to.
 const maxPassWidth = 0.005
 
+// explainTol: a schedule explains the measured share when they agree
+// within their errors and this much (0.5 pp, the share accuracy
+// gpuwatch is held to).
+const explainTol = 0.005
+
 // minVerdictConfidence: below it the schedule excuses nothing.
 const minVerdictConfidence = 0.5
 
@@ -182,8 +187,17 @@ func verdict(s *gaps.Snapshot, exp *Expectation) *Verdict {
 	}
 	v.Measured, v.ShareErr = sh.Ratio, sh.Err
 	known := ts.Detected && ts.Confidence >= minVerdictConfidence
+	// The schedule excuses world switches only when it explains what the
+	// VF got: its share and the measured one agree (a schedule fitted to
+	// a host it does not describe would excuse any shortfall).
+	explains := math.Abs(v.Measured-ts.ScheduleShare) <= 2*math.Hypot(v.ShareErr, ts.ScheduleShareErr)+explainTol
+	// schedAllowance is what the schedule's own switches cost the VF.
+	schedAllowance := 0.0
 	if known && ts.VFs > 0 && ts.SwitchCost > 0 && ts.SwitchCost <= maxWorldSwitch && ts.Period > 0 {
-		v.Allowance = exp.Share * float64(ts.VFs) * float64(ts.SwitchCost) / float64(ts.Period)
+		schedAllowance = exp.Share * float64(ts.VFs) * float64(ts.SwitchCost) / float64(ts.Period)
+	}
+	if explains {
+		v.Allowance = schedAllowance
 	}
 	hi := v.Measured + 2*v.ShareErr
 	v.Margin = hi - (exp.Share - v.Allowance)
@@ -216,7 +230,7 @@ func verdict(s *gaps.Snapshot, exp *Expectation) *Verdict {
 		busyFrac = float64(sh.Busy) / float64(span)
 	}
 	if ts.Detected && len(s.Long) == 0 && busyFrac < saturatedFrac &&
-		ts.ScheduleShare+2*ts.ScheduleShareErr >= exp.Share-v.Allowance {
+		ts.ScheduleShare+2*ts.ScheduleShareErr >= exp.Share-schedAllowance {
 		v.Reason = fmt.Sprintf("your work waited for your turn (busy %.0f%% of the time): the schedule gives %s of every %s (%s)",
 			100*busyFrac, ts.Slice.Round(10*time.Microsecond), ts.Period.Round(10*time.Microsecond), pctf1(ts.ScheduleShare))
 		v.Resolve = "a saturating workload (always a job waiting) measures the share itself"
