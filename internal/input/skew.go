@@ -20,8 +20,10 @@ const minSkew = 50_000_000 // ns
 
 // maxReadAhead bounds the events held back while the skew is decided
 // (a fast trace may hold millions of events in MaxSkew): the decision
-// then rests on the CPUs seen by then.
-const maxReadAhead = 1 << 18
+// then rests on the CPUs seen by then. 8 Ki events (1 MiB) cover seconds
+// of a desktop capture (the amdgpu trace of docs/inputs.md: 3.4 k events
+// in 3.5 s); more would raise analyze's peak memory for every trace.
+const maxReadAhead = 1 << 13
 
 // CPUStarter is a source that knows when each CPU's buffer begins (a
 // trace.dat: the first page of each CPU).
@@ -213,8 +215,28 @@ func (s *Skew) NextBatch() ([]event.Event, error) {
 // where it has one (the parallel text reader).
 func (s *Skew) Drain(fn func([]event.Event)) error {
 	d, ok := s.src.(event.Drainer)
-	if !ok || s.decided {
+	if !ok {
 		return event.DrainBatches(batchOnly{s}, fn)
+	}
+	if s.decided {
+		// Decided by an earlier read (a first look at the input): hand
+		// out what was read ahead, then the rest through the wrapped
+		// source's Drain, on the CPUs that parse it.
+		if s.pos < len(s.buf) {
+			fn(s.buf[s.pos:])
+		}
+		s.buf, s.pos = nil, 0
+		if s.err != nil {
+			if s.err == io.EOF {
+				return nil
+			}
+			return s.err
+		}
+		err := d.Drain(fn)
+		if err == io.EOF {
+			err = nil
+		}
+		return err
 	}
 	err := d.Drain(func(evs []event.Event) {
 		if s.decided {
