@@ -121,7 +121,7 @@ func run(w io.Writer, ratesFlag string, dur time.Duration, procs int, engine boo
 	}}}
 	if ebpfHook != nil {
 		sources = append(sources, source{"ebpf", func(h *livetest.Harness) (event.Source, func() error, error) { return ebpfHook(h.Root) }})
-	} else {
+	} else if !markdown {
 		fmt.Fprintln(w, "# eBPF source: not hooked into ratebench (ebpfHook is nil)")
 	}
 
@@ -149,6 +149,7 @@ func run(w io.Writer, ratesFlag string, dur time.Duration, procs int, engine boo
 			fmt.Sprintf("%.0f", float64(r.cpu.Nanoseconds())/float64(max(r.read, 1)))})
 	}
 	if markdown {
+		fmt.Fprintf(w, "## Live: reading real trace events\n\nThe reader's CPU per event at each rate of real kernel trace events (uprobe events shaped like gpu_scheduler's), through a tracefs instance, and the events lost.\n\n")
 		fmt.Fprintf(w, "_Measured by `ratebench %s` on %s._\n\n", strings.Join(os.Args[1:], " "), machine.Read())
 		fmt.Fprintln(w, "| "+strings.Join(head, " | ")+" |")
 		fmt.Fprintln(w, "|"+strings.Repeat("---|", len(head)))

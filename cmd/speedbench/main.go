@@ -172,6 +172,7 @@ func measure(name string, args ...string) result {
 func print(rows [][]string, markdown bool) {
 	head := []string{"measurement", "wall", "throughput / ratio", "cpu", "peak RSS", "note"}
 	if markdown {
+		fmt.Printf("## Offline: analyze against wc -l and trace-cmd report\n\nWall and CPU time and peak memory of `gpuwatch analyze --json` on simulated report text of growing size, its throughput against `wc -l` on the same file (interleaved pairs, so that the machine's drifting speed cancels), and its time against `trace-cmd report` on a trace.dat.\n\n")
 		fmt.Printf("_Measured by `go run ./cmd/speedbench %s` on %s._\n\n", strings.Join(os.Args[1:], " "), machine.Read())
 		fmt.Println("| " + strings.Join(head, " | ") + " |")
 		fmt.Println("|" + strings.Repeat("---|", len(head)))
