@@ -10,6 +10,7 @@ import (
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 // longSeed repeats the seed trace's events, shifted by its span each time,
@@ -26,7 +27,7 @@ func longSeed(b *testing.B, n int) []byte {
 	}
 	span := evs[len(evs)-1].Time - evs[0].Time + int64(300*time.Microsecond)
 	var buf bytes.Buffer
-	w := tracefs.NewTextWriter(&buf, tracefs.WriterOptions{Gen: tracefs.GenAMD, CPUs: 4})
+	w := tracefs.NewTextWriter(&buf, tracefs.WriterOptions{Gen: tracepoint.GenAMD, CPUs: 4})
 	for k := 0; k*len(evs) < n; k++ {
 		for _, ev := range evs {
 			ev.Time += int64(k) * span

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 // TestAnalyzeGenerations rewrites the seed trace's events in every
@@ -26,7 +27,7 @@ func TestAnalyzeGenerations(t *testing.T) {
 	if err := event.Drain(tracefs.NewTextReader(f, seedTraceFile), func(ev event.Event) { evs = append(evs, ev) }); err != nil {
 		t.Fatal(err)
 	}
-	for _, gen := range tracefs.Generations() {
+	for _, gen := range tracepoint.Generations() {
 		for _, ns := range []bool{false, true} {
 			for _, inst := range []string{"", "gpu"} {
 				name := fmt.Sprintf("%s/ns=%v/instance=%q", gen, ns, inst)

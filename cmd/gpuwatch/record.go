@@ -11,6 +11,7 @@ import (
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/live"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 // openRecordFile creates the --record file. It never follows a symlink
@@ -60,7 +61,7 @@ type recordingSource struct {
 	err error // the first write error: recording stopped
 }
 
-func newRecordingSource(src event.Source, f *os.File, path string, gen tracefs.Generation, cpus int) *recordingSource {
+func newRecordingSource(src event.Source, f *os.File, path string, gen tracepoint.Generation, cpus int) *recordingSource {
 	return &recordingSource{src: src, path: path, f: f,
 		w: tracefs.NewTextWriter(f, tracefs.WriterOptions{Gen: gen, Nanoseconds: true, CPUs: cpus})}
 }

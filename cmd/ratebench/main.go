@@ -30,6 +30,7 @@ import (
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 // source opens one live source on the harness's events.
@@ -104,7 +105,7 @@ func run(w io.Writer, ratesFlag string, dur time.Duration, procs int, engine boo
 	if err != nil {
 		return err
 	}
-	h, err := livetest.Create(root, bin, livetest.GenDRM)
+	h, err := livetest.Create(root, bin, tracepoint.GenDRM)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
 	"github.com/gpuwatch/gpuwatch/internal/simulate"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 // Evaluate runs sc end to end as a user's trace would go: simulate, write
@@ -34,7 +35,7 @@ func Evaluate(sc simulate.Scenario) (Result, error) {
 }
 
 // FormatName is "4.16 us", "6.17 ns", ...
-func FormatName(g tracefs.Generation, ns bool) string {
+func FormatName(g tracepoint.Generation, ns bool) string {
 	if ns {
 		return g.String() + " ns"
 	}

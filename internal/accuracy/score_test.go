@@ -11,6 +11,7 @@ import (
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
 	"github.com/gpuwatch/gpuwatch/internal/simulate"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 const base = 1437.0
@@ -328,7 +329,7 @@ func TestAccuracyNoFalseSwitchOut(t *testing.T) {
 }
 
 func TestFormatName(t *testing.T) {
-	if got := FormatName(tracefs.Gen617, true); got != "6.17 ns" {
+	if got := FormatName(tracepoint.Gen617, true); got != "6.17 ns" {
 		t.Errorf("FormatName = %q", got)
 	}
 }

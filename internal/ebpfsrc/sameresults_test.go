@@ -10,6 +10,7 @@ import (
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 // TestSameResultsAsTracefs runs the eBPF source and the tracefs source at
@@ -204,13 +205,13 @@ func TestTracefsLoad(t *testing.T) {
 // The Specs both sources map sys_enter_ioctl onto in the comparisons: no
 // ring (the eBPF source would name it by fd, tracefs cannot), fence = arg.
 var (
-	ringlessRun  = tracefs.Spec{System: "gpu_scheduler", Event: "drm_run_job", Kind: event.KindRun, Fence: "arg"}
-	ringlessDone = tracefs.Spec{System: "gpu_scheduler", Event: "drm_sched_process_job", Kind: event.KindDone, Fence: "arg"}
+	ringlessRun  = tracepoint.Spec{System: "gpu_scheduler", Event: "drm_run_job", Kind: event.KindRun, Fence: "arg"}
+	ringlessDone = tracepoint.Spec{System: "gpu_scheduler", Event: "drm_sched_process_job", Kind: event.KindDone, Fence: "arg"}
 )
 
 // tracefsIoctlMappings maps sys_enter_ioctl for the tracefs source as
 // ioctlMappings does for the eBPF source (cmd picks run or done).
-func tracefsIoctlMappings(run, done tracefs.Spec) []tracefs.Mapping {
+func tracefsIoctlMappings(run, done tracepoint.Spec) []tracefs.Mapping {
 	return []tracefs.Mapping{
 		{System: "syscalls", Event: "sys_enter_ioctl", Filter: "cmd", FilterValue: cmdRun, Spec: run},
 		{System: "syscalls", Event: "sys_enter_ioctl", Filter: "cmd", FilterValue: cmdDone, Spec: done},

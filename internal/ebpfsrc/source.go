@@ -23,6 +23,7 @@ import (
 	"github.com/gpuwatch/gpuwatch/bpf"
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 var (
@@ -41,7 +42,7 @@ var (
 // scheduler Spec.
 type Mapping struct {
 	System, Event string
-	Spec          tracefs.Spec
+	Spec          tracepoint.Spec
 	// Filter, when set, names an integer field of the tracepoint: only
 	// records whose Filter field equals FilterValue are taken (in the kernel).
 	Filter      string
@@ -56,7 +57,7 @@ type Options struct {
 	// /sys/kernel/tracing or /sys/kernel/debug/tracing). Attaching always
 	// goes through the kernel's tracefs.
 	TracefsRoot string
-	// Events to attach; nil means every tracefs.Known event present.
+	// Events to attach; nil means every tracepoint.Known event present.
 	Events []Mapping
 }
 
@@ -141,11 +142,11 @@ func discoverRoot(root string) (string, error) {
 	return "", fmt.Errorf("%w: tracefs not mounted (mount -t tracefs nodev /sys/kernel/tracing)", ErrUnavailable)
 }
 
-// KnownMappings returns a Mapping for every tracefs.Known event whose
+// KnownMappings returns a Mapping for every tracepoint.Known event whose
 // format file exists under root/events.
 func KnownMappings(root string) []Mapping {
 	var ms []Mapping
-	for _, s := range tracefs.Known {
+	for _, s := range tracepoint.Known {
 		if _, err := os.Stat(filepath.Join(root, "events", s.System, s.Event, "format")); err == nil {
 			ms = append(ms, Mapping{System: s.System, Event: s.Event, Spec: s})
 		}

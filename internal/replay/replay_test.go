@@ -15,6 +15,7 @@ import (
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/input"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 	"github.com/gpuwatch/gpuwatch/internal/tui/tuitest"
 )
 
@@ -265,7 +266,7 @@ func TestOpenReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	zw := gzip.NewWriter(f)
-	tw := tracefs.NewTextWriter(zw, tracefs.WriterOptions{Gen: tracefs.GenDRM, Nanoseconds: true, CPUs: 2})
+	tw := tracefs.NewTextWriter(zw, tracefs.WriterOptions{Gen: tracepoint.GenDRM, Nanoseconds: true, CPUs: 2})
 	for _, ev := range evs {
 		if err := tw.Write(ev); err != nil {
 			t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 func baseScenario() Scenario {
@@ -380,9 +381,9 @@ func TestLost(t *testing.T) {
 // TestReportRoundTrip: the report text reads back to the same jobs in
 // every generation, and the engine finds the strict 2-VF schedule.
 func TestReportRoundTrip(t *testing.T) {
-	for _, g := range tracefs.Generations() {
+	for _, g := range tracepoint.Generations() {
 		sc := baseScenario()
-		sc.Gen, sc.Nanoseconds = g, g == tracefs.Gen617
+		sc.Gen, sc.Nanoseconds = g, g == tracepoint.Gen617
 		var buf bytes.Buffer
 		tr, err := WriteReport(&buf, sc, "", nil)
 		if err != nil {
@@ -398,7 +399,7 @@ func TestReportRoundTrip(t *testing.T) {
 			t.Fatalf("%v: reader warnings: %v", g, w[0])
 		}
 		want := int(tr.Events)
-		if g == tracefs.GenAMD {
+		if g == tracepoint.GenAMD {
 			want = int(tr.Events) * 2 / 3 // no run events before 4.16
 		}
 		if n < want-2 || n > want+2 {

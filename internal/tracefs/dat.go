@@ -10,6 +10,7 @@ import (
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/tracedat"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 // DatSource decodes the scheduler events of a trace.dat file: every
@@ -81,7 +82,7 @@ func OpenDat(f *tracedat.File) (*DatSource, error) {
 			return nil, fmt.Errorf("%s: reading format of %s: %w", f.Name, ft.System, err)
 		}
 		lf.System = ft.System
-		if _, ok := Lookup(ft.System, lf.Name); !ok {
+		if _, ok := tracepoint.Lookup(ft.System, lf.Name); !ok {
 			continue
 		}
 		formats = append(formats, lf)
@@ -230,8 +231,8 @@ func (h *datHeap) Pop() any {
 
 // datKnownSystem reports whether any known tracepoint is in system.
 func datKnownSystem(system string) bool {
-	for i := range Known {
-		if Known[i].System == system {
+	for i := range tracepoint.Known {
+		if tracepoint.Known[i].System == system {
 			return true
 		}
 	}

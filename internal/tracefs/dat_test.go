@@ -15,19 +15,20 @@ import (
 	"github.com/gpuwatch/gpuwatch/internal/tracedat"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 // recordDat fires a switch-out pattern of real uprobe events shaped like
 // gen's scheduler events into a tracefs instance of its own, extracts it
 // with trace-cmd into a trace.dat (version 7, zstd: trace-cmd 3's
 // default), and returns the file and the pattern's truth.
-func recordDat(t *testing.T, gen livetest.Gen) (string, *livetest.Pattern) {
+func recordDat(t *testing.T, gen tracepoint.Generation) (string, *livetest.Pattern) {
 	return recordDatFor(t, gen, 400*time.Millisecond, 0)
 }
 
 // recordDatFor records a pattern of duration d; with bufferKB > 0 the
 // instance's per-CPU buffer is set to that size first (long recordings).
-func recordDatFor(t *testing.T, gen livetest.Gen, d time.Duration, bufferKB int) (string, *livetest.Pattern) {
+func recordDatFor(t *testing.T, gen tracepoint.Generation, d time.Duration, bufferKB int) (string, *livetest.Pattern) {
 	t.Helper()
 	if _, err := exec.LookPath("trace-cmd"); err != nil {
 		livetest.Skip(t, "trace-cmd not installed (apt-get install trace-cmd)")
@@ -88,7 +89,7 @@ func recordDatFor(t *testing.T, gen livetest.Gen, d time.Duration, bufferKB int)
 	}
 	if keep := os.Getenv("GPUWATCH_KEEP_DAT"); keep != "" {
 		b, _ := os.ReadFile(out)
-		os.WriteFile(filepath.Join(keep, string(gen)+".dat"), b, 0o644)
+		os.WriteFile(filepath.Join(keep, gen.String()+".dat"), b, 0o644)
 	}
 	return out, p
 }
@@ -154,8 +155,8 @@ func decodeReport(t *testing.T, path string) []event.Event {
 // reads from `trace-cmd report -t` of the same file, and the analysis
 // finds the pattern that was fired.
 func TestDatMatchesReport(t *testing.T) {
-	for _, gen := range []livetest.Gen{livetest.GenDRM, livetest.Gen617, livetest.GenAMD} {
-		t.Run(string(gen), func(t *testing.T) {
+	for _, gen := range []tracepoint.Generation{tracepoint.GenDRM, tracepoint.Gen617, tracepoint.GenAMD} {
+		t.Run(gen.String(), func(t *testing.T) {
 			path, p := recordDat(t, gen)
 			want := decodeReport(t, path)
 			if len(want) < 100 {
@@ -227,7 +228,7 @@ func TestRecordBenchDat(t *testing.T) {
 	if out == "" {
 		t.Skip("set GPUWATCH_BENCH_DAT=PATH to record a long trace.dat for cmd/speedbench")
 	}
-	path, _ := recordDatFor(t, livetest.GenDRM, 60*time.Second, 256<<10)
+	path, _ := recordDatFor(t, tracepoint.GenDRM, 60*time.Second, 256<<10)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

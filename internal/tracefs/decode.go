@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 // Decoder turns ring-buffer records into events through each event's
@@ -45,7 +46,7 @@ type decEvent struct {
 // events, the same way for the tracefs and the eBPF source.)
 type Mapping struct {
 	System, Event string
-	Spec          Spec
+	Spec          tracepoint.Spec
 	Filter        string
 	FilterValue   uint64
 }
@@ -59,7 +60,7 @@ func NewDecoder(formats []*Format) *Decoder {
 		if f == nil {
 			continue
 		}
-		if s, ok := Lookup(f.System, f.Name); ok {
+		if s, ok := tracepoint.Lookup(f.System, f.Name); ok {
 			maps = append(maps, Mapping{System: f.System, Event: f.Name, Spec: *s})
 		}
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 var decUpdatePages = flag.Bool("update-pages", false, "save the pages captured by the real-kernel decode tests into testdata/pages")
@@ -128,7 +129,7 @@ func TestRealKernelDecode(t *testing.T) {
 	if os.Geteuid() != 0 {
 		livetest.Skip(t, "needs root to create uprobe events and a tracefs instance")
 	}
-	h := livetest.Setup(t, livetest.GenDRM)
+	h := livetest.Setup(t, tracepoint.GenDRM)
 	inst := decInstance(t, h, 2048)
 	// Both runs on one CPU, so the pause lies inside one CPU's page.
 	decPinCPU0(t)
@@ -215,7 +216,7 @@ func TestRealKernelLost(t *testing.T) {
 	if os.Geteuid() != 0 {
 		livetest.Skip(t, "needs root to create uprobe events and a tracefs instance")
 	}
-	h := livetest.Setup(t, livetest.GenDRM)
+	h := livetest.Setup(t, tracepoint.GenDRM)
 	inst := decInstance(t, h, 8)
 	fired, err := h.RunLoad(context.Background(), 20*time.Millisecond, 0)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 type eventT = event.Event
@@ -79,7 +80,7 @@ func TestDecodeRelLoc(t *testing.T) {
 	if !d.Known(40) {
 		t.Skip("drm_sched_job_run is not in the Known table")
 	}
-	s, _ := Lookup("gpu_scheduler", "drm_sched_job_run")
+	s, _ := tracepoint.Lookup("gpu_scheduler", "drm_sched_job_run")
 	le := binary.LittleEndian
 	b := make([]byte, 32)
 	le.PutUint16(b, 40)

@@ -3,11 +3,8 @@
 // ring-buffer pages (trace_pipe_raw, trace.dat data), and text, the output
 // of `trace-cmd report` and of tracefs trace / trace_pipe.
 //
-// Known lists every tracepoint generation gpuwatch understands, each with
-// its format-file field names and its TP_printk formats as the kernel
-// source defines them: gpu_sched (Linux ≤ 4.15), gpu_scheduler (4.16–6.16,
-// and the stable events of 6.17+), amdgpu's submission events, dma_fence
-// and its older name fence.
+// The tracepoints themselves, per kernel generation, are described by
+// package tracepoint.
 //
 // TextReader is a streaming, allocation-free parser of report text that
 // yields event.Events; with Parallel(n) it cuts the input into blocks of

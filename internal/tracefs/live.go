@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 // Refusals of OpenLive. Each is one sentence naming what is missing and
@@ -186,11 +187,11 @@ func liveFindRoot() (root string, mounted bool, err error) {
 }
 
 // liveDiscover returns the Known (or requested) events that exist under dir.
-func liveDiscover(dir string, want []string) ([]*Spec, error) {
-	var specs []*Spec
+func liveDiscover(dir string, want []string) ([]*tracepoint.Spec, error) {
+	var specs []*tracepoint.Spec
 	if want == nil {
-		for i := range Known {
-			s := &Known[i]
+		for i := range tracepoint.Known {
+			s := &tracepoint.Known[i]
 			if _, err := os.Stat(filepath.Join(dir, s.System, s.Event, "format")); err == nil {
 				specs = append(specs, s)
 			}
@@ -199,7 +200,7 @@ func liveDiscover(dir string, want []string) ([]*Spec, error) {
 	}
 	for _, n := range want {
 		sys, ev, ok := strings.Cut(n, ":")
-		s, known := Lookup(sys, ev)
+		s, known := tracepoint.Lookup(sys, ev)
 		if !ok || !known {
 			return nil, fmt.Errorf("unknown event %q: expected system:event of a known scheduler event", n)
 		}
@@ -245,7 +246,7 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 		l.cleanup()
 		return nil, err
 	}
-	var specs []*Spec // the tracepoints to enable (System, Event)
+	var specs []*tracepoint.Spec // the tracepoints to enable (System, Event)
 	if len(opts.Mappings) > 0 {
 		l.mappings = opts.Mappings
 		seen := map[string]bool{}
@@ -257,7 +258,7 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 			if _, err := os.Stat(filepath.Join(l.root, "events", m.System, m.Event, "format")); err != nil {
 				return fail(fmt.Errorf("mapped event %s:%s is not in %s", m.System, m.Event, filepath.Join(l.root, "events")))
 			}
-			specs = append(specs, &Spec{System: m.System, Event: m.Event})
+			specs = append(specs, &tracepoint.Spec{System: m.System, Event: m.Event})
 		}
 	} else {
 		var err error

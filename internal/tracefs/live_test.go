@@ -15,6 +15,7 @@ import (
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 // openLive opens the live source on the harness's events and closes it in
@@ -53,8 +54,8 @@ func collect(l *tracefs.Live) <-chan []event.Event {
 }
 
 func TestLivePattern(t *testing.T) {
-	for _, gen := range []livetest.Gen{livetest.GenDRM, livetest.Gen617, livetest.GenAMD} {
-		t.Run(string(gen), func(t *testing.T) {
+	for _, gen := range []tracepoint.Generation{tracepoint.GenDRM, tracepoint.Gen617, tracepoint.GenAMD} {
+		t.Run(gen.String(), func(t *testing.T) {
 			h := livetest.Setup(t, gen)
 			// The program may be held up by other work on the machine; its
 			// fired gaps are the truth either way, but the nominal slice is
@@ -207,7 +208,7 @@ func TestLiveLoad(t *testing.T) {
 		bufferKB int
 	}{{"4MiB", 4096}, {"8KiB", 8}} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := livetest.Setup(t, livetest.GenDRM)
+			h := livetest.Setup(t, tracepoint.GenDRM)
 			// A slow poll: much is still in the kernel's buffers at the end.
 			l := openLive(t, h, tracefs.LiveOptions{Events: h.Events, BufferKB: tc.bufferKB, Poll: 200 * time.Millisecond})
 			evsCh := collect(l)
@@ -256,7 +257,7 @@ func TestLiveLoad(t *testing.T) {
 // TestLiveStopDrains: events fired while nothing reads (a burst ending
 // right before Stop) all come out of Next after Stop, then io.EOF.
 func TestLiveStopDrains(t *testing.T) {
-	h := livetest.Setup(t, livetest.GenDRM)
+	h := livetest.Setup(t, tracepoint.GenDRM)
 	l := openLive(t, h, tracefs.LiveOptions{Events: h.Events, BufferKB: 4096, Poll: time.Second})
 	fired, err := h.RunLoad(context.Background(), 300*time.Millisecond, 0)
 	if err != nil {
@@ -284,7 +285,7 @@ func TestLiveStopDrains(t *testing.T) {
 }
 
 func TestLiveCloseRestores(t *testing.T) {
-	h := livetest.Setup(t, livetest.GenDRM)
+	h := livetest.Setup(t, tracepoint.GenDRM)
 	before := livetest.Snapshot(h.Root)
 	l, err := tracefs.OpenLive(tracefs.LiveOptions{Root: h.Root})
 	if err != nil {
@@ -322,7 +323,7 @@ func TestLiveCloseRestores(t *testing.T) {
 // file under LiveLockDir can be taken) is removed at open; one whose owner
 // holds its lock, and one without a lock file, are left alone.
 func TestLiveStaleInstance(t *testing.T) {
-	h := livetest.Setup(t, livetest.GenDRM)
+	h := livetest.Setup(t, tracepoint.GenDRM)
 	before := livetest.Snapshot(h.Root)
 	mk := func(name string, lock bool) (inst, lockPath string) {
 		inst = filepath.Join(h.Root, "instances", name)
@@ -382,7 +383,7 @@ func TestLiveStaleInstance(t *testing.T) {
 // TestLiveInstanceNames: two sources at once get distinct instances, each
 // with its lock file held, removed at Close.
 func TestLiveInstanceNames(t *testing.T) {
-	h := livetest.Setup(t, livetest.GenDRM)
+	h := livetest.Setup(t, tracepoint.GenDRM)
 	a := openLive(t, h, tracefs.LiveOptions{})
 	b := openLive(t, h, tracefs.LiveOptions{})
 	if a.Instance() == b.Instance() {
@@ -435,7 +436,7 @@ func TestLiveRefusals(t *testing.T) {
 // a consumer that advances its clock to Now between events (the runner,
 // before every snapshot) never sees an event from its past.
 func TestLiveNowIsWatermark(t *testing.T) {
-	h := livetest.Setup(t, livetest.GenDRM)
+	h := livetest.Setup(t, tracepoint.GenDRM)
 	l := openLive(t, h, tracefs.LiveOptions{})
 	done := make(chan struct{})
 	var behind, n int

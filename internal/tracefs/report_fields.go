@@ -1,5 +1,7 @@
 package tracefs
 
+import "github.com/gpuwatch/gpuwatch/internal/tracepoint"
+
 // Dynamic trace events (uprobe, kprobe and eprobe events) print no printk
 // format of their own: tracefs and trace-cmd show their fields as
 // "(IP) name=value name="string" …". Events created under a scheduler
@@ -11,7 +13,7 @@ package tracefs
 // accepts the body only when every token parses and the job key's fields
 // are present, so a real tracepoint's malformed line is not mistaken for
 // one.
-func reportMatchFields(s *Spec, body []byte, out *reportFields) bool {
+func reportMatchFields(s *tracepoint.Spec, body []byte, out *reportFields) bool {
 	out.reset()
 	b := textTrimSpace(body)
 	// Optional probe address "(557d951f5610)" or "(func+0x0/0x10)".

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 // textFuzzSeeds are lines of every shape the reader knows.
@@ -73,7 +74,7 @@ func FuzzParseLine(f *testing.F) {
 			}
 			if ev.Kind != event.KindLost {
 				sys, name, _ := strings.Cut(ev.Name, ":")
-				if _, ok := Lookup(sys, name); !ok {
+				if _, ok := tracepoint.Lookup(sys, name); !ok {
 					t.Errorf("event name %q not in Known", ev.Name)
 				}
 			}
@@ -101,7 +102,7 @@ func FuzzParseLine(f *testing.F) {
 // some unknown events mixed in, as trace-cmd report prints it.
 func textBenchInput(tb testing.TB) []byte {
 	var buf bytes.Buffer
-	w := NewTextWriter(&buf, WriterOptions{Gen: GenDRM, CPUs: 8})
+	w := NewTextWriter(&buf, WriterOptions{Gen: tracepoint.GenDRM, CPUs: 8})
 	t := int64(1437_000_000_000)
 	rings := []string{"gfx_0.0.0", "sdma0", "comp_1.0.0"}
 	for i := 0; buf.Len() < 8<<20; i++ {
@@ -213,7 +214,7 @@ func FuzzTextRoundTrip(f *testing.F) {
 	f.Add(uint8(2), true, int64(18233_250_104_000), uint16(11), uint32(40211), "vkcube:cs0", uint8(event.KindRun), "gfx_0.0.0", uint64(0), uint32(1873), uint32(4410), uint64(0))
 	f.Add(uint8(0), false, int64(2_000_000_000), uint16(0), uint32(0), "<idle>", uint8(event.KindDone), "sdma0", uint64(0xffff8800b2c4e3c0), uint32(0), uint32(0), uint64(0))
 	f.Fuzz(func(t *testing.T, gen uint8, ns bool, ts int64, cpu uint16, pid uint32, comm string, kind uint8, ring string, fence uint64, ctx, seq uint32, id uint64) {
-		g := Generation(int(gen) % int(numGenerations))
+		g := tracepoint.Generation(int(gen) % len(tracepoint.Generations()))
 		k := event.Kind(int(kind)%(event.NumKinds-1) + 1)
 		var ok bool
 		if comm, ok = textFuzzName(comm, 15); !ok {

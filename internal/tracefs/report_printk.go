@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 	"strconv"
 	"strings"
 )
@@ -36,8 +37,8 @@ type reportSeg struct {
 
 // reportFormat is a compiled PrintFormat.
 type reportFormat struct {
-	spec *Spec
-	pf   *PrintFormat
+	spec *tracepoint.Spec
+	pf   *tracepoint.PrintFormat
 	name string // spec.Name()
 	segs []reportSeg
 	tail textLit // literal text after the last conversion
@@ -67,7 +68,7 @@ func (f *reportFields) reset() {
 func (f *reportFields) jobCount() int32   { return int32(f.v[reportRoleJobCount]) }
 func (f *reportFields) hwJobCount() int32 { return int32(f.v[reportRoleHWJobCount]) }
 
-func reportRoleOf(s *Spec, arg string) reportRole {
+func reportRoleOf(s *tracepoint.Spec, arg string) reportRole {
 	switch arg {
 	case "":
 		return reportRoleNone
@@ -96,7 +97,7 @@ func reportRoleOf(s *Spec, arg string) reportRole {
 // compileReportFormat parses a TP_printk format string. It understands the
 // conversions the GPU scheduler events use: %p, %s, %d, %u, %x with l/ll/h
 // length modifiers, and %%.
-func compileReportFormat(s *Spec, pf *PrintFormat) (*reportFormat, error) {
+func compileReportFormat(s *tracepoint.Spec, pf *tracepoint.PrintFormat) (*reportFormat, error) {
 	f := &reportFormat{spec: s, pf: pf, name: s.Name()}
 	var lit []byte
 	p := pf.Printk
@@ -537,8 +538,8 @@ func (f *reportFormat) appendFormat(b []byte, vals []textFieldValue) []byte {
 // name (the text carries no system).
 var reportFormats = func() map[string][]*reportFormat {
 	m := make(map[string][]*reportFormat)
-	for i := range Known {
-		s := &Known[i]
+	for i := range tracepoint.Known {
+		s := &tracepoint.Known[i]
 		for j := range s.Formats {
 			f, err := compileReportFormat(s, &s.Formats[j])
 			if err != nil {

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/tools/txtar"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 func textReadAll(t *testing.T, in string, name string) ([]event.Event, *TextReader, error) {
@@ -261,8 +262,8 @@ func TestReportPointers(t *testing.T) {
 // (so the names are format-file names), and every format compiles.
 func TestKnownConsistent(t *testing.T) {
 	seen := map[string]bool{}
-	for i := range Known {
-		s := &Known[i]
+	for i := range tracepoint.Known {
+		s := &tracepoint.Known[i]
 		if seen[s.Event] {
 			t.Errorf("event name %s twice (text carries no system)", s.Event)
 		}
@@ -287,7 +288,7 @@ func TestKnownConsistent(t *testing.T) {
 				t.Errorf("%s: field %q is in no format", s.Name(), f)
 			}
 		}
-		if got, ok := Lookup(s.System, s.Event); !ok || got != s {
+		if got, ok := tracepoint.Lookup(s.System, s.Event); !ok || got != s {
 			t.Errorf("Lookup(%s) failed", s.Name())
 		}
 	}

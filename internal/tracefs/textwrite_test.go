@@ -10,6 +10,7 @@ import (
 	"golang.org/x/tools/txtar"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 // textScenario is a small deterministic workload: two rings, jobs keyed
@@ -79,7 +80,7 @@ func textScenario() []event.Event {
 // g: the model fields the generation's format carries, the rest as the
 // Writer documents it synthesizes them. Written from the formats in Known,
 // independently of the writer's code.
-func textExpect(ev event.Event, g Generation, ns bool, last int64) (event.Event, bool) {
+func textExpect(ev event.Event, g tracepoint.Generation, ns bool, last int64) (event.Event, bool) {
 	out := event.Event{CPU: ev.CPU, PID: ev.PID, Comm: ev.Comm, Kind: ev.Kind, JobCount: -1, HWJobCount: -1}
 	if out.Comm == "<...>" {
 		out.Comm = ""
@@ -129,13 +130,13 @@ func textExpect(ev event.Event, g Generation, ns bool, last int64) (event.Event,
 	}
 	if ev.Name == "amdgpu:amdgpu_cs_ioctl" || ev.Name == "amdgpu:amdgpu_sched_run_job" {
 		out.Name, out.Ring, out.Job = ev.Name, ev.Ring, ctxKey()
-		if g != Gen617 {
+		if g != tracepoint.Gen617 {
 			out.ID = ev.ID // sched_job=%llu until 6.16
 		}
 		return out, true
 	}
 	switch g {
-	case GenAMD:
+	case tracepoint.GenAMD:
 		switch ev.Kind {
 		case event.KindQueue:
 			out.Name, out.Ring, out.Job, out.Entity, out.ID = "gpu_sched:amd_sched_job", ev.Ring, fenceKey(), entity, ev.ID
@@ -145,7 +146,7 @@ func textExpect(ev event.Event, g Generation, ns bool, last int64) (event.Event,
 		default:
 			return out, false
 		}
-	case GenDRM:
+	case tracepoint.GenDRM:
 		switch ev.Kind {
 		case event.KindQueue, event.KindRun:
 			out.Name = "gpu_scheduler:drm_sched_job"
@@ -161,7 +162,7 @@ func textExpect(ev event.Event, g Generation, ns bool, last int64) (event.Event,
 		default:
 			return out, false
 		}
-	case Gen617:
+	case tracepoint.Gen617:
 		switch ev.Kind {
 		case event.KindQueue, event.KindRun:
 			out.Name = "gpu_scheduler:drm_sched_job_queue"
@@ -185,7 +186,7 @@ func textExpect(ev event.Event, g Generation, ns bool, last int64) (event.Event,
 
 func TestTextRoundTrip(t *testing.T) {
 	evs := textScenario()
-	for _, g := range Generations() {
+	for _, g := range tracepoint.Generations() {
 		for _, ns := range []bool{false, true} {
 			for _, inst := range []string{"", "gpuwatch"} {
 				name := fmt.Sprintf("%s/ns=%v/instance=%q", g, ns, inst)
@@ -261,7 +262,7 @@ func TestTextWriterLine(t *testing.T) {
 	// "%16s-%-5d [%03d]", " %6.1000d:" → "%5llu.%06llu", " %s: " padded
 	// to 20).
 	var buf bytes.Buffer
-	w := NewTextWriter(&buf, WriterOptions{Gen: GenDRM, CPUs: 8})
+	w := NewTextWriter(&buf, WriterOptions{Gen: tracepoint.GenDRM, CPUs: 8})
 	w.Write(event.Event{Time: 5_123_456_789, CPU: 3, PID: 812, Comm: "Xorg", Kind: event.KindRun, Ring: "gfx", ID: 17, Entity: 0xffff88810a2b3c00, Job: event.JobKey{Fence: 0xffff88810c0ffee0}, JobCount: 0, HWJobCount: 2})
 	w.Write(event.Event{Time: 5_124_000_000, CPU: 0, PID: 0, Comm: "<idle>", Kind: event.KindDone, Job: event.JobKey{Fence: 0xffff88810c0ffee0}})
 	w.Write(event.Event{Kind: event.KindLost, CPU: 1, Count: 9})
@@ -275,30 +276,6 @@ func TestTextWriterLine(t *testing.T) {
 	}
 }
 
-func TestParseGeneration(t *testing.T) {
-	for s, want := range map[string]Generation{
-		"4.15": GenAMD, "amd": GenAMD, "4.9.2": GenAMD, "v4.4": GenAMD,
-		"4.16": GenDRM, "drm": GenDRM, "5.15": GenDRM, "6.16": GenDRM,
-		"6.17": Gen617, "6.18.2": Gen617, "7.0": Gen617, "617": Gen617,
-	} {
-		g, err := ParseGeneration(s)
-		if err != nil || g != want {
-			t.Errorf("ParseGeneration(%q) = %v, %v; want %v", s, g, err, want)
-		}
-	}
-	for _, g := range Generations() {
-		back, err := ParseGeneration(g.String())
-		if err != nil || back != g {
-			t.Errorf("ParseGeneration(%v.String()) = %v, %v", g, back, err)
-		}
-	}
-	for _, s := range []string{"", "x", "6", "a.b"} {
-		if _, err := ParseGeneration(s); err == nil {
-			t.Errorf("ParseGeneration(%q) succeeded", s)
-		}
-	}
-}
-
 type textFailWriter struct{ n int }
 
 func (f *textFailWriter) Write(p []byte) (int, error) {
@@ -306,7 +283,7 @@ func (f *textFailWriter) Write(p []byte) (int, error) {
 }
 
 func TestTextWriterError(t *testing.T) {
-	w := NewTextWriter(&textFailWriter{}, WriterOptions{Gen: Gen617})
+	w := NewTextWriter(&textFailWriter{}, WriterOptions{Gen: tracepoint.Gen617})
 	for i := 0; i < 10000; i++ {
 		if err := w.Write(event.Event{Time: 2e9, Kind: event.KindQueue, Ring: "gfx", Job: event.JobKey{Context: 1, Seqno: uint64(i)}}); err != nil {
 			if err != io.ErrClosedPipe {
@@ -355,7 +332,7 @@ func TestTextWriterRealColumns(t *testing.T) {
 			}
 			ts, _ := r.textParseTime(ln.time)
 			var buf bytes.Buffer
-			w := NewTextWriter(&buf, WriterOptions{Gen: GenDRM, Nanoseconds: ns, Instance: "gwtextA"})
+			w := NewTextWriter(&buf, WriterOptions{Gen: tracepoint.GenDRM, Nanoseconds: ns, Instance: "gwtextA"})
 			w.Write(event.Event{Time: ts, CPU: int32(ln.cpu), PID: int32(ln.pid), Comm: string(ln.comm), Kind: event.KindDone, Job: event.JobKey{Fence: 1}})
 			w.Flush()
 			out := strings.Split(buf.String(), "\n")[1] // after "cpus=N"
@@ -374,7 +351,7 @@ func TestTextWriterRealColumns(t *testing.T) {
 // t ≥ 1 s, as every real trace clock does.)
 func TestTextRoundTripSmallTimes(t *testing.T) {
 	var buf bytes.Buffer
-	w := NewTextWriter(&buf, WriterOptions{Gen: Gen617})
+	w := NewTextWriter(&buf, WriterOptions{Gen: tracepoint.Gen617})
 	times := []int64{0, 1_000, 499_999_000, 999_999_000, 1_000_000_000, 1_000_001_000, 2_500_000_000}
 	for i, ts := range times {
 		w.Write(event.Event{Time: ts, Kind: event.KindDone, Job: event.JobKey{Context: 3, Seqno: uint64(i + 1)}})

@@ -1,4 +1,4 @@
-package tracefs
+package tracepoint
 
 import "github.com/gpuwatch/gpuwatch/internal/event"
 
