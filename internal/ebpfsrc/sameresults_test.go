@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
+	"github.com/gpuwatch/gpuwatch/internal/ftrace"
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
@@ -211,8 +212,8 @@ var (
 
 // tracefsIoctlMappings maps sys_enter_ioctl for the tracefs source as
 // ioctlMappings does for the eBPF source (cmd picks run or done).
-func tracefsIoctlMappings(run, done tracepoint.Spec) []tracefs.Mapping {
-	return []tracefs.Mapping{
+func tracefsIoctlMappings(run, done tracepoint.Spec) []ftrace.Mapping {
+	return []ftrace.Mapping{
 		{System: "syscalls", Event: "sys_enter_ioctl", Filter: "cmd", FilterValue: cmdRun, Spec: run},
 		{System: "syscalls", Event: "sys_enter_ioctl", Filter: "cmd", FilterValue: cmdDone, Spec: done},
 	}

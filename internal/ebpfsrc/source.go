@@ -22,7 +22,7 @@ import (
 
 	"github.com/gpuwatch/gpuwatch/bpf"
 	"github.com/gpuwatch/gpuwatch/internal/event"
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/ftrace"
 	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
@@ -155,7 +155,7 @@ func KnownMappings(root string) []Mapping {
 }
 
 // fieldCfg converts a format field to the program's field config.
-func fieldCfg(ff *tracefs.Format, name string, ring bool) (bpf.GpuwatchField, error) {
+func fieldCfg(ff *ftrace.Format, name string, ring bool) (bpf.GpuwatchField, error) {
 	var c bpf.GpuwatchField
 	fd, ok := ff.Field(name)
 	if !ok {
@@ -208,7 +208,7 @@ func buildConfig(root string, idx int, m *Mapping) (bpf.GpuwatchEvcfg, error) {
 		return cfg, fmt.Errorf("reading format of %s:%s: %w", m.System, m.Event, err)
 	}
 	defer f.Close()
-	ff, err := tracefs.ParseFormat(f)
+	ff, err := ftrace.ParseFormat(f)
 	if err != nil {
 		return cfg, fmt.Errorf("parsing %s: %w", path, err)
 	}

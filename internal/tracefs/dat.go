@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
+	"github.com/gpuwatch/gpuwatch/internal/ftrace"
 	"github.com/gpuwatch/gpuwatch/internal/tracedat"
 	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
@@ -20,9 +21,9 @@ import (
 // memory.
 type DatSource struct {
 	f       *tracedat.File
-	dec     *Decoder
-	layout  PageLayout
-	header  HeaderEvent
+	dec     *ftrace.Decoder
+	layout  ftrace.PageLayout
+	header  ftrace.HeaderEvent
 	cursors []*datCursor
 	h       datHeap
 	started bool
@@ -61,13 +62,13 @@ func OpenDat(f *tracedat.File) (*DatSource, error) {
 	}
 	d := &DatSource{f: f, comms: map[int32]string{}}
 	var err error
-	if d.layout, err = ParseHeaderPage(bytes.NewReader(f.HeaderPage)); err != nil {
+	if d.layout, err = ftrace.ParseHeaderPage(bytes.NewReader(f.HeaderPage)); err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Name, err)
 	}
-	if d.header, err = ParseHeaderEvent(bytes.NewReader(f.HeaderEvent)); err != nil {
+	if d.header, err = ftrace.ParseHeaderEvent(bytes.NewReader(f.HeaderEvent)); err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Name, err)
 	}
-	var formats []*Format
+	var formats []*ftrace.Format
 	for _, ft := range f.Formats {
 		if ft.System == "ftrace" {
 			continue
@@ -77,7 +78,7 @@ func OpenDat(f *tracedat.File) (*DatSource, error) {
 		if !datKnownSystem(ft.System) {
 			continue
 		}
-		lf, err := ParseFormat(bytes.NewReader(ft.Text))
+		lf, err := ftrace.ParseFormat(bytes.NewReader(ft.Text))
 		if err != nil {
 			return nil, fmt.Errorf("%s: reading format of %s: %w", f.Name, ft.System, err)
 		}
@@ -90,7 +91,7 @@ func OpenDat(f *tracedat.File) (*DatSource, error) {
 	if len(formats) == 0 {
 		return nil, fmt.Errorf("%s: no GPU scheduler events in this trace.dat (record gpu_scheduler, gpu_sched, amdgpu or dma_fence events)", f.Name)
 	}
-	d.dec = NewDecoder(formats)
+	d.dec = ftrace.NewDecoder(formats)
 	for _, line := range bytes.Split(f.Cmdlines, []byte("\n")) {
 		pid, comm, ok := bytes.Cut(bytes.TrimSpace(line), []byte(" "))
 		if !ok {
@@ -143,7 +144,7 @@ func (d *DatSource) fill(c *datCursor) error {
 		}
 		d.stats.Pages++
 		var ev event.Event
-		info, err := DecodePage(d.layout, d.header, page, func(ts uint64, rec []byte) {
+		info, err := ftrace.DecodePage(d.layout, d.header, page, func(ts uint64, rec []byte) {
 			d.stats.Records++
 			// A record shorter than its format still yields its event,
 			// with what it holds (err); only unknown ids are skipped.

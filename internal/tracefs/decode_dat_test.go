@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
+	"github.com/gpuwatch/gpuwatch/internal/ftrace"
 	"github.com/gpuwatch/gpuwatch/internal/tracedat"
 )
 
@@ -32,27 +33,27 @@ func TestDecodeTraceDat(t *testing.T) {
 		return f
 	}
 	f := open()
-	l, err := ParseHeaderPage(bytes.NewReader(f.HeaderPage))
+	l, err := ftrace.ParseHeaderPage(bytes.NewReader(f.HeaderPage))
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := ParseHeaderEvent(bytes.NewReader(f.HeaderEvent))
+	h, err := ftrace.ParseHeaderEvent(bytes.NewReader(f.HeaderEvent))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var fs []*Format
+	var fs []*ftrace.Format
 	for _, ft := range f.Formats {
 		if ft.System != "gpu_scheduler" {
 			continue
 		}
-		fm, err := ParseFormat(bytes.NewReader(ft.Text))
+		fm, err := ftrace.ParseFormat(bytes.NewReader(ft.Text))
 		if err != nil {
 			t.Fatalf("format of %s: %v", ft.System, err)
 		}
 		fm.System = ft.System
 		fs = append(fs, fm)
 	}
-	dec := NewDecoder(fs)
+	dec := ftrace.NewDecoder(fs)
 	var mine []event.Event
 	for i := range f.Buffers {
 		b := &f.Buffers[i]
@@ -69,7 +70,7 @@ func TestDecodeTraceDat(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := DecodePage(l, h, page, func(ts uint64, rec []byte) {
+				if _, err := ftrace.DecodePage(l, h, page, func(ts uint64, rec []byte) {
 					var ev event.Event
 					if ok, err := dec.Decode(ts, c.CPU, rec, &ev); ok && err == nil {
 						mine = append(mine, ev)

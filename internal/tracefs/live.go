@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
+	"github.com/gpuwatch/gpuwatch/internal/ftrace"
 	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
@@ -52,7 +53,7 @@ type LiveOptions struct {
 	// with an instance filter passing only the mappings' Filter values.
 	// Tests use it to map a real tracepoint whose fields they control onto
 	// scheduler events, exactly as they do for the eBPF source.
-	Mappings []Mapping
+	Mappings []ftrace.Mapping
 	// Poll is the reader's sleep between reads of a buffer found empty
 	// several times in a row (2 ms while events flow); 0 means 10 ms. It
 	// bounds the latency of the first event after a quiet spell.
@@ -84,10 +85,10 @@ type Live struct {
 	delay      int64
 	poll       time.Duration
 
-	layout   PageLayout
-	header   HeaderEvent
-	formats  []*Format // of the enabled events; each reader builds its Decoder
-	mappings []Mapping // what the formats decode to
+	layout   ftrace.PageLayout
+	header   ftrace.HeaderEvent
+	formats  []*ftrace.Format // of the enabled events; each reader builds its Decoder
+	mappings []ftrace.Mapping // what the formats decode to
 
 	ch chan liveBatch
 	// stopping is closed by Stop once tracing is off: each reader then
@@ -270,22 +271,22 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 			if s.System == "gpu_scheduler" || s.System == "gpu_sched" {
 				sched = true
 			}
-			l.mappings = append(l.mappings, Mapping{System: s.System, Event: s.Event, Spec: *s})
+			l.mappings = append(l.mappings, ftrace.Mapping{System: s.System, Event: s.Event, Spec: *s})
 		}
 		if !sched {
 			return fail(ErrNoEvents)
 		}
 	}
 	var err error
-	if l.layout, err = liveReadWith(filepath.Join(l.root, "events", "header_page"), ParseHeaderPage); err != nil {
+	if l.layout, err = liveReadWith(filepath.Join(l.root, "events", "header_page"), ftrace.ParseHeaderPage); err != nil {
 		return fail(err)
 	}
-	if l.header, err = liveReadWith(filepath.Join(l.root, "events", "header_event"), ParseHeaderEvent); err != nil {
+	if l.header, err = liveReadWith(filepath.Join(l.root, "events", "header_event"), ftrace.ParseHeaderEvent); err != nil {
 		return fail(err)
 	}
 	for _, s := range specs {
 		p := filepath.Join(l.root, "events", s.System, s.Event, "format")
-		f, err := liveReadWith(p, ParseFormat)
+		f, err := liveReadWith(p, ftrace.ParseFormat)
 		if err != nil {
 			return fail(fmt.Errorf("reading format of %s: %w", s.Name(), err))
 		}
@@ -413,7 +414,7 @@ func (l *Live) readCPU(cpu int, fd int) {
 	comm := map[int32]string{}
 	// A Decoder per reader: it interns ring names and is not safe for
 	// concurrent use.
-	dec := NewDecoderMappings(l.formats, l.mappings)
+	dec := ftrace.NewDecoderMappings(l.formats, l.mappings)
 	statsPath := filepath.Join(l.inst, "per_cpu", "cpu"+strconv.Itoa(cpu), "stats")
 	lastOverrun := liveStat(statsPath, "overrun")
 	var counted uint64 // events of this CPU reported lost so far
@@ -491,7 +492,7 @@ func (l *Live) readCPU(cpu int, fd int) {
 		idle = 0
 		l.pages.Add(1)
 		cpu32 := int32(cpu)
-		info, derr := DecodePage(l.layout, l.header, page[:n], func(ts uint64, rec []byte) {
+		info, derr := ftrace.DecodePage(l.layout, l.header, page[:n], func(ts uint64, rec []byte) {
 			l.records.Add(1)
 			var ev event.Event
 			// A record shorter than its format still yields its event,
@@ -809,7 +810,7 @@ func (l *Live) cleanup() error {
 
 // liveFilter is the instance filter of a mapped tracepoint: the values its
 // mappings' Filter fields must have ("" when a mapping takes every record).
-func liveFilter(maps []Mapping, system, ev string) string {
+func liveFilter(maps []ftrace.Mapping, system, ev string) string {
 	var terms []string
 	for _, m := range maps {
 		if m.System != system || m.Event != ev {

@@ -383,3 +383,18 @@ func TestReportRealPointers(t *testing.T) {
 		t.Errorf("pointers %#x, want %#x", got, want)
 	}
 }
+
+// TestReportPointerRing: a ring trace-cmd printed as a bare address (a
+// char * field) reads as the hex digits the binary decoder gives the same
+// record (ftrace's TestDecodePointerRing).
+func TestReportPointerRing(t *testing.T) {
+	line := "          sdma0-301   [001]  1437.000008: drm_run_job: entity=0xffff8880aa, id=9, fence=0xffff8881bb, ring=ffffffffc05b1d42, job count:3, hw job count:-2\n"
+	r := NewTextReader(strings.NewReader(line), "x")
+	ev, err := r.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Ring != "ffffffffc05b1d42" {
+		t.Errorf("ring %q, want ffffffffc05b1d42", ev.Ring)
+	}
+}

@@ -1,4 +1,4 @@
-package tracefs
+package ftrace
 
 import (
 	"encoding/binary"

@@ -1,4 +1,4 @@
-package tracefs
+package ftrace_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"unsafe"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
+	"github.com/gpuwatch/gpuwatch/internal/ftrace"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
 	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
@@ -83,7 +84,7 @@ func decDrain(t *testing.T, inst string) map[string][][]byte {
 
 // decCapture loads the layout and the formats the instance uses, as a
 // live source would (and saves them with -update-pages).
-func decCapture(t *testing.T, h *livetest.Harness, inst string, pages map[string][][]byte, save string) (PageLayout, HeaderEvent, *Decoder) {
+func decCapture(t *testing.T, h *livetest.Harness, inst string, pages map[string][][]byte, save string) (ftrace.PageLayout, ftrace.HeaderEvent, *ftrace.Decoder) {
 	t.Helper()
 	dir := t.TempDir()
 	if *decUpdatePages {
@@ -117,7 +118,7 @@ func decCapture(t *testing.T, h *livetest.Harness, inst string, pages map[string
 			t.Fatal(err)
 		}
 	}
-	return pageLoadDir(t, dir)
+	return ftrace.PageLoadDir(t, dir)
 }
 
 // TestRealKernelDecode fires uprobe events shaped like gpu_scheduler's
@@ -153,7 +154,7 @@ func TestRealKernelDecode(t *testing.T) {
 		var n int
 		fmt.Sscanf(cpu, "cpu%d", &n)
 		for _, p := range ps {
-			info, err := DecodePage(l, he, p, func(ts uint64, rec []byte) {
+			info, err := ftrace.DecodePage(l, he, p, func(ts uint64, rec []byte) {
 				var ev event.Event
 				ok, err := dec.Decode(ts, n, rec, &ev)
 				if !ok || err != nil {
@@ -229,7 +230,7 @@ func TestRealKernelLost(t *testing.T) {
 	missed, unknown := 0, 0
 	for _, ps := range pages {
 		for _, p := range ps {
-			info, err := DecodePage(l, he, p, func(ts uint64, rec []byte) {
+			info, err := ftrace.DecodePage(l, he, p, func(ts uint64, rec []byte) {
 				var ev event.Event
 				if ok, err := dec.Decode(ts, 0, rec, &ev); !ok || err != nil {
 					t.Errorf("record not decoded: %v", err)
