@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/reporttext"
 	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
@@ -24,7 +24,7 @@ func TestAnalyzeGenerations(t *testing.T) {
 	}
 	defer f.Close()
 	var evs []event.Event
-	if err := event.Drain(tracefs.NewTextReader(f, seedTraceFile), func(ev event.Event) { evs = append(evs, ev) }); err != nil {
+	if err := event.Drain(reporttext.NewReader(f, seedTraceFile), func(ev event.Event) { evs = append(evs, ev) }); err != nil {
 		t.Fatal(err)
 	}
 	for _, gen := range tracepoint.Generations() {
@@ -33,7 +33,7 @@ func TestAnalyzeGenerations(t *testing.T) {
 				name := fmt.Sprintf("%s/ns=%v/instance=%q", gen, ns, inst)
 				t.Run(name, func(t *testing.T) {
 					var buf bytes.Buffer
-					w := tracefs.NewTextWriter(&buf, tracefs.WriterOptions{Gen: gen, Nanoseconds: ns, Instance: inst, CPUs: 4})
+					w := reporttext.NewWriter(&buf, reporttext.WriterOptions{Gen: gen, Nanoseconds: ns, Instance: inst, CPUs: 4})
 					for _, ev := range evs {
 						if err := w.Write(ev); err != nil {
 							t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/live"
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/reporttext"
 	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
@@ -54,7 +54,7 @@ type recordingSource struct {
 	src   event.Source
 	path  string
 	f     *os.File
-	w     *tracefs.TextWriter
+	w     *reporttext.Writer
 	onErr func(error)
 
 	mu  sync.Mutex
@@ -63,7 +63,7 @@ type recordingSource struct {
 
 func newRecordingSource(src event.Source, f *os.File, path string, gen tracepoint.Generation, cpus int) *recordingSource {
 	return &recordingSource{src: src, path: path, f: f,
-		w: tracefs.NewTextWriter(f, tracefs.WriterOptions{Gen: gen, Nanoseconds: true, CPUs: cpus})}
+		w: reporttext.NewWriter(f, reporttext.WriterOptions{Gen: gen, Nanoseconds: true, CPUs: cpus})}
 }
 
 func (r *recordingSource) Next() (event.Event, error) {

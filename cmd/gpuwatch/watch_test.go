@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/reporttext"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
 	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
@@ -389,7 +389,7 @@ func TestWatchReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := tracefs.NewTextWriter(f, tracefs.WriterOptions{Gen: tracepoint.GenDRM, Nanoseconds: true})
+	w := reporttext.NewWriter(f, reporttext.WriterOptions{Gen: tracepoint.GenDRM, Nanoseconds: true})
 	ev := func(t0 int64, k event.Kind, id uint64) event.Event {
 		return event.Event{Time: t0, PID: 7, Comm: "bench", Kind: k, Ring: "gfx", ID: id, Job: event.JobKey{Fence: 0x1000 + id*0x100}, JobCount: 0, HWJobCount: 2}
 	}

@@ -9,8 +9,8 @@ import (
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
+	"github.com/gpuwatch/gpuwatch/internal/reporttext"
 	"github.com/gpuwatch/gpuwatch/internal/simulate"
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
 	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
@@ -348,7 +348,7 @@ func TestScoreDiscriminates(t *testing.T) {
 			t.Fatal(err)
 		}
 		eng := gaps.New(gaps.Config{})
-		if err := event.Drain(tracefs.NewTextReader(&buf, sc.Name), eng.Feed); err != nil {
+		if err := event.Drain(reporttext.NewReader(&buf, sc.Name), eng.Feed); err != nil {
 			t.Fatal(err)
 		}
 		return &tr, eng.Snapshot()

@@ -14,6 +14,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
+	"github.com/gpuwatch/gpuwatch/internal/reporttext"
 	"github.com/gpuwatch/gpuwatch/internal/tracedat"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
 )
@@ -234,7 +235,7 @@ func (in *Input) openDat(f *os.File, compression string) error {
 }
 
 func (in *Input) openText(r io.Reader, compression string, opt Options) {
-	t := tracefs.NewTextReader(r, in.Name)
+	t := reporttext.NewReader(r, in.Name)
 	if opt.Parallel > 1 {
 		t.Parallel(opt.Parallel)
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/reporttext"
 	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
@@ -389,7 +389,7 @@ func TestReportRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rd := tracefs.NewTextReader(&buf, "sim.report")
+		rd := reporttext.NewReader(&buf, "sim.report")
 		eng := gaps.New(gaps.Config{})
 		n := 0
 		if err := event.Drain(rd, func(ev event.Event) { n++; eng.Feed(ev) }); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
+	"github.com/gpuwatch/gpuwatch/internal/reporttext"
 	"github.com/gpuwatch/gpuwatch/internal/tracedat"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
@@ -139,7 +140,7 @@ func decodeReport(t *testing.T, path string) []event.Event {
 	if err != nil {
 		t.Fatalf("trace-cmd report: %v", err)
 	}
-	r := tracefs.NewTextReader(bytes.NewReader(out), "report")
+	r := reporttext.NewReader(bytes.NewReader(out), "report")
 	var evs []event.Event
 	if err := event.Drain(r, func(ev event.Event) { evs = append(evs, ev) }); err != nil {
 		t.Fatal(err)

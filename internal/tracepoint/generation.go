@@ -44,7 +44,7 @@ func Generations() []Generation { return []Generation{GenAMD, GenDRM, Gen617} }
 // drm_sched_job: commit d6b7b46232b7 ("drm/sched: Add device name to the
 // drm_sched_process_job event") added it in drm-misc-next together with the
 // rest of the series that became 6.17's events, so no released kernel
-// prints it. TextReader still accepts it (drm-misc-next / linux-next
+// prints it. reporttext's Reader still accepts it (drm-misc-next / linux-next
 // builds).
 func ParseGeneration(s string) (Generation, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {

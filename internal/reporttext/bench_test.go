@@ -1,4 +1,4 @@
-package tracefs_test
+package reporttext_test
 
 import (
 	"io"
@@ -9,15 +9,15 @@ import (
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/reporttext"
 )
 
 // BenchmarkAnalyzeFile runs the offline pipeline of `gpuwatch analyze`
-// (TextReader on every CPU → gaps engine → snapshot) over the report text
+// (Reader on every CPU → gaps engine → snapshot) over the report text
 // named by $GPUWATCH_BENCH_REPORT, for profiling with -cpuprofile /
 // -memprofile. Skipped when the variable is unset.
 func BenchmarkAnalyzeFile(b *testing.B) {
-	benchFile(b, func(src *tracefs.TextReader) {
+	benchFile(b, func(src *reporttext.Reader) {
 		src.Parallel(runtime.GOMAXPROCS(0)) // as analyze does
 		eng := gaps.New(gaps.Config{})
 		if err := event.DrainBatches(src, eng.FeedBatch); err != nil && err != io.EOF {
@@ -30,7 +30,7 @@ func BenchmarkAnalyzeFile(b *testing.B) {
 
 // BenchmarkParseFile is the sequential parser alone.
 func BenchmarkParseFile(b *testing.B) {
-	benchFile(b, func(src *tracefs.TextReader) {
+	benchFile(b, func(src *reporttext.Reader) {
 		if err := event.Drain(src, func(event.Event) {}); err != nil && err != io.EOF {
 			b.Fatal(err)
 		}
@@ -38,7 +38,7 @@ func BenchmarkParseFile(b *testing.B) {
 }
 
 // benchFile runs do on a reader of $GPUWATCH_BENCH_REPORT per iteration.
-func benchFile(b *testing.B, do func(*tracefs.TextReader)) {
+func benchFile(b *testing.B, do func(*reporttext.Reader)) {
 	path := os.Getenv("GPUWATCH_BENCH_REPORT")
 	if path == "" {
 		b.Skip("set GPUWATCH_BENCH_REPORT to a trace-cmd report file")
@@ -55,7 +55,7 @@ func benchFile(b *testing.B, do func(*tracefs.TextReader)) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		do(tracefs.NewTextReader(f, path))
+		do(reporttext.NewReader(f, path))
 		f.Close()
 	}
 	// CPU time (user+system, all threads) per op: with the parallel
@@ -74,7 +74,7 @@ func cpuTime() int64 {
 
 // BenchmarkParseFileParallel is the parallel parser alone.
 func BenchmarkParseFileParallel(b *testing.B) {
-	benchFile(b, func(src *tracefs.TextReader) {
+	benchFile(b, func(src *reporttext.Reader) {
 		src.Parallel(runtime.GOMAXPROCS(0))
 		if err := event.Drain(src, func(event.Event) {}); err != nil && err != io.EOF {
 			b.Fatal(err)

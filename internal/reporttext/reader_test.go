@@ -1,4 +1,4 @@
-package tracefs
+package reporttext
 
 import (
 	"bytes"
@@ -15,9 +15,9 @@ import (
 	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
-func textReadAll(t *testing.T, in string, name string) ([]event.Event, *TextReader, error) {
+func readAll(t *testing.T, in string, name string) ([]event.Event, *Reader, error) {
 	t.Helper()
-	r := NewTextReader(strings.NewReader(in), name)
+	r := NewReader(strings.NewReader(in), name)
 	var evs []event.Event
 	for {
 		ev, err := r.Next()
@@ -31,14 +31,14 @@ func textReadAll(t *testing.T, in string, name string) ([]event.Event, *TextRead
 	}
 }
 
-// textEndless repeats a line forever: the reader must give up on its own.
-type textEndless struct {
+// endlessReader repeats a line forever: the reader must give up on its own.
+type endlessReader struct {
 	line []byte
 	off  int
 	n    int64
 }
 
-func (e *textEndless) Read(p []byte) (int, error) {
+func (e *endlessReader) Read(p []byte) (int, error) {
 	n := 0
 	for n < len(p) {
 		c := copy(p[n:], e.line[e.off:])
@@ -50,7 +50,7 @@ func (e *textEndless) Read(p []byte) (int, error) {
 }
 
 func TestNotReport(t *testing.T) {
-	goSrc, err := os.ReadFile("report.go")
+	goSrc, err := os.ReadFile("reader.go")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestNotReport(t *testing.T) {
 		"python with hash": []byte("# comment\nimport os\nprint(os.name)\n"),
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, _, err := textReadAll(t, string(in), "some.file")
+			_, _, err := readAll(t, string(in), "some.file")
 			if !errors.Is(err, ErrNotReport) {
 				t.Fatalf("error %v, want ErrNotReport", err)
 			}
@@ -76,8 +76,8 @@ func TestNotReport(t *testing.T) {
 		})
 	}
 	t.Run("endless", func(t *testing.T) {
-		src := &textEndless{line: []byte("package main // not a trace\n")}
-		r := NewTextReader(src, "-")
+		src := &endlessReader{line: []byte("package main // not a trace\n")}
+		r := NewReader(src, "-")
 		_, err := r.Next()
 		if !errors.Is(err, ErrNotReport) {
 			t.Fatalf("error %v, want ErrNotReport", err)
@@ -95,8 +95,8 @@ func TestNotReport(t *testing.T) {
 	})
 	for _, fill := range []string{"xxxxxxxxxxxxxxxxxxxxxxx", "           ", "\x00\x00\x00\x00"} {
 		t.Run("endless without newline", func(t *testing.T) {
-			src := &textEndless{line: []byte(fill)}
-			_, err := NewTextReader(src, "zero").Next()
+			src := &endlessReader{line: []byte(fill)}
+			_, err := NewReader(src, "zero").Next()
 			if !errors.Is(err, ErrNotReport) || src.n > 2<<20 {
 				t.Fatalf("error %v after %d bytes, want ErrNotReport within 2 MiB", err, src.n)
 			}
@@ -109,7 +109,7 @@ func TestNotReport(t *testing.T) {
 		"tracefs only": "# tracer: nop\n#\n# entries-in-buffer/entries-written: 0/0   #P:2\n",
 	} {
 		t.Run(name, func(t *testing.T) {
-			evs, _, err := textReadAll(t, in, "x")
+			evs, _, err := readAll(t, in, "x")
 			if err != nil || len(evs) != 0 {
 				t.Fatalf("got %d events, %v; want none, EOF", len(evs), err)
 			}
@@ -122,7 +122,7 @@ func TestReportLateStart(t *testing.T) {
 	// warned about, not fatal.
 	in := "trace-cmd: some notice\n" + strings.Repeat("junk\n", 50) +
 		"  Xorg-1514  [001]  1437.801120: drm_sched_process_job: fence=0xffff8800b2c4e540 signaled\n"
-	evs, r, err := textReadAll(t, in, "late")
+	evs, r, err := readAll(t, in, "late")
 	if err != nil || len(evs) != 1 {
 		t.Fatalf("got %d events, %v", len(evs), err)
 	}
@@ -138,7 +138,7 @@ func TestReportWarnings(t *testing.T) {
 		b.WriteString("          <idle>-0     [000]  1437.803888: drm_sched_process_job: fence=0xffff8800b2c4e540 done\n")
 	}
 	b.WriteString("          <idle>-0     [000]  1437.903888: drm_sched_process_job: fence=0xffff8800b2c4e540 signaled\n")
-	evs, r, err := textReadAll(t, b.String(), "many.report")
+	evs, r, err := readAll(t, b.String(), "many.report")
 	if err != nil || len(evs) != 1 {
 		t.Fatalf("got %d events, %v", len(evs), err)
 	}
@@ -161,7 +161,7 @@ func TestReportTruncatedLastLine(t *testing.T) {
 	good := "  Xorg-1514  [001]  1437.801120: drm_sched_process_job: fence=0xffff8800b2c4e540 signaled\n"
 	for _, cut := range []int{1, 10, 30, 40, 60, len(good) - 20, len(good) - 1} {
 		in := good + good[:cut]
-		evs, r, err := textReadAll(t, in, "cut")
+		evs, r, err := readAll(t, in, "cut")
 		if err != nil {
 			t.Fatalf("cut %d: %v", cut, err)
 		}
@@ -175,12 +175,12 @@ func TestReportTruncatedLastLine(t *testing.T) {
 		}
 	}
 	// The last line complete but without its newline is an event.
-	evs, r, err := textReadAll(t, good+strings.TrimSuffix(good, "\n"), "nonl")
+	evs, r, err := readAll(t, good+strings.TrimSuffix(good, "\n"), "nonl")
 	if err != nil || len(evs) != 2 || len(r.Warnings()) != 0 {
 		t.Fatalf("got %d events, %v, %v", len(evs), r.Warnings(), err)
 	}
 	// A cut inside the body says so.
-	_, r, _ = textReadAll(t, good+good[:len(good)-20], "cut")
+	_, r, _ = readAll(t, good+good[:len(good)-20], "cut")
 	if ws := r.Warnings(); len(ws) != 1 || !strings.Contains(ws[0].Msg, "truncated last line") {
 		t.Errorf("warnings %v, want one about the truncated last line", ws)
 	}
@@ -194,7 +194,7 @@ func TestReportCRLFAndLongLines(t *testing.T) {
 		strings.Replace(line, "%s", long, 1) + "\n" +
 		strings.Replace(line, "%s", huge, 1) + "\n" +
 		strings.Replace(line, "%s", "sdma0", 1) + "\n"
-	evs, r, err := textReadAll(t, in, "long")
+	evs, r, err := readAll(t, in, "long")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +207,7 @@ func TestReportCRLFAndLongLines(t *testing.T) {
 }
 
 func TestReportTimes(t *testing.T) {
-	r := NewTextReader(nil, "t")
+	r := NewReader(nil, "t")
 	for _, c := range []struct {
 		in   string
 		want int64
@@ -226,13 +226,13 @@ func TestReportTimes(t *testing.T) {
 		{"1.2.3", 0, false},
 		{"", 0, false},
 	} {
-		got, ok := r.textParseTime([]byte(c.in))
+		got, ok := r.parseTime([]byte(c.in))
 		if ok != c.ok || (ok && got != c.want) {
 			t.Errorf("time %q = %d, %v; want %d, %v", c.in, got, ok, c.want, c.ok)
 		}
 	}
-	r.textParseTime([]byte("1.000000001"))
-	if got, _ := r.textParseTime([]byte("500")); got != 500 {
+	r.parseTime([]byte("1.000000001"))
+	if got, _ := r.parseTime([]byte("500")); got != 500 {
 		t.Errorf("bare 500 after a ns time = %d, want 500", got)
 	}
 }
@@ -247,12 +247,12 @@ func TestReportPointers(t *testing.T) {
 		"0x0":                0,
 		"0":                  0,
 	} {
-		v, n := textParsePointer([]byte(in))
+		v, n := parsePointer([]byte(in))
 		if n != len(in) || v != want {
 			t.Errorf("pointer %q = %#x (%d bytes), want %#x", in, v, n, want)
 		}
 	}
-	if _, n := textParsePointer([]byte("0x1ffffffffffffffff")); n != 0 {
+	if _, n := parsePointer([]byte("0x1ffffffffffffffff")); n != 0 {
 		t.Errorf("17-digit pointer accepted")
 	}
 }
@@ -313,17 +313,17 @@ func TestReportRealLayout(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := NewTextReader(nil, v)
+		r := NewReader(nil, v)
 		for _, line := range strings.Split(string(ar.Files[0].Data), "\n") {
-			b := textTrimSpace([]byte(line))
+			b := trimSpace([]byte(line))
 			if len(b) == 0 || b[0] == '#' || bytes.HasPrefix(b, []byte("cpus=")) {
 				continue
 			}
-			var ln textLine
-			if !textSplitLine(b, &ln) {
+			var ln eventLine
+			if !splitLine(b, &ln) {
 				t.Fatalf("%s: cannot split %q", v, line)
 			}
-			ns, ok := r.textParseTime(ln.time)
+			ns, ok := r.parseTime(ln.time)
 			if !ok {
 				t.Fatalf("%s: bad time in %q", v, line)
 			}
@@ -372,7 +372,7 @@ func TestReportRealPointers(t *testing.T) {
 		if i < 0 {
 			t.Fatalf("no ptr= in %q", l)
 		}
-		v, n := textParsePointer([]byte(l[i+4:]))
+		v, n := parsePointer([]byte(l[i+4:]))
 		if n != len(l)-i-4 {
 			t.Errorf("pointer in %q: read %d bytes", l, n)
 		}
@@ -389,7 +389,7 @@ func TestReportRealPointers(t *testing.T) {
 // record (ftrace's TestDecodePointerRing).
 func TestReportPointerRing(t *testing.T) {
 	line := "          sdma0-301   [001]  1437.000008: drm_run_job: entity=0xffff8880aa, id=9, fence=0xffff8881bb, ring=ffffffffc05b1d42, job count:3, hw job count:-2\n"
-	r := NewTextReader(strings.NewReader(line), "x")
+	r := NewReader(strings.NewReader(line), "x")
 	ev, err := r.Next()
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package tracefs
+package reporttext
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 )
 
 // BenchmarkParseBlock is one worker of the parallel reader parsing a block
-// (the first textBlockSize bytes of whole lines of $GPUWATCH_BENCH_REPORT)
+// (the first lineBlockSize bytes of whole lines of $GPUWATCH_BENCH_REPORT)
 // held in memory: the per-line cost without I/O, reported as ns/line.
 // Skipped when the variable is unset.
 func BenchmarkParseBlock(b *testing.B) {
@@ -22,7 +22,7 @@ func BenchmarkParseBlock(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer f.Close()
-	buf := make([]byte, textBlockSize)
+	buf := make([]byte, lineBlockSize)
 	n, _ := f.ReadAt(buf, 0)
 	buf = buf[:n]
 	buf = buf[:bytes.LastIndexByte(buf, '\n')+1]
@@ -36,7 +36,7 @@ func BenchmarkParseBlock(b *testing.B) {
 	b.SetBytes(int64(len(buf)))
 	b.ReportAllocs()
 	for b.Loop() {
-		res := w.parseBlock(&textBlock{buf: buf}, 6, evs[:0])
+		res := w.parseBlock(&lineBlock{buf: buf}, 6, evs[:0])
 		if len(res.evs) != lines {
 			b.Fatalf("%d events from %d lines", len(res.evs), lines)
 		}

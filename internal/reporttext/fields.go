@@ -1,4 +1,4 @@
-package tracefs
+package reporttext
 
 import "github.com/gpuwatch/gpuwatch/internal/tracepoint"
 
@@ -9,13 +9,13 @@ import "github.com/gpuwatch/gpuwatch/internal/tracepoint"
 // probing a driver whose tracepoints are compiled out) are read through
 // their Spec's field names.
 
-// reportMatchFields parses a name=value body for spec s into out. It
+// matchFields parses a name=value body for spec s into out. It
 // accepts the body only when every token parses and the job key's fields
 // are present, so a real tracepoint's malformed line is not mistaken for
 // one.
-func reportMatchFields(s *tracepoint.Spec, body []byte, out *reportFields) bool {
+func matchFields(s *tracepoint.Spec, body []byte, out *printkFields) bool {
 	out.reset()
-	b := textTrimSpace(body)
+	b := trimSpace(body)
 	// Optional probe address "(557d951f5610)" or "(func+0x0/0x10)".
 	if len(b) > 0 && b[0] == '(' {
 		i := 0
@@ -25,7 +25,7 @@ func reportMatchFields(s *tracepoint.Spec, body []byte, out *reportFields) bool 
 		if i == len(b) {
 			return false
 		}
-		b = textTrimLeft(b[i+1:])
+		b = trimLeft(b[i+1:])
 	}
 	var haveFence, haveCtx, haveSeq bool
 	for len(b) > 0 {
@@ -66,10 +66,10 @@ func reportMatchFields(s *tracepoint.Spec, body []byte, out *reportFields) bool 
 			}
 			var n int
 			if len(digits) > 2 && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X') {
-				num, n = textParseHex(digits[2:])
+				num, n = parseHex(digits[2:])
 				n += 2
 			} else {
-				num, n = textParseUint(digits)
+				num, n = parseUint(digits)
 			}
 			if n == 0 || n != len(digits) {
 				return false
@@ -78,7 +78,7 @@ func reportMatchFields(s *tracepoint.Spec, body []byte, out *reportFields) bool 
 				num = uint64(-int64(num))
 			}
 		}
-		b = textTrimLeft(b)
+		b = trimLeft(b)
 		switch string(key) {
 		case "":
 		case s.Ring:
@@ -93,19 +93,19 @@ func reportMatchFields(s *tracepoint.Spec, body []byte, out *reportFields) bool 
 		}
 		switch string(key) {
 		case s.Fence:
-			out.v[reportRoleFence], haveFence = num, true
+			out.v[roleFence], haveFence = num, true
 		case s.Context:
-			out.v[reportRoleContext], haveCtx = num, true
+			out.v[roleContext], haveCtx = num, true
 		case s.Seqno:
-			out.v[reportRoleSeqno], haveSeq = num, true
+			out.v[roleSeqno], haveSeq = num, true
 		case s.ID:
-			out.v[reportRoleID] = num
+			out.v[roleID] = num
 		case s.Entity:
-			out.v[reportRoleEntity] = num
+			out.v[roleEntity] = num
 		case s.JobCount:
-			out.v[reportRoleJobCount] = num
+			out.v[roleJobCount] = num
 		case s.HWJobCount:
-			out.v[reportRoleHWJobCount] = num
+			out.v[roleHWJobCount] = num
 		}
 	}
 	return haveFence || (haveCtx && haveSeq)

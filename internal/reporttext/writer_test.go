@@ -1,4 +1,4 @@
-package tracefs
+package reporttext
 
 import (
 	"bytes"
@@ -13,11 +13,11 @@ import (
 	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
-// textScenario is a small deterministic workload: two rings, jobs keyed
+// writerScenario is a small deterministic workload: two rings, jobs keyed
 // either by fence address or by context:seqno, dependencies, an
 // unschedulable job, dma_fence signals and a lost-events marker. Times start
 // above one second (trace-cmd prints smaller times without a fraction).
-func textScenario() []event.Event {
+func writerScenario() []event.Event {
 	var evs []event.Event
 	t := int64(1437_803_888_123)
 	rings := []string{"gfx", "sdma0", "comp_1.0.0"}
@@ -76,11 +76,11 @@ func textScenario() []event.Event {
 	return evs
 }
 
-// textExpect is what a TextReader must return for ev written in generation
+// writerExpect is what a Reader must return for ev written in generation
 // g: the model fields the generation's format carries, the rest as the
 // Writer documents it synthesizes them. Written from the formats in Known,
 // independently of the writer's code.
-func textExpect(ev event.Event, g tracepoint.Generation, ns bool, last int64) (event.Event, bool) {
+func writerExpect(ev event.Event, g tracepoint.Generation, ns bool, last int64) (event.Event, bool) {
 	out := event.Event{CPU: ev.CPU, PID: ev.PID, Comm: ev.Comm, Kind: ev.Kind, JobCount: -1, HWJobCount: -1}
 	if out.Comm == "<...>" {
 		out.Comm = ""
@@ -93,18 +93,18 @@ func textExpect(ev event.Event, g tracepoint.Generation, ns bool, last int64) (e
 		if ev.Job.Fence != 0 {
 			return event.JobKey{Fence: ev.Job.Fence}
 		}
-		return event.JobKey{Fence: TextSynthFence(ev.Job.Context, ev.Job.Seqno)}
+		return event.JobKey{Fence: SynthFence(ev.Job.Context, ev.Job.Seqno)}
 	}
 	ctxKey := func() event.JobKey {
 		if ev.Job.Fence != 0 {
-			c, s := TextSynthContextSeqno(ev.Job.Fence)
+			c, s := SynthContextSeqno(ev.Job.Fence)
 			return event.JobKey{Context: c, Seqno: s}
 		}
 		return ev.Job
 	}
 	entity := ev.Entity
 	if entity == 0 {
-		entity = textSynthEntity(ev.Ring)
+		entity = synthEntity(ev.Ring)
 	}
 	counts := func() {
 		out.JobCount, out.HWJobCount = max(ev.JobCount, 0), max(ev.HWJobCount, 0)
@@ -185,14 +185,14 @@ func textExpect(ev event.Event, g tracepoint.Generation, ns bool, last int64) (e
 }
 
 func TestTextRoundTrip(t *testing.T) {
-	evs := textScenario()
+	evs := writerScenario()
 	for _, g := range tracepoint.Generations() {
 		for _, ns := range []bool{false, true} {
 			for _, inst := range []string{"", "gpuwatch"} {
 				name := fmt.Sprintf("%s/ns=%v/instance=%q", g, ns, inst)
 				t.Run(name, func(t *testing.T) {
 					var buf bytes.Buffer
-					w := NewTextWriter(&buf, WriterOptions{Gen: g, Nanoseconds: ns, Instance: inst, CPUs: 4})
+					w := NewWriter(&buf, WriterOptions{Gen: g, Nanoseconds: ns, Instance: inst, CPUs: 4})
 					for _, ev := range evs {
 						if err := w.Write(ev); err != nil {
 							t.Fatal(err)
@@ -201,7 +201,7 @@ func TestTextRoundTrip(t *testing.T) {
 					if err := w.Flush(); err != nil {
 						t.Fatal(err)
 					}
-					r := NewTextReader(bytes.NewReader(buf.Bytes()), "roundtrip")
+					r := NewReader(bytes.NewReader(buf.Bytes()), "roundtrip")
 					var got []event.Event
 					if err := event.Drain(r, func(e event.Event) { got = append(got, e) }); err != nil {
 						t.Fatal(err)
@@ -210,7 +210,7 @@ func TestTextRoundTrip(t *testing.T) {
 					var last int64
 					skipped := 0
 					for _, ev := range evs {
-						e, ok := textExpect(ev, g, ns, last)
+						e, ok := writerExpect(ev, g, ns, last)
 						if !ok {
 							skipped++
 							continue
@@ -226,7 +226,7 @@ func TestTextRoundTrip(t *testing.T) {
 					}
 					for i := range want {
 						if got[i] != want[i] {
-							t.Errorf("event %d:\n got %s\nwant %s", i, textFormatEvent(got[i]), textFormatEvent(want[i]))
+							t.Errorf("event %d:\n got %s\nwant %s", i, formatEvent(got[i]), formatEvent(want[i]))
 						}
 					}
 					if ws := r.Warnings(); len(ws) > 0 {
@@ -257,12 +257,12 @@ func TestTextRoundTrip(t *testing.T) {
 	}
 }
 
-func TestTextWriterLine(t *testing.T) {
+func TestWriterLine(t *testing.T) {
 	// Column layout of trace-cmd 3.x report (tracecmd/trace-read.c:
 	// "%16s-%-5d [%03d]", " %6.1000d:" → "%5llu.%06llu", " %s: " padded
 	// to 20).
 	var buf bytes.Buffer
-	w := NewTextWriter(&buf, WriterOptions{Gen: tracepoint.GenDRM, CPUs: 8})
+	w := NewWriter(&buf, WriterOptions{Gen: tracepoint.GenDRM, CPUs: 8})
 	w.Write(event.Event{Time: 5_123_456_789, CPU: 3, PID: 812, Comm: "Xorg", Kind: event.KindRun, Ring: "gfx", ID: 17, Entity: 0xffff88810a2b3c00, Job: event.JobKey{Fence: 0xffff88810c0ffee0}, JobCount: 0, HWJobCount: 2})
 	w.Write(event.Event{Time: 5_124_000_000, CPU: 0, PID: 0, Comm: "<idle>", Kind: event.KindDone, Job: event.JobKey{Fence: 0xffff88810c0ffee0}})
 	w.Write(event.Event{Kind: event.KindLost, CPU: 1, Count: 9})
@@ -276,14 +276,14 @@ func TestTextWriterLine(t *testing.T) {
 	}
 }
 
-type textFailWriter struct{ n int }
+type failWriter struct{ n int }
 
-func (f *textFailWriter) Write(p []byte) (int, error) {
+func (f *failWriter) Write(p []byte) (int, error) {
 	return 0, io.ErrClosedPipe
 }
 
-func TestTextWriterError(t *testing.T) {
-	w := NewTextWriter(&textFailWriter{}, WriterOptions{Gen: tracepoint.Gen617})
+func TestWriterError(t *testing.T) {
+	w := NewWriter(&failWriter{}, WriterOptions{Gen: tracepoint.Gen617})
 	for i := 0; i < 10000; i++ {
 		if err := w.Write(event.Event{Time: 2e9, Kind: event.KindQueue, Ring: "gfx", Job: event.JobKey{Context: 1, Seqno: uint64(i)}}); err != nil {
 			if err != io.ErrClosedPipe {
@@ -297,11 +297,11 @@ func TestTextWriterError(t *testing.T) {
 	}
 }
 
-// TestTextWriterRealColumns writes the events of the real trace-cmd 3.1.6
+// TestWriterRealColumns writes the events of the real trace-cmd 3.1.6
 // capture (testdata/report/real_316_ns.txtar: comm, pid, CPU, ns time of
 // each) and checks that everything up to the event name matches, byte for
 // byte, what trace-cmd printed for them with and without -t.
-func TestTextWriterRealColumns(t *testing.T) {
+func TestWriterRealColumns(t *testing.T) {
 	read := func(v string) []string {
 		ar, err := txtar.ParseFile("testdata/report/real_316_" + v + ".txtar")
 		if err != nil {
@@ -319,20 +319,20 @@ func TestTextWriterRealColumns(t *testing.T) {
 	if len(nsLines) != 11 || len(usLines) != 11 {
 		t.Fatalf("%d and %d lines, want 11", len(nsLines), len(usLines))
 	}
-	r := NewTextReader(nil, "real")
+	r := NewReader(nil, "real")
 	for _, ns := range []bool{false, true} {
 		want := usLines
 		if ns {
 			want = nsLines
 		}
 		for i, l := range nsLines {
-			var ln textLine
-			if !textSplitLine([]byte(l), &ln) {
+			var ln eventLine
+			if !splitLine([]byte(l), &ln) {
 				t.Fatalf("cannot split %q", l)
 			}
-			ts, _ := r.textParseTime(ln.time)
+			ts, _ := r.parseTime(ln.time)
 			var buf bytes.Buffer
-			w := NewTextWriter(&buf, WriterOptions{Gen: tracepoint.GenDRM, Nanoseconds: ns, Instance: "gwtextA"})
+			w := NewWriter(&buf, WriterOptions{Gen: tracepoint.GenDRM, Nanoseconds: ns, Instance: "gwtextA"})
 			w.Write(event.Event{Time: ts, CPU: int32(ln.cpu), PID: int32(ln.pid), Comm: string(ln.comm), Kind: event.KindDone, Job: event.JobKey{Fence: 1}})
 			w.Flush()
 			out := strings.Split(buf.String(), "\n")[1] // after "cpus=N"
@@ -351,13 +351,13 @@ func TestTextWriterRealColumns(t *testing.T) {
 // t ≥ 1 s, as every real trace clock does.)
 func TestTextRoundTripSmallTimes(t *testing.T) {
 	var buf bytes.Buffer
-	w := NewTextWriter(&buf, WriterOptions{Gen: tracepoint.Gen617})
+	w := NewWriter(&buf, WriterOptions{Gen: tracepoint.Gen617})
 	times := []int64{0, 1_000, 499_999_000, 999_999_000, 1_000_000_000, 1_000_001_000, 2_500_000_000}
 	for i, ts := range times {
 		w.Write(event.Event{Time: ts, Kind: event.KindDone, Job: event.JobKey{Context: 3, Seqno: uint64(i + 1)}})
 	}
 	w.Flush()
-	r := NewTextReader(&buf, "small")
+	r := NewReader(&buf, "small")
 	i := 0
 	if err := event.Drain(r, func(e event.Event) {
 		if e.Time != times[i] {

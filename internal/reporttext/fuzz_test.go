@@ -1,4 +1,4 @@
-package tracefs
+package reporttext
 
 import (
 	"bufio"
@@ -14,8 +14,8 @@ import (
 	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
-// textFuzzSeeds are lines of every shape the reader knows.
-var textFuzzSeeds = []string{
+// fuzzSeeds are lines of every shape the reader knows.
+var fuzzSeeds = []string{
 	"version = 6",
 	"cpus=4",
 	"gpuwatch: cpus=4",
@@ -43,16 +43,16 @@ var textFuzzSeeds = []string{
 }
 
 // FuzzParseLine feeds a line (twice, the second time without its newline)
-// to a TextReader and checks its invariants: no panic, no error other than
+// to a Reader and checks its invariants: no panic, no error other than
 // EOF / ErrNotReport, non-negative times, valid kinds, warnings that name
 // the file and a line that exists, and counters that agree.
 func FuzzParseLine(f *testing.F) {
-	for _, s := range textFuzzSeeds {
+	for _, s := range fuzzSeeds {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, line string) {
 		in := "cpus=2\n" + line + "\n" + line
-		r := NewTextReader(strings.NewReader(in), "fuzz")
+		r := NewReader(strings.NewReader(in), "fuzz")
 		n := 0
 		for {
 			ev, err := r.Next()
@@ -98,11 +98,11 @@ func FuzzParseLine(f *testing.F) {
 	})
 }
 
-// textBenchInput is about 8 MiB of report text: a GPU scheduler trace with
+// benchInput is about 8 MiB of report text: a GPU scheduler trace with
 // some unknown events mixed in, as trace-cmd report prints it.
-func textBenchInput(tb testing.TB) []byte {
+func benchInput(tb testing.TB) []byte {
 	var buf bytes.Buffer
-	w := NewTextWriter(&buf, WriterOptions{Gen: tracepoint.GenDRM, CPUs: 8})
+	w := NewWriter(&buf, WriterOptions{Gen: tracepoint.GenDRM, CPUs: 8})
 	t := int64(1437_000_000_000)
 	rings := []string{"gfx_0.0.0", "sdma0", "comp_1.0.0"}
 	for i := 0; buf.Len() < 8<<20; i++ {
@@ -124,11 +124,11 @@ func textBenchInput(tb testing.TB) []byte {
 	return buf.Bytes()
 }
 
-// BenchmarkTextReader reports MB/s, events/s, allocations per event, and
+// BenchmarkReader reports MB/s, events/s, allocations per event, and
 // the time relative to a bufio.Scanner pass that only splits the same
 // input into lines (x-linescan).
-func BenchmarkTextReader(b *testing.B) {
-	data := textBenchInput(b)
+func BenchmarkReader(b *testing.B) {
+	data := benchInput(b)
 	ref := func() time.Duration {
 		start := time.Now()
 		for i := 0; i < 3; i++ {
@@ -147,7 +147,7 @@ func BenchmarkTextReader(b *testing.B) {
 	events := 0
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		r := NewTextReader(bytes.NewReader(data), "bench")
+		r := NewReader(bytes.NewReader(data), "bench")
 		for {
 			_, err := r.Next()
 			if err != nil {
@@ -171,12 +171,12 @@ func BenchmarkTextReader(b *testing.B) {
 // once ring, comm and unknown-event names are interned.
 func TestReportSteadyStateAllocs(t *testing.T) {
 	var buf bytes.Buffer
-	for _, s := range textFuzzSeeds {
+	for _, s := range fuzzSeeds {
 		buf.WriteString(s)
 		buf.WriteByte('\n')
 	}
-	src := &textEndless{line: buf.Bytes()}
-	r := NewTextReader(src, "allocs")
+	src := &endlessReader{line: buf.Bytes()}
+	r := NewReader(src, "allocs")
 	for i := 0; i < 1000; i++ {
 		if _, err := r.Next(); err != nil {
 			t.Fatal(err)
@@ -191,10 +191,10 @@ func TestReportSteadyStateAllocs(t *testing.T) {
 	}
 }
 
-// textFuzzName keeps the strings a kernel could print in a comm or ring
+// fuzzName keeps the strings a kernel could print in a comm or ring
 // column unambiguously: printable ASCII, no surrounding spaces, no ": "
 // (the instance separator) or "," (the field separator of the formats).
-func textFuzzName(s string, max int) (string, bool) {
+func fuzzName(s string, max int) (string, bool) {
 	if len(s) == 0 || len(s) > max || s[0] == ' ' || s[len(s)-1] == ' ' || strings.Contains(s, ": ") || strings.ContainsAny(s, ",[") {
 		return "", false
 	}
@@ -206,9 +206,9 @@ func textFuzzName(s string, max int) (string, bool) {
 	return s, true
 }
 
-// FuzzTextRoundTrip writes one arbitrary event with the TextWriter and
-// reads it back: the TextReader must return exactly what the generation's
-// format carries (textExpect).
+// FuzzTextRoundTrip writes one arbitrary event with the Writer and
+// reads it back: the Reader must return exactly what the generation's
+// format carries (writerExpect).
 func FuzzTextRoundTrip(f *testing.F) {
 	f.Add(uint8(1), false, int64(1437_803_888_123), uint16(3), uint32(1514), "Xorg", uint8(event.KindQueue), "gfx", uint64(0xffff8800b2c4e540), uint32(0), uint32(0), uint64(7))
 	f.Add(uint8(2), true, int64(18233_250_104_000), uint16(11), uint32(40211), "vkcube:cs0", uint8(event.KindRun), "gfx_0.0.0", uint64(0), uint32(1873), uint32(4410), uint64(0))
@@ -217,10 +217,10 @@ func FuzzTextRoundTrip(f *testing.F) {
 		g := tracepoint.Generation(int(gen) % len(tracepoint.Generations()))
 		k := event.Kind(int(kind)%(event.NumKinds-1) + 1)
 		var ok bool
-		if comm, ok = textFuzzName(comm, 15); !ok {
+		if comm, ok = fuzzName(comm, 15); !ok {
 			return
 		}
-		if ring, ok = textFuzzName(ring, 32); !ok {
+		if ring, ok = fuzzName(ring, 32); !ok {
 			return
 		}
 		if ts < 1_000_000_000 || ts > 1<<62 || pid > 1<<22 {
@@ -233,13 +233,13 @@ func FuzzTextRoundTrip(f *testing.F) {
 			ev.Job.Context, ev.Job.Seqno = uint64(ctx), uint64(seq)
 		}
 		var buf bytes.Buffer
-		w := NewTextWriter(&buf, WriterOptions{Gen: g, Nanoseconds: ns})
+		w := NewWriter(&buf, WriterOptions{Gen: g, Nanoseconds: ns})
 		if err := w.Write(ev); err != nil {
 			t.Fatal(err)
 		}
 		w.Flush()
-		want, written := textExpect(ev, g, ns, 0)
-		r := NewTextReader(&buf, "rt")
+		want, written := writerExpect(ev, g, ns, 0)
+		r := NewReader(&buf, "rt")
 		got, err := r.Next()
 		if !written {
 			if err != io.EOF {
@@ -251,7 +251,7 @@ func FuzzTextRoundTrip(f *testing.F) {
 			t.Fatalf("%v\n%s", err, buf.String())
 		}
 		if got != want {
-			t.Fatalf("\n got %s\nwant %s\ntext %s", textFormatEvent(got), textFormatEvent(want), buf.String())
+			t.Fatalf("\n got %s\nwant %s\ntext %s", formatEvent(got), formatEvent(want), buf.String())
 		}
 	})
 }

@@ -1,4 +1,4 @@
-package tracefs
+package reporttext
 
 import (
 	"bytes"
@@ -19,32 +19,32 @@ import (
 	"github.com/gpuwatch/gpuwatch/internal/event"
 )
 
-// textDrain drains r and returns everything a caller can observe.
-type textResult struct {
+// drainAll drains r and returns everything a caller can observe.
+type drainResult struct {
 	Events   []event.Event
 	Err      string
-	Stats    TextStats
+	Stats    Stats
 	Warnings []Warning
 }
 
-func textDrain(r *TextReader) textResult { return textDrainBy(r, textByNext) }
+func drainAll(r *Reader) drainResult { return drainBy(r, readByNext) }
 
-// textBy is a way to read a TextReader's events.
-type textBy int
+// readBy is a way to read a Reader's events.
+type readBy int
 
 const (
-	textByNext  textBy = iota
-	textByBatch        // NextBatch
-	textByDrain        // Drain (event.DrainBatches' way)
-	textByCount
+	readByNext  readBy = iota
+	readByBatch        // NextBatch
+	readByDrain        // Drain (event.DrainBatches' way)
+	readByCount
 )
 
-func (b textBy) String() string { return [...]string{"Next", "NextBatch", "Drain"}[b] }
+func (b readBy) String() string { return [...]string{"Next", "NextBatch", "Drain"}[b] }
 
-// textDrainBy drains r the way by says.
-func textDrainBy(r *TextReader, by textBy) textResult {
-	var res textResult
-	if by == textByDrain {
+// drainBy drains r the way by says.
+func drainBy(r *Reader, by readBy) drainResult {
+	var res drainResult
+	if by == readByDrain {
 		// Drain may call fn on the workers: one call at a time, each
 		// after the one before (the race detector sees the appends).
 		var inside atomic.Bool
@@ -72,7 +72,7 @@ func textDrainBy(r *TextReader, by textBy) textResult {
 	for {
 		var evs []event.Event
 		var err error
-		if by == textByBatch {
+		if by == readByBatch {
 			evs, err = r.NextBatch()
 			if err == nil && len(evs) == 0 {
 				res.Err = "NextBatch returned no events and no error"
@@ -97,7 +97,7 @@ func textDrainBy(r *TextReader, by textBy) textResult {
 	return res
 }
 
-func textCompare(t *testing.T, what string, seq, par textResult) {
+func compare(t *testing.T, what string, seq, par drainResult) {
 	t.Helper()
 	if seq.Err != par.Err {
 		t.Errorf("%s: error %q, sequential %q", what, par.Err, seq.Err)
@@ -119,9 +119,9 @@ func textCompare(t *testing.T, what string, seq, par textResult) {
 	}
 }
 
-// textParallelInputs are texts that exercise every piece of state a line
+// parallelInputs are texts that exercise every piece of state a line
 // depends on across block boundaries.
-func textParallelInputs(t *testing.T) map[string][]byte {
+func parallelInputs(t *testing.T) map[string][]byte {
 	in := map[string][]byte{}
 	files, _ := filepath.Glob("testdata/report/*.txtar")
 	for _, f := range files {
@@ -140,12 +140,12 @@ func textParallelInputs(t *testing.T) map[string][]byte {
 	}
 	var b bytes.Buffer
 	b.WriteString("cpus=2\n")
-	for _, s := range textFuzzSeeds {
+	for _, s := range fuzzSeeds {
 		b.WriteString(s + "\n")
 	}
 	in["fuzz-seeds"] = bytes.Clone(b.Bytes())
 	// LOST markers first in blocks, ns times then bare integers (the unit
-	// of the last dotted time), CRLF, a line over reportMaxLine, a
+	// of the last dotted time), CRLF, a line over maxLine, a
 	// truncated last line, warnings.
 	b.Reset()
 	b.WriteString("version = 6\ncpus=2\n")
@@ -160,8 +160,8 @@ func textParallelInputs(t *testing.T) map[string][]byte {
 		b.WriteString("           sdma0-301   [001]  1437.000010: sched_switch: prev_comm=x\n")
 		b.WriteString("cpus=4\n\n  \n")
 		if i == 150 {
-			b.WriteString("           sdma0-301   [001]  1437.000011: drm_run_job: " + strings.Repeat("x", reportMaxLine+5000) + "\n")
-			b.WriteString(strings.Repeat("y", 2*reportMaxLine) + "\n")
+			b.WriteString("           sdma0-301   [001]  1437.000011: drm_run_job: " + strings.Repeat("x", maxLine+5000) + "\n")
+			b.WriteString(strings.Repeat("y", 2*maxLine) + "\n")
 		}
 	}
 	b.WriteString("          <idle>-0     [000]  1437.803888: drm_sched_process_job: fence=0xffff9a3b40")
@@ -172,18 +172,18 @@ func textParallelInputs(t *testing.T) map[string][]byte {
 // TestParallelMatchesSequential checks that the parallel reader returns
 // what the sequential one does, whatever the block size.
 func TestParallelMatchesSequential(t *testing.T) {
-	for name, data := range textParallelInputs(t) {
-		seq := textDrain(NewTextReader(bytes.NewReader(data), name))
-		for by := textByBatch; by < textByCount; by++ {
-			textCompare(t, name+" (sequential, "+by.String()+")", seq, textDrainBy(NewTextReader(bytes.NewReader(data), name), by))
+	for name, data := range parallelInputs(t) {
+		seq := drainAll(NewReader(bytes.NewReader(data), name))
+		for by := readByBatch; by < readByCount; by++ {
+			compare(t, name+" (sequential, "+by.String()+")", seq, drainBy(NewReader(bytes.NewReader(data), name), by))
 		}
-		for _, bs := range []int{1, 100, 4096, textBlockSize} {
+		for _, bs := range []int{1, 100, 4096, lineBlockSize} {
 			for _, workers := range []int{2, 3} {
-				for by := range textByCount {
-					r := NewTextReader(bytes.NewReader(data), name)
+				for by := range readByCount {
+					r := NewReader(bytes.NewReader(data), name)
 					r.Parallel(workers)
 					r.blockSize = bs
-					textCompare(t, fmt.Sprintf("%s (%d workers, blocks of %d, %v)", name, workers, bs, by), seq, textDrainBy(r, by))
+					compare(t, fmt.Sprintf("%s (%d workers, blocks of %d, %v)", name, workers, bs, by), seq, drainBy(r, by))
 					if r.par == nil && len(seq.Events) > 0 {
 						t.Errorf("%s: the pipeline never started", name)
 					}
@@ -196,21 +196,21 @@ func TestParallelMatchesSequential(t *testing.T) {
 // TestParallelReadError: a read error ends the parallel reader as it ends
 // the sequential one, after the lines before it.
 func TestParallelReadError(t *testing.T) {
-	data := textParallelInputs(t)["fuzz-seeds"]
+	data := parallelInputs(t)["fuzz-seeds"]
 	errBoom := errors.New("boom")
 	mk := func() io.Reader {
 		return io.MultiReader(iotest.HalfReader(bytes.NewReader(data)), bytes.NewReader([]byte("partial line")), iotest.ErrReader(errBoom))
 	}
-	seq := textDrain(NewTextReader(mk(), "x"))
+	seq := drainAll(NewReader(mk(), "x"))
 	if !strings.Contains(seq.Err, "boom") {
 		t.Fatalf("sequential error %q", seq.Err)
 	}
 	for _, bs := range []int{64, 1 << 20} {
-		for by := range textByCount {
-			r := NewTextReader(mk(), "x")
+		for by := range readByCount {
+			r := NewReader(mk(), "x")
 			r.Parallel(2)
 			r.blockSize = bs
-			textCompare(t, fmt.Sprintf("read error (blocks of %d, %v)", bs, by), seq, textDrainBy(r, by))
+			compare(t, fmt.Sprintf("read error (blocks of %d, %v)", bs, by), seq, drainBy(r, by))
 		}
 	}
 }
@@ -218,8 +218,8 @@ func TestParallelReadError(t *testing.T) {
 // TestParallelClose: Close before the end stops the goroutines and makes
 // Next fail.
 func TestParallelClose(t *testing.T) {
-	data := bytes.Repeat(textParallelInputs(t)["fuzz-seeds"], 200)
-	r := NewTextReader(bytes.NewReader(data), "x")
+	data := bytes.Repeat(parallelInputs(t)["fuzz-seeds"], 200)
+	r := NewReader(bytes.NewReader(data), "x")
 	r.Parallel(2)
 	r.blockSize = 4096
 	for range 10 {
@@ -241,28 +241,28 @@ func TestParallelClose(t *testing.T) {
 
 // FuzzParallelMatchesSequential cuts arbitrary text into small blocks.
 func FuzzParallelMatchesSequential(f *testing.F) {
-	for _, s := range textFuzzSeeds {
+	for _, s := range fuzzSeeds {
 		f.Add("cpus=2\nCPU:0 [LOST 3 EVENTS]\n"+s+"\n"+s, uint8(7))
 	}
 	if b, err := os.ReadFile("testdata/report/latency_report.txtar"); err == nil {
 		f.Add(string(b), uint8(200))
 	}
 	// Heads seen twice: the second line goes through parseLineFast.
-	for _, s := range textFastLines {
+	for _, s := range fastLines {
 		f.Add("cpus=2\n"+s+"\n"+s+"\n"+s+" \r\n"+s, uint8(255))
 	}
 	f.Fuzz(func(t *testing.T, in string, bs uint8) {
-		seq := textDrain(NewTextReader(strings.NewReader(in), "fuzz"))
-		r := NewTextReader(strings.NewReader(in), "fuzz")
+		seq := drainAll(NewReader(strings.NewReader(in), "fuzz"))
+		r := NewReader(strings.NewReader(in), "fuzz")
 		r.Parallel(2)
 		r.blockSize = int(bs) + 1
-		textCompare(t, "fuzz", seq, textDrainBy(r, textBy(bs)%textByCount))
+		compare(t, "fuzz", seq, drainBy(r, readBy(bs)%readByCount))
 	})
 }
 
-// textFastLines are event lines parseLineFast reads, and lines next to
+// fastLines are event lines parseLineFast reads, and lines next to
 // them it must leave to parseLine (each a variant of a line it reads).
-var textFastLines = []string{
+var fastLines = []string{
 	"           sdma0-301   [001]  1437.000008: drm_run_job:          entity=0xffff88812c4a2000, id=246, fence=0xffff9a3b4000f780, ring=sdma0, job count:0, hw job count:1",
 	"          <idle>-0     [000]  1437.000003: drm_sched_process_job: fence=0xffff9a3b4000f600 signaled",
 	"    kworker/u8:2-187   [001]  1437.000027: drm_sched_job:        entity=0xffff88812c4a2000, id=248, fence=0xffff9a3b4000f9c0, ring=sdma0, job count:1, hw job count:2",
@@ -279,12 +279,12 @@ var textFastLines = []string{
 	"           sdma0-301   [001]  1437.000033: drm_sched_job_done:   fence=1873:4411 signaled",
 }
 
-// textFastVariant changes line the ways a line can differ from the ones
+// fastVariant changes line the ways a line can differ from the ones
 // parseLineFast reads: white space and '\r' at its end, cut short, a
 // "(+diff)" column, 9-digit times, odd pointers and numbers, fields
 // missing or empty, and the blanks parseLineFast remembers with heads and
 // names: before the comm, after the time's ':' and after the name's ':'.
-func textFastVariant(rng *rand.Rand, line string) string {
+func fastVariant(rng *rand.Rand, line string) string {
 	blanks := func() string { return []string{"", " ", "  ", "\t", " \t"}[rng.IntN(5)] }
 	switch rng.IntN(15) {
 	case 0:
@@ -306,7 +306,7 @@ func textFastVariant(rng *rand.Rand, line string) string {
 	case 8:
 		return strings.Replace(line, "job:", []string{"job", "job;", "job :"}[rng.IntN(3)], 1)
 	case 9, 10:
-		// More heads than textHeads holds: entries are replaced.
+		// More heads than lineHeads holds: entries are replaced.
 		return strings.Replace(strings.Replace(line, "-0 ", fmt.Sprintf("-%d ", rng.IntN(30)), 1), "-301 ", fmt.Sprintf("-%d ", 300+rng.IntN(30)), 1)
 	case 11:
 		return blanks() + strings.TrimLeft(line, " ")[rng.IntN(2):]
@@ -341,9 +341,9 @@ func TestParseLineFastIsParseLine(t *testing.T) {
 		var b strings.Builder
 		b.WriteString("cpus=2\n")
 		for range 400 {
-			line := textFastLines[rng.IntN(len(textFastLines))]
+			line := fastLines[rng.IntN(len(fastLines))]
 			if rng.IntN(3) == 0 {
-				line = textFastVariant(rng, line)
+				line = fastVariant(rng, line)
 			}
 			b.WriteString(line)
 			b.WriteString([]string{"\n", "\n", "\n", "\r\n", "\n\n"}[rng.IntN(5)])
@@ -352,17 +352,17 @@ func TestParseLineFastIsParseLine(t *testing.T) {
 		if round%2 == 1 {
 			data = strings.TrimSuffix(data, "\n") // a last line without its end
 		}
-		seq := textDrain(NewTextReader(strings.NewReader(data), "x"))
-		for _, bs := range []int{1 + rng.IntN(300), 4096, textBlockSize} {
-			r := NewTextReader(strings.NewReader(data), "x")
+		seq := drainAll(NewReader(strings.NewReader(data), "x"))
+		for _, bs := range []int{1 + rng.IntN(300), 4096, lineBlockSize} {
+			r := NewReader(strings.NewReader(data), "x")
 			r.Parallel(2)
 			r.blockSize = bs
-			textCompare(t, fmt.Sprintf("round %d, blocks of %d", round, bs), seq, textDrain(r))
+			compare(t, fmt.Sprintf("round %d, blocks of %d", round, bs), seq, drainAll(r))
 		}
 	}
 
 	w := newTextWorker("x")
-	for _, line := range textFastLines {
+	for _, line := range fastLines {
 		if strings.Contains(line, "vkcube") || strings.Contains(line, "timeline=gfx, context") {
 			// Left to parseLine: a comm that starts like a header line
 			// ("v" of "version = 6"), and a format after the first of its
@@ -373,7 +373,7 @@ func TestParseLineFastIsParseLine(t *testing.T) {
 		if !w.parseLine([]byte(line), &want) {
 			t.Fatalf("%q: parseLine takes no event", line)
 		}
-		data := []byte(line + " \r\n" + textFastLines[0] + "\n")
+		data := []byte(line + " \r\n" + fastLines[0] + "\n")
 		var got event.Event
 		if n := w.parseLineFast(data, &got); n != len(line)+3 {
 			t.Errorf("%q: parseLineFast read %d bytes, want %d", line, n, len(line)+3)
@@ -387,7 +387,7 @@ func TestParseLineFastIsParseLine(t *testing.T) {
 // workers reuse event slots without clearing them): a slot full of
 // garbage, every field set through reflection, reads a line as a zero one.
 func TestEmitWritesEveryField(t *testing.T) {
-	for _, line := range textFastLines {
+	for _, line := range fastLines {
 		var want event.Event
 		if !newTextWorker("x").parseLine([]byte(line), &want) {
 			continue

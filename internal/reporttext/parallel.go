@@ -1,4 +1,4 @@
-package tracefs
+package reporttext
 
 import (
 	"bufio"
@@ -44,20 +44,20 @@ import (
 // too. (Worked out from the per-line costs measured on a 2-CPU machine.)
 const maxTextWorkers = 4
 
-// textBlockSize is the size of a block of lines.
-const textBlockSize = 512 << 10
+// lineBlockSize is the size of a block of lines.
+const lineBlockSize = 512 << 10
 
-type textBlock struct {
-	buf  []byte                // whole lines; the last may lack its '\n' when last is set
-	last bool                  // the input ends with this block
-	err  error                 // a read error after buf (last is set)
-	res  chan *textBlockResult // nil under Drain
-	seq  int                   // the block's place in the input, from 0
+type lineBlock struct {
+	buf  []byte            // whole lines; the last may lack its '\n' when last is set
+	last bool              // the input ends with this block
+	err  error             // a read error after buf (last is set)
+	res  chan *blockResult // nil under Drain
+	seq  int               // the block's place in the input, from 0
 }
 
-type textBlockResult struct {
+type blockResult struct {
 	evs      []event.Event
-	stats    TextStats // what the block adds; CPUs/Version -1 when unset
+	stats    Stats     // what the block adds; CPUs/Version -1 when unset
 	warns    []Warning // Line counts from the block's first line (1)
 	leadLost int       // LOST markers before the block's first event
 	lastTime int64     // of the last event, valid when evs has one not lost
@@ -66,8 +66,8 @@ type textBlockResult struct {
 	fracEnd  int  // unit of the last dotted time, 0 if none
 }
 
-type textPipeline struct {
-	order   chan *textBlock
+type blockPipeline struct {
+	order   chan *lineBlock
 	done    chan struct{}
 	freeBuf chan []byte
 	freeEvs chan []event.Event
@@ -99,10 +99,10 @@ type textPipeline struct {
 // maxTextWorkers) once the input is recognised as report text. Call it
 // before the first Next, and Close the reader when done with it before its
 // end.
-func (t *TextReader) Parallel(n int) {
+func (t *Reader) Parallel(n int) {
 	t.workers = min(n, maxTextWorkers)
 	if t.blockSize == 0 {
-		t.blockSize = textBlockSize
+		t.blockSize = lineBlockSize
 	}
 }
 
@@ -110,7 +110,7 @@ func (t *TextReader) Parallel(n int) {
 // once done with the block and the read it may be in. It does not close
 // the underlying reader. Not to be called during Drain (which cannot be
 // cut short): Close is for after it.
-func (t *TextReader) Close() error {
+func (t *Reader) Close() error {
 	if p := t.par; p != nil && p.done != nil {
 		close(p.done)
 		p.done = nil
@@ -121,7 +121,7 @@ func (t *TextReader) Close() error {
 	return nil
 }
 
-func (t *TextReader) startPipeline() {
+func (t *Reader) startPipeline() {
 	n := t.workers
 	// Blocks are read as workers take them: each block read further
 	// ahead is one more buffer of fresh memory, and reading is many
@@ -129,8 +129,8 @@ func (t *TextReader) startPipeline() {
 	// order (one more with the worker that waits to queue it); under
 	// Drain, each worker holds one block.
 	depth := n + 2
-	p := &textPipeline{
-		order:   make(chan *textBlock, depth),
+	p := &blockPipeline{
+		order:   make(chan *lineBlock, depth),
 		done:    make(chan struct{}),
 		freeBuf: make(chan []byte, depth+n+2),
 		freeEvs: make(chan []event.Event, depth+n+2),
@@ -167,7 +167,7 @@ func (t *TextReader) startPipeline() {
 	}
 }
 
-func (p *textPipeline) getBuf(n int) []byte {
+func (p *blockPipeline) getBuf(n int) []byte {
 	select {
 	case b := <-p.freeBuf:
 		if cap(b) >= n {
@@ -178,7 +178,7 @@ func (p *textPipeline) getBuf(n int) []byte {
 	return make([]byte, 0, n)
 }
 
-func (p *textPipeline) putBuf(b []byte) {
+func (p *blockPipeline) putBuf(b []byte) {
 	select {
 	case p.freeBuf <- b:
 	default:
@@ -191,7 +191,7 @@ func (p *textPipeline) putBuf(b []byte) {
 // the largest block so far had (before any block is done, than blk has
 // lines), and one handed back is reused while it has room for an eighth
 // more.
-func (p *textPipeline) getEvs(blk []byte) []event.Event {
+func (p *blockPipeline) getEvs(blk []byte) []event.Event {
 	most := int(p.maxEvs.Load())
 	if most == 0 {
 		most = bytes.Count(blk, []byte{'\n'}) + 1
@@ -206,7 +206,7 @@ func (p *textPipeline) getEvs(blk []byte) []event.Event {
 	return make([]event.Event, 0, most+most/4)
 }
 
-func (p *textPipeline) putEvs(e []event.Event) {
+func (p *blockPipeline) putEvs(e []event.Event) {
 	if cap(e) == 0 {
 		return
 	}
@@ -219,7 +219,7 @@ func (p *textPipeline) putEvs(e []event.Event) {
 // nextBlock cuts the next block of whole lines from the input for a
 // worker; nil once the input has ended or failed, or done is closed. For
 // Next, it queues the block in order before it lets the next worker read.
-func (t *TextReader) nextBlock(done <-chan struct{}) *textBlock {
+func (t *Reader) nextBlock(done <-chan struct{}) *lineBlock {
 	p := t.par
 	p.inMu.Lock()
 	defer p.inMu.Unlock()
@@ -234,7 +234,7 @@ func (t *TextReader) nextBlock(done <-chan struct{}) *textBlock {
 	}
 	buf := p.getBuf(t.blockSize)
 	buf = append(buf, p.inCarry...)
-	blk := &textBlock{seq: p.inSeq}
+	blk := &lineBlock{seq: p.inSeq}
 	p.inSeq++
 	buf, p.inCarry, blk.err = t.fill(buf)
 	if blk.err != nil {
@@ -245,7 +245,7 @@ func (t *TextReader) nextBlock(done <-chan struct{}) *textBlock {
 	}
 	blk.buf = buf
 	if p.order != nil {
-		blk.res = make(chan *textBlockResult, 1)
+		blk.res = make(chan *blockResult, 1)
 		select {
 		case p.order <- blk:
 		case <-done:
@@ -260,7 +260,7 @@ func (t *TextReader) nextBlock(done <-chan struct{}) *textBlock {
 }
 
 // endInput marks the input done (inMu held): Next learns it from order.
-func (p *textPipeline) endInput() {
+func (p *blockPipeline) endInput() {
 	p.inEnd = true
 	if p.order != nil {
 		close(p.order)
@@ -270,8 +270,8 @@ func (p *textPipeline) endInput() {
 // fill reads into buf up to its capacity and returns the whole lines, the
 // rest of the last line (to carry into the next block) and the read error
 // (io.EOF at the end: then buf holds everything, carry is nil). A line
-// longer than reportMaxLine is cut there, as readLine cuts it.
-func (t *TextReader) fill(buf []byte) (lines, carry []byte, err error) {
+// longer than maxLine is cut there, as readLine cuts it.
+func (t *Reader) fill(buf []byte) (lines, carry []byte, err error) {
 	for {
 		for len(buf) < cap(buf) && err == nil {
 			var n int
@@ -290,9 +290,9 @@ func (t *TextReader) fill(buf []byte) (lines, carry []byte, err error) {
 		if i >= 0 {
 			return buf[:i+1], bytes.Clone(buf[i+1:]), nil
 		}
-		// One line fills the block: grow it up to reportMaxLine.
-		if len(buf) < reportMaxLine {
-			nb := make([]byte, len(buf), min(2*cap(buf), reportMaxLine))
+		// One line fills the block: grow it up to maxLine.
+		if len(buf) < maxLine {
+			nb := make([]byte, len(buf), min(2*cap(buf), maxLine))
 			copy(nb, buf)
 			buf = nb
 			continue
@@ -315,7 +315,7 @@ func (t *TextReader) fill(buf []byte) (lines, carry []byte, err error) {
 
 // NextBatch implements event.BatchSource: once the parallel reader runs,
 // the rest of a block's events at once; else one event.
-func (t *TextReader) NextBatch() ([]event.Event, error) {
+func (t *Reader) NextBatch() ([]event.Event, error) {
 	if t.par == nil {
 		// Before the pipeline runs (and in a sequential reader).
 		ev, err := t.Next()
@@ -335,7 +335,7 @@ func (t *TextReader) NextBatch() ([]event.Event, error) {
 }
 
 // nextParallel is Next once the pipeline runs.
-func (t *TextReader) nextParallel() (event.Event, error) {
+func (t *Reader) nextParallel() (event.Event, error) {
 	if err := t.fillParallel(); err != nil {
 		return event.Event{}, err
 	}
@@ -347,7 +347,7 @@ func (t *TextReader) nextParallel() (event.Event, error) {
 
 // fillParallel makes p.cur hold an event not handed out yet, or returns
 // the reader's error (io.EOF at the end).
-func (t *TextReader) fillParallel() error {
+func (t *Reader) fillParallel() error {
 	p := t.par
 	if p.drain != nil {
 		// The workers hand the events to Drain's function.
@@ -377,7 +377,7 @@ func (t *TextReader) fillParallel() error {
 // assumed µs for a bare-integer time while the unit in force is ns is
 // parsed again knowing that, its result is merged, and the block's read
 // error or the input's end recorded. It returns the result to hand out.
-func (t *TextReader) settle(w *TextReader, blk *textBlock, res *textBlockResult) *textBlockResult {
+func (t *Reader) settle(w *Reader, blk *lineBlock, res *blockResult) *blockResult {
 	if res.fracDep && t.fracDigits != 6 {
 		if w == nil {
 			w = newTextWorker(t.name)
@@ -403,7 +403,7 @@ func (t *TextReader) settle(w *TextReader, blk *textBlock, res *textBlockResult)
 // ends the program, as on any goroutine but Drain's caller's. Stats, Warnings and Close are for after
 // Drain returns. It returns nil at the end of the input, else the error
 // Next would.
-func (t *TextReader) Drain(fn func([]event.Event)) error {
+func (t *Reader) Drain(fn func([]event.Event)) error {
 	if t.par == nil {
 		t.drain = fn // for the pipeline, should it start
 		defer func() { t.drain = nil }()
@@ -423,7 +423,7 @@ func (t *TextReader) Drain(fn func([]event.Event)) error {
 // drainBlock is fillParallel's part for blk under Drain, on the worker w
 // that parsed it: once the block before it is done, it merges res, hands
 // its events to the drain function and passes the turn on.
-func (t *TextReader) drainBlock(w *TextReader, blk *textBlock, res *textBlockResult) {
+func (t *Reader) drainBlock(w *Reader, blk *lineBlock, res *blockResult) {
 	p := t.par
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -458,7 +458,7 @@ func (t *TextReader) drainBlock(w *TextReader, blk *textBlock, res *textBlockRes
 }
 
 // merge adds a block's result to the reader's state.
-func (t *TextReader) merge(res *textBlockResult) {
+func (t *Reader) merge(res *blockResult) {
 	for i := 0; i < res.leadLost; i++ {
 		res.evs[i].Time = t.lastTime
 	}
@@ -469,7 +469,7 @@ func (t *TextReader) merge(res *textBlockResult) {
 		t.fracDigits = res.fracEnd
 	}
 	for _, w := range res.warns {
-		if len(t.warns) >= reportMaxWarnings {
+		if len(t.warns) >= maxWarnings {
 			break
 		}
 		w.Line += t.line
@@ -493,9 +493,9 @@ func (t *TextReader) merge(res *textBlockResult) {
 	}
 }
 
-// newTextWorker is a TextReader used only to parse blocks.
-func newTextWorker(name string) *TextReader {
-	return &TextReader{
+// newTextWorker is a Reader used only to parse blocks.
+func newTextWorker(name string) *Reader {
+	return &Reader{
 		name:   name,
 		recog:  true,
 		intern: make(map[string]string),
@@ -505,13 +505,13 @@ func newTextWorker(name string) *TextReader {
 // parseBlock parses blk's lines. frac is the unit of bare-integer times in
 // force before the block, 0 if unknown (then 6 is assumed and fracDep
 // tells whether that mattered).
-func (w *TextReader) parseBlock(blk *textBlock, frac int, evs []event.Event) *textBlockResult {
-	res := &textBlockResult{}
+func (w *Reader) parseBlock(blk *lineBlock, frac int, evs []event.Event) *blockResult {
+	res := &blockResult{}
 	w.line, w.eof = 0, false
 	w.fracDigits, w.fracDep = frac, false
 	w.lastTime = 0
 	w.warns = nil
-	w.stats = TextStats{UnknownByName: map[string]int{}, CPUs: -1, Version: -1}
+	w.stats = Stats{UnknownByName: map[string]int{}, CPUs: -1, Version: -1}
 	data := blk.buf
 	sawTime := false
 	for len(data) > 0 {
@@ -537,7 +537,7 @@ func (w *TextReader) parseBlock(blk *textBlock, frac int, evs []event.Event) *te
 		}
 		w.line++
 		w.stats.Lines++
-		if n == 0 && !w.parseLine(textTrimEOL(line), ev) {
+		if n == 0 && !w.parseLine(trimEOL(line), ev) {
 			evs = evs[:len(evs)-1]
 			continue
 		}
@@ -564,7 +564,7 @@ func (w *TextReader) parseBlock(blk *textBlock, frac int, evs []event.Event) *te
 // release drops the pipeline's buffers once the input is read: the
 // analysis that follows can reuse their memory after the next collection
 // instead of touching fresh pages.
-func (p *textPipeline) release() {
+func (p *blockPipeline) release() {
 	p.cur = nil
 	for {
 		select {

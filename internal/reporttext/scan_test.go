@@ -1,4 +1,4 @@
-package tracefs
+package reporttext
 
 import (
 	"bytes"
@@ -54,28 +54,28 @@ func TestTextParseHexMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	for range 200000 {
 		b := randScanText(rng, rng.IntN(40))
-		v, n := textParseHex(b)
+		v, n := parseHex(b)
 		wv, wn := refParseHex(b)
 		if v != wv || n != wn {
-			t.Fatalf("textParseHex(%q) = %#x, %d; want %#x, %d", b, v, n, wv, wn)
+			t.Fatalf("parseHex(%q) = %#x, %d; want %#x, %d", b, v, n, wv, wn)
 		}
 	}
 	for _, s := range []string{"ffff9a3b4000f600", "FFFF9A3B4000F600 ", "ffffffffffffffff", "1ffffffffffffffff", "0000000000000000000000001", "deadbeef", "deadbeeg"} {
-		v, n := textParseHex([]byte(s))
+		v, n := parseHex([]byte(s))
 		wv, wn := refParseHex([]byte(s))
 		if v != wv || n != wn {
-			t.Errorf("textParseHex(%q) = %#x, %d; want %#x, %d", s, v, n, wv, wn)
+			t.Errorf("parseHex(%q) = %#x, %d; want %#x, %d", s, v, n, wv, wn)
 		}
 	}
 	for range 200000 {
 		b := randScanText(rng, 16)
-		v, ok := textHex16(b)
+		v, ok := hex16(b)
 		wv, wn := refParseHex(b)
 		if ok != (wn == 16) || ok && v != wv {
-			t.Fatalf("textHex16(%q) = %#x, %v; want %#x, %v", b, v, ok, wv, wn == 16)
+			t.Fatalf("hex16(%q) = %#x, %v; want %#x, %v", b, v, ok, wv, wn == 16)
 		}
 	}
-	if v, n := textParseHex([]byte("ffff9a3b4000f600,")); v != 0xffff9a3b4000f600 || n != 16 {
+	if v, n := parseHex([]byte("ffff9a3b4000f600,")); v != 0xffff9a3b4000f600 || n != 16 {
 		t.Errorf("pointer: %#x, %d", v, n)
 	}
 }
@@ -94,7 +94,7 @@ func TestTextLitMatchesHasPrefix(t *testing.T) {
 			b = append(b, randScanText(rng, rng.IntN(20))...)
 		}
 		if got, want := l.at(b, pos), bytes.HasPrefix(b[pos:], []byte(s)); got != want {
-			t.Fatalf("textLit(%q).at(%q, %d) = %v, want %v", s, b, pos, got, want)
+			t.Fatalf("printkLit(%q).at(%q, %d) = %v, want %v", s, b, pos, got, want)
 		}
 	}
 }
@@ -122,17 +122,17 @@ func TestTextParseUintMatchesStrconv(t *testing.T) {
 		if err != nil {
 			want, wn = 0, 0
 		}
-		if v, n := textParseUint(b); v != want || n != wn {
-			t.Fatalf("textParseUint(%q) = %d, %d; want %d, %d", b, v, n, want, wn)
+		if v, n := parseUint(b); v != want || n != wn {
+			t.Fatalf("parseUint(%q) = %d, %d; want %d, %d", b, v, n, want, wn)
 		}
 	}
 }
 
 // FuzzSplitFast: where the front-to-back split of the common line shape
 // succeeds, the general scan splits the line the same way and
-// textParseTime reads the same time.
+// parseTime reads the same time.
 func FuzzSplitFast(f *testing.F) {
-	for _, s := range textFuzzSeeds {
+	for _, s := range fuzzSeeds {
 		f.Add(s)
 	}
 	for _, s := range []string{
@@ -154,28 +154,28 @@ func FuzzSplitFast(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, line string) {
-		b := textTrimSpace([]byte(line))
-		var fast, scan textLine
-		i, ok := textSplitFast(b, &fast)
+		b := trimSpace([]byte(line))
+		var fast, scan eventLine
+		i, ok := splitFast(b, &fast)
 		if !ok {
 			return
 		}
-		okFast := textSplitName(b, i, &fast)
-		okScan := textSplitScan(b, &scan)
+		okFast := splitName(b, i, &fast)
+		okScan := splitScan(b, &scan)
 		if okFast != okScan {
 			t.Fatalf("%q: fast split %v, general %v", b, okFast, okScan)
 		}
 		if !okFast {
 			return
 		}
-		r := &TextReader{}
-		ns, okT := r.textParseTime(fast.time)
-		wantDigits := 0 // textParseTime keeps only 6 and 9 as the unit
+		r := &Reader{}
+		ns, okT := r.parseTime(fast.time)
+		wantDigits := 0 // parseTime keeps only 6 and 9 as the unit
 		if fast.fracLen == 6 || fast.fracLen == 9 {
 			wantDigits = int(fast.fracLen)
 		}
 		if !okT || ns != fast.ns || r.fracDigits != wantDigits {
-			t.Fatalf("%q: fast time %d (%d digits), textParseTime %d %v (fracDigits %d)", b, fast.ns, fast.fracLen, ns, okT, r.fracDigits)
+			t.Fatalf("%q: fast time %d (%d digits), parseTime %d %v (fracDigits %d)", b, fast.ns, fast.fracLen, ns, okT, r.fracDigits)
 		}
 		fast.timed, fast.fracLen, fast.ns = false, 0, 0
 		if !reflect.DeepEqual(fast, scan) {
@@ -193,25 +193,25 @@ func TestSplitFastTakesCommonLines(t *testing.T) {
 		"         glmark2-2211  [001]  1437.050714: drm_run_job: entity=0xffff88812c4a0000, id=169",
 		"  gpuwatch-fire-4242  [003]  12.345678901: drm_sched_job_done: fence=0xffff9a3b4000f600",
 	} {
-		var ln textLine
-		b := textTrimSpace([]byte(s))
-		if _, ok := textSplitFast(b, &ln); !ok {
+		var ln eventLine
+		b := trimSpace([]byte(s))
+		if _, ok := splitFast(b, &ln); !ok {
 			t.Errorf("%q: not taken by the fast split", s)
 		}
 	}
 }
 
-// checkHeadsSplit splits each line of text with one textHeads, in order,
-// and checks that it gives textSplitFast's result.
+// checkHeadsSplit splits each line of text with one lineHeads, in order,
+// and checks that it gives splitFast's result.
 func checkHeadsSplit(t *testing.T, text string) {
 	t.Helper()
-	var c textHeads
+	var c lineHeads
 	for _, raw := range strings.Split(text, "\n") {
-		line := textTrimRight([]byte(raw))
-		b := textTrimLeft(line)
-		var got, want textLine
+		line := trimRight([]byte(raw))
+		b := trimLeft(line)
+		var got, want eventLine
 		gi, gok := c.split(line, len(line)-len(b), &got)
-		wi, wok := textSplitFast(b, &want)
+		wi, wok := splitFast(b, &want)
 		if gi != wi || gok != wok || !reflect.DeepEqual(got, want) {
 			t.Fatalf("%q:\nremembered heads %d %v %+v\ntextSplitFast    %d %v %+v", b, gi, gok, got, wi, wok, want)
 		}
@@ -219,7 +219,7 @@ func checkHeadsSplit(t *testing.T, text string) {
 }
 
 // FuzzHeadsSplit: the remembered heads split every line of a sequence as
-// textSplitFast does, whatever came before.
+// splitFast does, whatever came before.
 func FuzzHeadsSplit(f *testing.F) {
 	f.Add(strings.Join([]string{
 		"          <idle>-0     [000]  1437.000003: drm_sched_process_job: fence=0xffff9a3b4000f600 signaled",
@@ -248,7 +248,7 @@ func TestHeadsSplitMatchesSplitFast(t *testing.T) {
 	for range 20000 {
 		comm := comms[rng.IntN(len(comms))]
 		pad := strings.Repeat(" ", rng.IntN(18))
-		// After "]": mostly a space, sometimes what textSplitFast refuses.
+		// After "]": mostly a space, sometimes what splitFast refuses.
 		after := []string{" ", " ", " ", "  ", "\t", "x", ""}[rng.IntN(7)]
 		fmt.Fprintf(&b, "%s%s-%d%s [%03d]%s%d.%06d: drm_run_job: entity=0x%x, id=%d\n",
 			pad, comm, rng.IntN(3)*(1+rng.IntN(40000)), strings.Repeat(" ", rng.IntN(3)), rng.IntN(3),

@@ -1,4 +1,4 @@
-package tracefs
+package reporttext
 
 import (
 	"bytes"
@@ -16,9 +16,9 @@ import (
 	"github.com/gpuwatch/gpuwatch/internal/event"
 )
 
-// textFormatEvent is the stable one-line form of an event used by the
+// formatEvent is the stable one-line form of an event used by the
 // golden files: every model field, absent ones omitted.
-func textFormatEvent(e event.Event) string {
+func formatEvent(e event.Event) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d.%09d cpu=%d %s", e.Time/1e9, e.Time%1e9, e.CPU, e.Kind)
 	if e.Kind == event.KindLost {
@@ -89,7 +89,7 @@ func TestReportGolden(t *testing.T) {
 			if input == nil {
 				t.Fatal("no input section")
 			}
-			got := reportGoldenOutput(input)
+			got := goldenOutput(input)
 			if *update {
 				if wantIdx < 0 {
 					ar.Files = append(ar.Files, txtar.File{Name: "want"})
@@ -111,12 +111,12 @@ func TestReportGolden(t *testing.T) {
 	}
 }
 
-// reportGoldenOutput is the stable text form of everything a TextReader
+// goldenOutput is the stable text form of everything a Reader
 // makes of input: one line per event, then warnings, stats and the final
 // error.
-func reportGoldenOutput(input []byte) string {
+func goldenOutput(input []byte) string {
 	var b strings.Builder
-	r := NewTextReader(bytes.NewReader(input), "input")
+	r := NewReader(bytes.NewReader(input), "input")
 	var err error
 	for {
 		var ev event.Event
@@ -124,7 +124,7 @@ func reportGoldenOutput(input []byte) string {
 		if err != nil {
 			break
 		}
-		b.WriteString(textFormatEvent(ev))
+		b.WriteString(formatEvent(ev))
 		b.WriteByte('\n')
 	}
 	for _, w := range r.Warnings() {

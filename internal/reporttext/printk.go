@@ -1,4 +1,4 @@
-package tracefs
+package reporttext
 
 import (
 	"bytes"
@@ -9,39 +9,39 @@ import (
 	"strings"
 )
 
-// reportRole is the model field a printk conversion fills.
-type reportRole uint8
+// fieldRole is the model field a printk conversion fills.
+type fieldRole uint8
 
 const (
-	reportRoleNone reportRole = iota
-	reportRoleRing
-	reportRoleFence
-	reportRoleContext
-	reportRoleSeqno
-	reportRoleID
-	reportRoleEntity
-	reportRoleJobCount
-	reportRoleHWJobCount
-	reportRoleDriver
-	reportRoleCount
+	roleNone fieldRole = iota
+	roleRing
+	roleFence
+	roleContext
+	roleSeqno
+	roleID
+	roleEntity
+	roleJobCount
+	roleHWJobCount
+	roleDriver
+	roleCount
 )
 
-// reportSeg is one conversion of a printk format with the literal text
+// seg is one conversion of a printk format with the literal text
 // before it.
-type reportSeg struct {
-	lit  textLit // literal text before the conversion
-	conv byte    // 'p' pointer, 'u' unsigned, 'd' signed, 's' string
-	arg  string  // format-file field name
-	role reportRole
+type seg struct {
+	lit  printkLit // literal text before the conversion
+	conv byte      // 'p' pointer, 'u' unsigned, 'd' signed, 's' string
+	arg  string    // format-file field name
+	role fieldRole
 }
 
-// reportFormat is a compiled PrintFormat.
-type reportFormat struct {
+// printkFormat is a compiled PrintFormat.
+type printkFormat struct {
 	spec *tracepoint.Spec
 	pf   *tracepoint.PrintFormat
 	name string // spec.Name()
-	segs []reportSeg
-	tail textLit // literal text after the last conversion
+	segs []seg
+	tail printkLit // literal text after the last conversion
 	// expect is a short description of the format for warnings.
 	expect string
 	// lineOK: matchLine can decide lines of this format. Not when a
@@ -50,55 +50,55 @@ type reportFormat struct {
 	lineOK bool
 }
 
-// reportFields is what matching one body yields: the ring, and the
-// numbers by role (v[reportRoleNone] takes the ones the model ignores).
-type reportFields struct {
+// printkFields is what matching one body yields: the ring, and the
+// numbers by role (v[roleNone] takes the ones the model ignores).
+type printkFields struct {
 	ring   []byte
 	driver []byte
-	v      [reportRoleCount]uint64
+	v      [roleCount]uint64
 }
 
 // reset clears f; the counts default to -1 (absent).
-func (f *reportFields) reset() {
-	*f = reportFields{}
-	f.v[reportRoleJobCount] = 1<<64 - 1
-	f.v[reportRoleHWJobCount] = 1<<64 - 1
+func (f *printkFields) reset() {
+	*f = printkFields{}
+	f.v[roleJobCount] = 1<<64 - 1
+	f.v[roleHWJobCount] = 1<<64 - 1
 }
 
-func (f *reportFields) jobCount() int32   { return int32(f.v[reportRoleJobCount]) }
-func (f *reportFields) hwJobCount() int32 { return int32(f.v[reportRoleHWJobCount]) }
+func (f *printkFields) jobCount() int32   { return int32(f.v[roleJobCount]) }
+func (f *printkFields) hwJobCount() int32 { return int32(f.v[roleHWJobCount]) }
 
-func reportRoleOf(s *tracepoint.Spec, arg string) reportRole {
+func roleOf(s *tracepoint.Spec, arg string) fieldRole {
 	switch arg {
 	case "":
-		return reportRoleNone
+		return roleNone
 	case s.Ring:
-		return reportRoleRing
+		return roleRing
 	case s.Fence:
-		return reportRoleFence
+		return roleFence
 	case s.Context:
-		return reportRoleContext
+		return roleContext
 	case s.Seqno:
-		return reportRoleSeqno
+		return roleSeqno
 	case s.ID:
-		return reportRoleID
+		return roleID
 	case s.Entity:
-		return reportRoleEntity
+		return roleEntity
 	case s.JobCount:
-		return reportRoleJobCount
+		return roleJobCount
 	case s.HWJobCount:
-		return reportRoleHWJobCount
+		return roleHWJobCount
 	case s.Driver:
-		return reportRoleDriver
+		return roleDriver
 	}
-	return reportRoleNone
+	return roleNone
 }
 
 // compileReportFormat parses a TP_printk format string. It understands the
 // conversions the GPU scheduler events use: %p, %s, %d, %u, %x with l/ll/h
 // length modifiers, and %%.
-func compileReportFormat(s *tracepoint.Spec, pf *tracepoint.PrintFormat) (*reportFormat, error) {
-	f := &reportFormat{spec: s, pf: pf, name: s.Name()}
+func compileReportFormat(s *tracepoint.Spec, pf *tracepoint.PrintFormat) (*printkFormat, error) {
+	f := &printkFormat{spec: s, pf: pf, name: s.Name()}
 	var lit []byte
 	p := pf.Printk
 	n := 0
@@ -132,7 +132,7 @@ func compileReportFormat(s *tracepoint.Spec, pf *tracepoint.PrintFormat) (*repor
 		}
 		arg := pf.Args[n]
 		n++
-		f.segs = append(f.segs, reportSeg{lit: newTextLit(string(lit)), conv: conv, arg: arg, role: reportRoleOf(s, arg)})
+		f.segs = append(f.segs, seg{lit: newTextLit(string(lit)), conv: conv, arg: arg, role: roleOf(s, arg)})
 		lit = lit[:0]
 	}
 	if n != len(pf.Args) {
@@ -144,15 +144,15 @@ func compileReportFormat(s *tracepoint.Spec, pf *tracepoint.PrintFormat) (*repor
 			return nil, fmt.Errorf("format %q of %s: %%s directly followed by a conversion", p, s.Name())
 		}
 	}
-	f.expect = reportExpect(pf.Printk)
+	f.expect = warnExpect(pf.Printk)
 	f.lineOK = !strings.ContainsAny(pf.Printk, "\n\r") &&
 		(len(f.tail.s) == 0 || !strings.ContainsRune(" \t", rune(f.tail.s[len(f.tail.s)-1])))
 	return f, nil
 }
 
-// reportExpect turns a printk format into the text a warning shows:
+// warnExpect turns a printk format into the text a warning shows:
 // conversions become "…", and the pointer/number types are hinted.
-func reportExpect(p string) string {
+func warnExpect(p string) string {
 	var b []byte
 	for i := 0; i < len(p); i++ {
 		if p[i] != '%' {
@@ -174,42 +174,42 @@ func reportExpect(p string) string {
 
 // match parses body against the format. It does not allocate: ring
 // aliases body.
-func (f *reportFormat) match(body []byte, out *reportFields) bool {
+func (f *printkFormat) match(body []byte, out *printkFields) bool {
 	_, r := f.scan(body, out, false)
-	return r == reportYes
+	return r == matchYes
 }
 
-// reportResult is what scan makes of a body.
-type reportResult int8
+// matchResult is what scan makes of a body.
+type matchResult int8
 
 const (
-	reportNo     reportResult = iota // the body is not in the format
-	reportYes                        // it is
-	reportUnsure                     // matchLine cannot tell: parseLine reads the line
+	matchNo     matchResult = iota // the body is not in the format
+	matchYes                       // it is
+	matchUnsure                    // matchLine cannot tell: parseLine reads the line
 )
 
 // matchLine is match on the line that data starts with, whose end it
-// finds on the way: data runs on past the line's '\n'. With reportYes
+// finds on the way: data runs on past the line's '\n'. With matchYes
 // it returns the index of that '\n' (the fields are match's on the line
-// up to it); reportNo means match would refuse the line too. Whatever it
+// up to it); matchNo means match would refuse the line too. Whatever it
 // cannot decide without knowing where the line ends (a line without
 // '\n', a %s at the end, a mismatch after the first literal) is
-// reportUnsure. Formats that end in white space (trimmed off a line
+// matchUnsure. Formats that end in white space (trimmed off a line
 // before match sees it) are always unsure.
-func (f *reportFormat) matchLine(data []byte, out *reportFields) (int, reportResult) {
+func (f *printkFormat) matchLine(data []byte, out *printkFields) (int, matchResult) {
 	if !f.lineOK {
-		return 0, reportUnsure
+		return 0, matchUnsure
 	}
 	return f.scan(data, out, true)
 }
 
 // scan is match, or matchLine when line is set.
-func (f *reportFormat) scan(body []byte, out *reportFields, line bool) (int, reportResult) {
+func (f *printkFormat) scan(body []byte, out *printkFields, line bool) (int, matchResult) {
 	// fail is a mismatch before the line's end: matchLine knows that
 	// only for the first literal.
-	fail := reportNo
+	fail := matchNo
 	if line {
-		fail = reportUnsure
+		fail = matchUnsure
 	}
 	out.reset()
 	pos := 0
@@ -220,7 +220,7 @@ func (f *reportFormat) scan(body []byte, out *reportFields, line bool) (int, rep
 				// The line holds body's bytes up to its end, and a
 				// literal has no line end: a mismatch here is one in
 				// the line too, or the line is too short for it.
-				return 0, reportNo
+				return 0, matchNo
 			}
 			return 0, fail
 		}
@@ -230,15 +230,15 @@ func (f *reportFormat) scan(body []byte, out *reportFields, line bool) (int, rep
 		switch sg.conv {
 		case 'p':
 			// A kernel pointer: "0x" and 16 hex digits, read in one go.
-			if len(body)-pos >= 19 && body[pos] == '0' && body[pos+1] == 'x' && textHexVal[body[pos+18]] > 15 {
-				if x, ok := textHex16(body[pos+2:]); ok {
+			if len(body)-pos >= 19 && body[pos] == '0' && body[pos+1] == 'x' && hexVal[body[pos+18]] > 15 {
+				if x, ok := hex16(body[pos+2:]); ok {
 					v = x
 					pos += 18
 					break
 				}
 			}
 			var n int
-			if v, n = textParsePointer(body[pos:]); n == 0 {
+			if v, n = parsePointer(body[pos:]); n == 0 {
 				return 0, fail
 			}
 			pos += n
@@ -248,7 +248,7 @@ func (f *reportFormat) scan(body []byte, out *reportFields, line bool) (int, rep
 				neg = true
 				pos++
 			}
-			// textParseUint inline; 19 digits and more take the call.
+			// parseUint inline; 19 digits and more take the call.
 			n := 0
 			for pos+n < len(body) && n < 19 {
 				d := body[pos+n] - '0'
@@ -259,7 +259,7 @@ func (f *reportFormat) scan(body []byte, out *reportFields, line bool) (int, rep
 				n++
 			}
 			if n == 19 {
-				v, n = textParseUint(body[pos:])
+				v, n = parseUint(body[pos:])
 			}
 			if n == 0 {
 				return 0, fail
@@ -269,11 +269,11 @@ func (f *reportFormat) scan(body []byte, out *reportFields, line bool) (int, rep
 				v = uint64(-int64(v))
 			}
 		case 'x':
-			if textHasLit(body, pos, "0x") {
+			if hasLit(body, pos, "0x") {
 				pos += 2
 			}
 			var n int
-			v, n = textParseHex(body[pos:])
+			v, n = parseHex(body[pos:])
 			if n <= 0 {
 				return 0, fail
 			}
@@ -285,7 +285,7 @@ func (f *reportFormat) scan(body []byte, out *reportFields, line bool) (int, rep
 			}
 			if next.s == "" {
 				if line {
-					return 0, reportUnsure // the string runs to the line's end
+					return 0, matchUnsure // the string runs to the line's end
 				}
 				str = body[pos:]
 				pos = len(body)
@@ -298,7 +298,7 @@ func (f *reportFormat) scan(body []byte, out *reportFields, line bool) (int, rep
 						break
 					}
 					if line && body[j] == '\n' {
-						return 0, reportUnsure
+						return 0, matchUnsure
 					}
 				}
 				if j == len(body) {
@@ -309,9 +309,9 @@ func (f *reportFormat) scan(body []byte, out *reportFields, line bool) (int, rep
 			}
 		}
 		switch sg.role {
-		case reportRoleRing:
+		case roleRing:
 			out.ring = str
-		case reportRoleDriver:
+		case roleDriver:
 			out.driver = str
 		default:
 			out.v[sg.role] = v
@@ -327,33 +327,33 @@ func (f *reportFormat) scan(body []byte, out *reportFields, line bool) (int, rep
 			pos++
 		}
 		if pos < len(body) && body[pos] == '\n' {
-			return pos, reportYes
+			return pos, matchYes
 		}
-		return 0, reportUnsure
+		return 0, matchUnsure
 	}
 	for _, c := range body[pos:] {
 		if c != ' ' && c != '\t' {
-			return 0, reportNo
+			return 0, matchNo
 		}
 	}
-	return pos, reportYes
+	return pos, matchYes
 }
 
-// textHasLit reports whether b[pos:] starts with lit.
-func textHasLit(b []byte, pos int, lit string) bool {
+// hasLit reports whether b[pos:] starts with lit.
+func hasLit(b []byte, pos int, lit string) bool {
 	return len(b)-pos >= len(lit) && string(b[pos:pos+len(lit)]) == lit
 }
 
-// textLit is a literal of a printk format with its first 16 bytes as
+// printkLit is a literal of a printk format with its first 16 bytes as
 // little-endian words and masks: where the text has room, at compares it
 // with two loads, inline, instead of a call.
-type textLit struct {
+type printkLit struct {
 	s    string
 	w, m [2]uint64
 }
 
-func newTextLit(s string) textLit {
-	l := textLit{s: s}
+func newTextLit(s string) printkLit {
+	l := printkLit{s: s}
 	for i := 0; i < len(s) && i < 16; i++ {
 		l.w[i/8] |= uint64(s[i]) << (8 * (i % 8))
 		l.m[i/8] |= 0xff << (8 * (i % 8))
@@ -362,18 +362,18 @@ func newTextLit(s string) textLit {
 }
 
 // at reports whether b[pos:] starts with the literal.
-func (l *textLit) at(b []byte, pos int) bool {
+func (l *printkLit) at(b []byte, pos int) bool {
 	if len(b)-pos < 16 || len(l.s) > 16 {
-		return textHasLit(b, pos, l.s)
+		return hasLit(b, pos, l.s)
 	}
 	p := b[pos:]
 	return (binary.LittleEndian.Uint64(p)^l.w[0])&l.m[0]|(binary.LittleEndian.Uint64(p[8:])^l.w[1])&l.m[1] == 0
 }
 
-// textParsePointer reads a %p value as trace-cmd (glibc "%p": 0x…, "(nil)")
+// parsePointer reads a %p value as trace-cmd (glibc "%p": 0x…, "(nil)")
 // or the kernel (hashed, zero-padded hex without 0x, "(null)") prints it.
 // It returns the value and the bytes consumed, 0 if there is none.
-func textParsePointer(b []byte) (uint64, int) {
+func parsePointer(b []byte) (uint64, int) {
 	if len(b) > 0 && b[0] == '(' {
 		switch {
 		case bytes.HasPrefix(b, []byte("(nil)")):
@@ -389,34 +389,34 @@ func textParsePointer(b []byte) (uint64, int) {
 	if len(b) >= 2 && b[0] == '0' && (b[1] == 'x' || b[1] == 'X') {
 		n = 2
 	}
-	v, m := textParseHex(b[n:])
+	v, m := parseHex(b[n:])
 	if m <= 0 {
 		return 0, 0
 	}
 	return v, n + m
 }
 
-// textParseHex reads hex digits; n is 0 when there is none and -1 when the
+// parseHex reads hex digits; n is 0 when there is none and -1 when the
 // value overflows 64 bits.
-func textParseHex(b []byte) (uint64, int) {
+func parseHex(b []byte) (uint64, int) {
 	var v uint64
 	i := 0
 	// Kernel pointers have 16 digits: read them in one go.
 	if len(b) >= 16 {
-		if x, ok := textHex16(b); ok {
+		if x, ok := hex16(b); ok {
 			v, i = x, 16
 		}
 	}
 	// 16 digits fit: no overflow check before that.
 	for n := min(len(b), 16); i < n; i++ {
-		d := textHexVal[b[i]]
+		d := hexVal[b[i]]
 		if d > 15 {
 			return v, i
 		}
 		v = v<<4 | uint64(d)
 	}
 	for ; i < len(b); i++ {
-		d := textHexVal[b[i]]
+		d := hexVal[b[i]]
 		if d > 15 {
 			return v, i
 		}
@@ -428,11 +428,11 @@ func textParseHex(b []byte) (uint64, int) {
 	return v, i
 }
 
-// textHex16 reads b's first 16 bytes as hex digits (ok false when one is
+// hex16 reads b's first 16 bytes as hex digits (ok false when one is
 // not). SWAR, both halves side by side: each byte's range checks are done
 // on eight at once (the first byte in the low one); ge sets a byte's high
 // bit where its low 7 bits are >= n, ascii clears the bytes >= 0x80.
-func textHex16(b []byte) (uint64, bool) {
+func hex16(b []byte) (uint64, bool) {
 	const lo, hi = 0x0101010101010101, 0x8080808080808080
 	b = b[:16]
 	x0 := binary.LittleEndian.Uint64(b)
@@ -456,8 +456,8 @@ func textHex16(b []byte) (uint64, bool) {
 	return n0<<32 | n1, true
 }
 
-// textHexVal maps a byte to its hex digit value, 0xff for a non-digit.
-var textHexVal = func() (t [256]byte) {
+// hexVal maps a byte to its hex digit value, 0xff for a non-digit.
+var hexVal = func() (t [256]byte) {
 	for i := range t {
 		t[i] = 0xff
 	}
@@ -471,10 +471,10 @@ var textHexVal = func() (t [256]byte) {
 	return t
 }()
 
-// textParseUint reads a decimal number; n is 0 when there is no digit or
+// parseUint reads a decimal number; n is 0 when there is no digit or
 // the number overflows uint64. Small enough to inline; numbers of 20
-// digits or more (which may overflow) are read again by textParseUintLong.
-func textParseUint(b []byte) (uint64, int) {
+// digits or more (which may overflow) are read again by parseUintLong.
+func parseUint(b []byte) (uint64, int) {
 	var v uint64
 	i := 0
 	for i < len(b) && b[i]-'0' <= 9 {
@@ -482,13 +482,13 @@ func textParseUint(b []byte) (uint64, int) {
 		i++
 	}
 	if i >= 20 {
-		return textParseUintLong(b)
+		return parseUintLong(b)
 	}
 	return v, i
 }
 
-// textParseUintLong is textParseUint with overflow checks.
-func textParseUintLong(b []byte) (uint64, int) {
+// parseUintLong is parseUint with overflow checks.
+func parseUintLong(b []byte) (uint64, int) {
 	var v uint64
 	i := 0
 	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
@@ -501,15 +501,15 @@ func textParseUintLong(b []byte) (uint64, int) {
 	return v, i
 }
 
-// textFieldValue is the writer's side: the value of one format-file field
+// fieldValue is the writer's side: the value of one format-file field
 // for ev. Fields the event model does not carry get deterministic values.
-type textFieldValue struct {
+type fieldValue struct {
 	str string
 	num uint64
 }
 
 // appendFormat renders f with the values vals (one per conversion).
-func (f *reportFormat) appendFormat(b []byte, vals []textFieldValue) []byte {
+func (f *printkFormat) appendFormat(b []byte, vals []fieldValue) []byte {
 	for i, sg := range f.segs {
 		b = append(b, sg.lit.s...)
 		v := vals[i]
@@ -534,16 +534,16 @@ func (f *reportFormat) appendFormat(b []byte, vals []textFieldValue) []byte {
 	return append(b, f.tail.s...)
 }
 
-// reportFormats holds the compiled formats of every Known spec, by event
+// printkFormats holds the compiled formats of every Known spec, by event
 // name (the text carries no system).
-var reportFormats = func() map[string][]*reportFormat {
-	m := make(map[string][]*reportFormat)
+var printkFormats = func() map[string][]*printkFormat {
+	m := make(map[string][]*printkFormat)
 	for i := range tracepoint.Known {
 		s := &tracepoint.Known[i]
 		for j := range s.Formats {
 			f, err := compileReportFormat(s, &s.Formats[j])
 			if err != nil {
-				panic("tracefs: Known: " + err.Error())
+				panic("reporttext: Known: " + err.Error())
 			}
 			m[s.Event] = append(m[s.Event], f)
 		}

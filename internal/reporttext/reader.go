@@ -1,4 +1,4 @@
-package tracefs
+package reporttext
 
 import (
 	"bufio"
@@ -18,16 +18,16 @@ var ErrNotReport = errors.New("not a trace-cmd report or tracefs trace text")
 
 // Limits of the text reader.
 const (
-	// reportSniffLines and reportSniffBytes bound how much input is read
+	// sniffLines and sniffBytes bound how much input is read
 	// before an input without any trace line is declared ErrNotReport.
-	reportSniffLines = 1000
-	reportSniffBytes = 1 << 20
-	// reportMaxLine is the longest line kept; longer lines are cut.
-	reportMaxLine = 1 << 20
-	// reportMaxWarnings is how many warnings are kept (all are counted).
-	reportMaxWarnings = 100
-	// reportMaxIntern bounds the interned ring / comm / name strings.
-	reportMaxIntern = 4096
+	sniffLines = 1000
+	sniffBytes = 1 << 20
+	// maxLine is the longest line kept; longer lines are cut.
+	maxLine = 1 << 20
+	// maxWarnings is how many warnings are kept (all are counted).
+	maxWarnings = 100
+	// maxIntern bounds the interned ring / comm / name strings.
+	maxIntern = 4096
 )
 
 // Warning is a line the reader skipped.
@@ -39,8 +39,8 @@ type Warning struct {
 
 func (w Warning) Error() string { return fmt.Sprintf("%s:%d: %s", w.File, w.Line, w.Msg) }
 
-// TextStats counts what a TextReader has read so far.
-type TextStats struct {
+// Stats counts what a Reader has read so far.
+type Stats struct {
 	Lines     int    // lines read, blank ones included
 	Events    int    // events returned, KindLost markers included
 	Unknown   int    // lines of events not in Known
@@ -54,12 +54,12 @@ type TextStats struct {
 	Version int
 }
 
-// TextReader is a streaming parser of `trace-cmd report` text (trace-cmd
+// Reader is a streaming parser of `trace-cmd report` text (trace-cmd
 // 2.x and 3.x, with or without -t, -l, instance prefixes) and of tracefs
 // trace / trace_pipe text. It implements event.Source. Memory is bounded by
 // the longest line (at most 1 MiB) and a small intern table; in the steady
 // state a line costs no allocation.
-type TextReader struct {
+type Reader struct {
 	r    *bufio.Reader
 	name string
 
@@ -77,56 +77,56 @@ type TextReader struct {
 	long   []byte
 	intern map[string]string
 	// internCache and fmtCache are small caches in front of intern and
-	// reportFormats (see internBytes, lookupFormats).
+	// printkFormats (see internBytes, lookupFormats).
 	internCache [16]string
 	fmtCache    [4]struct {
 		name string
-		fs   []*reportFormat
+		fs   []*printkFormat
 	}
 	fmtNext uint
 	warns   []Warning
-	stats   TextStats
-	fields  reportFields
-	heads   textHeads
+	stats   Stats
+	fields  printkFields
+	heads   lineHeads
 	one     [1]event.Event // NextBatch's batch before the parallel reader runs
 
-	// The parallel reader (report_parallel.go).
+	// The parallel reader (parallel.go).
 	workers   int
 	blockSize int
-	par       *textPipeline
+	par       *blockPipeline
 	drain     func([]event.Event) // Drain's fn, for a pipeline started under it
 }
 
-// NewTextReader reads report text from r. name names the input in warnings
+// NewReader reads report text from r. name names the input in warnings
 // and errors; "-" is shown as "<stdin>".
-func NewTextReader(r io.Reader, name string) *TextReader {
+func NewReader(r io.Reader, name string) *Reader {
 	if name == "-" {
 		name = "<stdin>"
 	}
-	return &TextReader{
+	return &Reader{
 		r:          bufio.NewReaderSize(r, 64<<10),
 		name:       name,
 		fracDigits: 6,
 		intern:     make(map[string]string),
-		stats:      TextStats{UnknownByName: make(map[string]int)},
+		stats:      Stats{UnknownByName: make(map[string]int)},
 	}
 }
 
 // Warnings returns the first 100 warnings (Stats().Malformed counts all).
-func (t *TextReader) Warnings() []Warning { return t.warns }
+func (t *Reader) Warnings() []Warning { return t.warns }
 
 // Stats returns the counters so far.
-func (t *TextReader) Stats() TextStats { return t.stats }
+func (t *Reader) Stats() Stats { return t.stats }
 
-func (t *TextReader) warn(format string, args ...any) {
+func (t *Reader) warn(format string, args ...any) {
 	t.stats.Malformed++
-	if len(t.warns) < reportMaxWarnings {
+	if len(t.warns) < maxWarnings {
 		t.warns = append(t.warns, Warning{File: t.name, Line: t.line, Msg: fmt.Sprintf(format, args...)})
 	}
 }
 
 // readLine returns the next line without its line ending, or io.EOF.
-func (t *TextReader) readLine() ([]byte, error) {
+func (t *Reader) readLine() ([]byte, error) {
 	if t.eof {
 		return nil, io.EOF
 	}
@@ -135,7 +135,7 @@ func (t *TextReader) readLine() ([]byte, error) {
 	if err == bufio.ErrBufferFull {
 		t.long = append(t.long[:0], b...)
 		for err == bufio.ErrBufferFull {
-			if !t.recog && t.bytesRead >= reportSniffBytes {
+			if !t.recog && t.bytesRead >= sniffBytes {
 				// Not a report so far and no line end in sight: stop
 				// here, Next reports ErrNotReport.
 				err = nil
@@ -143,8 +143,8 @@ func (t *TextReader) readLine() ([]byte, error) {
 			}
 			b, err = t.r.ReadSlice('\n')
 			t.bytesRead += int64(len(b))
-			if len(t.long) < reportMaxLine {
-				n := min(len(b), reportMaxLine-len(t.long))
+			if len(t.long) < maxLine {
+				n := min(len(b), maxLine-len(t.long))
 				t.long = append(t.long, b[:n]...)
 			}
 		}
@@ -161,11 +161,11 @@ func (t *TextReader) readLine() ([]byte, error) {
 	}
 	t.line++
 	t.stats.Lines++
-	return textTrimEOL(b), nil
+	return trimEOL(b), nil
 }
 
-// textTrimEOL drops a line's trailing '\n' and '\r' bytes.
-func textTrimEOL(b []byte) []byte {
+// trimEOL drops a line's trailing '\n' and '\r' bytes.
+func trimEOL(b []byte) []byte {
 	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
 		b = b[:len(b)-1]
 	}
@@ -175,7 +175,7 @@ func textTrimEOL(b []byte) []byte {
 // Next returns the next event. It returns io.EOF at the end of the input,
 // and an error wrapping ErrNotReport if the input is not report text. Lines
 // it cannot read are skipped and reported through Warnings.
-func (t *TextReader) Next() (event.Event, error) {
+func (t *Reader) Next() (event.Event, error) {
 	if t.par != nil {
 		return t.nextParallel()
 	}
@@ -208,7 +208,7 @@ func (t *TextReader) Next() (event.Event, error) {
 		}
 		var ev event.Event
 		ok := t.parseLine(b, &ev)
-		if !t.recog && (t.nonBlank >= reportSniffLines || t.bytesRead >= reportSniffBytes) {
+		if !t.recog && (t.nonBlank >= sniffLines || t.bytesRead >= sniffBytes) {
 			t.err = fmt.Errorf("%s: %w", t.name, ErrNotReport)
 			return event.Event{}, t.err
 		}
@@ -221,12 +221,12 @@ func (t *TextReader) Next() (event.Event, error) {
 
 // parseLine handles one line; ok reports an event, stored in *ev (which
 // is left in an undefined state otherwise).
-func (t *TextReader) parseLine(b []byte, ev *event.Event) bool {
+func (t *Reader) parseLine(b []byte, ev *event.Event) bool {
 	// Comment lines of the tracefs header start in column 0; an event line
 	// whose comm starts with '#' is indented (comm is right-aligned in 16).
 	comment := len(b) > 0 && b[0] == '#'
-	line := textTrimRight(b)
-	b = textTrimLeft(line)
+	line := trimRight(b)
+	b = trimLeft(line)
 	if len(b) == 0 {
 		return false
 	}
@@ -238,12 +238,12 @@ func (t *TextReader) parseLine(b []byte, ev *event.Event) bool {
 	// Event lines of the common shape go straight to the fast split: a
 	// line that does not start like a header can only be one behind an
 	// instance prefix, and a line the fast split takes has none.
-	var ln textLine
-	tried, fast, split := !textHeaderStart(b[0]), false, false
+	var ln eventLine
+	tried, fast, split := !headerStart(b[0]), false, false
 	if tried {
 		var i int
 		if i, fast = t.heads.split(line, len(line)-len(b), &ln); fast {
-			split = textSplitName(b, i, &ln)
+			split = splitName(b, i, &ln)
 		}
 	}
 	if !split {
@@ -251,19 +251,19 @@ func (t *TextReader) parseLine(b []byte, ev *event.Event) bool {
 			t.recog = true
 			return ok
 		}
-		// As textSplitLine, without trying the fast split twice.
+		// As splitLine, without trying the fast split twice.
 		switch {
 		case !tried:
-			split = textSplitLine(b, &ln)
+			split = splitLine(b, &ln)
 		case !fast:
-			split = textSplitScan(b, &ln)
+			split = splitScan(b, &ln)
 		}
 	}
 	if !split {
-		if tok := textBadTime(b); tok != nil {
-			t.warn("expected a time as seconds.fraction after the CPU column, got %q", textClip(tok))
+		if tok := badTime(b); tok != nil {
+			t.warn("expected a time as seconds.fraction after the CPU column, got %q", clip(tok))
 		} else {
-			t.warn("expected a trace line (comm-pid [cpu] time: event: fields) or a report header, got %q", textClip(b))
+			t.warn("expected a trace line (comm-pid [cpu] time: event: fields) or a report header, got %q", clip(b))
 		}
 		return false
 	}
@@ -274,15 +274,15 @@ func (t *TextReader) parseLine(b []byte, ev *event.Event) bool {
 // parseComment reads the tracefs trace header ("# tracer: nop",
 // "# entries-in-buffer/entries-written: 10/10   #P:2"); other comments are
 // ignored.
-func (t *TextReader) parseComment(b []byte) {
-	c := textTrimSpace(b[1:])
+func (t *Reader) parseComment(b []byte) {
+	c := trimSpace(b[1:])
 	switch {
 	case bytes.HasPrefix(c, []byte("tracer:")):
 		t.recog = true
 	case bytes.HasPrefix(c, []byte("entries-in-buffer/entries-written:")):
 		t.recog = true
 		if i := bytes.Index(c, []byte("#P:")); i >= 0 {
-			if v, n := textParseUint(c[i+3:]); n > 0 && v < 1<<20 {
+			if v, n := parseUint(c[i+3:]); n > 0 && v < 1<<20 {
 				t.stats.CPUs = int(v)
 			}
 		}
@@ -291,11 +291,11 @@ func (t *TextReader) parseComment(b []byte) {
 
 // parseHeader recognises the report header and marker lines, possibly
 // behind an instance prefix. handled is false if b is none of them.
-func (t *TextReader) parseHeader(b []byte, ev *event.Event) (handled, ok bool) {
+func (t *Reader) parseHeader(b []byte, ev *event.Event) (handled, ok bool) {
 	for try := 0; try < 2; try++ {
 		// Every header starts with 'c', 'v', 'C' or a digit: event lines
 		// (comm first) are rejected here without scanning them.
-		if len(b) > 0 && textHeaderStart(b[0]) {
+		if len(b) > 0 && headerStart(b[0]) {
 			if handled, ok = t.parseHeaderAt(b, ev); handled {
 				return handled, ok
 			}
@@ -310,26 +310,26 @@ func (t *TextReader) parseHeader(b []byte, ev *event.Event) (handled, ok bool) {
 		if i <= 1 || b[i-1] != ':' {
 			break
 		}
-		b = textTrimSpace(b[i+1:])
+		b = trimSpace(b[i+1:])
 	}
 	return false, false
 }
 
-func textHeaderStart(c byte) bool {
+func headerStart(c byte) bool {
 	return c == 'c' || c == 'v' || c == 'C' || c >= '0' && c <= '9'
 }
 
 // parseHeaderAt recognises a header or marker line without instance prefix.
-func (t *TextReader) parseHeaderAt(b []byte, ev *event.Event) (handled, ok bool) {
+func (t *Reader) parseHeaderAt(b []byte, ev *event.Event) (handled, ok bool) {
 	{
 		switch {
 		case bytes.HasPrefix(b, []byte("cpus=")):
-			if v, n := textParseUint(b[5:]); n > 0 && n == len(b)-5 && v < 1<<20 {
+			if v, n := parseUint(b[5:]); n > 0 && n == len(b)-5 && v < 1<<20 {
 				t.stats.CPUs = int(v)
 				return true, false
 			}
 		case bytes.HasPrefix(b, []byte("version = ")):
-			if v, n := textParseUint(b[10:]); n > 0 && v < 1<<20 {
+			if v, n := parseUint(b[10:]); n > 0 && v < 1<<20 {
 				t.stats.Version = int(v)
 				return true, false
 			}
@@ -338,17 +338,17 @@ func (t *TextReader) parseHeaderAt(b []byte, ev *event.Event) (handled, ok bool)
 				return true, lost
 			}
 		case bytes.HasPrefix(b, []byte("CPU ")) && bytes.HasSuffix(b, []byte(" is empty")):
-			if _, n := textParseUint(b[4:]); n > 0 && 4+n+9 == len(b) {
+			if _, n := parseUint(b[4:]); n > 0 && 4+n+9 == len(b) {
 				return true, false
 			}
 		case bytes.HasPrefix(b, []byte("CPU")) && bytes.Contains(b, []byte(" data recorded at offset=")):
 			// show_cpu_stats / trace-output.c, followed by "    N bytes in size".
-			if _, n := textParseUint(b[3:]); n > 0 {
+			if _, n := parseUint(b[3:]); n > 0 {
 				return true, false
 			}
 		case bytes.Contains(b, []byte(" bytes in size")):
 			// "N bytes in size" or "N bytes in size (M uncompressed)".
-			if _, n := textParseUint(b); n > 0 && bytes.HasPrefix(b[n:], []byte(" bytes in size")) {
+			if _, n := parseUint(b); n > 0 && bytes.HasPrefix(b[n:], []byte(" bytes in size")) {
 				return true, false
 			}
 		}
@@ -360,8 +360,8 @@ func (t *TextReader) parseHeaderAt(b []byte, ev *event.Event) (handled, ok bool)
 // text, trace-cmd 2.x), "N [M EVENTS DROPPED]" and "N [EVENTS DROPPED]"
 // (trace-cmd 3.x), "N [SUBBUFFER START]" (trace-cmd --debug / -B breaks).
 // ok reports a marker; lost a lost-events one, stored in *ev.
-func (t *TextReader) parseMarker(b []byte, ev *event.Event) (lost, ok bool) {
-	cpu, n := textParseUint(b)
+func (t *Reader) parseMarker(b []byte, ev *event.Event) (lost, ok bool) {
+	cpu, n := parseUint(b)
 	if n == 0 || cpu > 1<<20 || !bytes.HasPrefix(b[n:], []byte(" [")) {
 		return false, false
 	}
@@ -374,13 +374,13 @@ func (t *TextReader) parseMarker(b []byte, ev *event.Event) (lost, ok bool) {
 	var count uint64
 	switch {
 	case bytes.HasPrefix(m, []byte("LOST ")) && bytes.HasSuffix(m, []byte(" EVENTS")):
-		v, k := textParseUint(m[5:])
+		v, k := parseUint(m[5:])
 		if k == 0 || 5+k+7 != len(m) {
 			return false, false
 		}
 		count = v
 	case bytes.HasSuffix(m, []byte(" EVENTS DROPPED")):
-		v, k := textParseUint(m)
+		v, k := parseUint(m)
 		if k == 0 || k+15 != len(m) {
 			return false, false
 		}
@@ -397,8 +397,8 @@ func (t *TextReader) parseMarker(b []byte, ev *event.Event) (lost, ok bool) {
 	return true, true
 }
 
-// textLine is the split of one event line; the slices alias the line.
-type textLine struct {
+// eventLine is the split of one event line; the slices alias the line.
+type eventLine struct {
 	instance []byte
 	comm     []byte
 	pid      int64
@@ -406,14 +406,14 @@ type textLine struct {
 	time     []byte
 	name     []byte
 	body     []byte
-	// timed: textSplitFast read the time, ns, with fracLen fraction
-	// digits (textParseTime's result, without the call).
+	// timed: splitFast read the time, ns, with fracLen fraction
+	// digits (parseTime's result, without the call).
 	timed   bool
 	fracLen int8
 	ns      int64
 }
 
-// textSplitLine splits an event line:
+// splitLine splits an event line:
 //
 //	[instance: ]comm-pid [(tgid)] [cpu] [flags] time: [(+diff)] name: body   (report, trace)
 //	[instance: ]comm-pid cpu<flags> time: name: body                         (report -l)
@@ -421,16 +421,16 @@ type textLine struct {
 // The time is the first "digits[.digits]:" token followed by a space (or
 // the end) after a CPU column; the pid is the digits after the last '-'
 // before the CPU column, so comm may hold spaces and dashes.
-func textSplitLine(b []byte, ln *textLine) bool {
-	if i, ok := textSplitFast(b, ln); ok {
-		return textSplitName(b, i, ln)
+func splitLine(b []byte, ln *eventLine) bool {
+	if i, ok := splitFast(b, ln); ok {
+		return splitName(b, i, ln)
 	}
-	return textSplitScan(b, ln)
+	return splitScan(b, ln)
 }
 
-// textSplitScan is textSplitLine for every line shape: it tries each
+// splitScan is splitLine for every line shape: it tries each
 // "digits[.digits]: " in turn.
-func textSplitScan(b []byte, ln *textLine) bool {
+func splitScan(b []byte, ln *eventLine) bool {
 	ln.timed = false
 	for i := 0; i < len(b); i++ {
 		c := bytes.IndexByte(b[i:], ':')
@@ -448,59 +448,59 @@ func textSplitScan(b []byte, ln *textLine) bool {
 		if j == i || b[j] == '.' || (j > 0 && b[j-1] != ' ') {
 			continue
 		}
-		if !textSplitHead(b[:j], ln) {
+		if !splitHead(b[:j], ln) {
 			continue
 		}
 		ln.time = b[j:i]
-		return textSplitName(b, i, ln)
+		return splitName(b, i, ln)
 	}
 	return false
 }
 
-// textSplitName reads "[(+diff)] name: body" after the time's ':' at i.
-func textSplitName(b []byte, i int, ln *textLine) bool {
-	rest := textTrimLeft(b[i+1:])
+// splitName reads "[(+diff)] name: body" after the time's ':' at i.
+func splitName(b []byte, i int, ln *eventLine) bool {
+	rest := trimLeft(b[i+1:])
 	if len(rest) > 1 && rest[0] == '(' && rest[1] == '+' {
 		if k := bytes.IndexByte(rest, ')'); k > 0 {
-			rest = textTrimLeft(rest[k+1:])
+			rest = trimLeft(rest[k+1:])
 		}
 	}
 	k := 0
-	for k < len(rest) && textNameByte(rest[k]) {
+	for k < len(rest) && nameByte(rest[k]) {
 		k++
 	}
 	if k == 0 || k >= len(rest) || rest[k] != ':' {
 		return false
 	}
 	ln.name = rest[:k]
-	ln.body = textTrimLeft(rest[k+1:])
+	ln.body = trimLeft(rest[k+1:])
 	return true
 }
 
-// textSplitFast reads the head of the common line "comm-pid [cpu]
+// splitFast reads the head of the common line "comm-pid [cpu]
 // sec.frac: " front to back, and the time with it; it returns the index of
-// the time's ':'. It gives up (false: textSplitLine's general scan then
+// the time's ':'. It gives up (false: splitLine's general scan then
 // decides) on anything else: a comm with ": " (an instance prefix, or an
 // earlier "digits: " the general scan would try first), a tgid or flags
 // column, a bare-integer time. Where it succeeds the general scan finds
 // the same split: the first ':' followed by a space is then the time's.
-func textSplitFast(b []byte, ln *textLine) (int, bool) {
-	var h textHead
-	if !textSplitHeadFast(b, &h) {
+func splitFast(b []byte, ln *eventLine) (int, bool) {
+	var h lineHead
+	if !splitHeadFast(b, &h) {
 		return 0, false
 	}
-	return textSplitTimeFast(b, &h, ln)
+	return splitTimeFast(b, &h, ln)
 }
 
-// textHead is what textSplitHeadFast reads from the head "comm-pid [cpu] "
+// lineHead is what splitHeadFast reads from the head "comm-pid [cpu] "
 // of a line: comm is b[c0:c1], and the time column starts at n.
-type textHead struct {
+type lineHead struct {
 	c0, c1, n int
 	pid, cpu  int64
 }
 
-// textSplitHeadFast is the head part of textSplitFast.
-func textSplitHeadFast(b []byte, hd *textHead) bool {
+// splitHeadFast is the head part of splitFast.
+func splitHeadFast(b []byte, hd *lineHead) bool {
 	p := bytes.IndexByte(b, '[')
 	if p < 3 || b[p-1] != ' ' {
 		return false
@@ -516,7 +516,7 @@ func textSplitHeadFast(b []byte, hd *textHead) bool {
 		return false
 	}
 	// "comm-pid" before it.
-	h := textTrimRight(b[:p])
+	h := trimRight(b[:p])
 	e := len(h)
 	var pid int64
 	for e > 0 && len(h)-e < 10 && h[e-1]-'0' <= 9 {
@@ -528,19 +528,19 @@ func textSplitHeadFast(b []byte, hd *textHead) bool {
 	for _, c := range h[e:] {
 		pid = pid*10 + int64(c-'0')
 	}
-	comm := textTrimLeft(h[:e-1])
+	comm := trimLeft(h[:e-1])
 	// A ": " in comm is an instance prefix, or a place the general scan
 	// would try before the time: leave those lines to it. (A ':' followed
 	// by anything else, as in "kworker/u8:2", is neither.)
-	if pid > 1<<31-1 || textIndexColonSpace(comm) >= 0 {
+	if pid > 1<<31-1 || indexColonSpace(comm) >= 0 {
 		return false
 	}
-	*hd = textHead{c0: e - 1 - len(comm), c1: e - 1, n: q + 2, pid: pid, cpu: cpu}
+	*hd = lineHead{c0: e - 1 - len(comm), c1: e - 1, n: q + 2, pid: pid, cpu: cpu}
 	return true
 }
 
-// textSplitTimeFast is the time part of textSplitFast, after the head hd.
-func textSplitTimeFast(b []byte, hd *textHead, ln *textLine) (int, bool) {
+// splitTimeFast is the time part of splitFast, after the head hd.
+func splitTimeFast(b []byte, hd *lineHead, ln *eventLine) (int, bool) {
 	// " sec.frac:" — spaces only before it, as the general scan wants.
 	i := hd.n
 	for i < len(b) && b[i] == ' ' {
@@ -548,26 +548,26 @@ func textSplitTimeFast(b []byte, hd *textHead, ln *textLine) (int, bool) {
 	}
 	t0 := i
 	// At most 9 digits of seconds: the nanoseconds then fit an int64.
-	sec, i := textDigits9(b, i)
+	sec, i := digits9(b, i)
 	if i == t0 || i >= len(b) || b[i] != '.' {
 		return 0, false
 	}
 	i++
 	f0 := i
-	frac, i := textDigits9(b, i)
+	frac, i := digits9(b, i)
 	if i == f0 || i >= len(b) || b[i] != ':' || (i+1 < len(b) && b[i+1] != ' ') {
 		return 0, false
 	}
 	ln.instance, ln.comm, ln.pid, ln.cpu = nil, b[hd.c0:hd.c1], hd.pid, hd.cpu
 	ln.time = b[t0:i]
 	ln.timed, ln.fracLen = true, int8(i-f0)
-	ln.ns = int64(sec*1_000_000_000 + frac*textPow10[9-(i-f0)])
+	ln.ns = int64(sec*1_000_000_000 + frac*pow10[9-(i-f0)])
 	return i, true
 }
 
-// textDigits9 reads up to 9 decimal digits at b[i:]: their value and
+// digits9 reads up to 9 decimal digits at b[i:]: their value and
 // the index after them.
-func textDigits9(b []byte, i int) (uint64, int) {
+func digits9(b []byte, i int) (uint64, int) {
 	var v uint64
 	for j := i; i < len(b) && i-j < 9 && b[i]-'0' <= 9; i++ {
 		v = v*10 + uint64(b[i]-'0')
@@ -575,61 +575,61 @@ func textDigits9(b []byte, i int) (uint64, int) {
 	return v, i
 }
 
-// textHeads remembers the heads of recent lines, byte for byte from the
+// lineHeads remembers the heads of recent lines, byte for byte from the
 // line's first column (the blanks that right-align the comm included, so
 // a line is matched before it is trimmed): a trace interleaves the lines
 // of a few tasks on a few CPUs, and a line whose first bytes are a
 // remembered head's reads as it did (the head's parse depends on its
 // bytes alone). Heads of up to 32 bytes are kept, as four little-endian
 // words and masks.
-type textHeads struct {
-	e    [textHeadsN]textHeadEntry
+type lineHeads struct {
+	e    [headsN]headEntry
 	next int
 }
 
-const textHeadsN = 8
+const headsN = 8
 
-type textHeadEntry struct {
-	head textPrefix // the head's bytes; empty (mask zero) when unused
-	hd   textHead   // offsets from the line's first column
-	name textName   // the event name of the head's last line (parseLineFast)
+type headEntry struct {
+	head prefix    // the head's bytes; empty (mask zero) when unused
+	hd   lineHead  // offsets from the line's first column
+	name nameCache // the event name of the head's last line (parseLineFast)
 	// comm is the head's comm interned (internComm), once commOK.
 	comm   string
 	commOK bool
 }
 
-// textName is an event name as a line shows it after the time's ':' —
+// nameCache is an event name as a line shows it after the time's ':' —
 // blanks, the name, ':' and the blanks that pad it (trace-cmd aligns the
 // bodies) — of up to 32 bytes, as four little-endian words and masks,
 // with the name's formats: a task's lines are mostly of one event, and a
 // compare is cheaper than two trims, a scan and a lookup.
-type textName struct {
-	p  textPrefix // the bytes from after the time's ':' to the body
-	n  int        // their length, 0: none
-	fs []*reportFormat
+type nameCache struct {
+	p  prefix // the bytes from after the time's ':' to the body
+	n  int    // their length, 0: none
+	fs []*printkFormat
 }
 
 // at reports whether b, of at least 32 bytes, starts with the name and
 // its blanks.
-func (nm *textName) at(b []byte) bool {
+func (nm *nameCache) at(b []byte) bool {
 	return nm.p.match(binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:]),
 		binary.LittleEndian.Uint64(b[16:]), binary.LittleEndian.Uint64(b[24:]))
 }
 
 // set makes nm the first n bytes of b, a name of formats fs.
-func (nm *textName) set(b []byte, n int, fs []*reportFormat) {
-	*nm = textName{n: n, fs: fs}
+func (nm *nameCache) set(b []byte, n int, fs []*printkFormat) {
+	*nm = nameCache{n: n, fs: fs}
 	nm.p.set(b, n)
 }
 
-// textPrefix is up to 32 bytes as four little-endian words and masks.
-type textPrefix struct {
+// prefix is up to 32 bytes as four little-endian words and masks.
+type prefix struct {
 	w, m [4]uint64
 }
 
 // set makes p the first n (≤ 32) bytes of b.
-func (p *textPrefix) set(b []byte, n int) {
-	*p = textPrefix{}
+func (p *prefix) set(b []byte, n int) {
+	*p = prefix{}
 	for i := range n {
 		p.w[i/8] |= uint64(b[i]) << (8 * (i % 8))
 		p.m[i/8] |= 0xff << (8 * (i % 8))
@@ -637,13 +637,13 @@ func (p *textPrefix) set(b []byte, n int) {
 }
 
 // match reports whether the 32 bytes in x0..x3 start with p.
-func (p *textPrefix) match(x0, x1, x2, x3 uint64) bool {
+func (p *prefix) match(x0, x1, x2, x3 uint64) bool {
 	return (x0^p.w[0])&p.m[0]|(x1^p.w[1])&p.m[1]|(x2^p.w[2])&p.m[2]|(x3^p.w[3])&p.m[3] == 0
 }
 
 // lookup returns the entry of the remembered head b (at least 32 bytes)
 // starts with, nil if none.
-func (c *textHeads) lookup(b []byte) *textHeadEntry {
+func (c *lineHeads) lookup(b []byte) *headEntry {
 	x0 := binary.LittleEndian.Uint64(b)
 	x1 := binary.LittleEndian.Uint64(b[8:])
 	x2 := binary.LittleEndian.Uint64(b[16:])
@@ -657,106 +657,106 @@ func (c *textHeads) lookup(b []byte) *textHeadEntry {
 	return nil
 }
 
-// split is textSplitFast(line[lead:]) through the remembered heads: line
+// split is splitFast(line[lead:]) through the remembered heads: line
 // is the line from its first column, lead the blanks before its head.
-func (c *textHeads) split(line []byte, lead int, ln *textLine) (int, bool) {
+func (c *lineHeads) split(line []byte, lead int, ln *eventLine) (int, bool) {
 	b := line[lead:]
 	if len(line) < 32 {
-		return textSplitFast(b, ln)
+		return splitFast(b, ln)
 	}
 	if e := c.lookup(line); e != nil {
-		if i, ok := textSplitTimeFast(line, &e.hd, ln); ok {
+		if i, ok := splitTimeFast(line, &e.hd, ln); ok {
 			return i - lead, true
 		}
 		return 0, false
 	}
-	var hd textHead
-	if !textSplitHeadFast(b, &hd) {
+	var hd lineHead
+	if !splitHeadFast(b, &hd) {
 		return 0, false
 	}
 	if lead+hd.n <= 32 {
 		e := &c.e[c.next]
-		c.next = (c.next + 1) % textHeadsN
-		e.hd = textHead{c0: lead + hd.c0, c1: lead + hd.c1, n: lead + hd.n, pid: hd.pid, cpu: hd.cpu}
-		e.name, e.comm, e.commOK = textName{}, "", false
+		c.next = (c.next + 1) % headsN
+		e.hd = lineHead{c0: lead + hd.c0, c1: lead + hd.c1, n: lead + hd.n, pid: hd.pid, cpu: hd.cpu}
+		e.name, e.comm, e.commOK = nameCache{}, "", false
 		e.head.set(line, lead+hd.n)
 	}
-	return textSplitTimeFast(b, &hd, ln)
+	return splitTimeFast(b, &hd, ln)
 }
 
-// textPow10[n] is 10^n.
-var textPow10 = [...]uint64{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000}
+// pow10[n] is 10^n.
+var pow10 = [...]uint64{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000}
 
-func textNameByte(c byte) bool { return textNameBytes[c] }
+func nameByte(c byte) bool { return nameBytes[c] }
 
-// textNameBytes marks the bytes of event names.
-var textNameBytes = func() (t [256]bool) {
+// nameBytes marks the bytes of event names.
+var nameBytes = func() (t [256]bool) {
 	for c := range t {
 		t[c] = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.'
 	}
 	return t
 }()
 
-// textSplitHead reads "[instance: ]comm-pid [(tgid)] [cpu] [flags]" or the
+// splitHead reads "[instance: ]comm-pid [(tgid)] [cpu] [flags]" or the
 // latency form "comm-pid cpu<flags>".
-func textSplitHead(h []byte, ln *textLine) bool {
-	h = textTrimRight(h)
+func splitHead(h []byte, ln *eventLine) bool {
+	h = trimRight(h)
 	if len(h) == 0 {
 		return false
 	}
 	var left []byte
-	last, lastStart := textLastToken(h)
-	if cpu, ok := textBracketCPU(last); ok {
+	last, lastStart := lastToken(h)
+	if cpu, ok := bracketCPU(last); ok {
 		ln.cpu = cpu
 		left = h[:lastStart]
 	} else {
-		prevEnd := textTrimRight(h[:lastStart])
-		prev, prevStart := textLastToken(prevEnd)
-		if cpu, ok := textBracketCPU(prev); ok && textFlags(last) {
+		prevEnd := trimRight(h[:lastStart])
+		prev, prevStart := lastToken(prevEnd)
+		if cpu, ok := bracketCPU(prev); ok && flags(last) {
 			ln.cpu = cpu
 			left = prevEnd[:prevStart]
 		} else {
 			// Latency form: the last token is the CPU number followed by
 			// the flags.
-			v, n := textParseUint(last)
-			if n == 0 || n > 7 || !textFlags(last[n:]) {
+			v, n := parseUint(last)
+			if n == 0 || n > 7 || !flags(last[n:]) {
 				return false
 			}
 			ln.cpu = int64(v)
 			left = h[:lastStart]
 		}
 	}
-	left = textTrimRight(left)
+	left = trimRight(left)
 	// tracefs "trace" with the record-tgid option: "comm-pid (tgid)".
 	if len(left) > 0 && left[len(left)-1] == ')' {
 		k := bytes.LastIndexByte(left, '(')
 		if k < 0 {
 			return false
 		}
-		left = textTrimRight(left[:k])
+		left = trimRight(left[:k])
 	}
 	d := bytes.LastIndexByte(left, '-')
 	if d < 0 || d == len(left)-1 {
 		return false
 	}
-	pid, n := textParseUint(left[d+1:])
+	pid, n := parseUint(left[d+1:])
 	if n != len(left)-d-1 || pid > 1<<31-1 {
 		return false
 	}
 	ln.pid = int64(pid)
-	comm := textTrimLeft(left[:d])
+	comm := trimLeft(left[:d])
 	ln.instance = nil
-	if k := textIndexColonSpace(comm); k >= 0 {
+	if k := indexColonSpace(comm); k >= 0 {
 		ln.instance = comm[:k]
-		comm = textTrimLeft(comm[k+2:])
+		comm = trimLeft(comm[k+2:])
 	}
 	ln.comm = comm
 	return true
 }
 
-// textIndexColonSpace is bytes.Index(b, []byte(": ")), quicker on the
+// indexColonSpace is bytes.Index(b, []byte(": ")), quicker on the
 // short strings it is given (comms: up to 16 bytes).
-func textIndexColonSpace(b []byte) int {
+func indexColonSpace(b []byte) int {
 	for k := 0; k+1 < len(b); k++ {
 		if b[k] == ':' && b[k+1] == ' ' {
 			return k
@@ -765,9 +765,9 @@ func textIndexColonSpace(b []byte) int {
 	return -1
 }
 
-// textBadTime finds, in a line that did not split, the token in the time
+// badTime finds, in a line that did not split, the token in the time
 // column after a "[cpu]" column (and optional flags), if it ends with ':'.
-func textBadTime(b []byte) []byte {
+func badTime(b []byte) []byte {
 	for i := 0; i < len(b); i++ {
 		if b[i] != '[' {
 			continue
@@ -776,12 +776,12 @@ func textBadTime(b []byte) []byte {
 		if j < 0 {
 			return nil
 		}
-		if _, ok := textBracketCPU(b[i : i+j+1]); !ok {
+		if _, ok := bracketCPU(b[i : i+j+1]); !ok {
 			continue
 		}
 		rest := b[i+j+1:]
 		for k := 0; k < 2; k++ {
-			rest = textTrimLeft(rest)
+			rest = trimLeft(rest)
 			e := bytes.IndexByte(rest, ' ')
 			if e < 0 {
 				e = len(rest)
@@ -790,7 +790,7 @@ func textBadTime(b []byte) []byte {
 			if len(tok) > 1 && tok[len(tok)-1] == ':' {
 				return tok
 			}
-			if !textFlags(tok) {
+			if !flags(tok) {
 				return nil
 			}
 			rest = rest[e:]
@@ -800,22 +800,22 @@ func textBadTime(b []byte) []byte {
 	return nil
 }
 
-// textBracketCPU reads "[007]".
-func textBracketCPU(tok []byte) (int64, bool) {
+// bracketCPU reads "[007]".
+func bracketCPU(tok []byte) (int64, bool) {
 	if len(tok) < 3 || tok[0] != '[' || tok[len(tok)-1] != ']' {
 		return 0, false
 	}
-	v, n := textParseUint(tok[1 : len(tok)-1])
+	v, n := parseUint(tok[1 : len(tok)-1])
 	if n == 0 || n != len(tok)-2 || n > 7 {
 		return 0, false
 	}
 	return int64(v), true
 }
 
-// textFlags reports whether tok looks like an irqs-off / need-resched /
+// flags reports whether tok looks like an irqs-off / need-resched /
 // hardirq / preempt-depth latency column ("d..2.", "....1", "dNh1.",
 // "1d..2" less its CPU digits), possibly empty.
-func textFlags(tok []byte) bool {
+func flags(tok []byte) bool {
 	if len(tok) > 12 {
 		return false
 	}
@@ -830,7 +830,7 @@ func textFlags(tok []byte) bool {
 	return true
 }
 
-func textLastToken(h []byte) ([]byte, int) {
+func lastToken(h []byte) ([]byte, int) {
 	k := len(h)
 	for k > 0 && h[k-1] != ' ' && h[k-1] != '\t' {
 		k--
@@ -838,13 +838,13 @@ func textLastToken(h []byte) ([]byte, int) {
 	return h[k:], k
 }
 
-// textParseTime reads "sec.frac" (any number of fraction digits, beyond 9
+// parseTime reads "sec.frac" (any number of fraction digits, beyond 9
 // ignored) or a bare integer in the unit of the last dotted time (µs by
 // default: trace-cmd prints times below one unit-second as "%12llu").
-func (t *TextReader) textParseTime(b []byte) (int64, bool) {
+func (t *Reader) parseTime(b []byte) (int64, bool) {
 	dot := bytes.IndexByte(b, '.')
 	if dot < 0 {
-		v, n := textParseUint(b)
+		v, n := parseUint(b)
 		if n == 0 || n != len(b) {
 			return 0, false
 		}
@@ -862,7 +862,7 @@ func (t *TextReader) textParseTime(b []byte) (int64, bool) {
 		}
 		return int64(v), true
 	}
-	sec, n := textParseUint(b[:dot])
+	sec, n := parseUint(b[:dot])
 	if n == 0 || n != dot || sec > (1<<63-1)/1_000_000_000 {
 		return 0, false
 	}
@@ -894,7 +894,7 @@ func (t *TextReader) textParseTime(b []byte) (int64, bool) {
 	return int64(total), true
 }
 
-func (t *TextReader) parseEvent(ln *textLine, ev *event.Event) bool {
+func (t *Reader) parseEvent(ln *eventLine, ev *event.Event) bool {
 	fs, known := t.lookupFormats(ln.name)
 	if !known {
 		name := t.internBytes(ln.name)
@@ -908,13 +908,13 @@ func (t *TextReader) parseEvent(ln *textLine, ev *event.Event) bool {
 			t.fracDigits = int(ln.fracLen)
 		}
 	} else {
-		ts, ok = t.textParseTime(ln.time)
+		ts, ok = t.parseTime(ln.time)
 	}
 	if !ok {
-		t.warn("expected a time as seconds.fraction, got %q", textClip(ln.time))
+		t.warn("expected a time as seconds.fraction, got %q", clip(ln.time))
 		return false
 	}
-	var f *reportFormat
+	var f *printkFormat
 	for _, c := range fs {
 		if c.match(ln.body, &t.fields) {
 			f = c
@@ -926,14 +926,14 @@ func (t *TextReader) parseEvent(ln *textLine, ev *event.Event) bool {
 	// fields: there, only a body with the probe's "(address)" is taken as
 	// a probe event.
 	probeOK := !t.eof || (len(ln.body) > 0 && ln.body[0] == '(')
-	if f == nil && probeOK && reportMatchFields(fs[0].spec, ln.body, &t.fields) {
+	if f == nil && probeOK && matchFields(fs[0].spec, ln.body, &t.fields) {
 		f = fs[0] // a dynamic (probe) event under the scheduler's name
 	}
 	if f == nil {
 		if t.eof {
 			t.warn("truncated last line: expected %q in %s", fs[0].expect, fs[0].name)
 		} else {
-			t.warn("expected %q in %s, got %q", fs[0].expect, fs[0].name, textClip(ln.body))
+			t.warn("expected %q in %s, got %q", fs[0].expect, fs[0].name, clip(ln.body))
 		}
 		return false
 	}
@@ -943,7 +943,7 @@ func (t *TextReader) parseEvent(ln *textLine, ev *event.Event) bool {
 
 // internComm is the Comm of an event line's comm: "" for "<...>" (the
 // kernel did not know the task's name).
-func (t *TextReader) internComm(comm []byte) string {
+func (t *Reader) internComm(comm []byte) string {
 	if string(comm) == "<...>" {
 		return ""
 	}
@@ -952,7 +952,7 @@ func (t *TextReader) internComm(comm []byte) string {
 
 // emit fills ev with the line ln read in format f (fields in t.fields);
 // comm is internComm(ln.comm).
-func (t *TextReader) emit(ln *textLine, f *reportFormat, ts int64, comm string, ev *event.Event) {
+func (t *Reader) emit(ln *eventLine, f *printkFormat, ts int64, comm string, ev *event.Event) {
 	fl := &t.fields
 	// Field by field, every one written: a composite literal is built
 	// aside and copied, which costs more than the fields.
@@ -971,9 +971,9 @@ func (t *TextReader) emit(ln *textLine, f *reportFormat, ts int64, comm string, 
 	if fl.driver != nil {
 		ev.Driver = t.internBytes(fl.driver)
 	}
-	ev.Job = event.JobKey{Fence: fl.v[reportRoleFence], Context: fl.v[reportRoleContext], Seqno: fl.v[reportRoleSeqno]}
-	ev.ID = fl.v[reportRoleID]
-	ev.Entity = fl.v[reportRoleEntity]
+	ev.Job = event.JobKey{Fence: fl.v[roleFence], Context: fl.v[roleContext], Seqno: fl.v[roleSeqno]}
+	ev.ID = fl.v[roleID]
+	ev.Entity = fl.v[roleEntity]
 	ev.JobCount = fl.jobCount()
 	ev.HWJobCount = fl.hwJobCount()
 	ev.Count = 0
@@ -984,14 +984,14 @@ func (t *TextReader) emit(ln *textLine, f *reportFormat, ts int64, comm string, 
 // data, which runs on past the line: it finds the line's end on the way
 // (matchLine) instead of before. It returns the length of the line with
 // its '\n', or 0 and no change to t when the line is not of the kind it
-// reads: a comment, blank or header line, a head textHeads does not
+// reads: a comment, blank or header line, a head lineHeads does not
 // remember, an event name not known, a "(+diff)" column, a line that
 // matchLine cannot decide. parseLine then reads the line, as it would
 // have; TestParseLineFastIsParseLine and the parallel reader's tests
 // against the sequential one hold them to the same result.
-func (t *TextReader) parseLineFast(data []byte, ev *event.Event) int {
+func (t *Reader) parseLineFast(data []byte, ev *event.Event) int {
 	// The head is matched from the line's first column: a remembered
-	// head was read by parseLine (through textHeads.split), which refuses
+	// head was read by parseLine (through lineHeads.split), which refuses
 	// comment and header lines, and its bytes include the first after the
 	// blanks.
 	if len(data) < 32 || data[0] == '#' {
@@ -1001,8 +1001,8 @@ func (t *TextReader) parseLineFast(data []byte, ev *event.Event) int {
 	if e == nil {
 		return 0
 	}
-	var ln textLine
-	i, ok := textSplitTimeFast(data, &e.hd, &ln)
+	var ln eventLine
+	i, ok := splitTimeFast(data, &e.hd, &ln)
 	if !ok {
 		return 0
 	}
@@ -1010,13 +1010,13 @@ func (t *TextReader) parseLineFast(data []byte, ev *event.Event) int {
 	// The name: the head's last one with its blanks (then the body
 	// starts right after them, unless this line has more), or the run of
 	// name bytes before a ':'.
-	var fs []*reportFormat
+	var fs []*printkFormat
 	if nm := &e.name; nm.n > 0 && len(after) > 32 && nm.at(after) && after[nm.n] != ' ' && after[nm.n] != '\t' {
 		ln.body, fs = after[nm.n:], nm.fs
 	} else {
-		rest := textTrimLeft(after)
+		rest := trimLeft(after)
 		k := 0
-		for k < len(rest) && textNameByte(rest[k]) {
+		for k < len(rest) && nameByte(rest[k]) {
 			k++
 		}
 		if k == 0 || k >= len(rest) || rest[k] != ':' {
@@ -1027,7 +1027,7 @@ func (t *TextReader) parseLineFast(data []byte, ev *event.Event) int {
 		if fs, known = t.lookupFormats(ln.name); !known {
 			return 0
 		}
-		ln.body = textTrimLeft(rest[k+1:])
+		ln.body = trimLeft(rest[k+1:])
 		if n := len(after) - len(ln.body); n <= 32 {
 			e.name.set(after, n, fs)
 		}
@@ -1035,9 +1035,9 @@ func (t *TextReader) parseLineFast(data []byte, ev *event.Event) int {
 	for _, f := range fs {
 		end, r := f.matchLine(ln.body, &t.fields)
 		switch r {
-		case reportNo:
+		case matchNo:
 			continue
-		case reportUnsure:
+		case matchUnsure:
 			return 0
 		}
 		t.nonBlank++
@@ -1056,7 +1056,7 @@ func (t *TextReader) parseLineFast(data []byte, ev *event.Event) int {
 
 // internBytes returns b as a string, shared between lines while the table
 // has room (the map lookup with string(b) does not allocate).
-func (t *TextReader) internBytes(b []byte) string {
+func (t *Reader) internBytes(b []byte) string {
 	// A small direct-mapped cache in front of the map: the few comms and
 	// rings of a trace hit it without hashing the whole string.
 	var slot *string
@@ -1069,7 +1069,7 @@ func (t *TextReader) internBytes(b []byte) string {
 	s, ok := t.intern[string(b)]
 	if !ok {
 		s = string(b)
-		if len(t.intern) < reportMaxIntern {
+		if len(t.intern) < maxIntern {
 			t.intern[s] = s
 		}
 	}
@@ -1079,15 +1079,15 @@ func (t *TextReader) internBytes(b []byte) string {
 	return s
 }
 
-// lookupFormats is reportFormats[string(name)] behind a one-entry cache.
-func (t *TextReader) lookupFormats(name []byte) ([]*reportFormat, bool) {
+// lookupFormats is printkFormats[string(name)] behind a one-entry cache.
+func (t *Reader) lookupFormats(name []byte) ([]*printkFormat, bool) {
 	for i := range t.fmtCache {
 		c := &t.fmtCache[i]
 		if c.fs != nil && c.name == string(name) {
 			return c.fs, true
 		}
 	}
-	fs, ok := reportFormats[string(name)]
+	fs, ok := printkFormats[string(name)]
 	if ok {
 		c := &t.fmtCache[t.fmtNext%uint(len(t.fmtCache))]
 		t.fmtNext++
@@ -1096,9 +1096,9 @@ func (t *TextReader) lookupFormats(name []byte) ([]*reportFormat, bool) {
 	return fs, ok
 }
 
-func textTrimSpace(b []byte) []byte { return textTrimRight(textTrimLeft(b)) }
+func trimSpace(b []byte) []byte { return trimRight(trimLeft(b)) }
 
-func textTrimLeft(b []byte) []byte {
+func trimLeft(b []byte) []byte {
 	// Eight spaces at a time: comms are right-aligned in 16 columns.
 	for len(b) >= 8 && binary.LittleEndian.Uint64(b) == 0x2020202020202020 {
 		b = b[8:]
@@ -1109,15 +1109,15 @@ func textTrimLeft(b []byte) []byte {
 	return b
 }
 
-func textTrimRight(b []byte) []byte {
+func trimRight(b []byte) []byte {
 	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\r') {
 		b = b[:len(b)-1]
 	}
 	return b
 }
 
-// textClip shortens b for a warning.
-func textClip(b []byte) string {
+// clip shortens b for a warning.
+func clip(b []byte) string {
 	const max = 120
 	if len(b) > max {
 		return string(b[:max]) + "…"
@@ -1125,4 +1125,4 @@ func textClip(b []byte) string {
 	return string(b)
 }
 
-var _ event.Drainer = (*TextReader)(nil)
+var _ event.Drainer = (*Reader)(nil)

@@ -1,4 +1,4 @@
-package tracefs
+package reporttext
 
 import (
 	"bufio"
@@ -10,7 +10,7 @@ import (
 	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
-// WriterOptions configure a TextWriter.
+// WriterOptions configure a Writer.
 type WriterOptions struct {
 	Gen tracepoint.Generation
 	// Nanoseconds prints times with 9 fraction digits (trace-cmd report -t);
@@ -26,47 +26,47 @@ type WriterOptions struct {
 	Dev string
 }
 
-// TextWriter writes events as `trace-cmd report` (trace-cmd 3.x) prints
+// Writer writes events as `trace-cmd report` (trace-cmd 3.x) prints
 // them for one tracepoint generation. Everything it writes reads back
-// through TextReader to the same events, up to what the generation's
+// through Reader to the same events, up to what the generation's
 // formats cannot carry (see Write).
-type TextWriter struct {
+type Writer struct {
 	w       *bufio.Writer
 	opt     WriterOptions
 	started bool
 	err     error
 	buf     []byte
-	vals    []textFieldValue
+	vals    []fieldValue
 	skipped int
 }
 
-// NewTextWriter returns a writer of report text to w.
-func NewTextWriter(w io.Writer, opt WriterOptions) *TextWriter {
+// NewWriter returns a writer of report text to w.
+func NewWriter(w io.Writer, opt WriterOptions) *Writer {
 	if opt.CPUs <= 0 {
 		opt.CPUs = 1
 	}
 	if opt.Dev == "" {
 		opt.Dev = "0000:00:00.0"
 	}
-	return &TextWriter{w: bufio.NewWriterSize(w, 64<<10), opt: opt}
+	return &Writer{w: bufio.NewWriterSize(w, 64<<10), opt: opt}
 }
 
 // Skipped is the number of events Write dropped because the generation has
 // no tracepoint for their kind (e.g. KindRun before 4.16).
-func (t *TextWriter) Skipped() int { return t.skipped }
+func (t *Writer) Skipped() int { return t.skipped }
 
-// textSpecFor picks the tracepoint that reports ev in generation g: the one
+// specFor picks the tracepoint that reports ev in generation g: the one
 // ev.Name names when it is a dma_fence, fence or amdgpu event of ev.Kind
 // (printed in the generation's form), otherwise the generation's scheduler
 // event for ev.Kind.
-func textSpecFor(g tracepoint.Generation, ev *event.Event) (*reportFormat, bool) {
+func specFor(g tracepoint.Generation, ev *event.Event) (*printkFormat, bool) {
 	name := ev.Name
 	if i := strings.IndexByte(name, ':'); i >= 0 {
 		name = name[i+1:]
 	}
 	switch name {
 	case "dma_fence_emit", "dma_fence_signaled", "fence_emit", "fence_signaled":
-		if fs := reportFormats[name]; len(fs) > 0 && fs[0].spec.Kind == ev.Kind {
+		if fs := printkFormats[name]; len(fs) > 0 && fs[0].spec.Kind == ev.Kind {
 			return fs[0], true
 		}
 	}
@@ -74,7 +74,7 @@ func textSpecFor(g tracepoint.Generation, ev *event.Event) (*reportFormat, bool)
 	case "amdgpu_cs_ioctl", "amdgpu_sched_run_job":
 		// amdgpu's own events, in the form of the generation's kernels
 		// (see amdgpuJobFormats): 6.17+ or 4.10–6.16.
-		if fs := reportFormats[name]; len(fs) == 4 && fs[0].spec.Kind == ev.Kind {
+		if fs := printkFormats[name]; len(fs) == 4 && fs[0].spec.Kind == ev.Kind {
 			if g == tracepoint.Gen617 {
 				return fs[0], true
 			}
@@ -82,52 +82,52 @@ func textSpecFor(g tracepoint.Generation, ev *event.Event) (*reportFormat, bool)
 		}
 	}
 	var ev2 string
-	if int(g) < len(textEventByKind) && int(ev.Kind) < event.NumKinds {
-		ev2 = textEventByKind[g][ev.Kind]
+	if int(g) < len(eventByKind) && int(ev.Kind) < event.NumKinds {
+		ev2 = eventByKind[g][ev.Kind]
 	}
-	fs := reportFormats[ev2]
+	fs := printkFormats[ev2]
 	if len(fs) == 0 {
 		return nil, false
 	}
 	return fs[0], true
 }
 
-// TextSynthFence is the fence address the writer prints for a job that the
+// SynthFence is the fence address the writer prints for a job that the
 // event names by context:seqno only (a ≤ 6.16 format needs an address). It
 // is deterministic and distinct for context < 2^13, seqno < 2^28.
-func TextSynthFence(context, seqno uint64) uint64 {
+func SynthFence(context, seqno uint64) uint64 {
 	return 0xffff_8000_0000_0000 | (context&0x1fff)<<34 | (seqno&0x0fff_ffff)<<6
 }
 
-// TextSynthContextSeqno is the context:seqno the writer prints for a job
+// SynthContextSeqno is the context:seqno the writer prints for a job
 // that the event names by fence address only (a 6.17 format needs them).
-// For a 64-byte aligned kernel address it inverts TextSynthFence (so
+// For a 64-byte aligned kernel address it inverts SynthFence (so
 // context:seqno → address → context:seqno is the identity); any other
 // address is split into its high and low 32 bits.
-func TextSynthContextSeqno(fence uint64) (context, seqno uint64) {
+func SynthContextSeqno(fence uint64) (context, seqno uint64) {
 	if fence>>47 == 0x1ffff && fence&0x3f == 0 {
 		return (fence >> 34) & 0x1fff, (fence >> 6) & 0x0fff_ffff
 	}
 	return fence >> 32, fence & 0xffff_ffff
 }
 
-func textJobFence(k event.JobKey) uint64 {
+func jobFence(k event.JobKey) uint64 {
 	if k.Fence != 0 || k.IsZero() {
 		return k.Fence
 	}
-	return TextSynthFence(k.Context, k.Seqno)
+	return SynthFence(k.Context, k.Seqno)
 }
 
-func textJobCtxSeq(k event.JobKey) (uint64, uint64) {
+func jobCtxSeq(k event.JobKey) (uint64, uint64) {
 	if k.Fence != 0 && k.Context == 0 && k.Seqno == 0 {
-		return TextSynthContextSeqno(k.Fence)
+		return SynthContextSeqno(k.Fence)
 	}
 	return k.Context, k.Seqno
 }
 
-// textSynthEntity is the entity address printed when an event has none: one
+// synthEntity is the entity address printed when an event has none: one
 // per ring, deterministic.
-func textSynthEntity(ring string) uint64 {
+func synthEntity(ring string) uint64 {
 	h := uint64(14695981039346656037)
 	for i := 0; i < len(ring); i++ {
 		h ^= uint64(ring[i])
@@ -136,7 +136,7 @@ func textSynthEntity(ring string) uint64 {
 	return 0xffff_8881_0000_0000 | (h&0xffff)<<10
 }
 
-func textCount(n int32) uint64 {
+func jobCount32(n int32) uint64 {
 	if n < 0 {
 		return 0
 	}
@@ -144,8 +144,8 @@ func textCount(n int32) uint64 {
 }
 
 // value is the value of field arg of ev in the writer's output.
-func (t *TextWriter) value(f *reportFormat, arg string, ev *event.Event) textFieldValue {
-	ctx, seq := textJobCtxSeq(ev.Job)
+func (t *Writer) value(f *printkFormat, arg string, ev *event.Event) fieldValue {
+	ctx, seq := jobCtxSeq(ev.Job)
 	// The model does not carry a dependency's identity: the writer prints
 	// the job's predecessor on its own timeline.
 	depSeq := seq
@@ -155,62 +155,62 @@ func (t *TextWriter) value(f *reportFormat, arg string, ev *event.Event) textFie
 	switch arg {
 	case "entity":
 		if ev.Entity != 0 {
-			return textFieldValue{num: ev.Entity}
+			return fieldValue{num: ev.Entity}
 		}
-		return textFieldValue{num: textSynthEntity(ev.Ring)}
+		return fieldValue{num: synthEntity(ev.Ring)}
 	case "sched_job":
-		return textFieldValue{num: textJobFence(ev.Job) + 0x1000}
+		return fieldValue{num: jobFence(ev.Job) + 0x1000}
 	case "fence":
 		if f.spec.Event == "drm_sched_job_wait_dep" {
-			return textFieldValue{num: TextSynthFence(ctx, depSeq)}
+			return fieldValue{num: SynthFence(ctx, depSeq)}
 		}
-		return textFieldValue{num: textJobFence(ev.Job)}
+		return fieldValue{num: jobFence(ev.Job)}
 	case "id", "sched_job_id":
-		return textFieldValue{num: ev.ID}
+		return fieldValue{num: ev.ID}
 	case "name", "timeline", "ring", "ring_name":
-		return textFieldValue{str: ev.Ring}
+		return fieldValue{str: ev.Ring}
 	case "job_count":
-		return textFieldValue{num: textCount(ev.JobCount)}
+		return fieldValue{num: jobCount32(ev.JobCount)}
 	case "hw_job_count":
-		return textFieldValue{num: textCount(ev.HWJobCount)}
+		return fieldValue{num: jobCount32(ev.HWJobCount)}
 	case "dev":
-		return textFieldValue{str: t.opt.Dev}
+		return fieldValue{str: t.opt.Dev}
 	case "fence_context":
-		return textFieldValue{num: ctx}
+		return fieldValue{num: ctx}
 	case "fence_seqno":
-		return textFieldValue{num: seq}
+		return fieldValue{num: seq}
 	case "client_id":
-		return textFieldValue{num: 1}
+		return fieldValue{num: 1}
 	case "ctx":
-		return textFieldValue{num: ctx}
+		return fieldValue{num: ctx}
 	case "seqno":
 		if f.spec.Kind == event.KindDep || f.spec.Kind == event.KindUnschedulable {
-			return textFieldValue{num: depSeq}
+			return fieldValue{num: depSeq}
 		}
-		return textFieldValue{num: seq}
+		return fieldValue{num: seq}
 	case "context":
-		return textFieldValue{num: ctx}
+		return fieldValue{num: ctx}
 	case "driver":
 		if ev.Driver != "" {
-			return textFieldValue{str: ev.Driver}
+			return fieldValue{str: ev.Driver}
 		}
-		return textFieldValue{str: "drm_sched"}
+		return fieldValue{str: "drm_sched"}
 	case "num_ibs":
-		return textFieldValue{num: 1}
+		return fieldValue{num: 1}
 	}
-	return textFieldValue{}
+	return fieldValue{}
 }
 
 // begin writes the header before the first line; it returns the sticky
 // error.
-func (t *TextWriter) begin() error {
+func (t *Writer) begin() error {
 	if t.err == nil && !t.started {
 		t.header()
 	}
 	return t.err
 }
 
-func (t *TextWriter) header() {
+func (t *Writer) header() {
 	t.started = true
 	// trace-cmd 3.1.6 `report` of an extracted instance prints "cpus=N"
 	// alone (no "version = N", no buffer prefix): see
@@ -222,7 +222,7 @@ func (t *TextWriter) header() {
 	_, t.err = t.w.Write(b)
 }
 
-func (t *TextWriter) appendPrefix(b []byte) []byte {
+func (t *Writer) appendPrefix(b []byte) []byte {
 	if t.opt.Instance != "" {
 		b = append(b, t.opt.Instance...)
 		b = append(b, ": "...)
@@ -236,10 +236,10 @@ func (t *TextWriter) appendPrefix(b []byte) []byte {
 //	%16s-%-5d [%03d] %5llu.%06llu: %s: <name padded to 20> <TP_printk body>
 //
 // KindLost becomes "CPU:N [M EVENTS DROPPED]". Fields a format needs but ev
-// lacks are synthesized deterministically (TextSynthFence,
-// TextSynthContextSeqno); kinds the generation has no tracepoint for are
+// lacks are synthesized deterministically (SynthFence,
+// SynthContextSeqno); kinds the generation has no tracepoint for are
 // dropped and counted in Skipped.
-func (t *TextWriter) Write(ev event.Event) error {
+func (t *Writer) Write(ev event.Event) error {
 	if err := t.begin(); err != nil {
 		return err
 	}
@@ -254,7 +254,7 @@ func (t *TextWriter) Write(ev event.Event) error {
 		_, t.err = t.w.Write(b)
 		return t.err
 	}
-	f, ok := textSpecFor(t.opt.Gen, &ev)
+	f, ok := specFor(t.opt.Gen, &ev)
 	if !ok {
 		t.skipped++
 		return nil
@@ -263,24 +263,24 @@ func (t *TextWriter) Write(ev event.Event) error {
 	if comm == "" {
 		comm = "<...>"
 	}
-	b = textPad(b, 16-len(comm))
+	b = padTo(b, 16-len(comm))
 	b = append(b, comm...)
 	b = append(b, '-')
 	n0 := len(b)
 	b = strconv.AppendInt(b, int64(ev.PID), 10)
-	b = textPad(b, 5-(len(b)-n0))
+	b = padTo(b, 5-(len(b)-n0))
 	b = append(b, " ["...)
 	cpu := ev.CPU
 	if cpu < 0 {
 		cpu = 0
 	}
-	b = textAppendZeroPad(b, uint64(cpu), 3)
+	b = appendZeroPad(b, uint64(cpu), 3)
 	b = append(b, "] "...)
 	b = t.appendTime(b, ev.Time)
 	b = append(b, ": "...)
 	b = append(b, f.spec.Event...)
 	b = append(b, ": "...)
-	b = textPad(b, 20-len(f.spec.Event))
+	b = padTo(b, 20-len(f.spec.Event))
 	vals := t.vals[:0]
 	for _, sg := range f.segs {
 		vals = append(vals, t.value(f, sg.arg, &ev))
@@ -296,7 +296,7 @@ func (t *TextWriter) Write(ev event.Event) error {
 // appendTime prints ns as libtraceevent's print_event_time does for
 // trace-cmd's "%6.1000d" (µs, rounded) or "%9.1d" (ns, -t): "%5llu.%0*llu"
 // once the value exceeds one second, else "%12llu" of the scaled value.
-func (t *TextWriter) appendTime(b []byte, ns int64) []byte {
+func (t *Writer) appendTime(b []byte, ns int64) []byte {
 	if ns < 0 {
 		ns = 0
 	}
@@ -311,17 +311,17 @@ func (t *TextWriter) appendTime(b []byte, ns int64) []byte {
 	if v <= p10 {
 		n0 := len(b)
 		b = strconv.AppendUint(b, v, 10)
-		return textRightAlign(b, n0, 12)
+		return rightAlign(b, n0, 12)
 	}
 	n0 := len(b)
 	b = strconv.AppendUint(b, v/p10, 10)
-	b = textRightAlign(b, n0, 5)
+	b = rightAlign(b, n0, 5)
 	b = append(b, '.')
-	return textAppendZeroPad(b, v%p10, prec)
+	return appendZeroPad(b, v%p10, prec)
 }
 
-// textAppendZeroPad appends v in decimal, zero-padded to width digits.
-func textAppendZeroPad(b []byte, v uint64, width int) []byte {
+// appendZeroPad appends v in decimal, zero-padded to width digits.
+func appendZeroPad(b []byte, v uint64, width int) []byte {
 	n := 1
 	for x := v; x >= 10; x /= 10 {
 		n++
@@ -332,8 +332,8 @@ func textAppendZeroPad(b []byte, v uint64, width int) []byte {
 	return strconv.AppendUint(b, v, 10)
 }
 
-// textRightAlign pads b[n0:] on the left with spaces to width w.
-func textRightAlign(b []byte, n0, w int) []byte {
+// rightAlign pads b[n0:] on the left with spaces to width w.
+func rightAlign(b []byte, n0, w int) []byte {
 	d := len(b) - n0
 	if d >= w {
 		return b
@@ -347,7 +347,7 @@ func textRightAlign(b []byte, n0, w int) []byte {
 	return b
 }
 
-func textPad(b []byte, n int) []byte {
+func padTo(b []byte, n int) []byte {
 	for ; n > 0; n-- {
 		b = append(b, ' ')
 	}
@@ -355,7 +355,7 @@ func textPad(b []byte, n int) []byte {
 }
 
 // Flush writes the header if nothing was written yet, then flushes.
-func (t *TextWriter) Flush() error {
+func (t *Writer) Flush() error {
 	if err := t.begin(); err != nil {
 		return err
 	}
@@ -363,9 +363,9 @@ func (t *TextWriter) Flush() error {
 	return t.err
 }
 
-// textEventByKind names, per generation, the tracepoint that reports each
+// eventByKind names, per generation, the tracepoint that reports each
 // kind of job event ("" where the generation has none).
-var textEventByKind = [...][event.NumKinds]string{
+var eventByKind = [...][event.NumKinds]string{
 	tracepoint.GenAMD: {
 		event.KindQueue: "amd_sched_job",
 		event.KindDone:  "amd_sched_process_job",
