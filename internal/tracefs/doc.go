@@ -6,5 +6,6 @@
 // ones of a dead gpuwatch are removed and live ones of another are left
 // alone.
 //
-// DatSource reads the same events from a trace.dat file (trace-cmd record).
+// The same events recorded to a trace.dat file are read by package
+// tracedat, and as text by package reporttext.
 package tracefs

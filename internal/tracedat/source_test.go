@@ -1,4 +1,4 @@
-package tracefs_test
+package tracedat_test
 
 import (
 	"bytes"
@@ -14,7 +14,6 @@ import (
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
 	"github.com/gpuwatch/gpuwatch/internal/reporttext"
 	"github.com/gpuwatch/gpuwatch/internal/tracedat"
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
 	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
@@ -105,7 +104,7 @@ func cut(ev string) (string, string, bool) {
 }
 
 // openDat opens the trace.dat at path; the file closes with the test.
-func openDat(t *testing.T, path string) *tracefs.DatSource {
+func openDat(t *testing.T, path string) *tracedat.Source {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -117,14 +116,14 @@ func openDat(t *testing.T, path string) *tracefs.DatSource {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := tracefs.OpenDat(file)
+	src, err := tracedat.OpenSource(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return src
 }
 
-func decodeDat(t *testing.T, path string) ([]event.Event, tracefs.DatStats) {
+func decodeDat(t *testing.T, path string) ([]event.Event, tracedat.Stats) {
 	t.Helper()
 	src := openDat(t, path)
 	var evs []event.Event

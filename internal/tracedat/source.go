@@ -1,4 +1,4 @@
-package tracefs
+package tracedat
 
 import (
 	"bytes"
@@ -10,29 +10,28 @@ import (
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/ftrace"
-	"github.com/gpuwatch/gpuwatch/internal/tracedat"
 	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
-// DatSource decodes the scheduler events of a trace.dat file: every
+// Source decodes the scheduler events of a trace.dat file: every
 // buffer's (instance's) per-CPU ring-buffer pages, decoded through the
 // event formats stored in the file (ParseFormat, DecodePage and Decoder,
 // as the live source), merged in timestamp order with one page per CPU in
 // memory.
-type DatSource struct {
-	f       *tracedat.File
+type Source struct {
+	f       *File
 	dec     *ftrace.Decoder
 	layout  ftrace.PageLayout
 	header  ftrace.HeaderEvent
-	cursors []*datCursor
-	h       datHeap
+	cursors []*cpuCursor
+	h       cpuHeap
 	started bool
 	comms   map[int32]string
-	stats   DatStats
+	stats   Stats
 }
 
-// DatStats counts what was read from a trace.dat.
-type DatStats struct {
+// Stats counts what was read from a trace.dat.
+type Stats struct {
 	Pages   uint64 // ring-buffer pages read
 	Records uint64 // records in them
 	Events  uint64 // records of known scheduler events
@@ -44,8 +43,8 @@ type DatStats struct {
 	Buffers []string
 }
 
-type datCursor struct {
-	pr     *tracedat.PageReader
+type cpuCursor struct {
+	pr     *PageReader
 	cpu    int32
 	buffer string
 	evs    []event.Event // decoded events of the current page
@@ -54,13 +53,13 @@ type datCursor struct {
 	start  int64 // the first page's time, 0 before it is read
 }
 
-// OpenDat prepares decoding f. It fails when the file holds none of the
+// OpenSource prepares decoding f. It fails when the file holds none of the
 // scheduler events gpuwatch follows.
-func OpenDat(f *tracedat.File) (*DatSource, error) {
+func OpenSource(f *File) (*Source, error) {
 	if f.ByteOrder != binary.LittleEndian {
 		return nil, fmt.Errorf("%s: big-endian trace.dat is not supported", f.Name)
 	}
-	d := &DatSource{f: f, comms: map[int32]string{}}
+	d := &Source{f: f, comms: map[int32]string{}}
 	var err error
 	if d.layout, err = ftrace.ParseHeaderPage(bytes.NewReader(f.HeaderPage)); err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Name, err)
@@ -75,7 +74,7 @@ func OpenDat(f *tracedat.File) (*DatSource, error) {
 		}
 		// Only the events gpuwatch follows are parsed (a file holds the
 		// formats of every event of the kernel).
-		if !datKnownSystem(ft.System) {
+		if !knownSystem(ft.System) {
 			continue
 		}
 		lf, err := ftrace.ParseFormat(bytes.NewReader(ft.Text))
@@ -108,19 +107,19 @@ func OpenDat(f *tracedat.File) (*DatSource, error) {
 		}
 		d.stats.Buffers = append(d.stats.Buffers, b.Name)
 		for _, c := range b.CPUs {
-			d.cursors = append(d.cursors, &datCursor{pr: f.Pages(b, c), cpu: int32(c.CPU), buffer: b.Name})
+			d.cursors = append(d.cursors, &cpuCursor{pr: f.Pages(b, c), cpu: int32(c.CPU), buffer: b.Name})
 		}
 	}
 	return d, nil
 }
 
 // Stats reports what was read so far.
-func (d *DatSource) Stats() DatStats { return d.stats }
+func (d *Source) Stats() Stats { return d.stats }
 
 // CPUStarts returns, once Next was called, the time of each CPU
 // buffer's first page (one entry per CPU and instance that has pages):
 // the time from which that buffer's events are complete.
-func (d *DatSource) CPUStarts() []int64 {
+func (d *Source) CPUStarts() []int64 {
 	var out []int64
 	for _, c := range d.cursors {
 		if c.start != 0 {
@@ -131,7 +130,7 @@ func (d *DatSource) CPUStarts() []int64 {
 }
 
 // fill decodes c's next non-empty page; it marks c done at the end.
-func (d *DatSource) fill(c *datCursor) error {
+func (d *Source) fill(c *cpuCursor) error {
 	c.evs, c.i = c.evs[:0], 0
 	for len(c.evs) == 0 {
 		page, err := c.pr.Next()
@@ -177,7 +176,7 @@ func (d *DatSource) fill(c *datCursor) error {
 }
 
 // Next returns the next event in time order, io.EOF at the end.
-func (d *DatSource) Next() (event.Event, error) {
+func (d *Source) Next() (event.Event, error) {
 	if !d.started {
 		d.started = true
 		for _, c := range d.cursors {
@@ -209,29 +208,29 @@ func (d *DatSource) Next() (event.Event, error) {
 	return ev, nil
 }
 
-// datHeap orders cursors by their next event's time, then CPU (as
+// cpuHeap orders cursors by their next event's time, then CPU (as
 // trace-cmd report does).
-type datHeap []*datCursor
+type cpuHeap []*cpuCursor
 
-func (h datHeap) Len() int { return len(h) }
-func (h datHeap) Less(i, j int) bool {
+func (h cpuHeap) Len() int { return len(h) }
+func (h cpuHeap) Less(i, j int) bool {
 	a, b := h[i].evs[h[i].i], h[j].evs[h[j].i]
 	if a.Time != b.Time {
 		return a.Time < b.Time
 	}
 	return h[i].cpu < h[j].cpu
 }
-func (h datHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *datHeap) Push(x any)   { *h = append(*h, x.(*datCursor)) }
-func (h *datHeap) Pop() any {
+func (h cpuHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *cpuHeap) Push(x any)   { *h = append(*h, x.(*cpuCursor)) }
+func (h *cpuHeap) Pop() any {
 	old := *h
 	x := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return x
 }
 
-// datKnownSystem reports whether any known tracepoint is in system.
-func datKnownSystem(system string) bool {
+// knownSystem reports whether any known tracepoint is in system.
+func knownSystem(system string) bool {
 	for i := range tracepoint.Known {
 		if tracepoint.Known[i].System == system {
 			return true

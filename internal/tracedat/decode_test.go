@@ -1,4 +1,4 @@
-package tracefs
+package tracedat
 
 import (
 	"bytes"
@@ -9,24 +9,23 @@ import (
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/ftrace"
-	"github.com/gpuwatch/gpuwatch/internal/tracedat"
 )
 
 // TestDecodeTraceDat: the pages of a real trace.dat (recorded from the
 // livetest uprobe events and checked against trace-cmd report in
 // dat_test.go) decode with DecodePage and Decoder, using the
 // header_page/header_event/format texts stored in the file, to the same
-// events as OpenDat yields.
+// events as OpenSource yields.
 func TestDecodeTraceDat(t *testing.T) {
 	const path = "../../testdata/traces/uprobe-drm-pattern.dat"
-	open := func() *tracedat.File {
+	open := func() *File {
 		fh, err := os.Open(path)
 		if err != nil {
 			t.Skip(err)
 		}
 		t.Cleanup(func() { fh.Close() })
 		fi, _ := fh.Stat()
-		f, err := tracedat.Open(fh, fi.Size(), path)
+		f, err := Open(fh, fi.Size(), path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,7 +82,7 @@ func TestDecodeTraceDat(t *testing.T) {
 			}
 		}
 	}
-	src, err := OpenDat(open())
+	src, err := OpenSource(open())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,11 +101,11 @@ func TestDecodeTraceDat(t *testing.T) {
 	key(mine)
 	key(theirs)
 	if len(mine) == 0 || len(mine) != len(theirs) {
-		t.Fatalf("decoded %d events, OpenDat %d", len(mine), len(theirs))
+		t.Fatalf("decoded %d events, OpenSource %d", len(mine), len(theirs))
 	}
 	for i := range mine {
 		if mine[i] != theirs[i] {
-			t.Fatalf("event %d:\n mine   %+v\n OpenDat %+v", i, mine[i], theirs[i])
+			t.Fatalf("event %d:\n mine   %+v\n OpenSource %+v", i, mine[i], theirs[i])
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package tracefs_test
+package tracedat_test
 
 import (
 	"os"
@@ -7,7 +7,6 @@ import (
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
 	"github.com/gpuwatch/gpuwatch/internal/tracedat"
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
 )
 
 // BenchmarkDat decodes (and analyses, with -engine) the trace.dat named by
@@ -34,7 +33,7 @@ func BenchmarkDat(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				src, err := tracefs.OpenDat(file)
+				src, err := tracedat.OpenSource(file)
 				if err != nil {
 					b.Fatal(err)
 				}
