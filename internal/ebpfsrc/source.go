@@ -23,6 +23,7 @@ import (
 	"github.com/gpuwatch/gpuwatch/bpf"
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/ftrace"
+	"github.com/gpuwatch/gpuwatch/internal/tracefs"
 	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
@@ -130,16 +131,14 @@ func discoverRoot(root string) (string, error) {
 	if root != "" {
 		return root, nil
 	}
-	for _, r := range []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"} {
-		_, err := os.Stat(filepath.Join(r, "events"))
-		if err == nil {
-			return r, nil
-		}
-		if errors.Is(err, fs.ErrPermission) {
-			return "", fmt.Errorf("%w: reading %s: permission denied: run as root or grant CAP_BPF and CAP_PERFMON", ErrUnavailable, r)
-		}
+	r, err := tracefs.FindRoot()
+	if errors.Is(err, fs.ErrPermission) {
+		return "", fmt.Errorf("%w: %v: run as root or grant CAP_BPF and CAP_PERFMON", ErrUnavailable, err)
 	}
-	return "", fmt.Errorf("%w: tracefs not mounted (mount -t tracefs nodev /sys/kernel/tracing)", ErrUnavailable)
+	if err != nil {
+		return "", fmt.Errorf("%w: tracefs not mounted (mount -t tracefs nodev /sys/kernel/tracing)", ErrUnavailable)
+	}
+	return r, nil
 }
 
 // KnownMappings returns a Mapping for every tracepoint.Known event whose

@@ -16,6 +16,7 @@ import (
 	"github.com/gpuwatch/gpuwatch/bpf"
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
+	"github.com/gpuwatch/gpuwatch/internal/tracefs"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
 	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
@@ -47,7 +48,7 @@ func ioctlMappings(tgid uint32) []Mapping {
 }
 
 func tracefsRoot(t testing.TB) string {
-	for _, r := range []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"} {
+	if r, err := tracefs.FindRoot(); err == nil {
 		if _, err := os.Stat(r + "/events/syscalls/sys_enter_ioctl/format"); err == nil {
 			return r
 		}

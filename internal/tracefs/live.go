@@ -170,13 +170,13 @@ var liveMono0, liveT0 = func() (int64, time.Time) {
 	return ts.Nano(), t0
 }()
 
-func liveFindRoot() (root string, mounted bool, err error) {
-	for _, d := range []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"} {
-		if _, err := os.Stat(filepath.Join(d, "events", "header_page")); err == nil {
-			return d, false, nil
-		}
+// mountRoot finds tracefs (FindRoot), or mounts it at Roots[0] when none
+// is found; mounted says OpenLive must unmount it at Close.
+func mountRoot() (root string, mounted bool, err error) {
+	if d, err := FindRoot(); err == nil {
+		return d, false, nil
 	}
-	const d = "/sys/kernel/tracing"
+	d := Roots[0]
 	if err := unix.Mount("nodev", d, "tracefs", 0, ""); err != nil {
 		return "", false, fmt.Errorf("%w (mount: %v)", ErrNoTracefs, err)
 	}
@@ -237,7 +237,7 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 	}
 	if l.root == "" {
 		var err error
-		if l.root, l.mounted, err = liveFindRoot(); err != nil {
+		if l.root, l.mounted, err = mountRoot(); err != nil {
 			return nil, err
 		}
 	} else if _, err := os.Stat(filepath.Join(l.root, "events")); err != nil {

@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gpuwatch/gpuwatch/internal/tracefs"
 	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
@@ -72,17 +73,22 @@ var probes = map[tracepoint.Generation][]probe{
 	},
 }
 
-// FindRoot returns the tracefs mount point, or why there is none.
+// FindRoot returns the tracefs mount point (tracefs.FindRoot) if it can
+// create uprobe events, or why not.
 func FindRoot() (string, error) {
-	for _, d := range []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"} {
-		if _, err := os.Stat(filepath.Join(d, "uprobe_events")); err == nil {
-			return d, nil
+	root, err := tracefs.FindRoot()
+	if err == nil {
+		if _, err = os.Stat(filepath.Join(root, "uprobe_events")); err == nil {
+			return root, nil
 		}
 	}
 	if os.Geteuid() != 0 {
 		return "", errors.New("not root: tracefs and uprobe events need root")
 	}
-	return "", errors.New("no tracefs with uprobe_events at /sys/kernel/tracing or /sys/kernel/debug/tracing")
+	if root != "" {
+		return "", fmt.Errorf("no uprobe_events in %s (a kernel without CONFIG_UPROBE_EVENTS)", root)
+	}
+	return "", err
 }
 
 // LockTimeout bounds how long Lock and LockFile wait for the uprobe lock.
