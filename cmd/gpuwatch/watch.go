@@ -131,7 +131,7 @@ func openWatchSource(o *watchOptions, stderr io.Writer) (*watchSource, error) {
 		return &watchSource{src: src, name: "replay", close: src.Close, gen: tracepoint.GenDRM, cpus: 1, warnings: src.Warnings}, nil
 	}
 	openTracefs := func() (*watchSource, error) {
-		l, err := tracefs.OpenLive(tracefs.LiveOptions{Root: o.tracefs, BufferKB: o.bufferKB})
+		l, err := tracefs.Open(tracefs.Options{Root: o.tracefs, BufferKB: o.bufferKB})
 		if err != nil {
 			return nil, err
 		}

@@ -112,7 +112,7 @@ func run(w io.Writer, ratesFlag string, dur time.Duration, procs int, engine boo
 	defer h.Remove()
 
 	sources := []source{{"tracefs", func(h *livetest.Harness) (event.Source, func() error, error) {
-		l, err := tracefs.OpenLive(tracefs.LiveOptions{Root: h.Root, Events: h.Events, BufferKB: bufKB})
+		l, err := tracefs.Open(tracefs.Options{Root: h.Root, Events: h.Events, BufferKB: bufKB})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -38,7 +38,7 @@ func TestSameResultsAsTracefs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bs.Close()
-	ts, err := tracefs.OpenLive(tracefs.LiveOptions{Root: root, Mappings: tracefsIoctlMappings(run, done)})
+	ts, err := tracefs.Open(tracefs.Options{Root: root, Mappings: tracefsIoctlMappings(run, done)})
 	if err != nil {
 		t.Fatalf("tracefs source: %v", err)
 	}
@@ -166,7 +166,7 @@ func TestTracefsLoad(t *testing.T) {
 		t.Skip("load test")
 	}
 	livetest.Lock(t)
-	l, err := tracefs.OpenLive(tracefs.LiveOptions{Root: tracefsRoot(t), Mappings: tracefsIoctlMappings(ringlessRun, ringlessDone)})
+	l, err := tracefs.Open(tracefs.Options{Root: tracefsRoot(t), Mappings: tracefsIoctlMappings(ringlessRun, ringlessDone)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -104,19 +104,19 @@ func ParseHeaderEvent(r io.Reader) (HeaderEvent, error) {
 		var err error
 		switch {
 		case strings.HasPrefix(s, "type_len"):
-			h.TypeLenBits, err = hdrBits(s)
+			h.TypeLenBits, err = parseBits(s)
 		case strings.HasPrefix(s, "time_delta"):
-			h.TimeDeltaBits, err = hdrBits(s)
+			h.TimeDeltaBits, err = parseBits(s)
 		case strings.HasPrefix(s, "array"):
-			h.ArrayBits, err = hdrBits(s)
+			h.ArrayBits, err = parseBits(s)
 		case strings.HasPrefix(s, "padding"):
-			h.Padding, err = hdrNum(s)
+			h.Padding, err = parseNum(s)
 		case strings.HasPrefix(s, "time_extend"):
-			h.TimeExtend, err = hdrNum(s)
+			h.TimeExtend, err = parseNum(s)
 		case strings.HasPrefix(s, "time_stamp"):
-			h.TimeStamp, err = hdrNum(s)
+			h.TimeStamp, err = parseNum(s)
 		case strings.HasPrefix(s, "data max type_len"):
-			h.DataMax, err = hdrNum(s)
+			h.DataMax, err = parseNum(s)
 		}
 		if err != nil {
 			return h, fmt.Errorf("header_event line %d: %w", line, err)
@@ -140,8 +140,8 @@ func ParseHeaderEvent(r io.Reader) (HeaderEvent, error) {
 	return h, nil
 }
 
-// hdrBits reads "type_len    :    5 bits".
-func hdrBits(s string) (uint, error) {
+// parseBits reads "type_len    :    5 bits".
+func parseBits(s string) (uint, error) {
 	_, v, ok := strings.Cut(s, ":")
 	f := strings.Fields(v)
 	if !ok || len(f) != 2 || f[1] != "bits" {
@@ -154,8 +154,8 @@ func hdrBits(s string) (uint, error) {
 	return uint(n), nil
 }
 
-// hdrNum reads "padding     : type == 29" or "data max type_len  == 28".
-func hdrNum(s string) (uint32, error) {
+// parseNum reads "padding     : type == 29" or "data max type_len  == 28".
+func parseNum(s string) (uint32, error) {
 	i := strings.LastIndex(s, "==")
 	if i < 0 {
 		return 0, fmt.Errorf("expected ... == N, got %q", s)

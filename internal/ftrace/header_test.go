@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func hdrLoad(t testing.TB) (PageLayout, HeaderEvent) {
+func loadHeaders(t testing.TB) (PageLayout, HeaderEvent) {
 	t.Helper()
 	hp, err := os.ReadFile("testdata/format/header_page")
 	if err != nil {
@@ -29,7 +29,7 @@ func hdrLoad(t testing.TB) (PageLayout, HeaderEvent) {
 
 // The machine's files (verbatim) give the 64-bit defaults.
 func TestHeadersVerbatim(t *testing.T) {
-	l, h := hdrLoad(t)
+	l, h := loadHeaders(t)
 	if l != DefaultPageLayout || l.PageSize() != 4096 {
 		t.Errorf("layout %+v", l)
 	}

@@ -1,5 +1,6 @@
 // Package tracefs reads the kernel's GPU scheduler tracepoints live, from a
-// tracefs instance of its own: OpenLive finds the tracefs root, creates the
+// tracefs instance of its own: Open finds the tracefs root (FindRoot, the
+// one discovery the eBPF source and the live tests use too), creates the
 // instance, enables the events, reads every CPU's trace_pipe_raw pages
 // (decoded by package ftrace), and on Close disables the events and removes
 // the instance. Instances carry their owner's lock (owner.go), so stale

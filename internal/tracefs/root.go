@@ -18,7 +18,7 @@ var ErrNotMounted = errors.New("tracefs not mounted at /sys/kernel/tracing or /s
 // FindRoot returns where tracefs is mounted: the first of Roots that has
 // an events/header_page file. When none has, the error wraps
 // fs.ErrPermission if one could not be read (not root, or capabilities
-// dropped), ErrNotMounted otherwise. It mounts nothing: OpenLive mounts
+// dropped), ErrNotMounted otherwise. It mounts nothing: Open mounts
 // tracefs itself when FindRoot finds none.
 //
 // Every user of the live kernel's tracefs (the live reader, the eBPF

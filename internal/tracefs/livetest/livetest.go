@@ -443,7 +443,7 @@ func Snapshot(root string) State {
 }
 
 // abandoned reports whether the gpuwatch instance name's owner is proven
-// dead: its lock file under /run/gpuwatch (tracefs.LiveLockDir) can be
+// dead: its lock file under /run/gpuwatch (tracefs.LockDir) can be
 // locked.
 func abandoned(name string) bool {
 	if !strings.HasPrefix(name, "gpuwatch-") {
