@@ -13,7 +13,7 @@ import (
 
 // Format files of the scheduler events as the kernel prints them, derived
 // from TP_STRUCT__entry in drivers/gpu/drm/scheduler/gpu_scheduler_trace.h
-// (4.16–6.16 drm_sched_job class, as internal/tracefs/testdata/format/
+// (4.16–6.16 drm_sched_job class, as internal/ftrace/testdata/format/
 // drm_run_job.format) and the 4.16 original whose name was a const char *.
 const (
 	fmtDRMRunJob = `name: drm_run_job

@@ -257,7 +257,7 @@ func TestOpen(t *testing.T) {
 }
 
 // TestOpenReport replays real report text (gzip-compressed) written by the
-// tracefs writer from generated events, and gets the same events back.
+// reporttext writer from generated events, and gets the same events back.
 func TestOpenReport(t *testing.T) {
 	evs := tuitest.Half(200 * time.Millisecond).Events()
 	path := filepath.Join(t.TempDir(), "half.report.gz")
