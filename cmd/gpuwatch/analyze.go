@@ -16,8 +16,8 @@ import (
 	"github.com/gpuwatch/gpuwatch/internal/input"
 	"github.com/gpuwatch/gpuwatch/internal/profile"
 	"github.com/gpuwatch/gpuwatch/internal/report"
+	"github.com/gpuwatch/gpuwatch/internal/reporttext"
 	"github.com/gpuwatch/gpuwatch/internal/timeline"
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
 )
 
 func init() {
@@ -121,7 +121,7 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	})
 	st := in.Stats()
-	if readErr != nil && errors.Is(readErr, tracefs.ErrNotReport) {
+	if readErr != nil && errors.Is(readErr, reporttext.ErrNotReport) {
 		// One clear sentence; the lines it tripped on are no news.
 		fmt.Fprintf(stderr, "gpuwatch: %v\n", readErr)
 		return exitUsage
@@ -210,7 +210,7 @@ func writeFileWith(path string, fn func(io.Writer) error) error {
 }
 
 // openInput opens a trace file for analyze and watch --replay ("-":
-// stdin): one reader per CPU for text (up to TextReader's cap),
+// stdin): one reader per CPU for text (up to reporttext.Reader's cap),
 // decompression beside the parsing.
 func openInput(name string, stdin io.Reader) (*input.Input, error) {
 	n := runtime.GOMAXPROCS(0)

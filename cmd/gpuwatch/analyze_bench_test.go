@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/reporttext"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 // longSeed repeats the seed trace's events, shifted by its span each time,
@@ -21,12 +22,12 @@ func longSeed(b *testing.B, n int) []byte {
 	}
 	defer f.Close()
 	var evs []event.Event
-	if err := event.Drain(tracefs.NewTextReader(f, "seed"), func(ev event.Event) { evs = append(evs, ev) }); err != nil {
+	if err := event.Drain(reporttext.NewReader(f, "seed"), func(ev event.Event) { evs = append(evs, ev) }); err != nil {
 		b.Fatal(err)
 	}
 	span := evs[len(evs)-1].Time - evs[0].Time + int64(300*time.Microsecond)
 	var buf bytes.Buffer
-	w := tracefs.NewTextWriter(&buf, tracefs.WriterOptions{Gen: tracefs.GenAMD, CPUs: 4})
+	w := reporttext.NewWriter(&buf, reporttext.WriterOptions{Gen: tracepoint.GenAMD, CPUs: 4})
 	for k := 0; k*len(evs) < n; k++ {
 		for _, ev := range evs {
 			ev.Time += int64(k) * span

@@ -9,7 +9,8 @@ import (
 	"testing"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/reporttext"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 // TestAnalyzeGenerations rewrites the seed trace's events in every
@@ -23,16 +24,16 @@ func TestAnalyzeGenerations(t *testing.T) {
 	}
 	defer f.Close()
 	var evs []event.Event
-	if err := event.Drain(tracefs.NewTextReader(f, seedTraceFile), func(ev event.Event) { evs = append(evs, ev) }); err != nil {
+	if err := event.Drain(reporttext.NewReader(f, seedTraceFile), func(ev event.Event) { evs = append(evs, ev) }); err != nil {
 		t.Fatal(err)
 	}
-	for _, gen := range tracefs.Generations() {
+	for _, gen := range tracepoint.Generations() {
 		for _, ns := range []bool{false, true} {
 			for _, inst := range []string{"", "gpu"} {
 				name := fmt.Sprintf("%s/ns=%v/instance=%q", gen, ns, inst)
 				t.Run(name, func(t *testing.T) {
 					var buf bytes.Buffer
-					w := tracefs.NewTextWriter(&buf, tracefs.WriterOptions{Gen: gen, Nanoseconds: ns, Instance: inst, CPUs: 4})
+					w := reporttext.NewWriter(&buf, reporttext.WriterOptions{Gen: gen, Nanoseconds: ns, Instance: inst, CPUs: 4})
 					for _, ev := range evs {
 						if err := w.Write(ev); err != nil {
 							t.Fatal(err)

@@ -15,8 +15,9 @@ import (
 	"golang.org/x/tools/txtar"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
+	"github.com/gpuwatch/gpuwatch/internal/reporttext"
 	"github.com/gpuwatch/gpuwatch/internal/tracedat"
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 // runCLI runs gpuwatch in-process with stdin, in the current directory.
@@ -62,7 +63,7 @@ func corrupt(b []byte, repl map[int]string) []byte {
 // stop.
 func passthroughReport(t *testing.T) []byte {
 	var buf bytes.Buffer
-	w := tracefs.NewTextWriter(&buf, tracefs.WriterOptions{Gen: tracefs.GenDRM, CPUs: 2})
+	w := reporttext.NewWriter(&buf, reporttext.WriterOptions{Gen: tracepoint.GenDRM, CPUs: 2})
 	const t0 = 5000_000_000_000 // 5000 s
 	fence := func(k int) uint64 { return 0xffff9a3c41e2b000 + uint64(k%32)*0x100 }
 	job := func(tm int64, kind event.Kind, k int) event.Event {

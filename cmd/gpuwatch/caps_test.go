@@ -12,7 +12,8 @@ import (
 	"testing"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/reporttext"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 // TestAnalyzeManyRingsMemory: a small gzip naming 300,000 distinct rings
@@ -30,7 +31,7 @@ func TestAnalyzeManyRingsMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	zw := gzip.NewWriter(f)
-	w := tracefs.NewTextWriter(zw, tracefs.WriterOptions{Gen: tracefs.GenDRM, Nanoseconds: true})
+	w := reporttext.NewWriter(zw, reporttext.WriterOptions{Gen: tracepoint.GenDRM, Nanoseconds: true})
 	const rings = 300_000
 	tt := int64(1e9)
 	for i := 0; i < rings; i++ {

@@ -10,7 +10,8 @@ import (
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/live"
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/reporttext"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 // openRecordFile creates the --record file. It never follows a symlink
@@ -53,16 +54,16 @@ type recordingSource struct {
 	src   event.Source
 	path  string
 	f     *os.File
-	w     *tracefs.TextWriter
+	w     *reporttext.Writer
 	onErr func(error)
 
 	mu  sync.Mutex
 	err error // the first write error: recording stopped
 }
 
-func newRecordingSource(src event.Source, f *os.File, path string, gen tracefs.Generation, cpus int) *recordingSource {
+func newRecordingSource(src event.Source, f *os.File, path string, gen tracepoint.Generation, cpus int) *recordingSource {
 	return &recordingSource{src: src, path: path, f: f,
-		w: tracefs.NewTextWriter(f, tracefs.WriterOptions{Gen: gen, Nanoseconds: true, CPUs: cpus})}
+		w: reporttext.NewWriter(f, reporttext.WriterOptions{Gen: gen, Nanoseconds: true, CPUs: cpus})}
 }
 
 func (r *recordingSource) Next() (event.Event, error) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 // TestRunTerminal runs the real binary in tmux, as a user does: Ctrl-C
@@ -22,7 +23,7 @@ func TestRunTerminal(t *testing.T) {
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Skip("tmux is not installed (apt-get install tmux)")
 	}
-	h := livetest.Setup(t, livetest.GenDRM)
+	h := livetest.Setup(t, tracepoint.GenDRM)
 	before := livetest.Snapshot(h.Root)
 	bin := buildGpuwatch(t)
 	gw := bin + " run --source tracefs --tracefs " + h.Root

@@ -20,8 +20,8 @@ import (
 
 	"github.com/gpuwatch/gpuwatch/internal/ebpfsrc"
 	"github.com/gpuwatch/gpuwatch/internal/event"
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 // runCase is one way of firing scheduler events that `gpuwatch run` sees:
@@ -329,7 +329,7 @@ func alive(pid int) bool {
 // TestRunTracefs is the end-to-end test of `gpuwatch run` on the tracefs
 // source: real uprobe trace events named and shaped as the scheduler's.
 func TestRunTracefs(t *testing.T) {
-	h := livetest.Setup(t, livetest.GenDRM)
+	h := livetest.Setup(t, tracepoint.GenDRM)
 	before := livetest.Snapshot(h.Root)
 	c := runCase{flags: []string{"--source", "tracefs", "--tracefs", h.Root}, bin: h.Bin, gen: "drm", stop: syscall.SIGINT,
 		clean: func(t *testing.T) {
@@ -392,9 +392,9 @@ func TestRunEBPF(t *testing.T) {
 	cmdDone := uint64(0x6712)<<16 | uint64(os.Getpid()&0xffff)
 	ebpfEvents = []ebpfsrc.Mapping{
 		{System: "syscalls", Event: "sys_enter_ioctl", Filter: "cmd", FilterValue: cmdRun,
-			Spec: tracefs.Spec{System: "gpu_scheduler", Event: "drm_run_job", Kind: event.KindRun, Ring: "fd", Fence: "arg"}},
+			Spec: tracepoint.Spec{System: "gpu_scheduler", Event: "drm_run_job", Kind: event.KindRun, Ring: "fd", Fence: "arg"}},
 		{System: "syscalls", Event: "sys_enter_ioctl", Filter: "cmd", FilterValue: cmdDone,
-			Spec: tracefs.Spec{System: "gpu_scheduler", Event: "drm_sched_process_job", Kind: event.KindDone, Fence: "arg"}},
+			Spec: tracepoint.Spec{System: "gpu_scheduler", Event: "drm_sched_process_job", Kind: event.KindDone, Fence: "arg"}},
 	}
 	t.Cleanup(func() { ebpfEvents = nil })
 	// Probe: eBPF may be unavailable here (no BPF, a locked-down kernel).

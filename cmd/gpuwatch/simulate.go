@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/gpuwatch/gpuwatch/internal/simulate"
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 func init() {
@@ -156,7 +156,7 @@ func runSimulate(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if pol != simulate.None && len(slices) != 1 && len(slices) != *vfs {
 		return usageErr("--slice: %d slices for %d VFs (give one, or one per VF)", len(slices), *vfs)
 	}
-	gen, err := tracefs.ParseGeneration(*format)
+	gen, err := tracepoint.ParseGeneration(*format)
 	if err != nil {
 		return usageErr("--format: %v", err)
 	}

@@ -13,8 +13,8 @@ import (
 	"github.com/gpuwatch/gpuwatch/internal/accuracy"
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
+	"github.com/gpuwatch/gpuwatch/internal/reporttext"
 	"github.com/gpuwatch/gpuwatch/internal/simulate"
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
 )
 
 func simulateCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -69,7 +69,7 @@ func TestSimulateRoundTrip(t *testing.T) {
 			if tr.VFs != 2 || tr.Policy != simulate.Strict || math.Abs(tr.Slice-0.006) > 1e-9 || len(tr.Windows) < 70 {
 				t.Fatalf("truth: vfs %d policy %s slice %v windows %d", tr.VFs, tr.Policy, tr.Slice, len(tr.Windows))
 			}
-			rd := tracefs.NewTextReader(bytes.NewReader(b), rep)
+			rd := reporttext.NewReader(bytes.NewReader(b), rep)
 			eng := gaps.New(gaps.Config{})
 			if err := event.Drain(rd, eng.Feed); err != nil {
 				t.Fatal(err)
@@ -128,7 +128,7 @@ func TestSimulateLostAndInstance(t *testing.T) {
 	if !strings.Contains(out, "EVENTS DROPPED]") || !strings.HasPrefix(lines[1], "guest: ") {
 		t.Errorf("no lost-events marker or no instance prefix:\n%s", strings.Join(lines[:3], "\n"))
 	}
-	rd := tracefs.NewTextReader(strings.NewReader(out), "lost.report")
+	rd := reporttext.NewReader(strings.NewReader(out), "lost.report")
 	var lost uint64
 	if err := event.Drain(rd, func(ev event.Event) {
 		if ev.Kind == event.KindLost {
@@ -308,7 +308,7 @@ func TestSimulateTraces(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rd := tracefs.NewTextReader(bytes.NewReader(b), st.name)
+			rd := reporttext.NewReader(bytes.NewReader(b), st.name)
 			eng := gaps.New(gaps.Config{})
 			if err := event.Drain(rd, eng.Feed); err != nil {
 				t.Fatal(err)

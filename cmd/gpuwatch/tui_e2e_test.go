@@ -13,8 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/reporttext"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 	"github.com/gpuwatch/gpuwatch/internal/tui/tuitest"
 )
 
@@ -246,7 +247,7 @@ func writeReport(t *testing.T, path string, sc tuitest.Scenario) {
 		t.Fatal(err)
 	}
 	bw := bufio.NewWriter(f)
-	w := tracefs.NewTextWriter(bw, tracefs.WriterOptions{Gen: tracefs.GenDRM, CPUs: 2})
+	w := reporttext.NewWriter(bw, reporttext.WriterOptions{Gen: tracepoint.GenDRM, CPUs: 2})
 	for _, ev := range sc.Events() {
 		if err := w.Write(ev); err != nil {
 			t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"github.com/gpuwatch/gpuwatch/internal/replay"
 	"github.com/gpuwatch/gpuwatch/internal/report"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 func init() {
@@ -91,7 +92,7 @@ type watchSource struct {
 	src   event.Source
 	name  string
 	close func() error
-	gen   tracefs.Generation // for --record
+	gen   tracepoint.Generation // for --record
 	cpus  int
 	// warnings, when set, returns the input lines a replay skipped.
 	warnings func() (first []string, total uint64)
@@ -103,14 +104,14 @@ func watchRefusal(err error) bool {
 }
 
 // watchGen picks the report generation that carries the events enabled.
-func watchGen(names []string) tracefs.Generation {
-	gen := tracefs.GenDRM
+func watchGen(names []string) tracepoint.Generation {
+	gen := tracepoint.GenDRM
 	for _, n := range names {
 		switch {
 		case strings.HasPrefix(n, "gpu_scheduler:drm_sched_job_"):
-			return tracefs.Gen617
+			return tracepoint.Gen617
 		case strings.HasPrefix(n, "gpu_sched:"):
-			gen = tracefs.GenAMD
+			gen = tracepoint.GenAMD
 		}
 	}
 	return gen
@@ -127,10 +128,10 @@ func openWatchSource(o *watchOptions, stderr io.Writer) (*watchSource, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &watchSource{src: src, name: "replay", close: src.Close, gen: tracefs.GenDRM, cpus: 1, warnings: src.Warnings}, nil
+		return &watchSource{src: src, name: "replay", close: src.Close, gen: tracepoint.GenDRM, cpus: 1, warnings: src.Warnings}, nil
 	}
 	openTracefs := func() (*watchSource, error) {
-		l, err := tracefs.OpenLive(tracefs.LiveOptions{Root: o.tracefs, BufferKB: o.bufferKB})
+		l, err := tracefs.Open(tracefs.Options{Root: o.tracefs, BufferKB: o.bufferKB})
 		if err != nil {
 			return nil, err
 		}
@@ -145,7 +146,7 @@ func openWatchSource(o *watchOptions, stderr io.Writer) (*watchSource, error) {
 			if closeFn == nil {
 				closeFn = func() error { return nil }
 			}
-			return &watchSource{src: src, name: "ebpf", close: closeFn, gen: tracefs.GenDRM, cpus: runtime.NumCPU()}, nil
+			return &watchSource{src: src, name: "ebpf", close: closeFn, gen: tracepoint.GenDRM, cpus: runtime.NumCPU()}, nil
 		}
 		if o.source == "ebpf" {
 			return nil, err

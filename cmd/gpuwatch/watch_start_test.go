@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 func TestQuietWarning(t *testing.T) {
@@ -30,7 +31,7 @@ func TestQuietWarning(t *testing.T) {
 // TestWatchStartupAndQuiet: a live watch names its source and tracepoints
 // at start, and warns when no scheduler event comes.
 func TestWatchStartupAndQuiet(t *testing.T) {
-	h := livetest.Setup(t, livetest.GenDRM)
+	h := livetest.Setup(t, tracepoint.GenDRM)
 	bin := buildGpuwatch(t)
 	p := startWatch(t, h, bin, "--json", "--listen", "", "--duration", "8s")
 	if code := p.wait(t); code != 0 {

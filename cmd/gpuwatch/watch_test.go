@@ -19,8 +19,9 @@ import (
 	"time"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/reporttext"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 // TestWatchRefusals: a tracefs without scheduler events, and no tracefs at
@@ -190,7 +191,7 @@ func parseWatch(t *testing.T, b []byte) []watchLine {
 // a 6 ms on / 6.4 ms off pattern, records them, and reads the recording
 // back with analyze; tracefs is as before afterwards.
 func TestWatchLiveEndToEnd(t *testing.T) {
-	h := livetest.Setup(t, livetest.GenDRM)
+	h := livetest.Setup(t, tracepoint.GenDRM)
 	bin := buildGpuwatch(t)
 	before := livetest.Snapshot(h.Root)
 	rec := filepath.Join(t.TempDir(), "rec.report")
@@ -287,7 +288,7 @@ func TestWatchLiveEndToEnd(t *testing.T) {
 // the moment it ends: the final object counts every event fired, read or
 // lost, exactly.
 func TestWatchStopDrains(t *testing.T) {
-	h := livetest.Setup(t, livetest.GenDRM)
+	h := livetest.Setup(t, tracepoint.GenDRM)
 	bin := buildGpuwatch(t)
 	p := startWatch(t, h, bin, "--json", "--listen", "")
 	fired, err := h.RunLoad(context.Background(), time.Second, 0)
@@ -309,7 +310,7 @@ func TestWatchStopDrains(t *testing.T) {
 // no enabled event; after SIGKILL the next start removes the abandoned
 // instance.
 func TestWatchSignals(t *testing.T) {
-	h := livetest.Setup(t, livetest.GenDRM)
+	h := livetest.Setup(t, tracepoint.GenDRM)
 	bin := buildGpuwatch(t)
 	before := livetest.Snapshot(h.Root)
 
@@ -349,7 +350,7 @@ func TestWatchSignals(t *testing.T) {
 // leaves the first one's instance alone: the first reads every event
 // fired afterwards.
 func TestWatchPIDNamespace(t *testing.T) {
-	h := livetest.Setup(t, livetest.GenDRM)
+	h := livetest.Setup(t, tracepoint.GenDRM)
 	unshare := livetest.RequireTool(t, "unshare", "util-linux")
 	bin := buildGpuwatch(t)
 	before := livetest.Snapshot(h.Root)
@@ -388,7 +389,7 @@ func TestWatchReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := tracefs.NewTextWriter(f, tracefs.WriterOptions{Gen: tracefs.GenDRM, Nanoseconds: true})
+	w := reporttext.NewWriter(f, reporttext.WriterOptions{Gen: tracepoint.GenDRM, Nanoseconds: true})
 	ev := func(t0 int64, k event.Kind, id uint64) event.Event {
 		return event.Event{Time: t0, PID: 7, Comm: "bench", Kind: k, Ring: "gfx", ID: id, Job: event.JobKey{Fence: 0x1000 + id*0x100}, JobCount: 0, HWJobCount: 2}
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/gpuwatch/gpuwatch/internal/machine"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 // source opens one live source on the harness's events.
@@ -106,14 +107,14 @@ func run(w io.Writer, ratesFlag string, dur time.Duration, procs int, engine boo
 	if err != nil {
 		return err
 	}
-	h, err := livetest.Create(root, bin, livetest.GenDRM)
+	h, err := livetest.Create(root, bin, tracepoint.GenDRM)
 	if err != nil {
 		return err
 	}
 	defer h.Remove()
 
 	sources := []source{{"tracefs", func(h *livetest.Harness) (event.Source, func() error, error) {
-		l, err := tracefs.OpenLive(tracefs.LiveOptions{Root: h.Root, Events: h.Events, BufferKB: bufKB})
+		l, err := tracefs.Open(tracefs.Options{Root: h.Root, Events: h.Events, BufferKB: bufKB})
 		if err != nil {
 			return nil, nil, err
 		}

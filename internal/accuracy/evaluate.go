@@ -6,13 +6,14 @@ import (
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
+	"github.com/gpuwatch/gpuwatch/internal/reporttext"
 	"github.com/gpuwatch/gpuwatch/internal/simulate"
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 // Evaluate runs sc end to end as a user's trace would go: simulate, write
 // `trace-cmd report` text in sc's format (in memory), read it back with
-// tracefs.TextReader, analyse it with a fresh gaps engine, and score the
+// reporttext.Reader, analyse it with a fresh gaps engine, and score the
 // snapshot against the truth.
 func Evaluate(sc simulate.Scenario) (Result, error) {
 	var buf bytes.Buffer
@@ -20,7 +21,7 @@ func Evaluate(sc simulate.Scenario) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("simulating %s: %w", sc.Name, err)
 	}
-	rd := tracefs.NewTextReader(bytes.NewReader(buf.Bytes()), sc.Name+".report")
+	rd := reporttext.NewReader(bytes.NewReader(buf.Bytes()), sc.Name+".report")
 	eng := gaps.New(gaps.Config{})
 	if err := event.Drain(rd, eng.Feed); err != nil {
 		return Result{}, fmt.Errorf("reading %s: %w", sc.Name, err)
@@ -34,7 +35,7 @@ func Evaluate(sc simulate.Scenario) (Result, error) {
 }
 
 // FormatName is "4.16 us", "6.17 ns", ...
-func FormatName(g tracefs.Generation, ns bool) string {
+func FormatName(g tracepoint.Generation, ns bool) string {
 	if ns {
 		return g.String() + " ns"
 	}

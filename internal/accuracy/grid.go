@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/gpuwatch/gpuwatch/internal/simulate"
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 // Class is the accuracy benchmark's scenario class a scenario belongs to:
@@ -144,7 +144,7 @@ func grid(quick bool) []simulate.Scenario {
 		}
 		out = append(out, p.Scenario())
 	}
-	gens := []tracefs.Generation{tracefs.GenAMD, tracefs.GenDRM, tracefs.Gen617}
+	gens := []tracepoint.Generation{tracepoint.GenAMD, tracepoint.GenDRM, tracepoint.Gen617}
 	vfsList := []int{2, 4, 8, 16}
 	slices := []time.Duration{1, 3, 6, 12}
 	dists := []simulate.DistKind{simulate.Const, simulate.Exp, simulate.Uniform}
@@ -217,7 +217,7 @@ func grid(quick bool) []simulate.Scenario {
 	// Asymmetric slices and lost events.
 	add(simulate.Params{VFs: 3, Slices: []time.Duration{6 * time.Millisecond, 3 * time.Millisecond, 12 * time.Millisecond},
 		SwitchCost: 200 * time.Microsecond, Policy: simulate.Strict, Workload: "saturate", Rings: []string{"gfx"},
-		Job: 300 * time.Microsecond, JobDist: "uniform", Gen: tracefs.Gen617, Nanoseconds: true})
+		Job: 300 * time.Microsecond, JobDist: "uniform", Gen: tracepoint.Gen617, Nanoseconds: true})
 	// Slice jitter and lost events, apart and together.
 	for _, c := range []struct {
 		jitter time.Duration
@@ -225,22 +225,22 @@ func grid(quick bool) []simulate.Scenario {
 	}{{100 * time.Microsecond, 0}, {0, 5000}, {300 * time.Microsecond, 5000}} {
 		add(simulate.Params{VFs: 2, Slices: []time.Duration{6 * time.Millisecond}, SwitchCost: 200 * time.Microsecond,
 			Jitter: c.jitter, Policy: simulate.Strict, Workload: "saturate", Rings: []string{"gfx", "sdma0"},
-			Job: 300 * time.Microsecond, JobDist: "exp", Gen: tracefs.GenDRM, LostEvery: c.lost})
+			Job: 300 * time.Microsecond, JobDist: "exp", Gen: tracepoint.GenDRM, LostEvery: c.lost})
 	}
 	// Three rings at once (graphics, copies, compute).
 	add(simulate.Params{VFs: 4, Slices: []time.Duration{6 * time.Millisecond}, SwitchCost: 200 * time.Microsecond,
 		Policy: simulate.Strict, Workload: "saturate", Rings: []string{"gfx", "sdma0", "comp_1.0.0"},
-		Job: 300 * time.Microsecond, JobDist: "uniform", Gen: tracefs.Gen617})
+		Job: 300 * time.Microsecond, JobDist: "uniform", Gen: tracepoint.Gen617})
 	// The second seed article's guest: half an S7150 (2 VFs × 6 ms),
 	// glmark2 with 0.2–0.5 ms gfx jobs plus sdma0 copies, Linux ≤ 4.15.
 	add(simulate.Params{Name: "saturating-strict-2vf-6ms-s7150-seed-4.15us", VFs: 2, Slices: []time.Duration{6 * time.Millisecond},
 		SwitchCost: 200 * time.Microsecond, Policy: simulate.Strict, Workload: "saturate", Rings: []string{"gfx", "sdma0"},
-		Job: 350 * time.Microsecond, JobDist: "uniform", Gen: tracefs.GenAMD})
+		Job: 350 * time.Microsecond, JobDist: "uniform", Gen: tracepoint.GenAMD})
 	// Heavier jobs (a tenth of the slice, exponential) under skip: the
 	// straddling job hides more of each turn.
 	add(simulate.Params{VFs: 4, Slices: []time.Duration{3 * time.Millisecond}, SwitchCost: 200 * time.Microsecond,
 		Policy: simulate.Skip, NeighbourLoad: 0.6, Workload: "saturate", Rings: []string{"gfx"},
-		Job: 300 * time.Microsecond, JobDist: "exp", Gen: tracefs.Gen617, Nanoseconds: true})
+		Job: 300 * time.Microsecond, JobDist: "exp", Gen: tracepoint.Gen617, Nanoseconds: true})
 	// Neighbours running their own on/off benchmarks (busy 300 ms, idle
 	// 200 ms): skips come in stretches, so the schedule looks fixed for a
 	// while.
@@ -248,7 +248,7 @@ func grid(quick bool) []simulate.Scenario {
 		add(simulate.Params{VFs: vfs, Slices: []time.Duration{3 * time.Millisecond}, SwitchCost: 200 * time.Microsecond,
 			Policy: simulate.Skip, NeighbourOn: 300 * time.Millisecond, NeighbourOff: 200 * time.Millisecond,
 			Workload: "saturate", Rings: []string{"gfx"}, Job: 150 * time.Microsecond, JobDist: "uniform",
-			Duration: 4 * time.Second, Gen: tracefs.GenDRM})
+			Duration: 4 * time.Second, Gen: tracepoint.GenDRM})
 	}
 	hostModels(add, &rep, &inQuick)
 	kept := out[:0]
@@ -267,7 +267,7 @@ func grid(quick bool) []simulate.Scenario {
 // and starvation (5 s and 30 s gaps with jobs in flight). It sets
 // *inQuick before each scenario it adds: whether Quick keeps it.
 func hostModels(add func(simulate.Params), rep *int, inQuick *bool) {
-	gens := []tracefs.Generation{tracefs.GenAMD, tracefs.GenDRM, tracefs.Gen617}
+	gens := []tracepoint.Generation{tracepoint.GenAMD, tracepoint.GenDRM, tracepoint.Gen617}
 	type cell struct {
 		vfs int
 		sl  time.Duration

@@ -9,8 +9,9 @@ import (
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
+	"github.com/gpuwatch/gpuwatch/internal/reporttext"
 	"github.com/gpuwatch/gpuwatch/internal/simulate"
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 const base = 1437.0
@@ -328,7 +329,7 @@ func TestAccuracyNoFalseSwitchOut(t *testing.T) {
 }
 
 func TestFormatName(t *testing.T) {
-	if got := FormatName(tracefs.Gen617, true); got != "6.17 ns" {
+	if got := FormatName(tracepoint.Gen617, true); got != "6.17 ns" {
 		t.Errorf("FormatName = %q", got)
 	}
 }
@@ -347,7 +348,7 @@ func TestScoreDiscriminates(t *testing.T) {
 			t.Fatal(err)
 		}
 		eng := gaps.New(gaps.Config{})
-		if err := event.Drain(tracefs.NewTextReader(&buf, sc.Name), eng.Feed); err != nil {
+		if err := event.Drain(reporttext.NewReader(&buf, sc.Name), eng.Feed); err != nil {
 			t.Fatal(err)
 		}
 		return &tr, eng.Snapshot()

@@ -75,7 +75,7 @@ func BenchmarkTracefs(b *testing.B) {
 	}
 	livetest.Lock(b)
 	open := func(b *testing.B) benchSrc {
-		l, err := tracefs.OpenLive(tracefs.LiveOptions{Root: tracefsRoot(b), BufferKB: 8192, Mappings: tracefsIoctlMappings(ringlessRun, ringlessDone)})
+		l, err := tracefs.Open(tracefs.Options{Root: tracefsRoot(b), BufferKB: 8192, Mappings: tracefsIoctlMappings(ringlessRun, ringlessDone)})
 		if err != nil {
 			b.Fatal(err)
 		}

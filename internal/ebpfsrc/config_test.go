@@ -8,12 +8,12 @@ import (
 
 	"github.com/gpuwatch/gpuwatch/bpf"
 	"github.com/gpuwatch/gpuwatch/internal/event"
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 // Format files of the scheduler events as the kernel prints them, derived
 // from TP_STRUCT__entry in drivers/gpu/drm/scheduler/gpu_scheduler_trace.h
-// (4.16–6.16 drm_sched_job class, as internal/tracefs/testdata/format/
+// (4.16–6.16 drm_sched_job class, as internal/ftrace/testdata/format/
 // drm_run_job.format) and the 4.16 original whose name was a const char *.
 const (
 	fmtDRMRunJob = `name: drm_run_job
@@ -83,7 +83,7 @@ func TestConfigFromFormat(t *testing.T) {
 		{"drm_run_job", event.KindRun, f(24, 4, fDataLoc, 0), 1},
 		{"drm_sched_job", event.KindQueue, f(24, 8, fPtr, 0), 0},
 	} {
-		spec, _ := tracefs.Lookup("gpu_scheduler", tc.event)
+		spec, _ := tracepoint.Lookup("gpu_scheduler", tc.event)
 		cfg, err := buildConfig(root, 3, &Mapping{System: "gpu_scheduler", Event: tc.event, Spec: *spec})
 		if err != nil {
 			t.Fatal(err)
@@ -104,7 +104,7 @@ func TestConfigFromFormat(t *testing.T) {
 func TestConfigErrors(t *testing.T) {
 	root := t.TempDir()
 	writeFormat(t, root, "gpu_scheduler", "drm_run_job", fmtDRMRunJob)
-	spec, _ := tracefs.Lookup("gpu_scheduler", "drm_run_job")
+	spec, _ := tracepoint.Lookup("gpu_scheduler", "drm_run_job")
 	for _, tc := range []struct {
 		m    Mapping
 		want string

@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
+	"github.com/gpuwatch/gpuwatch/internal/ftrace"
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 // TestSameResultsAsTracefs runs the eBPF source and the tracefs source at
@@ -36,7 +38,7 @@ func TestSameResultsAsTracefs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bs.Close()
-	ts, err := tracefs.OpenLive(tracefs.LiveOptions{Root: root, Mappings: tracefsIoctlMappings(run, done)})
+	ts, err := tracefs.Open(tracefs.Options{Root: root, Mappings: tracefsIoctlMappings(run, done)})
 	if err != nil {
 		t.Fatalf("tracefs source: %v", err)
 	}
@@ -164,7 +166,7 @@ func TestTracefsLoad(t *testing.T) {
 		t.Skip("load test")
 	}
 	livetest.Lock(t)
-	l, err := tracefs.OpenLive(tracefs.LiveOptions{Root: tracefsRoot(t), Mappings: tracefsIoctlMappings(ringlessRun, ringlessDone)})
+	l, err := tracefs.Open(tracefs.Options{Root: tracefsRoot(t), Mappings: tracefsIoctlMappings(ringlessRun, ringlessDone)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,14 +206,14 @@ func TestTracefsLoad(t *testing.T) {
 // The Specs both sources map sys_enter_ioctl onto in the comparisons: no
 // ring (the eBPF source would name it by fd, tracefs cannot), fence = arg.
 var (
-	ringlessRun  = tracefs.Spec{System: "gpu_scheduler", Event: "drm_run_job", Kind: event.KindRun, Fence: "arg"}
-	ringlessDone = tracefs.Spec{System: "gpu_scheduler", Event: "drm_sched_process_job", Kind: event.KindDone, Fence: "arg"}
+	ringlessRun  = tracepoint.Spec{System: "gpu_scheduler", Event: "drm_run_job", Kind: event.KindRun, Fence: "arg"}
+	ringlessDone = tracepoint.Spec{System: "gpu_scheduler", Event: "drm_sched_process_job", Kind: event.KindDone, Fence: "arg"}
 )
 
 // tracefsIoctlMappings maps sys_enter_ioctl for the tracefs source as
 // ioctlMappings does for the eBPF source (cmd picks run or done).
-func tracefsIoctlMappings(run, done tracefs.Spec) []tracefs.Mapping {
-	return []tracefs.Mapping{
+func tracefsIoctlMappings(run, done tracepoint.Spec) []ftrace.Mapping {
+	return []ftrace.Mapping{
 		{System: "syscalls", Event: "sys_enter_ioctl", Filter: "cmd", FilterValue: cmdRun, Spec: run},
 		{System: "syscalls", Event: "sys_enter_ioctl", Filter: "cmd", FilterValue: cmdDone, Spec: done},
 	}

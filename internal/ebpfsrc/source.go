@@ -22,7 +22,9 @@ import (
 
 	"github.com/gpuwatch/gpuwatch/bpf"
 	"github.com/gpuwatch/gpuwatch/internal/event"
+	"github.com/gpuwatch/gpuwatch/internal/ftrace"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 var (
@@ -41,7 +43,7 @@ var (
 // scheduler Spec.
 type Mapping struct {
 	System, Event string
-	Spec          tracefs.Spec
+	Spec          tracepoint.Spec
 	// Filter, when set, names an integer field of the tracepoint: only
 	// records whose Filter field equals FilterValue are taken (in the kernel).
 	Filter      string
@@ -56,7 +58,7 @@ type Options struct {
 	// /sys/kernel/tracing or /sys/kernel/debug/tracing). Attaching always
 	// goes through the kernel's tracefs.
 	TracefsRoot string
-	// Events to attach; nil means every tracefs.Known event present.
+	// Events to attach; nil means every tracepoint.Known event present.
 	Events []Mapping
 }
 
@@ -129,23 +131,21 @@ func discoverRoot(root string) (string, error) {
 	if root != "" {
 		return root, nil
 	}
-	for _, r := range []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"} {
-		_, err := os.Stat(filepath.Join(r, "events"))
-		if err == nil {
-			return r, nil
-		}
-		if errors.Is(err, fs.ErrPermission) {
-			return "", fmt.Errorf("%w: reading %s: permission denied: run as root or grant CAP_BPF and CAP_PERFMON", ErrUnavailable, r)
-		}
+	r, err := tracefs.FindRoot()
+	if errors.Is(err, fs.ErrPermission) {
+		return "", fmt.Errorf("%w: %v: run as root or grant CAP_BPF and CAP_PERFMON", ErrUnavailable, err)
 	}
-	return "", fmt.Errorf("%w: tracefs not mounted (mount -t tracefs nodev /sys/kernel/tracing)", ErrUnavailable)
+	if err != nil {
+		return "", fmt.Errorf("%w: tracefs not mounted (mount -t tracefs nodev /sys/kernel/tracing)", ErrUnavailable)
+	}
+	return r, nil
 }
 
-// KnownMappings returns a Mapping for every tracefs.Known event whose
+// KnownMappings returns a Mapping for every tracepoint.Known event whose
 // format file exists under root/events.
 func KnownMappings(root string) []Mapping {
 	var ms []Mapping
-	for _, s := range tracefs.Known {
+	for _, s := range tracepoint.Known {
 		if _, err := os.Stat(filepath.Join(root, "events", s.System, s.Event, "format")); err == nil {
 			ms = append(ms, Mapping{System: s.System, Event: s.Event, Spec: s})
 		}
@@ -154,7 +154,7 @@ func KnownMappings(root string) []Mapping {
 }
 
 // fieldCfg converts a format field to the program's field config.
-func fieldCfg(ff *tracefs.Format, name string, ring bool) (bpf.GpuwatchField, error) {
+func fieldCfg(ff *ftrace.Format, name string, ring bool) (bpf.GpuwatchField, error) {
 	var c bpf.GpuwatchField
 	fd, ok := ff.Field(name)
 	if !ok {
@@ -207,7 +207,7 @@ func buildConfig(root string, idx int, m *Mapping) (bpf.GpuwatchEvcfg, error) {
 		return cfg, fmt.Errorf("reading format of %s:%s: %w", m.System, m.Event, err)
 	}
 	defer f.Close()
-	ff, err := tracefs.ParseFormat(f)
+	ff, err := ftrace.ParseFormat(f)
 	if err != nil {
 		return cfg, fmt.Errorf("parsing %s: %w", path, err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 // The kernel here has no GPU scheduler tracepoints, so the tests map the
@@ -40,14 +41,14 @@ const badFD = 999999 // EBADF: the ioctl does nothing but fire the tracepoint
 func ioctlMappings(tgid uint32) []Mapping {
 	return []Mapping{
 		{System: "syscalls", Event: "sys_enter_ioctl", Filter: "cmd", FilterValue: cmdRun, TGID: tgid,
-			Spec: tracefs.Spec{System: "gpu_scheduler", Event: "drm_run_job", Kind: event.KindRun, Ring: "fd", Fence: "arg"}},
+			Spec: tracepoint.Spec{System: "gpu_scheduler", Event: "drm_run_job", Kind: event.KindRun, Ring: "fd", Fence: "arg"}},
 		{System: "syscalls", Event: "sys_enter_ioctl", Filter: "cmd", FilterValue: cmdDone, TGID: tgid,
-			Spec: tracefs.Spec{System: "gpu_scheduler", Event: "drm_sched_process_job", Kind: event.KindDone, Fence: "arg"}},
+			Spec: tracepoint.Spec{System: "gpu_scheduler", Event: "drm_sched_process_job", Kind: event.KindDone, Fence: "arg"}},
 	}
 }
 
 func tracefsRoot(t testing.TB) string {
-	for _, r := range []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"} {
+	if r, err := tracefs.FindRoot(); err == nil {
 		if _, err := os.Stat(r + "/events/syscalls/sys_enter_ioctl/format"); err == nil {
 			return r
 		}
@@ -489,7 +490,7 @@ func TestExecDataLoc(t *testing.T) {
 		livetest.Skip(t, "no true(1)")
 	}
 	s, err := Open(Options{TracefsRoot: root, Events: []Mapping{{System: "sched", Event: "sched_process_exec",
-		Spec: tracefs.Spec{System: "gpu_scheduler", Event: "drm_sched_job", Kind: event.KindQueue, Ring: "filename", Fence: "pid", ID: "old_pid"}}}})
+		Spec: tracepoint.Spec{System: "gpu_scheduler", Event: "drm_sched_job", Kind: event.KindQueue, Ring: "filename", Fence: "pid", ID: "old_pid"}}}})
 	if errors.Is(err, ErrUnavailable) {
 		livetest.Skip(t, "eBPF unavailable: %v", err)
 	}

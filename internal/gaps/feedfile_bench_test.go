@@ -7,7 +7,7 @@ import (
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/reporttext"
 )
 
 // BenchmarkFeedFile is the engine alone, offline, over the events of the
@@ -60,7 +60,7 @@ func benchReport(b *testing.B, feed func([]event.Event)) int64 {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := event.DrainBatches(tracefs.NewTextReader(f, path), feed); err != nil && err != io.EOF {
+	if err := event.DrainBatches(reporttext.NewReader(f, path), feed); err != nil && err != io.EOF {
 		b.Fatal(err)
 	}
 	return fi.Size()

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/reporttext"
 )
 
 // TestHeldUpGuest: real traces (testdata/hiccups, see its README) of a
@@ -34,7 +34,7 @@ func TestHeldUpGuest(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := tracefs.NewTextReader(zr, path)
+			r := reporttext.NewReader(zr, path)
 			e := New(Config{})
 			if err := event.Drain(r, e.Feed); err != nil {
 				t.Fatal(err)

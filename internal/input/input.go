@@ -14,8 +14,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
+	"github.com/gpuwatch/gpuwatch/internal/reporttext"
 	"github.com/gpuwatch/gpuwatch/internal/tracedat"
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
 )
 
 // Formats, as reports name them.
@@ -213,7 +213,7 @@ func (in *Input) openDat(f *os.File, compression string) error {
 	if err != nil {
 		return err
 	}
-	src, err := tracefs.OpenDat(file)
+	src, err := tracedat.OpenSource(file)
 	if err != nil {
 		if strings.Contains(err.Error(), "no GPU scheduler events") {
 			return in.noEvents(fmt.Sprintf("%d event formats, none of the GPU scheduler", len(file.Formats)))
@@ -234,7 +234,7 @@ func (in *Input) openDat(f *os.File, compression string) error {
 }
 
 func (in *Input) openText(r io.Reader, compression string, opt Options) {
-	t := tracefs.NewTextReader(r, in.Name)
+	t := reporttext.NewReader(r, in.Name)
 	if opt.Parallel > 1 {
 		t.Parallel(opt.Parallel)
 	}

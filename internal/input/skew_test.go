@@ -10,7 +10,7 @@ import (
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/reporttext"
 )
 
 // skewedReport is a bare-metal trace of one gfx ring (1 ms jobs every
@@ -63,7 +63,7 @@ func TestSkewNoWindow(t *testing.T) {
 	}
 
 	raw := gaps.New(gaps.Config{})
-	if err := event.DrainBatches(tracefs.NewTextReader(bytes.NewReader(data), "skewed"), raw.FeedBatch); err != nil {
+	if err := event.DrainBatches(reporttext.NewReader(bytes.NewReader(data), "skewed"), raw.FeedBatch); err != nil {
 		t.Fatal(err)
 	}
 	inSkew := 0

@@ -14,7 +14,8 @@ import (
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/input"
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/reporttext"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 	"github.com/gpuwatch/gpuwatch/internal/tui/tuitest"
 )
 
@@ -232,8 +233,8 @@ func TestOpen(t *testing.T) {
 	}
 	notReport := filepath.Join(dir, "notes.txt")
 	os.WriteFile(notReport, []byte("shopping list\nmilk\neggs\n"), 0o644)
-	if _, err := Open(notReport, 1); !errors.Is(err, tracefs.ErrNotReport) || !strings.Contains(err.Error(), notReport) {
-		t.Errorf("not a report: %v, want tracefs.ErrNotReport naming the file", err)
+	if _, err := Open(notReport, 1); !errors.Is(err, reporttext.ErrNotReport) || !strings.Contains(err.Error(), notReport) {
+		t.Errorf("not a report: %v, want reporttext.ErrNotReport naming the file", err)
 	}
 	// A report whose lines are all malformed: the error says which line
 	// and what was expected (analyze prints the same warnings).
@@ -256,7 +257,7 @@ func TestOpen(t *testing.T) {
 }
 
 // TestOpenReport replays real report text (gzip-compressed) written by the
-// tracefs writer from generated events, and gets the same events back.
+// reporttext writer from generated events, and gets the same events back.
 func TestOpenReport(t *testing.T) {
 	evs := tuitest.Half(200 * time.Millisecond).Events()
 	path := filepath.Join(t.TempDir(), "half.report.gz")
@@ -265,7 +266,7 @@ func TestOpenReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	zw := gzip.NewWriter(f)
-	tw := tracefs.NewTextWriter(zw, tracefs.WriterOptions{Gen: tracefs.GenDRM, Nanoseconds: true, CPUs: 2})
+	tw := reporttext.NewWriter(zw, reporttext.WriterOptions{Gen: tracepoint.GenDRM, Nanoseconds: true, CPUs: 2})
 	for _, ev := range evs {
 		if err := tw.Write(ev); err != nil {
 			t.Fatal(err)

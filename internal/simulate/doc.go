@@ -7,7 +7,7 @@
 // outstanding in which our VF held the GPU), every switched-out window of
 // our VF and whether the guest had work in it, the guest-idle spans, and
 // the steal and outage spans. WriteReport writes the events as
-// `trace-cmd report` text with tracefs.TextWriter.
+// `trace-cmd report` text with reporttext.Writer.
 //
 // The model (docs/simulator.md has the sources of each host model):
 //

@@ -7,7 +7,7 @@ import (
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/simulate"
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 // A half of an AMD S7150 (2 VFs, 6 ms slices, strict round robin) with a
@@ -39,7 +39,7 @@ func ExampleRun() {
 func ExampleWriteReport() {
 	sc := simulate.Scenario{
 		VFs: 2, Slices: []time.Duration{6 * time.Millisecond}, Policy: simulate.Strict,
-		Duration: 10 * time.Millisecond, Seed: 1, Gen: tracefs.Gen617, Nanoseconds: true,
+		Duration: 10 * time.Millisecond, Seed: 1, Gen: tracepoint.Gen617, Nanoseconds: true,
 		Rings: []simulate.Ring{{Name: "gfx", Job: simulate.Dist{Kind: "const", Mean: 2 * time.Millisecond}}},
 	}
 	var b strings.Builder

@@ -12,7 +12,8 @@ import (
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/reporttext"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 func baseScenario() Scenario {
@@ -380,15 +381,15 @@ func TestLost(t *testing.T) {
 // TestReportRoundTrip: the report text reads back to the same jobs in
 // every generation, and the engine finds the strict 2-VF schedule.
 func TestReportRoundTrip(t *testing.T) {
-	for _, g := range tracefs.Generations() {
+	for _, g := range tracepoint.Generations() {
 		sc := baseScenario()
-		sc.Gen, sc.Nanoseconds = g, g == tracefs.Gen617
+		sc.Gen, sc.Nanoseconds = g, g == tracepoint.Gen617
 		var buf bytes.Buffer
 		tr, err := WriteReport(&buf, sc, "", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		rd := tracefs.NewTextReader(&buf, "sim.report")
+		rd := reporttext.NewReader(&buf, "sim.report")
 		eng := gaps.New(gaps.Config{})
 		n := 0
 		if err := event.Drain(rd, func(ev event.Event) { n++; eng.Feed(ev) }); err != nil {
@@ -398,7 +399,7 @@ func TestReportRoundTrip(t *testing.T) {
 			t.Fatalf("%v: reader warnings: %v", g, w[0])
 		}
 		want := int(tr.Events)
-		if g == tracefs.GenAMD {
+		if g == tracepoint.GenAMD {
 			want = int(tr.Events) * 2 / 3 // no run events before 4.16
 		}
 		if n < want-2 || n > want+2 {

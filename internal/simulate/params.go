@@ -4,7 +4,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 // Params is a flat description of a scenario, as the simulate command's
@@ -40,7 +40,7 @@ type Params struct {
 	Duration     time.Duration
 	Start        time.Duration
 	Seed         uint64
-	Gen          tracefs.Generation
+	Gen          tracepoint.Generation
 	Nanoseconds  bool
 	LostEvery    int
 	CPUs         int // guest CPUs (0: the model's default)

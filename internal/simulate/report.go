@@ -5,12 +5,12 @@ import (
 	"io"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/reporttext"
 )
 
 // WriteReport simulates sc and writes its events to w as `trace-cmd
 // report` text in sc.Gen's format (sc.Nanoseconds: 9 fraction digits),
-// through tracefs.TextWriter. instance, if set, prefixes lines as a
+// through reporttext.Writer. instance, if set, prefixes lines as a
 // trace-cmd buffer instance does. stop, if not nil, is asked after each
 // event whether to end the trace there (e.g. once enough bytes are out).
 func WriteReport(w io.Writer, sc Scenario, instance string, stop func() bool) (Truth, error) {
@@ -18,7 +18,7 @@ func WriteReport(w io.Writer, sc Scenario, instance string, stop func() bool) (T
 	if cpus == 0 {
 		cpus = 4
 	}
-	tw := tracefs.NewTextWriter(w, tracefs.WriterOptions{Gen: sc.Gen, Nanoseconds: sc.Nanoseconds, Instance: instance, CPUs: cpus})
+	tw := reporttext.NewWriter(w, reporttext.WriterOptions{Gen: sc.Gen, Nanoseconds: sc.Nanoseconds, Instance: instance, CPUs: cpus})
 	tr, err := Run(sc, func(ev event.Event) error {
 		if err := tw.Write(ev); err != nil {
 			return fmt.Errorf("writing report: %w", err)

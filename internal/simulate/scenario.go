@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 // Policy is the host scheduler's policy.
@@ -254,7 +254,7 @@ type Scenario struct {
 	Start time.Duration
 	Seed  uint64
 	// Gen and Nanoseconds choose the report text's format (WriteReport).
-	Gen         tracefs.Generation
+	Gen         tracepoint.Generation
 	Nanoseconds bool
 	// CPUs is the guest's CPU count (0 means 4): completions are handled
 	// on CPU 0, each ring's submitter runs on one of CPUs 1..CPUs-1.

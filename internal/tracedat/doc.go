@@ -7,10 +7,10 @@
 //
 // Layers, bottom up: File parses the container (headers, sections,
 // options, buffers) from an io.ReaderAt and hands out each CPU's ring-buffer
-// pages with Pages; Events decodes those pages through the formats stored in
-// the file (package tracefs) into the event model, merging CPUs in time
-// order. Memory stays bounded: pages are read, or decompressed chunk by
-// chunk, as they are consumed.
+// pages with Pages; Source decodes those pages through the formats stored
+// in the file (package ftrace, with the tracepoints of package tracepoint)
+// into the event model, merging CPUs in time order. Memory stays bounded:
+// pages are read, or decompressed chunk by chunk, as they are consumed.
 //
 // The layout follows trace-cmd's own description of the format
 // (trace-cmd.dat.v6(5), trace-cmd.dat.v7(5)).

@@ -18,9 +18,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
+	"github.com/gpuwatch/gpuwatch/internal/ftrace"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
-// Refusals of OpenLive. Each is one sentence naming what is missing and
+// Refusals of Open. Each is one sentence naming what is missing and
 // how to fix it; test with errors.Is.
 var (
 	ErrNotRoot   = errors.New("reading tracefs needs root: run gpuwatch watch with sudo")
@@ -28,8 +30,8 @@ var (
 	ErrNoEvents  = errors.New("no gpu_scheduler or gpu_sched events in tracefs: is amdgpu or another drm_sched driver loaded?")
 )
 
-// LiveOptions configures OpenLive.
-type LiveOptions struct {
+// Options configures Open.
+type Options struct {
 	// Root is the tracefs mount point; "" discovers /sys/kernel/tracing or
 	// /sys/kernel/debug/tracing and mounts tracefs when neither exists.
 	Root string
@@ -51,15 +53,15 @@ type LiveOptions struct {
 	// with an instance filter passing only the mappings' Filter values.
 	// Tests use it to map a real tracepoint whose fields they control onto
 	// scheduler events, exactly as they do for the eBPF source.
-	Mappings []Mapping
+	Mappings []ftrace.Mapping
 	// Poll is the reader's sleep between reads of a buffer found empty
 	// several times in a row (2 ms while events flow); 0 means 10 ms. It
 	// bounds the latency of the first event after a quiet spell.
 	Poll time.Duration
 }
 
-// LiveStats counts what the live source read.
-type LiveStats struct {
+// Stats counts what the live source read.
+type Stats struct {
 	Pages   uint64 // pages read
 	Records uint64 // records decoded (all events of the instance)
 	Events  uint64 // scheduler events emitted
@@ -70,11 +72,11 @@ type LiveStats struct {
 	Errors      uint64 // pages that failed to decode
 }
 
-// Live is a live tracefs source: its own instance, the known scheduler
+// Source is a live tracefs source: its own instance, the known scheduler
 // events enabled, every CPU's trace_pipe_raw read and merged in time order.
-type Live struct {
+type Source struct {
 	root, inst string
-	owner      *liveOwner
+	owner      *instanceOwner
 	stale      []string // abandoned instances removed at open
 	mounted    bool
 	enabled    []string // event dirs enabled in the instance
@@ -83,22 +85,22 @@ type Live struct {
 	delay      int64
 	poll       time.Duration
 
-	layout   PageLayout
-	header   HeaderEvent
-	formats  []*Format // of the enabled events; each reader builds its Decoder
-	mappings []Mapping // what the formats decode to
+	layout   ftrace.PageLayout
+	header   ftrace.HeaderEvent
+	formats  []*ftrace.Format // of the enabled events; each reader builds its Decoder
+	mappings []ftrace.Mapping // what the formats decode to
 
-	ch chan liveBatch
+	ch chan batch
 	// stopping is closed by Stop once tracing is off: each reader then
 	// reads its CPU until empty, sends a last batch and ends. abort is
 	// closed by Close when the consumer did not take the drained events
-	// within liveDrainGrace: readers end at once. done is closed when
+	// within drainGrace: readers end at once. done is closed when
 	// every reader has ended.
 	stopping, abort, done chan struct{}
 	stopOnce              sync.Once
 	wg                    sync.WaitGroup
-	queues                []liveQueue
-	heap                  liveHeap
+	queues                []queue
+	heap                  cpuHeap
 	bound                 int64
 	fds                   []int
 	// watermark is a time no event still to be returned by Next can
@@ -113,23 +115,23 @@ type Live struct {
 	pages, records, events, lost, lostUnknown, decErrs atomic.Uint64
 }
 
-type liveBatch struct {
+type batch struct {
 	cpu  int
 	evs  []event.Event
 	safe int64 // every event of cpu before this time has been sent
 }
 
-type liveQueue struct {
+type queue struct {
 	evs  []event.Event
 	safe int64
 }
 
 // Events returns the events the source enabled, as "system:event".
-func (l *Live) Events() []string { return append([]string(nil), l.names...) }
+func (l *Source) Events() []string { return append([]string(nil), l.names...) }
 
 // Tracepoints returns the tracepoints enabled in the instance, as
 // "system:event" (mapped ones under their own names).
-func (l *Live) Tracepoints() []string {
+func (l *Source) Tracepoints() []string {
 	var tps []string
 	for _, f := range l.formats {
 		tps = append(tps, f.System+":"+f.Name)
@@ -138,15 +140,15 @@ func (l *Live) Tracepoints() []string {
 }
 
 // Instance returns the instance directory.
-func (l *Live) Instance() string { return l.inst }
+func (l *Source) Instance() string { return l.inst }
 
 // Removed returns the abandoned gpuwatch instances (of killed runs) that
-// OpenLive removed.
-func (l *Live) Removed() []string { return append([]string(nil), l.stale...) }
+// Open removed.
+func (l *Source) Removed() []string { return append([]string(nil), l.stale...) }
 
 // Stats returns the counters so far.
-func (l *Live) Stats() LiveStats {
-	return LiveStats{Pages: l.pages.Load(), Records: l.records.Load(), Events: l.events.Load(),
+func (l *Source) Stats() Stats {
+	return Stats{Pages: l.pages.Load(), Records: l.records.Load(), Events: l.events.Load(),
 		Lost: l.lost.Load(), LostUnknown: l.lostUnknown.Load(), Errors: l.decErrs.Load()}
 }
 
@@ -154,27 +156,27 @@ func (l *Live) Stats() LiveStats {
 // ns): the merge watermark, behind which no event can still come. Raw
 // CLOCK_MONOTONIC would run ahead of events still buffered per CPU. Safe
 // from any goroutine.
-func (l *Live) Now() int64 { return l.watermark.Load() }
+func (l *Source) Now() int64 { return l.watermark.Load() }
 
-// liveMono is CLOCK_MONOTONIC. unix.ClockGettime is a real system call;
+// mono is CLOCK_MONOTONIC. unix.ClockGettime is a real system call;
 // Go's monotonic clock reads the same clock through the vDSO, so one
 // calibration at start gives CLOCK_MONOTONIC at the cost of time.Since.
-func liveMono() int64 { return liveMono0 + int64(time.Since(liveT0)) }
+func mono() int64 { return startMono + int64(time.Since(startWall)) }
 
-var liveMono0, liveT0 = func() (int64, time.Time) {
+var startMono, startWall = func() (int64, time.Time) {
 	var ts unix.Timespec
 	t0 := time.Now()
 	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
 	return ts.Nano(), t0
 }()
 
-func liveFindRoot() (root string, mounted bool, err error) {
-	for _, d := range []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"} {
-		if _, err := os.Stat(filepath.Join(d, "events", "header_page")); err == nil {
-			return d, false, nil
-		}
+// mountRoot finds tracefs (FindRoot), or mounts it at Roots[0] when none
+// is found; mounted says Open must unmount it at Close.
+func mountRoot() (root string, mounted bool, err error) {
+	if d, err := FindRoot(); err == nil {
+		return d, false, nil
 	}
-	const d = "/sys/kernel/tracing"
+	d := Roots[0]
 	if err := unix.Mount("nodev", d, "tracefs", 0, ""); err != nil {
 		return "", false, fmt.Errorf("%w (mount: %v)", ErrNoTracefs, err)
 	}
@@ -185,12 +187,12 @@ func liveFindRoot() (root string, mounted bool, err error) {
 	return d, true, nil
 }
 
-// liveDiscover returns the Known (or requested) events that exist under dir.
-func liveDiscover(dir string, want []string) ([]*Spec, error) {
-	var specs []*Spec
+// discover returns the Known (or requested) events that exist under dir.
+func discover(dir string, want []string) ([]*tracepoint.Spec, error) {
+	var specs []*tracepoint.Spec
 	if want == nil {
-		for i := range Known {
-			s := &Known[i]
+		for i := range tracepoint.Known {
+			s := &tracepoint.Known[i]
 			if _, err := os.Stat(filepath.Join(dir, s.System, s.Event, "format")); err == nil {
 				specs = append(specs, s)
 			}
@@ -199,7 +201,7 @@ func liveDiscover(dir string, want []string) ([]*Spec, error) {
 	}
 	for _, n := range want {
 		sys, ev, ok := strings.Cut(n, ":")
-		s, known := Lookup(sys, ev)
+		s, known := tracepoint.Lookup(sys, ev)
 		if !ok || !known {
 			return nil, fmt.Errorf("unknown event %q: expected system:event of a known scheduler event", n)
 		}
@@ -211,19 +213,19 @@ func liveDiscover(dir string, want []string) ([]*Spec, error) {
 	return specs, nil
 }
 
-func liveWrite(path, val string) error {
+func write(path, val string) error {
 	if err := os.WriteFile(path, []byte(val), 0); err != nil {
 		return fmt.Errorf("writing %q to %s: %w", val, path, err)
 	}
 	return nil
 }
 
-// OpenLive starts the live tracefs source.
-func OpenLive(opts LiveOptions) (*Live, error) {
+// Open starts the live tracefs source.
+func Open(opts Options) (*Source, error) {
 	if os.Geteuid() != 0 {
 		return nil, ErrNotRoot
 	}
-	l := &Live{root: opts.Root, clock: opts.Clock, delay: int64(opts.Delay), poll: opts.Poll}
+	l := &Source{root: opts.Root, clock: opts.Clock, delay: int64(opts.Delay), poll: opts.Poll}
 	if l.clock == "" {
 		l.clock = "mono"
 	}
@@ -235,17 +237,17 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 	}
 	if l.root == "" {
 		var err error
-		if l.root, l.mounted, err = liveFindRoot(); err != nil {
+		if l.root, l.mounted, err = mountRoot(); err != nil {
 			return nil, err
 		}
 	} else if _, err := os.Stat(filepath.Join(l.root, "events")); err != nil {
 		return nil, fmt.Errorf("%w (%s has no events directory)", ErrNoTracefs, l.root)
 	}
-	fail := func(err error) (*Live, error) {
+	fail := func(err error) (*Source, error) {
 		l.cleanup()
 		return nil, err
 	}
-	var specs []*Spec // the tracepoints to enable (System, Event)
+	var specs []*tracepoint.Spec // the tracepoints to enable (System, Event)
 	if len(opts.Mappings) > 0 {
 		l.mappings = opts.Mappings
 		seen := map[string]bool{}
@@ -257,11 +259,11 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 			if _, err := os.Stat(filepath.Join(l.root, "events", m.System, m.Event, "format")); err != nil {
 				return fail(fmt.Errorf("mapped event %s:%s is not in %s", m.System, m.Event, filepath.Join(l.root, "events")))
 			}
-			specs = append(specs, &Spec{System: m.System, Event: m.Event})
+			specs = append(specs, &tracepoint.Spec{System: m.System, Event: m.Event})
 		}
 	} else {
 		var err error
-		if specs, err = liveDiscover(filepath.Join(l.root, "events"), opts.Events); err != nil {
+		if specs, err = discover(filepath.Join(l.root, "events"), opts.Events); err != nil {
 			return fail(err)
 		}
 		sched := false
@@ -269,22 +271,22 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 			if s.System == "gpu_scheduler" || s.System == "gpu_sched" {
 				sched = true
 			}
-			l.mappings = append(l.mappings, Mapping{System: s.System, Event: s.Event, Spec: *s})
+			l.mappings = append(l.mappings, ftrace.Mapping{System: s.System, Event: s.Event, Spec: *s})
 		}
 		if !sched {
 			return fail(ErrNoEvents)
 		}
 	}
 	var err error
-	if l.layout, err = liveReadWith(filepath.Join(l.root, "events", "header_page"), ParseHeaderPage); err != nil {
+	if l.layout, err = readWith(filepath.Join(l.root, "events", "header_page"), ftrace.ParseHeaderPage); err != nil {
 		return fail(err)
 	}
-	if l.header, err = liveReadWith(filepath.Join(l.root, "events", "header_event"), ParseHeaderEvent); err != nil {
+	if l.header, err = readWith(filepath.Join(l.root, "events", "header_event"), ftrace.ParseHeaderEvent); err != nil {
 		return fail(err)
 	}
 	for _, s := range specs {
 		p := filepath.Join(l.root, "events", s.System, s.Event, "format")
-		f, err := liveReadWith(p, ParseFormat)
+		f, err := readWith(p, ftrace.ParseFormat)
 		if err != nil {
 			return fail(fmt.Errorf("reading format of %s: %w", s.Name(), err))
 		}
@@ -293,8 +295,8 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 		l.names = append(l.names, s.Name())
 	}
 
-	l.stale = liveRemoveStale(l.root)
-	if l.owner, err = liveClaim(); err != nil {
+	l.stale = removeStale(l.root)
+	if l.owner, err = claim(); err != nil {
 		return fail(err)
 	}
 	inst := filepath.Join(l.root, "instances", l.owner.name)
@@ -302,41 +304,41 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 		return fail(fmt.Errorf("creating tracefs instance: %w", err))
 	}
 	l.inst = inst
-	if err := liveWrite(filepath.Join(inst, "tracing_on"), "0"); err != nil {
+	if err := write(filepath.Join(inst, "tracing_on"), "0"); err != nil {
 		return fail(err)
 	}
-	if err := liveWrite(filepath.Join(inst, "trace_clock"), l.clock); err != nil {
+	if err := write(filepath.Join(inst, "trace_clock"), l.clock); err != nil {
 		return fail(err)
 	}
 	if _, err := os.Stat(filepath.Join(inst, "buffer_percent")); err == nil {
-		if err := liveWrite(filepath.Join(inst, "buffer_percent"), "0"); err != nil {
+		if err := write(filepath.Join(inst, "buffer_percent"), "0"); err != nil {
 			return fail(err)
 		}
 	}
 	if opts.BufferKB > 0 {
-		if err := liveWrite(filepath.Join(inst, "buffer_size_kb"), strconv.Itoa(opts.BufferKB)); err != nil {
+		if err := write(filepath.Join(inst, "buffer_size_kb"), strconv.Itoa(opts.BufferKB)); err != nil {
 			return fail(err)
 		}
 	}
 	for _, s := range specs {
-		if f := liveFilter(l.mappings, s.System, s.Event); f != "" {
-			if err := liveWrite(filepath.Join(inst, "events", s.System, s.Event, "filter"), f); err != nil {
+		if f := filter(l.mappings, s.System, s.Event); f != "" {
+			if err := write(filepath.Join(inst, "events", s.System, s.Event, "filter"), f); err != nil {
 				return fail(fmt.Errorf("filtering %s: %w", s.Name(), err))
 			}
 		}
 		p := filepath.Join(inst, "events", s.System, s.Event, "enable")
-		if err := liveWrite(p, "1"); err != nil {
+		if err := write(p, "1"); err != nil {
 			return fail(err)
 		}
 		l.enabled = append(l.enabled, p)
 	}
 
-	cpus, err := liveCPUs(inst)
+	cpus, err := cPUs(inst)
 	if err != nil {
 		return fail(err)
 	}
 	maxCPU := cpus[len(cpus)-1]
-	l.queues = make([]liveQueue, maxCPU+1)
+	l.queues = make([]queue, maxCPU+1)
 	l.heap.queues = l.queues
 	l.bound = -1 << 63
 	for i := range l.queues {
@@ -356,10 +358,10 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 		l.fds = append(l.fds, fd)
 		l.queues[c].safe = 0
 	}
-	if err := liveWrite(filepath.Join(inst, "tracing_on"), "1"); err != nil {
+	if err := write(filepath.Join(inst, "tracing_on"), "1"); err != nil {
 		return fail(err)
 	}
-	l.ch = make(chan liveBatch, 16*len(cpus))
+	l.ch = make(chan batch, 16*len(cpus))
 	l.stopping, l.abort, l.done = make(chan struct{}), make(chan struct{}), make(chan struct{})
 	for i, c := range cpus {
 		l.wg.Add(1)
@@ -372,7 +374,7 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 	return l, nil
 }
 
-func liveReadWith[T any](path string, parse func(io.Reader) (T, error)) (T, error) {
+func readWith[T any](path string, parse func(io.Reader) (T, error)) (T, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		var zero T
@@ -386,7 +388,7 @@ func liveReadWith[T any](path string, parse func(io.Reader) (T, error)) (T, erro
 	return v, nil
 }
 
-func liveCPUs(inst string) ([]int, error) {
+func cPUs(inst string) ([]int, error) {
 	ents, err := os.ReadDir(filepath.Join(inst, "per_cpu"))
 	if err != nil {
 		return nil, fmt.Errorf("listing CPUs: %w", err)
@@ -406,21 +408,21 @@ func liveCPUs(inst string) ([]int, error) {
 
 // readCPU reads one CPU's pages until Stop, then until the CPU's buffer is
 // empty; its last batch says what the kernel lost that no page reported.
-func (l *Live) readCPU(cpu int, fd int) {
+func (l *Source) readCPU(cpu int, fd int) {
 	defer l.wg.Done()
 	page := make([]byte, l.layout.PageSize())
 	comm := map[int32]string{}
 	// A Decoder per reader: it interns ring names and is not safe for
 	// concurrent use.
-	dec := NewDecoderMappings(l.formats, l.mappings)
+	dec := ftrace.NewDecoderMappings(l.formats, l.mappings)
 	statsPath := filepath.Join(l.inst, "per_cpu", "cpu"+strconv.Itoa(cpu), "stats")
-	lastOverrun := liveStat(statsPath, "overrun")
+	lastOverrun := stat(statsPath, "overrun")
 	var counted uint64 // events of this CPU reported lost so far
 	var evs []event.Event
 	idle := 0
 	send := func(safe int64) bool {
 		select {
-		case l.ch <- liveBatch{cpu: cpu, evs: evs, safe: safe}:
+		case l.ch <- batch{cpu: cpu, evs: evs, safe: safe}:
 			evs = nil
 			return true
 		case <-l.abort:
@@ -447,7 +449,7 @@ func (l *Live) readCPU(cpu int, fd int) {
 			stopping = true
 		default:
 		}
-		before := liveMono()
+		before := mono()
 		n, err := unix.Read(fd, page)
 		if errors.Is(err, unix.EINTR) {
 			continue
@@ -461,7 +463,7 @@ func (l *Live) readCPU(cpu int, fd int) {
 				// empty: everything the CPU recorded has been read, or
 				// lost. The kernel's counters say how many were lost;
 				// pages reported most of them.
-				if total := liveLostTotal(statsPath); total > counted {
+				if total := lostTotal(statsPath); total > counted {
 					lost := event.Event{Time: before, CPU: int32(cpu), Kind: event.KindLost, Count: total - counted, JobCount: -1, HWJobCount: -1}
 					if len(evs) > 0 {
 						lost.Time = max(lost.Time, evs[len(evs)-1].Time)
@@ -478,7 +480,7 @@ func (l *Live) readCPU(cpu int, fd int) {
 			}
 			// Idle: back off to Poll; busy: come back soon.
 			idle++
-			d := liveBatchWait
+			d := batchWait
 			if idle > 5 {
 				d = l.poll
 			}
@@ -490,7 +492,7 @@ func (l *Live) readCPU(cpu int, fd int) {
 		idle = 0
 		l.pages.Add(1)
 		cpu32 := int32(cpu)
-		info, derr := DecodePage(l.layout, l.header, page[:n], func(ts uint64, rec []byte) {
+		info, derr := ftrace.DecodePage(l.layout, l.header, page[:n], func(ts uint64, rec []byte) {
 			l.records.Add(1)
 			var ev event.Event
 			// A record shorter than its format still yields its event,
@@ -501,7 +503,7 @@ func (l *Live) readCPU(cpu int, fd int) {
 			if c, ok := comm[ev.PID]; ok {
 				ev.Comm = c
 			} else {
-				c := liveComm(ev.PID)
+				c := readComm(ev.PID)
 				comm[ev.PID] = c
 				ev.Comm = c
 			}
@@ -514,7 +516,7 @@ func (l *Live) readCPU(cpu int, fd int) {
 			cnt := info.Lost
 			if !info.LostKnown {
 				l.lostUnknown.Add(1)
-				o := liveStat(statsPath, "overrun")
+				o := stat(statsPath, "overrun")
 				cnt, lastOverrun = o-lastOverrun, o
 			}
 			if cnt > 0 {
@@ -533,11 +535,11 @@ func (l *Live) readCPU(cpu int, fd int) {
 	}
 }
 
-// liveBatchWait is how long a busy reader lets events gather.
-const liveBatchWait = 2 * time.Millisecond
+// batchWait is how long a busy reader lets events gather.
+const batchWait = 2 * time.Millisecond
 
 // sleep waits d, or until Stop; false when Close aborted the readers.
-func (l *Live) sleep(d time.Duration) bool {
+func (l *Source) sleep(d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -550,8 +552,8 @@ func (l *Live) sleep(d time.Duration) bool {
 	}
 }
 
-// liveStat reads one counter ("overrun") of a per_cpu stats file.
-func liveStat(path, key string) uint64 {
+// stat reads one counter ("overrun") of a per_cpu stats file.
+func stat(path, key string) uint64 {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0
@@ -569,11 +571,11 @@ func parseStat(b []byte, key string) uint64 {
 	return 0
 }
 
-// liveLostTotal is every event a CPU's buffer lost since the instance was
+// lostTotal is every event a CPU's buffer lost since the instance was
 // made: overwritten when full (the count pages report as missed), and
 // dropped by the writer (commit overrun, dropped events), which no page
 // reports.
-func liveLostTotal(path string) uint64 {
+func lostTotal(path string) uint64 {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0
@@ -581,7 +583,7 @@ func liveLostTotal(path string) uint64 {
 	return parseStat(b, "overrun") + parseStat(b, "commit overrun") + parseStat(b, "dropped events")
 }
 
-func liveComm(pid int32) string {
+func readComm(pid int32) string {
 	if pid <= 0 {
 		return ""
 	}
@@ -594,7 +596,7 @@ func liveComm(pid int32) string {
 
 // Next returns the next event in time order. After Stop (or Close) it
 // returns what the kernel still buffered, then io.EOF.
-func (l *Live) Next() (event.Event, error) {
+func (l *Source) Next() (event.Event, error) {
 	for {
 		// Take what the readers have, without blocking.
 		for drained := false; !drained; {
@@ -634,7 +636,7 @@ func (l *Live) Next() (event.Event, error) {
 	}
 }
 
-func (l *Live) take(b liveBatch) {
+func (l *Source) take(b batch) {
 	q := &l.queues[b.cpu]
 	wasEmpty := len(q.evs) == 0
 	q.evs = append(q.evs, b.evs...)
@@ -659,19 +661,19 @@ func (l *Live) take(b liveBatch) {
 	}
 }
 
-// liveHeap orders the CPUs with queued events by their first event's time.
-type liveHeap struct {
+// cpuHeap orders the CPUs with queued events by their first event's time.
+type cpuHeap struct {
 	cpus   []int
-	queues []liveQueue
+	queues []queue
 }
 
-func (h *liveHeap) Len() int { return len(h.cpus) }
-func (h *liveHeap) Less(i, j int) bool {
+func (h *cpuHeap) Len() int { return len(h.cpus) }
+func (h *cpuHeap) Less(i, j int) bool {
 	return h.queues[h.cpus[i]].evs[0].Time < h.queues[h.cpus[j]].evs[0].Time
 }
-func (h *liveHeap) Swap(i, j int) { h.cpus[i], h.cpus[j] = h.cpus[j], h.cpus[i] }
-func (h *liveHeap) Push(x any)    { h.cpus = append(h.cpus, x.(int)) }
-func (h *liveHeap) Pop() any {
+func (h *cpuHeap) Swap(i, j int) { h.cpus[i], h.cpus[j] = h.cpus[j], h.cpus[i] }
+func (h *cpuHeap) Push(x any)    { h.cpus = append(h.cpus, x.(int)) }
+func (h *cpuHeap) Pop() any {
 	n := len(h.cpus) - 1
 	x := h.cpus[n]
 	h.cpus = h.cpus[:n]
@@ -690,7 +692,7 @@ func (h *liveHeap) Pop() any {
 // CPUs of their first queued event or, for empty queues, their safe
 // time). It only grows, so it is recomputed (O(CPUs)) only when the heap's
 // first event passes it; releasing events below it costs O(log CPUs).
-func (l *Live) pop() (event.Event, bool) {
+func (l *Source) pop() (event.Event, bool) {
 	if l.heap.Len() == 0 {
 		return event.Event{}, false
 	}
@@ -723,15 +725,15 @@ func (l *Live) pop() (event.Event, bool) {
 	return ev, true
 }
 
-// liveDrainGrace bounds how long Close waits for the consumer to take
+// drainGrace bounds how long Close waits for the consumer to take
 // the events drained at stop before it counts the rest lost.
-const liveDrainGrace = 5 * time.Second
+const drainGrace = 5 * time.Second
 
 // Stop ends recording: tracing goes off in the instance and each reader
 // reads its CPU's buffer until empty. Next then returns every event the
 // kernel held when Stop came (or counts it lost) before io.EOF. Stop is
 // idempotent and safe from any goroutine; Close calls it.
-func (l *Live) Stop() {
+func (l *Source) Stop() {
 	l.stopOnce.Do(func() {
 		if l.stopping == nil {
 			return
@@ -747,16 +749,16 @@ func (l *Live) Stop() {
 // Close stops recording (Stop), waits until the readers have drained the
 // kernel's buffers (counting lost what the consumer has not taken within
 // a few seconds), disables the events and removes the instance (and
-// unmounts tracefs when OpenLive mounted it). Next keeps returning the
+// unmounts tracefs when Open mounted it). Next keeps returning the
 // drained events, then io.EOF. Close is idempotent and safe from any
 // goroutine; a blocked Next returns once the buffers are drained.
-func (l *Live) Close() error {
+func (l *Source) Close() error {
 	l.closeOnce.Do(func() {
 		if l.stopping != nil {
 			l.Stop()
 			select {
 			case <-l.done:
-			case <-time.After(liveDrainGrace):
+			case <-time.After(drainGrace):
 				close(l.abort)
 			}
 			l.wg.Wait()
@@ -766,7 +768,7 @@ func (l *Live) Close() error {
 	return l.closeErr
 }
 
-func (l *Live) cleanup() error {
+func (l *Source) cleanup() error {
 	var errs []error
 	for _, fd := range l.fds {
 		unix.Close(fd)
@@ -775,7 +777,7 @@ func (l *Live) cleanup() error {
 	if l.inst != "" {
 		os.WriteFile(filepath.Join(l.inst, "tracing_on"), []byte("0"), 0)
 		for _, p := range l.enabled {
-			if err := liveWrite(p, "0"); err != nil {
+			if err := write(p, "0"); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -806,9 +808,9 @@ func (l *Live) cleanup() error {
 	return errors.Join(errs...)
 }
 
-// liveFilter is the instance filter of a mapped tracepoint: the values its
+// filter is the instance filter of a mapped tracepoint: the values its
 // mappings' Filter fields must have ("" when a mapping takes every record).
-func liveFilter(maps []Mapping, system, ev string) string {
+func filter(maps []ftrace.Mapping, system, ev string) string {
 	var terms []string
 	for _, m := range maps {
 		if m.System != system || m.Event != ev {

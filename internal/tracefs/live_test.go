@@ -15,16 +15,17 @@ import (
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 // openLive opens the live source on the harness's events and closes it in
 // the test's cleanup (before the harness deletes the events).
-func openLive(t *testing.T, h *livetest.Harness, opts tracefs.LiveOptions) *tracefs.Live {
+func openLive(t *testing.T, h *livetest.Harness, opts tracefs.Options) *tracefs.Source {
 	t.Helper()
 	opts.Root = h.Root
-	l, err := tracefs.OpenLive(opts)
+	l, err := tracefs.Open(opts)
 	if err != nil {
-		t.Fatalf("OpenLive: %v", err)
+		t.Fatalf("Open: %v", err)
 	}
 	t.Cleanup(func() {
 		if err := l.Close(); err != nil {
@@ -36,7 +37,7 @@ func openLive(t *testing.T, h *livetest.Harness, opts tracefs.LiveOptions) *trac
 
 // collect reads l until Close, in a goroutine; the result arrives on the
 // returned channel.
-func collect(l *tracefs.Live) <-chan []event.Event {
+func collect(l *tracefs.Source) <-chan []event.Event {
 	ch := make(chan []event.Event, 1)
 	go func() {
 		var evs []event.Event
@@ -53,14 +54,14 @@ func collect(l *tracefs.Live) <-chan []event.Event {
 }
 
 func TestLivePattern(t *testing.T) {
-	for _, gen := range []livetest.Gen{livetest.GenDRM, livetest.Gen617, livetest.GenAMD} {
-		t.Run(string(gen), func(t *testing.T) {
+	for _, gen := range []tracepoint.Generation{tracepoint.GenDRM, tracepoint.Gen617, tracepoint.GenAMD} {
+		t.Run(gen.String(), func(t *testing.T) {
 			h := livetest.Setup(t, gen)
 			// The program may be held up by other work on the machine; its
 			// fired gaps are the truth either way, but the nominal slice is
 			// only what it fired on a clean run: try a few times.
 			for try := 1; ; try++ {
-				clean := livePatternRun(t, h)
+				clean := patternRun(t, h)
 				if clean || try == 3 || t.Failed() {
 					if !clean {
 						t.Logf("the program was held up on every run: slice and share checked against the fired gaps only")
@@ -72,12 +73,12 @@ func TestLivePattern(t *testing.T) {
 	}
 }
 
-// livePatternRun fires 6 ms on / 6.4 ms off, 250 µs jobs, two in flight,
+// patternRun fires 6 ms on / 6.4 ms off, 250 µs jobs, two in flight,
 // for 1.5 s and checks what the live source and the engine make of it.
-func livePatternRun(t *testing.T, h *livetest.Harness) (clean bool) {
-	l, err := tracefs.OpenLive(tracefs.LiveOptions{Root: h.Root, Events: h.Events})
+func patternRun(t *testing.T, h *livetest.Harness) (clean bool) {
+	l, err := tracefs.Open(tracefs.Options{Root: h.Root, Events: h.Events})
 	if err != nil {
-		t.Fatalf("OpenLive: %v", err)
+		t.Fatalf("Open: %v", err)
 	}
 	defer l.Close()
 	evsCh := collect(l)
@@ -184,7 +185,7 @@ func livePatternRun(t *testing.T, h *livetest.Harness) (clean bool) {
 }
 
 // waitRead waits until l emitted n events or stops making progress.
-func waitRead(l *tracefs.Live, n uint64) {
+func waitRead(l *tracefs.Source, n uint64) {
 	last, idle := l.Stats().Events, 0
 	for idle < 20 && last < n {
 		time.Sleep(25 * time.Millisecond)
@@ -207,9 +208,9 @@ func TestLiveLoad(t *testing.T) {
 		bufferKB int
 	}{{"4MiB", 4096}, {"8KiB", 8}} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := livetest.Setup(t, livetest.GenDRM)
+			h := livetest.Setup(t, tracepoint.GenDRM)
 			// A slow poll: much is still in the kernel's buffers at the end.
-			l := openLive(t, h, tracefs.LiveOptions{Events: h.Events, BufferKB: tc.bufferKB, Poll: 200 * time.Millisecond})
+			l := openLive(t, h, tracefs.Options{Events: h.Events, BufferKB: tc.bufferKB, Poll: 200 * time.Millisecond})
 			evsCh := collect(l)
 			const d = 2 * time.Second
 			var fired uint64
@@ -256,8 +257,8 @@ func TestLiveLoad(t *testing.T) {
 // TestLiveStopDrains: events fired while nothing reads (a burst ending
 // right before Stop) all come out of Next after Stop, then io.EOF.
 func TestLiveStopDrains(t *testing.T) {
-	h := livetest.Setup(t, livetest.GenDRM)
-	l := openLive(t, h, tracefs.LiveOptions{Events: h.Events, BufferKB: 4096, Poll: time.Second})
+	h := livetest.Setup(t, tracepoint.GenDRM)
+	l := openLive(t, h, tracefs.Options{Events: h.Events, BufferKB: 4096, Poll: time.Second})
 	fired, err := h.RunLoad(context.Background(), 300*time.Millisecond, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -284,9 +285,9 @@ func TestLiveStopDrains(t *testing.T) {
 }
 
 func TestLiveCloseRestores(t *testing.T) {
-	h := livetest.Setup(t, livetest.GenDRM)
+	h := livetest.Setup(t, tracepoint.GenDRM)
 	before := livetest.Snapshot(h.Root)
-	l, err := tracefs.OpenLive(tracefs.LiveOptions{Root: h.Root})
+	l, err := tracefs.Open(tracefs.Options{Root: h.Root})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,10 +320,10 @@ func TestLiveCloseRestores(t *testing.T) {
 }
 
 // TestLiveStaleInstance: an instance whose owner is proven dead (its lock
-// file under LiveLockDir can be taken) is removed at open; one whose owner
+// file under LockDir can be taken) is removed at open; one whose owner
 // holds its lock, and one without a lock file, are left alone.
 func TestLiveStaleInstance(t *testing.T) {
-	h := livetest.Setup(t, livetest.GenDRM)
+	h := livetest.Setup(t, tracepoint.GenDRM)
 	before := livetest.Snapshot(h.Root)
 	mk := func(name string, lock bool) (inst, lockPath string) {
 		inst = filepath.Join(h.Root, "instances", name)
@@ -331,8 +332,8 @@ func TestLiveStaleInstance(t *testing.T) {
 		}
 		t.Cleanup(func() { os.Remove(inst) })
 		if lock {
-			os.MkdirAll(tracefs.LiveLockDir, 0o755)
-			lockPath = filepath.Join(tracefs.LiveLockDir, name+".lock")
+			os.MkdirAll(tracefs.LockDir, 0o755)
+			lockPath = filepath.Join(tracefs.LockDir, name+".lock")
 			if err := os.WriteFile(lockPath, nil, 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -356,7 +357,7 @@ func TestLiveStaleInstance(t *testing.T) {
 	// No lock file: nothing proves its owner dead.
 	unknown, _ := mk("gpuwatch-2", false)
 
-	l := openLive(t, h, tracefs.LiveOptions{})
+	l := openLive(t, h, tracefs.Options{})
 	if _, err := os.Stat(dead); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("abandoned instance still there: %v", err)
 	}
@@ -382,13 +383,13 @@ func TestLiveStaleInstance(t *testing.T) {
 // TestLiveInstanceNames: two sources at once get distinct instances, each
 // with its lock file held, removed at Close.
 func TestLiveInstanceNames(t *testing.T) {
-	h := livetest.Setup(t, livetest.GenDRM)
-	a := openLive(t, h, tracefs.LiveOptions{})
-	b := openLive(t, h, tracefs.LiveOptions{})
+	h := livetest.Setup(t, tracepoint.GenDRM)
+	a := openLive(t, h, tracefs.Options{})
+	b := openLive(t, h, tracefs.Options{})
 	if a.Instance() == b.Instance() {
 		t.Fatalf("both sources use %s", a.Instance())
 	}
-	lock := filepath.Join(tracefs.LiveLockDir, filepath.Base(a.Instance())+".lock")
+	lock := filepath.Join(tracefs.LockDir, filepath.Base(a.Instance())+".lock")
 	f, err := os.Open(lock)
 	if err != nil {
 		t.Fatalf("lock file: %v", err)
@@ -405,21 +406,21 @@ func TestLiveInstanceNames(t *testing.T) {
 
 func TestLiveRefusals(t *testing.T) {
 	if os.Geteuid() != 0 {
-		_, err := tracefs.OpenLive(tracefs.LiveOptions{})
+		_, err := tracefs.Open(tracefs.Options{})
 		if !errors.Is(err, tracefs.ErrNotRoot) {
 			t.Fatalf("as non-root: %v, want ErrNotRoot", err)
 		}
 		return
 	}
 	root := t.TempDir()
-	_, err := tracefs.OpenLive(tracefs.LiveOptions{Root: root})
+	_, err := tracefs.Open(tracefs.Options{Root: root})
 	if !errors.Is(err, tracefs.ErrNoTracefs) {
 		t.Errorf("root without events: %v, want ErrNoTracefs", err)
 	}
 	// A tracefs with events, none of them the scheduler's.
 	os.MkdirAll(filepath.Join(root, "events", "sched", "sched_switch"), 0o755)
 	os.WriteFile(filepath.Join(root, "events", "sched", "sched_switch", "format"), []byte("name: sched_switch\nID: 1\n"), 0o644)
-	_, err = tracefs.OpenLive(tracefs.LiveOptions{Root: root})
+	_, err = tracefs.Open(tracefs.Options{Root: root})
 	if !errors.Is(err, tracefs.ErrNoEvents) {
 		t.Fatalf("no scheduler events: %v, want ErrNoEvents", err)
 	}
@@ -427,7 +428,7 @@ func TestLiveRefusals(t *testing.T) {
 		t.Errorf("message %q, want %q", got, want)
 	}
 	if _, err := os.Stat(filepath.Join(root, "instances")); err == nil {
-		t.Errorf("a refused OpenLive created instances")
+		t.Errorf("a refused Open created instances")
 	}
 }
 
@@ -435,8 +436,8 @@ func TestLiveRefusals(t *testing.T) {
 // a consumer that advances its clock to Now between events (the runner,
 // before every snapshot) never sees an event from its past.
 func TestLiveNowIsWatermark(t *testing.T) {
-	h := livetest.Setup(t, livetest.GenDRM)
-	l := openLive(t, h, tracefs.LiveOptions{})
+	h := livetest.Setup(t, tracepoint.GenDRM)
+	l := openLive(t, h, tracefs.Options{})
 	done := make(chan struct{})
 	var behind, n int
 	go func() {

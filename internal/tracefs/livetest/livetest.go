@@ -27,6 +27,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gpuwatch/gpuwatch/internal/tracefs"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
 //go:embed testdata/gpusim.c
@@ -35,54 +38,57 @@ var gpusimC []byte
 // LockPath serializes tests that create uprobe events.
 const LockPath = "/tmp/gpuwatch-uprobe.lock"
 
-// Gen names a tracepoint generation.
-type Gen string
-
-const (
-	GenDRM Gen = "drm" // gpu_scheduler:drm_sched_job/drm_run_job/drm_sched_process_job (4.16-6.16)
-	Gen617 Gen = "617" // gpu_scheduler:drm_sched_job_queue/_run/_done (6.17+)
-	GenAMD Gen = "amd" // gpu_sched:amd_sched_job/amd_sched_process_job (<= 4.15)
-)
+// gpusimGen is how the gpusim program names each generation it fires.
+var gpusimGen = map[tracepoint.Generation]string{
+	tracepoint.GenDRM: "drm", // gpu_scheduler:drm_sched_job/drm_run_job/drm_sched_process_job (4.16-6.16)
+	tracepoint.Gen617: "617", // gpu_scheduler:drm_sched_job_queue/_run/_done (6.17+)
+	tracepoint.GenAMD: "amd", // gpu_sched:amd_sched_job/amd_sched_process_job (<= 4.15)
+}
 
 // Harness holds the uprobe events of one test.
 type Harness struct {
 	Root string // tracefs root
 	Bin  string // the gpusim program
-	Gen  Gen
+	Gen  tracepoint.Generation
 	// Events are the events created, as "system:event".
 	Events []string
 }
 
 type probe struct{ group, name, fn, args string }
 
-var probes = map[Gen][]probe{
-	GenDRM: {
+var probes = map[tracepoint.Generation][]probe{
+	tracepoint.GenDRM: {
 		{"gpu_scheduler", "drm_sched_job", "drm_sched_job", "entity=%di:u64 id=%si:u64 fence=%dx:u64 name=+0(%cx):string job_count=%r8:u32 hw_job_count=%r9:s32"},
 		{"gpu_scheduler", "drm_run_job", "drm_run_job", "entity=%di:u64 id=%si:u64 fence=%dx:u64 name=+0(%cx):string job_count=%r8:u32 hw_job_count=%r9:s32"},
 		{"gpu_scheduler", "drm_sched_process_job", "drm_sched_process_job", "fence=%di:u64"},
 	},
-	Gen617: {
+	tracepoint.Gen617: {
 		{"gpu_scheduler", "drm_sched_job_queue", "drm_sched_job_queue", "fence_context=%di:u64 fence_seqno=%si:u64 name=+0(%dx):string job_count=%cx:u32 hw_job_count=%r8:s32"},
 		{"gpu_scheduler", "drm_sched_job_run", "drm_sched_job_run", "fence_context=%di:u64 fence_seqno=%si:u64 name=+0(%dx):string job_count=%cx:u32 hw_job_count=%r8:s32"},
 		{"gpu_scheduler", "drm_sched_job_done", "drm_sched_job_done", "fence_context=%di:u64 fence_seqno=%si:u64"},
 	},
-	GenAMD: {
+	tracepoint.GenAMD: {
 		{"gpu_sched", "amd_sched_job", "amd_sched_job", "entity=%di:u64 id=%si:u64 fence=%dx:u64 name=+0(%cx):string job_count=%r8:u32 hw_job_count=%r9:s32"},
 		{"gpu_sched", "amd_sched_process_job", "amd_sched_process_job", "fence=%di:u64"},
 	},
 }
 
-// FindRoot returns the tracefs mount point, or why there is none.
+// FindRoot returns the tracefs mount point (tracefs.FindRoot) if it can
+// create uprobe events, or why not.
 func FindRoot() (string, error) {
-	for _, d := range []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"} {
-		if _, err := os.Stat(filepath.Join(d, "uprobe_events")); err == nil {
-			return d, nil
+	root, err := tracefs.FindRoot()
+	if err == nil {
+		if _, err = os.Stat(filepath.Join(root, "uprobe_events")); err == nil {
+			return root, nil
 		}
 	}
 	if os.Geteuid() != 0 {
 		return "", errors.New("not root: tracefs and uprobe events need root")
 	}
-	return "", errors.New("no tracefs with uprobe_events at /sys/kernel/tracing or /sys/kernel/debug/tracing")
+	if root != "" {
+		return "", fmt.Errorf("no uprobe_events in %s (a kernel without CONFIG_UPROBE_EVENTS)", root)
+	}
+	return "", err
 }
 
 // LockTimeout bounds how long Lock and LockFile wait for the uprobe lock.
@@ -224,7 +230,7 @@ func appendUprobe(root, line string) error {
 // Setup builds gpusim and creates the uprobe events of gen, holding the
 // uprobe lock until the test's cleanup deletes them. Cleanups registered
 // after Setup (closing a live source) run before the events are deleted.
-func Setup(t testing.TB, gen Gen) *Harness {
+func Setup(t testing.TB, gen tracepoint.Generation) *Harness {
 	t.Helper()
 	root, err := FindRoot()
 	if err != nil {
@@ -256,7 +262,7 @@ var ErrRealScheduler = errors.New("this kernel has real GPU scheduler tracepoint
 
 // Create creates the uprobe events of gen on the program bin. The caller
 // holds the uprobe lock (LockFile) and calls Remove.
-func Create(root, bin string, gen Gen) (*Harness, error) {
+func Create(root, bin string, gen tracepoint.Generation) (*Harness, error) {
 	h := &Harness{Root: root, Gen: gen, Bin: bin}
 	ups, _ := os.ReadFile(filepath.Join(root, "uprobe_events"))
 	// Any kernel tracepoint of the scheduler groups (a drm_sched driver
@@ -356,7 +362,7 @@ func (p *Pattern) Share() float64 { return float64(p.On) / float64(p.On+p.Off) }
 func (p *Pattern) Period() time.Duration { return p.On + p.Off }
 
 func (h *Harness) eventsPerJob() int {
-	if h.Gen == GenAMD {
+	if h.Gen == tracepoint.GenAMD {
 		return 2
 	}
 	return 3
@@ -364,7 +370,7 @@ func (h *Harness) eventsPerJob() int {
 
 // RunPattern fires the switch-out pattern for d and returns its truth.
 func (h *Harness) RunPattern(ctx context.Context, d, on, off, job time.Duration, inflight int) (*Pattern, error) {
-	out, err := exec.CommandContext(ctx, h.Bin, "pattern", string(h.Gen), ms(d), us(on), us(off), us(job), strconv.Itoa(inflight)).Output()
+	out, err := exec.CommandContext(ctx, h.Bin, "pattern", gpusimGen[h.Gen], ms(d), us(on), us(off), us(job), strconv.Itoa(inflight)).Output()
 	if err != nil {
 		return nil, fmt.Errorf("running gpusim: %w", err)
 	}
@@ -393,7 +399,7 @@ func (p *Pattern) Fired() uint64 {
 // RunLoad fires events at rate per second (0: as fast as it can) for d and
 // returns how many it fired.
 func (h *Harness) RunLoad(ctx context.Context, d time.Duration, rate int) (uint64, error) {
-	out, err := exec.CommandContext(ctx, h.Bin, "load", string(h.Gen), ms(d), strconv.Itoa(rate)).Output()
+	out, err := exec.CommandContext(ctx, h.Bin, "load", gpusimGen[h.Gen], ms(d), strconv.Itoa(rate)).Output()
 	if err != nil {
 		return 0, fmt.Errorf("running gpusim: %w", err)
 	}
@@ -437,7 +443,7 @@ func Snapshot(root string) State {
 }
 
 // abandoned reports whether the gpuwatch instance name's owner is proven
-// dead: its lock file under /run/gpuwatch (tracefs.LiveLockDir) can be
+// dead: its lock file under /run/gpuwatch (tracefs.LockDir) can be
 // locked.
 func abandoned(name string) bool {
 	if !strings.HasPrefix(name, "gpuwatch-") {

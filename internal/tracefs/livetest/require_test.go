@@ -2,6 +2,7 @@ package livetest
 
 import (
 	"errors"
+	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,7 +59,7 @@ func TestCreateRealScheduler(t *testing.T) {
 		}
 		os.WriteFile(filepath.Join(root, "events", "gpu_scheduler", "enable"), nil, 0o644)
 		os.WriteFile(filepath.Join(root, "uprobe_events"), nil, 0o644)
-		_, err := Create(root, "/nonexistent/gpusim", GenDRM)
+		_, err := Create(root, "/nonexistent/gpusim", tracepoint.GenDRM)
 		if !errors.Is(err, ErrRealScheduler) {
 			t.Errorf("%s: Create: %v, want ErrRealScheduler", ev, err)
 		}
