@@ -218,7 +218,7 @@ func gridScenario(t *testing.T, name string) simulate.Scenario {
 }
 
 // TestAccuracySaturating runs grid scenarios end to end (simulate → report
-// text → TextReader → gaps engine) and asserts the accuracy targets on the
+// text → reporttext.Reader → gaps engine) and asserts the accuracy targets on the
 // schedule (slice, period, slice/period against Truth.Share): today's
 // estimator meets them. The newer targets (measured share against the
 // held share, host models) are measured by cmd/accuracy, not asserted.
