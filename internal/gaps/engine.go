@@ -80,9 +80,12 @@ type Engine struct {
 
 	// The completions closing the last no-progress stretch while they
 	// come within stealGap of each other (see noteBurst).
-	burst     burstState
-	hwDepth   int          // the most jobs seen on a hardware ring at once (hw_job_count)
-	burstGaps [16]burstGap // backing for burst.gaps
+	burst   burstState
+	hwDepth int // the most jobs seen on a hardware ring at once (hw_job_count)
+	// normalMean is normalGap as of the last floor update (a burst's
+	// decision needs it often; the spacing moves slowly).
+	normalMean float64
+	burstGaps  [16]burstGap // backing for burst.gaps
 	// stealN and stealSum count the steal stretches since the start.
 	stealN   uint64
 	stealSum int64
@@ -813,7 +816,7 @@ func (e *Engine) noteBurst() {
 	if b.steal || b.n < 1 || e.floor == 0 {
 		return
 	}
-	mean := e.normalGap()
+	mean := e.normalMean
 	if mean <= 0 || float64(b.gap) < 4*mean {
 		return
 	}
@@ -906,6 +909,7 @@ func (e *Engine) updateFloor() {
 		f = max(f, binLow(th.bin, gapSub)*3/4)
 	}
 	e.floor = f
+	e.normalMean = e.normalGap()
 }
 
 // stealGap: completions at most this far apart are delivered together
