@@ -287,6 +287,7 @@ func printAligned(w io.Writer, rows [][]string) {
 }
 
 func printMarkdown(w io.Writer, rs []accuracy.Result, verbose bool, cmd string) {
+	fmt.Fprintf(w, "# Accuracy on the simulator's grid\n\n")
 	fmt.Fprintf(w, "_Measured by `%s` on %s._\n\n", cmd, machine.Read())
 	fmt.Fprintln(w, "Per class: targets met, worst errors, false switch-outs, verdicts passing above the true share, and coverage (runs whose truth lies within estimate ± 2·error, of detected runs).")
 	fmt.Fprintln(w)

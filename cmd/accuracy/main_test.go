@@ -42,6 +42,10 @@ func TestAccuracyMarkdown(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	lines := strings.Split(out, "\n")
+	if lines[0] != "# Accuracy on the simulator's grid" {
+		t.Errorf("no title: %q", lines[0])
+	}
+	lines = lines[2:]
 	if !strings.HasPrefix(lines[0], "_Measured by `go run ./cmd/accuracy --markdown --filter ^long-strict-2vf` on Linux ") ||
 		!strings.Contains(lines[0], " CPUs (") || !strings.Contains(lines[0], ", commit ") {
 		t.Errorf("no stamp: %q", lines[0])
