@@ -100,23 +100,48 @@ func startWatch(t *testing.T, h *livetest.Harness, bin string, args ...string) *
 			p.cmd.Wait()
 		}
 	})
-	// Ready once its instance (gpuwatch-<pid>-<random>) exists and has
-	// its events enabled.
+	// Ready once its instance (gpuwatch-<pid>-<random>) exists, traces,
+	// and has every event of the harness enabled (a new instance traces
+	// from its creation, before any event is enabled: tracing_on alone
+	// is not enough on a loaded machine).
 	deadline := time.Now().Add(60 * time.Second) // a loaded machine builds and starts slowly
 	for {
 		insts, _ := filepath.Glob(filepath.Join(h.Root, "instances", "gpuwatch-"+strconv.Itoa(p.cmd.Process.Pid)+"-*"))
 		for _, inst := range insts {
-			if b, err := os.ReadFile(filepath.Join(inst, "tracing_on")); err == nil && strings.TrimSpace(string(b)) == "1" {
-				p.inst = inst
-				time.Sleep(20 * time.Millisecond)
-				return p
+			if b, err := os.ReadFile(filepath.Join(inst, "tracing_on")); err != nil || strings.TrimSpace(string(b)) != "1" {
+				continue
 			}
+			if !allEnabled(inst, h.Events) {
+				continue
+			}
+			p.inst = inst
+			time.Sleep(20 * time.Millisecond)
+			return p
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("gpuwatch did not start: %s", p.stderr.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// allEnabled reports whether the instance's set_event lists every event
+// ("system:event").
+func allEnabled(inst string, events []string) bool {
+	b, err := os.ReadFile(filepath.Join(inst, "set_event"))
+	if err != nil {
+		return false
+	}
+	on := map[string]bool{}
+	for _, l := range strings.Fields(string(b)) {
+		on[l] = true
+	}
+	for _, e := range events {
+		if !on[e] {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *watchProc) wait(t *testing.T) int {

@@ -72,15 +72,43 @@ func (e *Engine) classify() classification {
 	if ok {
 		return classification{found: true, th: th, busyBin: th.bin, idleBin: th.bin}
 	}
-	// No two clusters: stalls and idle stretches still show when they
-	// are far beyond the normal spacing (4× its 99th percentile), or
-	// beyond 100 ms before anything was measured.
+	b := e.fallbackBin()
+	return classification{busyBin: b, idleBin: b}
+}
+
+// longJobsOnly reports whether the busy stretches at or above bin follow
+// each other with, on median, fewer than longJobsComps completions in
+// between: long jobs back to back. Switch-outs (and stalls) interrupt a
+// run of normal completions: a turn holds many.
+func (e *Engine) longJobsOnly(bin int) bool {
+	var between []float64
+	prev := -1
+	for i := 0; i < e.cands.len(); i++ {
+		c := e.cands.at(i)
+		if c.idle || c.steal || binOf(c.end-c.start, gapSub) < bin {
+			continue
+		}
+		if prev >= 0 && c.zeroStart == e.cands.at(prev).zeroEnd {
+			between = append(between, float64(c.compStart-e.cands.at(prev).compEnd))
+		}
+		prev = i
+	}
+	return len(between) >= defaults.minWindows && median(between) < longJobsComps
+}
+
+// longJobsComps: fewer completions than this between long stretches
+// (on median) make them long jobs, not windows.
+const longJobsComps = 3
+
+// fallbackBin is where stalls and idle stretches begin when no schedule
+// separates windows from the normal spacing: far beyond it (4× its 99th
+// percentile), or beyond 100 ms before anything was measured.
+func (e *Engine) fallbackBin() int {
 	fb := int64(100 * time.Millisecond)
 	if e.busyH.n >= 8 {
 		fb = 4 * binLow(e.busyH.quantileBin(0.99)+1, gapSub)
 	}
-	b := binOf(fb, gapSub)
-	return classification{busyBin: b, idleBin: b}
+	return binOf(fb, gapSub)
 }
 
 func (e *Engine) matchFrac() float64 {
@@ -196,6 +224,16 @@ func (e *Engine) Snapshot() *Snapshot {
 	busyKind := Stall
 	if detected {
 		busyKind = SwitchedOut
+	} else if cl.found && e.longJobsOnly(cl.busyBin) {
+		// Two clusters of gaps, no schedule, and the long stretches
+		// come back to back with hardly a completion between them: they
+		// are the guest's own long jobs (bare metal, jobs of a few ms
+		// beside short copies), not stretches without progress. Only
+		// stretches far beyond the gaps seen (as with no clusters) are
+		// stalls.
+		if fb := e.fallbackBin(); fb > cl.busyBin {
+			cl.busyBin = fb
+		}
 	}
 
 	// Windows within the horizon, then the open one. With a fixed grid,

@@ -60,10 +60,10 @@ func TestTrace411Generated(t *testing.T) {
 // On a bare-metal 4.11 capture of amdgpu and dma_fence events, at least
 // 95% of the jobs with both ends in the file are matched, on every ring
 // (each ring's lines analysed alone: the engine reports matches per
-// trace, not per ring); on the whole trace nothing is a switched-out
-// window, no schedule is claimed, and every other window is explained by
-// one job in flight throughout (a long job on bare metal is a
-// stall by the engine's definition, never a switch-out).
+// trace, not per ring); on the whole trace nothing is a switched-out or
+// stall window and no schedule is claimed (long jobs on bare metal are
+// neither), and the share is not claimed either (jobs milliseconds long
+// could hide a switch-out).
 func TestAMDGPU411BareMetal(t *testing.T) {
 	data, truth := gen411(1)
 	dir := t.TempDir()
@@ -157,30 +157,17 @@ func checkBareMetal(t *testing.T, s gaps.Snapshot, truth gen411Truth) {
 	if s.Timeslice.Detected || s.SwitchedOutTotal != 0 {
 		t.Errorf("bare metal: time slicing %+v, switched out %v", s.Timeslice, s.SwitchedOutTotal)
 	}
-	stalls := 0
 	for _, w := range s.Windows {
-		if w.Kind == gaps.SwitchedOut {
-			t.Errorf("bare metal: switched-out window %d → %d (%v)", w.Start, w.End, w.Duration())
+		if w.Kind == gaps.SwitchedOut || w.Kind == gaps.Stall {
+			t.Errorf("bare metal: %s window %d → %d (%v)", w.Kind, w.Start, w.End, w.Duration())
 		}
 		if w.Start < s.Input.CompleteFrom {
 			t.Errorf("window %d → %d begins before the trace is complete (%d)", w.Start, w.End, s.Input.CompleteFrom)
 		}
-		if w.Kind != gaps.Stall {
-			continue
-		}
-		stalls++
-		explained := false
-		for _, j := range truth.jobs {
-			if j.run/1000*1000 <= w.Start && w.End <= j.end+10_000 { // the text has µs
-				explained = true
-				break
-			}
-		}
-		if !explained {
-			t.Errorf("stall window %d → %d (%v) with no job in flight throughout", w.Start, w.End, w.Duration())
-		}
 	}
-	t.Logf("%d windows, %d of them stalls (long jobs), stall total %v", len(s.Windows), stalls, s.StallTotal)
+	if s.StallTotal != 0 {
+		t.Errorf("bare metal: stall total %v", s.StallTotal)
+	}
 	// From text, the last CPU's first event (soon after its buffer's start).
 	if last := truth.cpuStart[len(truth.cpuStart)-1]; s.Input.CompleteFrom < last || s.Input.CompleteFrom > last+50_000_000 {
 		t.Errorf("complete from %d, want the last CPU's start %d", s.Input.CompleteFrom, last)
