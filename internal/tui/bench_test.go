@@ -112,7 +112,7 @@ func cpuTime() time.Duration {
 // two is what the TUI costs at that event rate. Run with -benchtime 3x.
 func BenchmarkLive120k(b *testing.B) {
 	sc := tuitest.Half(1200 * time.Millisecond)
-	sc.Rings[0].Job.Mean, sc.Rings[1].Job.Mean = 20*time.Microsecond, 30*time.Microsecond
+	sc.Rings[0].Job.Mean, sc.Rings[1].Job.Mean = 15*time.Microsecond, 25*time.Microsecond
 	evs, _ := tuitest.Events(b, sc)
 	rate := float64(len(evs)) / sc.Duration.Seconds()
 	for _, withTUI := range []bool{false, true} {
