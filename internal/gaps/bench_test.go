@@ -37,7 +37,7 @@ func BenchmarkSnapshotLive(b *testing.B) {
 }
 
 func benchSnapshotCycle(b *testing.B, every time.Duration) {
-	sc := scenario{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 10 * time.Microsecond, JobDist: "exp", Depth: 4, Duration: 2 * time.Second, Seed: 1, Gen617: true}
+	sc := scenario{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 6 * time.Microsecond, JobDist: "exp", Depth: 4, Duration: 2 * time.Second, Seed: 1, Gen617: true}
 	evs, tr := sc.run(b)
 	span := replaySpan(tr, evs)
 	rate := float64(len(evs)) / (float64(span) / 1e9)
