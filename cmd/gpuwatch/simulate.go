@@ -120,7 +120,7 @@ func runSimulate(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	workload := fs.String("workload", "saturate", "guest workload: saturate, frames, bursts, long")
 	rings := fs.String("rings", "gfx", "comma-separated ring names (gfx, sdma0, comp_1.0.0, ...)")
 	job := fs.Duration("job", 0, "mean job duration on the first ring (sdma rings: a third); 0: 300µs, or 2.5 slices for --workload long")
-	jobDist := fs.String("job-dist", "const", "job duration distribution: const, exp, uniform (±50 %)")
+	jobDist := fs.String("job-dist", "const", "job duration distribution: const, exp, uniform (±50 %), bimodal (1 job in 20 is 20 times as long)")
 	fps := fs.Float64("fps", 60, "frames workload: frames per second")
 	perFrame := fs.Int("jobs-per-frame", 8, "frames workload: jobs per frame on the first ring")
 	duration := fs.Duration("duration", 2*time.Second, "trace length (ignored with --size)")

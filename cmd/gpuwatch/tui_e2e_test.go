@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"math"
 	"os"
@@ -13,9 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gpuwatch/gpuwatch/internal/reporttext"
+	"github.com/gpuwatch/gpuwatch/internal/simulate"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
-	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 	"github.com/gpuwatch/gpuwatch/internal/tui/tuitest"
 )
 
@@ -173,7 +171,7 @@ func e2eSetup(t *testing.T) (bin, trace string) {
 		}
 	}
 	sc := tuitest.Half(25 * time.Second)
-	sc.Rings[0].Job, sc.Rings[1].Job = time.Millisecond, 2*time.Millisecond
+	sc.Rings[0].Job.Mean, sc.Rings[1].Job.Mean = time.Millisecond, 2*time.Millisecond
 	trace = filepath.Join(dir, "half.report")
 	writeReport(t, trace, sc)
 	return bin, trace
@@ -240,23 +238,13 @@ func (p *pane) waitFor(what string, ok func(string) bool) string {
 	return ""
 }
 
-func writeReport(t *testing.T, path string, sc tuitest.Scenario) {
+func writeReport(t *testing.T, path string, sc simulate.Scenario) {
 	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bw := bufio.NewWriter(f)
-	w := reporttext.NewWriter(bw, reporttext.WriterOptions{Gen: tracepoint.GenDRM, CPUs: 2})
-	for _, ev := range sc.Events() {
-		if err := w.Write(ev); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	if err := bw.Flush(); err != nil {
+	if _, err := simulate.WriteReport(f, sc, "", nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Close(); err != nil {

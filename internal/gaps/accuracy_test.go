@@ -9,29 +9,29 @@ import (
 	"github.com/gpuwatch/gpuwatch/internal/event"
 )
 
-// These tests measure the engine against the ground truth of the scenario
-// generator (gen_test.go): the targets of the project are slice and period
+// These tests measure the engine against the simulator's ground truth
+// (internal/simulate, through scenario_test.go): the targets of the project are slice and period
 // within 1 %, share within 0.5 percentage points, window F1 ≥ 0.98 on
 // saturating and frame-paced loads under a fixed schedule.
 
 func TestAccuracyFixed(t *testing.T) {
 	cases := []scenario{
 		{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 300 * time.Microsecond, JobDist: "exp", Depth: 3, Duration: 3 * time.Second, Seed: 21},
-		{VFs: 4, Slice: 3 * time.Millisecond, Cost: 150 * time.Microsecond, Job: 150 * time.Microsecond, JobDist: "unif", Depth: 3, Duration: 3 * time.Second, Seed: 22, Gen617: true},
+		{VFs: 4, Slice: 3 * time.Millisecond, Cost: 150 * time.Microsecond, Job: 150 * time.Microsecond, JobDist: "uniform", Depth: 3, Duration: 3 * time.Second, Seed: 22, Gen617: true},
 		{VFs: 16, Slice: 1 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 50 * time.Microsecond, JobDist: "const", Depth: 2, Duration: 4 * time.Second, Seed: 23},
-		{VFs: 8, Slice: 12 * time.Millisecond, Cost: 300 * time.Microsecond, Job: 600 * time.Microsecond, JobDist: "unif", Depth: 3, Duration: 4 * time.Second, Seed: 24, Gen617: true},
-		{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 500 * time.Microsecond, JobDist: "unif", Frames: 16667 * time.Microsecond, FrameJobs: 4, Duration: 4 * time.Second, Seed: 25},
-		{VFs: 4, Slice: 12 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 800 * time.Microsecond, JobDist: "unif", Frames: 33333 * time.Microsecond, FrameJobs: 6, Duration: 6 * time.Second, Seed: 26, Gen617: true},
+		{VFs: 8, Slice: 12 * time.Millisecond, Cost: 300 * time.Microsecond, Job: 600 * time.Microsecond, JobDist: "uniform", Depth: 3, Duration: 4 * time.Second, Seed: 24, Gen617: true},
+		{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 500 * time.Microsecond, JobDist: "uniform", Frames: 16667 * time.Microsecond, FrameJobs: 4, Duration: 4 * time.Second, Seed: 25},
+		{VFs: 4, Slice: 12 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 800 * time.Microsecond, JobDist: "uniform", Frames: 33333 * time.Microsecond, FrameJobs: 6, Duration: 6 * time.Second, Seed: 26, Gen617: true},
 		// heavy exponential jobs (mean a sixth of the slice): some jobs
 		// leave in-turn gaps as long as a window, and the straddling
 		// job's remainder spreads the window ends over milliseconds
 		{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 1 * time.Millisecond, JobDist: "exp", Depth: 3, Duration: 4 * time.Second, Seed: 9, Gen617: true},
 	}
 	for _, sc := range cases {
-		evs, tr := sc.generate()
+		evs, tr := sc.run(t)
 		s := New(Config{}).feedAll(evs).Snapshot()
 		ts := s.Timeslice
-		slice, period, share := sc.trueSchedule()
+		slice, period, share := tr.slice, tr.period, tr.share
 		f1, prec, rec := windowF1(s.Windows, tr)
 		t.Logf("vfs=%d slice=%v: %+v F1=%.3f", sc.VFs, sc.Slice, ts, f1)
 		if !ts.Detected || ts.Mode != ModeFixed {
@@ -61,11 +61,11 @@ func TestAccuracyFixed(t *testing.T) {
 
 func TestAccuracyVariable(t *testing.T) {
 	cases := []scenario{
-		{VFs: 4, Slice: 3 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 150 * time.Microsecond, JobDist: "unif", Depth: 3, Duration: 4 * time.Second, Seed: 31, Variable: true, SkipProb: 0.3},
+		{VFs: 4, Slice: 3 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 150 * time.Microsecond, JobDist: "uniform", Depth: 3, Duration: 4 * time.Second, Seed: 31, Variable: true, SkipProb: 0.3},
 		{VFs: 8, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 300 * time.Microsecond, JobDist: "exp", Depth: 3, Duration: 4 * time.Second, Seed: 32, Variable: true, SkipProb: 0.3, Gen617: true},
 	}
 	for _, sc := range cases {
-		evs, tr := sc.generate()
+		evs, tr := sc.run(t)
 		s := New(Config{}).feedAll(evs).Snapshot()
 		ts := s.Timeslice
 		f1, _, _ := windowF1(s.Windows, tr)
@@ -74,7 +74,7 @@ func TestAccuracyVariable(t *testing.T) {
 			t.Errorf("vfs=%d: not detected as variable: %s", sc.VFs, ts.Reason)
 			continue
 		}
-		if e := relErr(ts.Slice, sc.Slice); e > 0.01 {
+		if e := relErr(ts.Slice, tr.slice); e > 0.01 {
 			t.Errorf("vfs=%d: slice %v off by %.2f%%", sc.VFs, ts.Slice, 100*e)
 		}
 		if e := relErr(ts.Period, tr.period); e > 0.01 {
@@ -95,14 +95,14 @@ func TestNoConfidentWrongNumbers(t *testing.T) {
 	}{
 		{"passthrough-exp", scenario{Passthrough: true, Job: 300 * time.Microsecond, JobDist: "exp", Depth: 3, Duration: 3 * time.Second, Seed: 41}},
 		{"passthrough-bimodal", scenario{Passthrough: true, Job: 300 * time.Microsecond, JobDist: "bimodal", Depth: 3, Duration: 3 * time.Second, Seed: 42}},
-		{"passthrough-frames", scenario{Passthrough: true, Job: 2 * time.Millisecond, JobDist: "unif", Frames: 16667 * time.Microsecond, FrameJobs: 3, Duration: 3 * time.Second, Seed: 43}},
-		{"long-jobs-2vf", scenario{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 9 * time.Millisecond, JobDist: "unif", Depth: 2, Duration: 3 * time.Second, Seed: 44}},
+		{"passthrough-frames", scenario{Passthrough: true, Job: 2 * time.Millisecond, JobDist: "uniform", Frames: 16667 * time.Microsecond, FrameJobs: 3, Duration: 3 * time.Second, Seed: 43}},
+		{"long-jobs-2vf", scenario{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 9 * time.Millisecond, JobDist: "uniform", Depth: 2, Duration: 3 * time.Second, Seed: 44}},
 		{"long-jobs-4vf", scenario{VFs: 4, Slice: 3 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 5 * time.Millisecond, JobDist: "exp", Depth: 2, Duration: 3 * time.Second, Seed: 45}},
 		{"long-jobs-8vf-const", scenario{VFs: 8, Slice: 1 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 2 * time.Millisecond, JobDist: "const", Depth: 2, Duration: 3 * time.Second, Seed: 46}},
 		{"too-short", scenario{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 300 * time.Microsecond, JobDist: "exp", Depth: 3, Duration: 20 * time.Millisecond, Seed: 47}},
 	}
 	for _, c := range cases {
-		evs, _ := c.sc.generate()
+		evs, tr := c.sc.run(t)
 		s := New(Config{}).feedAll(evs).Snapshot()
 		ts := s.Timeslice
 		t.Logf("%s: %+v", c.name, ts)
@@ -124,7 +124,7 @@ func TestNoConfidentWrongNumbers(t *testing.T) {
 			}
 			continue
 		}
-		slice, _, _ := c.sc.trueSchedule()
+		slice := tr.slice
 		if relErr(ts.Slice, slice) > 0.05 && ts.Confidence > 0.3 {
 			t.Errorf("%s: confident (%.2f) wrong slice %v (true %v)", c.name, ts.Confidence, ts.Slice, slice)
 		}
@@ -135,8 +135,8 @@ func TestNoConfidentWrongNumbers(t *testing.T) {
 // loss as a source would; the estimate must survive and no window may span
 // a loss.
 func TestLostEventsKeepEstimate(t *testing.T) {
-	sc := scenario{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 300 * time.Microsecond, JobDist: "unif", Depth: 3, Duration: 4 * time.Second, Seed: 51, Gen617: true}
-	evs, _ := sc.generate()
+	sc := scenario{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 300 * time.Microsecond, JobDist: "uniform", Depth: 3, Duration: 4 * time.Second, Seed: 51, Gen617: true}
+	evs, tr := sc.run(t)
 	e := New(Config{})
 	var lostAt []int64
 	for i, ev := range evs {
@@ -152,8 +152,8 @@ func TestLostEventsKeepEstimate(t *testing.T) {
 	s := e.Snapshot()
 	ts := s.Timeslice
 	t.Logf("%+v lost=%d", ts, s.Input.Lost)
-	if !ts.Detected || relErr(ts.Slice, sc.Slice) > 0.02 {
-		t.Errorf("estimate after losses: %+v", ts)
+	if !ts.Detected || relErr(ts.Slice, tr.slice) > 0.02 {
+		t.Errorf("estimate after losses: %+v (true slice %v)", ts, tr.slice)
 	}
 	for _, w := range s.Windows {
 		for _, l := range lostAt {
@@ -170,15 +170,14 @@ func TestLostEventsKeepEstimate(t *testing.T) {
 // engine must say so (no schedule) and still report the windows, which lie
 // on the host's slot grid, as switch-outs.
 func TestVariableSparseWindowsWithoutPeriod(t *testing.T) {
-	sc := scenario{VFs: 4, Slice: 12 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 500 * time.Microsecond, JobDist: "unif",
+	sc := scenario{VFs: 4, Slice: 12 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 500 * time.Microsecond, JobDist: "uniform",
 		Frames: 16667 * time.Microsecond, FrameJobs: 4, Duration: 4 * time.Second, Seed: 132, Variable: true, SkipProb: 0.3}
-	evs, tr := sc.generate()
+	evs, tr := sc.run(t)
 	s := New(Config{}).feedAll(evs).Snapshot()
 	f1, prec, rec := windowF1(s.Windows, tr)
 	t.Logf("%+v F1=%.3f P=%.3f R=%.3f", s.Timeslice, f1, prec, rec)
 	if s.Timeslice.Detected {
-		slice, _, _ := sc.trueSchedule()
-		if relErr(s.Timeslice.Slice, slice) > 0.01 || math.Abs(s.Timeslice.ScheduleShare-float64(sc.Slice)/float64(tr.period)) > 0.005 {
+		if relErr(s.Timeslice.Slice, tr.slice) > 0.01 || math.Abs(s.Timeslice.ScheduleShare-tr.share) > 0.005 {
 			t.Errorf("detected with wrong numbers: %+v (true period %v)", s.Timeslice, tr.period)
 		}
 	} else if !strings.Contains(s.Timeslice.Reason, "slot") {
@@ -198,7 +197,7 @@ func TestVariableSparseWindowsWithoutPeriod(t *testing.T) {
 // on the schedule.
 func TestLateCompletionsDoNotSkewSlice(t *testing.T) {
 	sc := scenario{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 250 * time.Microsecond, JobDist: "exp", Depth: 2, Duration: 3 * time.Second, Seed: 61}
-	evs, tr := sc.generate()
+	evs, tr := sc.run(t)
 	late := 0
 	for k, w := range tr.offs {
 		if k%12 != 5 {
@@ -216,7 +215,7 @@ func TestLateCompletionsDoNotSkewSlice(t *testing.T) {
 	sortEvents(evs)
 	s := New(Config{}).feedAll(evs).Snapshot()
 	ts := s.Timeslice
-	slice, period, share := sc.trueSchedule()
+	slice, period, share := tr.slice, tr.period, tr.share
 	t.Logf("%d late completions: %+v", late, ts)
 	if !ts.Detected || relErr(ts.Slice, slice) > 0.02 || relErr(ts.Period, period) > 0.01 || math.Abs(ts.ScheduleShare-share) > 0.01 {
 		t.Errorf("estimate %+v, true slice %v period %v share %.4f", ts, slice, period, share)

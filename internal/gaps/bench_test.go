@@ -11,7 +11,7 @@ import (
 // a saturating 2-VF trace with gfx jobs named by context:seqno and run events.
 func BenchmarkEngineFeed(b *testing.B) {
 	sc := scenario{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 100 * time.Microsecond, JobDist: "exp", Depth: 4, Duration: 2 * time.Second, Seed: 1, Gen617: true}
-	evs, _ := sc.generate()
+	evs, _ := sc.run(b)
 	span := evs[len(evs)-1].Time - evs[0].Time + int64(time.Millisecond)
 	e := New(Config{Horizon: 10 * time.Second})
 	feedAll(e, evs) // warm up: steady state
@@ -37,9 +37,9 @@ func BenchmarkSnapshotLive(b *testing.B) {
 }
 
 func benchSnapshotCycle(b *testing.B, every time.Duration) {
-	sc := scenario{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 10 * time.Microsecond, JobDist: "exp", Depth: 4, Duration: 2 * time.Second, Seed: 1, Gen617: true}
-	evs, _ := sc.generate()
-	span := replaySpan(sc, evs)
+	sc := scenario{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 6 * time.Microsecond, JobDist: "exp", Depth: 4, Duration: 2 * time.Second, Seed: 1, Gen617: true}
+	evs, tr := sc.run(b)
+	span := replaySpan(tr, evs)
 	rate := float64(len(evs)) / (float64(span) / 1e9)
 	e := New(Config{Horizon: 10 * time.Second})
 	i := 0
@@ -82,9 +82,8 @@ func benchSnapshotCycle(b *testing.B, every time.Duration) {
 
 // replaySpan is the shift that replays evs back to back with the host's
 // turns continuing on one period (a whole number of periods).
-func replaySpan(sc scenario, evs []event.Event) int64 {
-	_, period, _ := sc.trueSchedule()
+func replaySpan(tr truth, evs []event.Event) int64 {
 	d := evs[len(evs)-1].Time - evs[0].Time + int64(time.Millisecond)
-	p := int64(period)
+	p := int64(tr.period)
 	return (d + p - 1) / p * p
 }

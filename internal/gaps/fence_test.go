@@ -38,7 +38,7 @@ func fenceOnly(evs []event.Event) []event.Event {
 
 func TestDMAFenceOnly(t *testing.T) {
 	sc := scenario{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 300 * time.Microsecond, JobDist: "exp", Depth: 3, Duration: 3 * time.Second, Seed: 5, Gen617: true}
-	evs, tr := sc.generate()
+	evs, tr := sc.run(t)
 	// software fences signalling in the middle of every true off-window
 	fe := fenceOnly(evs)
 	for i, w := range tr.offs {
@@ -47,7 +47,7 @@ func TestDMAFenceOnly(t *testing.T) {
 	sortEvents(fe)
 	s := New(Config{}).feedAll(fe).Snapshot()
 	ts := s.Timeslice
-	slice, period, share := sc.trueSchedule()
+	slice, period, share := tr.slice, tr.period, tr.share
 	if !ts.Detected || relErr(ts.Slice, slice) > 0.01 || relErr(ts.Period, period) > 0.01 || math.Abs(ts.ScheduleShare-share) > 0.005 {
 		t.Fatalf("dma_fence only: %+v, want slice %v period %v", ts, slice, period)
 	}
@@ -64,7 +64,7 @@ func TestDMAFenceOnly(t *testing.T) {
 // change the windows.
 func TestDMAFenceWithScheduler(t *testing.T) {
 	sc := scenario{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 300 * time.Microsecond, JobDist: "exp", Depth: 3, Duration: 2 * time.Second, Seed: 6, Gen617: true}
-	evs, _ := sc.generate()
+	evs, _ := sc.run(t)
 	ref := New(Config{}).feedAll(evs).Snapshot()
 	both := append(append([]event.Event(nil), evs...), fenceOnly(evs)...)
 	sortEvents(both)

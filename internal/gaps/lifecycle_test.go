@@ -329,9 +329,9 @@ func TestHorizon(t *testing.T) {
 }
 
 func TestPassthroughClaimsNothing(t *testing.T) {
-	for _, dist := range []string{"const", "exp", "unif"} {
+	for _, dist := range []string{"const", "exp", "uniform"} {
 		sc := scenario{Passthrough: true, Job: 300 * time.Microsecond, JobDist: dist, Depth: 4, Duration: 3 * time.Second, Seed: 11}
-		evs, _ := sc.generate()
+		evs, _ := sc.run(t)
 		s := New(Config{}).feedAll(evs).Snapshot()
 		if s.Timeslice.Detected {
 			t.Errorf("%s: detected %+v", dist, s.Timeslice)
@@ -409,8 +409,8 @@ func TestLongStreamBounded(t *testing.T) {
 		t.Skip("feeds two hours of trace time")
 	}
 	sc := scenario{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 1 * time.Millisecond, JobDist: "exp", Depth: 3, Duration: 2 * time.Second, Seed: 9, Gen617: true}
-	evs, _ := sc.generate()
-	span := replaySpan(sc, evs)
+	evs, tr := sc.run(t)
+	span := replaySpan(tr, evs)
 	e := New(Config{Horizon: 10 * time.Second})
 	var at20 int
 	loops := int(2 * time.Hour / time.Duration(span))
@@ -445,8 +445,7 @@ func TestLongStreamBounded(t *testing.T) {
 			t.Fatalf("window %+v outside the horizon", w)
 		}
 	}
-	slice, period, _ := sc.trueSchedule()
-	if relErr(s.Recent.Slice, slice) > 0.01 || relErr(s.Recent.Period, period) > 0.01 {
+	if relErr(s.Recent.Slice, tr.slice) > 0.01 || relErr(s.Recent.Period, tr.period) > 0.01 {
 		t.Errorf("recent %+v", s.Recent)
 	}
 }
@@ -456,7 +455,7 @@ func TestLongStreamBounded(t *testing.T) {
 // short (its cache is only allowed to lag on long runs).
 func TestLiveWholeRunMatchesOffline(t *testing.T) {
 	sc := scenario{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 250 * time.Microsecond, JobDist: "exp", Depth: 2, Duration: 1500 * time.Millisecond, Seed: 77, Gen617: true}
-	evs, _ := sc.generate()
+	evs, _ := sc.run(t)
 	off := New(Config{}).feedAll(evs).Snapshot().Timeslice
 	live := New(Config{Horizon: 10 * time.Second})
 	for i, ev := range evs {

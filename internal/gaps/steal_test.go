@@ -55,11 +55,11 @@ func TestStealIsNotSwitchedOut(t *testing.T) {
 		{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 250 * time.Microsecond, JobDist: "exp", Depth: 2, Duration: 3 * time.Second, Seed: 21},
 		{VFs: 4, Slice: 4 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 200 * time.Microsecond, JobDist: "const", Depth: 3, Duration: 3 * time.Second, Seed: 22, Gen617: true},
 	} {
-		evs, tr := sc.generate()
+		evs, tr := sc.run(t)
 		clean := New(Config{}).feedAll(evs).Snapshot()
 		eps := stealEpisodes(evs, tr, 24, 1500*time.Microsecond, sc.Seed)
 		s := New(Config{}).feedAll(evs).Snapshot()
-		slice, period, _ := sc.trueSchedule()
+		slice, period := tr.slice, tr.period
 		ts := s.Timeslice
 		if !ts.Detected || relErr(ts.Slice, slice) > 0.01 || relErr(ts.Period, period) > 0.01 {
 			t.Errorf("%d VFs: schedule %+v, true slice %v period %v", sc.VFs, ts, slice, period)
@@ -94,7 +94,7 @@ func TestStealIsNotSwitchedOut(t *testing.T) {
 // windows, so it is the same share as the complete part alone gives.
 func TestShareFromCompleteTime(t *testing.T) {
 	sc := scenario{VFs: 2, Slice: 6 * time.Millisecond, Cost: 200 * time.Microsecond, Job: 250 * time.Microsecond, JobDist: "exp", Depth: 2, Duration: 3 * time.Second, Seed: 31}
-	evs, _ := sc.generate()
+	evs, _ := sc.run(t)
 	from := evs[0].Time + int64(time.Second)
 	e := New(Config{})
 	e.Feed(event.Event{Time: evs[0].Time, CPU: -1, Kind: event.KindPartial, Count: uint64(from)})

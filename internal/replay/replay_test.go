@@ -259,7 +259,7 @@ func TestOpen(t *testing.T) {
 // TestOpenReport replays real report text (gzip-compressed) written by the
 // reporttext writer from generated events, and gets the same events back.
 func TestOpenReport(t *testing.T) {
-	evs := tuitest.Half(200 * time.Millisecond).Events()
+	evs, _ := tuitest.Events(t, tuitest.Half(200*time.Millisecond))
 	path := filepath.Join(t.TempDir(), "half.report.gz")
 	f, err := os.Create(path)
 	if err != nil {

@@ -7,7 +7,9 @@
 // outstanding in which our VF held the GPU), every switched-out window of
 // our VF and whether the guest had work in it, the guest-idle spans, and
 // the steal and outage spans. WriteReport writes the events as
-// `trace-cmd report` text with reporttext.Writer.
+// `trace-cmd report` text with reporttext.Writer; Events reads that text
+// back, giving the events as a source of the chosen format does (for
+// tests that feed an engine in memory).
 //
 // The model (docs/simulator.md has the sources of each host model):
 //
@@ -48,7 +50,9 @@
 //     3–30 µs after each completion), "frames" submits JobsPerFrame jobs
 //     every 1/FPS with at most two frames in flight, "bursts" saturates
 //     during On and submits nothing during Off, "long" saturates with jobs
-//     longer than a slice (set the ring's Job mean accordingly).
+//     longer than a slice (set the ring's Job mean accordingly). Job
+//     durations are constant, exponential, uniform (± 50 %) or bimodal
+//     (1 job in 20 is 20 times as long), around the ring's mean.
 //   - Jobs are named both ways: a fence address (unique among jobs in
 //     flight; ≤ 6.16 formats print it) and the ring's fence context:seqno
 //     (6.17 formats); IDs count per ring.

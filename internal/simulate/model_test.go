@@ -12,7 +12,6 @@ import (
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/gaps"
-	"github.com/gpuwatch/gpuwatch/internal/reporttext"
 	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
 
@@ -384,34 +383,68 @@ func TestReportRoundTrip(t *testing.T) {
 	for _, g := range tracepoint.Generations() {
 		sc := baseScenario()
 		sc.Gen, sc.Nanoseconds = g, g == tracepoint.Gen617
-		var buf bytes.Buffer
-		tr, err := WriteReport(&buf, sc, "", nil)
+		evs, tr, err := Events(sc)
 		if err != nil {
 			t.Fatal(err)
 		}
-		rd := reporttext.NewReader(&buf, "sim.report")
 		eng := gaps.New(gaps.Config{})
-		n := 0
-		if err := event.Drain(rd, func(ev event.Event) { n++; eng.Feed(ev) }); err != nil {
-			t.Fatal(err)
+		runs := 0
+		for _, ev := range evs {
+			eng.Feed(ev)
+			if ev.Kind == event.KindRun {
+				runs++
+			}
 		}
-		if w := rd.Warnings(); len(w) > 0 {
-			t.Fatalf("%v: reader warnings: %v", g, w[0])
-		}
+		n := len(evs)
 		want := int(tr.Events)
 		if g == tracepoint.GenAMD {
 			want = int(tr.Events) * 2 / 3 // no run events before 4.16
 		}
-		if n < want-2 || n > want+2 {
-			t.Fatalf("%v: read %d events, wrote %d", g, n, want)
+		if n < want-2 || n > want+2 || (g == tracepoint.GenAMD) != (runs == 0) {
+			t.Fatalf("%v: read %d events (%d runs), wrote %d", g, n, runs, want)
+		}
+		for _, ev := range evs {
+			if k := ev.Job; (g == tracepoint.Gen617) != (k.Fence == 0 && k.Seqno != 0) {
+				t.Fatalf("%v: event %v names its job as %+v", g, ev, k)
+			}
+			if !sc.Nanoseconds && ev.Time%1000 != 0 {
+				t.Fatalf("%v: time %d not rounded to the microsecond", g, ev.Time)
+			}
 		}
 		snap := eng.FinalSnapshot()
 		ts := snap.Timeslice
-		t.Logf("%v: %d bytes, detected %v slice %v (true %v) period %v (true %v) share %.3f (true %.3f) conf %.2f",
-			g, buf.Len(), ts.Detected, ts.Slice, tr.SliceDuration(), ts.Period, tr.PeriodDuration(), ts.ScheduleShare, tr.Share, ts.Confidence)
+		t.Logf("%v: %d events, detected %v slice %v (true %v) period %v (true %v) share %.3f (true %.3f) conf %.2f",
+			g, n, ts.Detected, ts.Slice, tr.SliceDuration(), ts.Period, tr.PeriodDuration(), ts.ScheduleShare, tr.Share, ts.Confidence)
 		if !ts.Detected || math.Abs(ts.ScheduleShare-tr.Share) > 0.02 {
 			t.Fatalf("%v: engine %+v, truth share %v", g, ts, tr.Share)
 		}
+	}
+}
+
+// TestBimodal: the bimodal distribution's mean is Mean, one job in twenty
+// is long (20 short means ± 20 %), the rest short (± 50 %).
+func TestBimodal(t *testing.T) {
+	s := &sim{rng: rand.New(rand.NewPCG(3, 4))}
+	r := &Ring{Job: Dist{Bimodal, 390 * time.Microsecond}}
+	short := 200 * time.Microsecond // 390 µs / 1.95
+	const n = 200000
+	var sum float64
+	long := 0
+	for i := 0; i < n; i++ {
+		x := time.Duration(s.jobLen(r))
+		sum += float64(x)
+		switch {
+		case x >= 16*short && x <= 24*short:
+			long++
+		case x < short/2 || x > short*3/2:
+			t.Fatalf("job %v is neither short (%v ± 50 %%) nor long", x, short)
+		}
+	}
+	if m := time.Duration(sum / n); m < 380*time.Microsecond || m > 400*time.Microsecond {
+		t.Errorf("mean %v, want 390µs", m)
+	}
+	if f := float64(long) / n; f < 0.045 || f > 0.055 {
+		t.Errorf("%.3f of jobs long, want 0.05", f)
 	}
 }
 

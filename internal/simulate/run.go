@@ -230,6 +230,13 @@ func (s *sim) jobLen(r *Ring) int64 {
 		x = s.rng.ExpFloat64() * m
 	case "uniform":
 		x = m * (0.5 + s.rng.Float64())
+	case "bimodal":
+		m /= 1.95 // the short jobs' mean
+		if s.rng.Float64() < 0.05 {
+			x = 20 * m * (0.8 + 0.4*s.rng.Float64())
+		} else {
+			x = m * (0.5 + s.rng.Float64())
+		}
 	default:
 		x = m
 	}

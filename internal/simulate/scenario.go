@@ -117,16 +117,21 @@ const (
 	Const   DistKind = "const"
 	Exp     DistKind = "exp"
 	Uniform DistKind = "uniform" // Mean ± 50 %
+	// Bimodal: short jobs, one in twenty of them twenty times as long (a
+	// shader compile, a large copy): of the short jobs' mean s, 19 in 20
+	// last s ± 50 % and 1 in 20 last 20·s ± 20 %; s = Mean/1.95, so the
+	// overall mean is Mean.
+	Bimodal DistKind = "bimodal"
 )
 
-// ParseDist reads a job-duration distribution kind: "const", "exp" or
-// "uniform".
+// ParseDist reads a job-duration distribution kind: "const", "exp",
+// "uniform" or "bimodal".
 func ParseDist(s string) (DistKind, error) {
 	switch k := DistKind(s); k {
-	case Const, Exp, Uniform:
+	case Const, Exp, Uniform, Bimodal:
 		return k, nil
 	}
-	return "", fmt.Errorf("unknown distribution %q (want const, exp or uniform)", s)
+	return "", fmt.Errorf("unknown distribution %q (want const, exp, uniform or bimodal)", s)
 }
 
 // Neighbour is one other VF's load. Load is the probability that it has
@@ -171,7 +176,8 @@ func ParseOutage(s, kind string) (Outage, error) {
 
 // Dist is a job-duration distribution.
 type Dist struct {
-	// Kind is Const, Exp or Uniform (Mean ± 50 %); "" means Const.
+	// Kind is Const, Exp, Uniform (Mean ± 50 %) or Bimodal; "" means
+	// Const. Mean is the mean job duration.
 	Kind DistKind
 	Mean time.Duration
 }

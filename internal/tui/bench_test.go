@@ -55,8 +55,8 @@ func BenchmarkDraw(b *testing.B) {
 		snap *gaps.Snapshot
 		w, h int
 	}{
-		{"half-80x24", half(), 80, 24},
-		{"half-120x40", half(), 120, 40},
+		{"half-80x24", half(b), 80, 24},
+		{"half-120x40", half(b), 120, 40},
 		{"big-80x24", bigSnapshot(), 80, 24},
 		{"big-200x60", bigSnapshot(), 200, 60},
 	} {
@@ -84,9 +84,9 @@ func BenchmarkDraw(b *testing.B) {
 // snapshot of 10 s of the seed's schedule (what Runner.Snapshot costs
 // under the runner's lock, beside the draw).
 func BenchmarkEngineSnapshot(b *testing.B) {
-	sc := tuitest.Half(10 * time.Second)
+	evs, _ := tuitest.Events(b, tuitest.Half(10*time.Second))
 	e := gaps.New(gaps.Config{Horizon: 10 * time.Second})
-	for _, ev := range sc.Events() {
+	for _, ev := range evs {
 		e.Feed(ev)
 	}
 	b.ReportAllocs()
@@ -112,8 +112,8 @@ func cpuTime() time.Duration {
 // two is what the TUI costs at that event rate. Run with -benchtime 3x.
 func BenchmarkLive120k(b *testing.B) {
 	sc := tuitest.Half(1200 * time.Millisecond)
-	sc.Rings[0].Job, sc.Rings[1].Job = 20*time.Microsecond, 30*time.Microsecond
-	evs := sc.Events()
+	sc.Rings[0].Job.Mean, sc.Rings[1].Job.Mean = 15*time.Microsecond, 25*time.Microsecond
+	evs, _ := tuitest.Events(b, sc)
 	rate := float64(len(evs)) / sc.Duration.Seconds()
 	for _, withTUI := range []bool{false, true} {
 		name := "engine"

@@ -22,8 +22,8 @@ import (
 // App on a simulation screen, refreshing every 10 ms, until the replay
 // ends; the last screen must say ENDED and show the true schedule.
 func TestLiveReplay(t *testing.T) {
-	sc := tuitest.Half(2 * time.Second)
-	src := replay.New(&tuitest.Slice{Evs: sc.Events()}, 0)
+	evs, tr := tuitest.Events(t, tuitest.Half(2*time.Second))
+	src := replay.New(&tuitest.Slice{Evs: evs}, 0)
 	r := live.New(src, "replay", gaps.Config{Horizon: 10 * time.Second})
 	s := tcell.NewSimulationScreen("UTF-8")
 	if err := s.Init(); err != nil {
@@ -54,8 +54,8 @@ func TestLiveReplay(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no share:\n%s", scr)
 	}
-	if v, _ := strconv.ParseFloat(m[1], 64); math.Abs(v-48.39) > 0.5 {
-		t.Errorf("share %v%%, truth 48.39%%", v)
+	if v, _ := strconv.ParseFloat(m[1], 64); math.Abs(v-100*tr.HeldShare) > 0.5 {
+		t.Errorf("share %v%%, truth %.2f%%", v, 100*tr.HeldShare)
 	}
 	if !strings.Contains(scr, "glmark2[2412]") || !strings.Contains(scr, "▒") {
 		t.Errorf("screen:\n%s", scr)

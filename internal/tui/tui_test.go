@@ -54,18 +54,21 @@ var (
 
 // half is the snapshot of 3 s of the seed's schedule, ending 2 ms into
 // a switched-out window.
-func half() *gaps.Snapshot {
+func half(tb testing.TB) *gaps.Snapshot {
 	halfOnce.Do(func() {
 		sc := tuitest.Half(3 * time.Second)
-		turns := int64(2900*time.Millisecond) / int64(sc.Period)
-		end := sc.Start + turns*int64(sc.Period) + int64(sc.Slice) + int64(2*time.Millisecond)
-		halfSnap = sc.Snapshot(end)
+		evs, tr := tuitest.Events(tb, sc)
+		end := tuitest.IntoWindow(&tr, int64(sc.Start+2900*time.Millisecond), 2*time.Millisecond)
+		if end < 0 {
+			tb.Fatalf("no switched-out window in %d true windows", len(tr.Windows))
+		}
+		halfSnap = tuitest.Snapshot(evs, end)
 	})
 	return halfSnap
 }
 
-func halfSource() *fixed {
-	return &fixed{snap: half(), stats: live.Stats{Source: "replay", Uptime: 83 * time.Second, Events: 123456, Lost: 0, Rate: 31250}}
+func halfSource(tb testing.TB) *fixed {
+	return &fixed{snap: half(tb), stats: live.Stats{Source: "replay", Uptime: 83 * time.Second, Events: 123456, Lost: 0, Rate: 31250}}
 }
 
 // dump is the screen's text, one line per row, trailing spaces trimmed.
@@ -311,7 +314,7 @@ func diff(want, got string) string {
 // TestScreenContent checks, independently of the golden files, what a
 // person must see at 80×24.
 func TestScreenContent(t *testing.T) {
-	h := start(t, 80, 24, halfSource(), Options{Expect: 0.5, ExpectText: "1/2"})
+	h := start(t, 80, 24, halfSource(t), Options{Expect: 0.5, ExpectText: "1/2"})
 	scr := h.screen()
 	for _, want := range []string{
 		"replay", "31.2k ev/s", "lost 0", "up 1:23",
@@ -370,7 +373,7 @@ func TestScreenContent(t *testing.T) {
 }
 
 func TestKeys(t *testing.T) {
-	src := halfSource()
+	src := halfSource(t)
 	h := start(t, 80, 24, src, Options{})
 	title := func() string { return h.row(4) }
 	if !strings.Contains(title(), "1ms/cell") {
@@ -428,7 +431,7 @@ func TestKeys(t *testing.T) {
 }
 
 func TestCtrlCQuits(t *testing.T) {
-	h := start(t, 80, 24, halfSource(), Options{})
+	h := start(t, 80, 24, halfSource(t), Options{})
 	h.s.InjectKey(tcell.KeyCtrlC, 0, tcell.ModCtrl)
 	select {
 	case <-h.done:
@@ -441,7 +444,7 @@ func TestCtrlCQuits(t *testing.T) {
 // TestTicker: with a short interval, Run keeps taking snapshots and
 // redrawing on its own, and stops taking them while paused.
 func TestTicker(t *testing.T) {
-	src := halfSource()
+	src := halfSource(t)
 	s := tcell.NewSimulationScreen("UTF-8")
 	if err := s.Init(); err != nil {
 		t.Fatal(err)

@@ -310,12 +310,15 @@ func TestFitTable(t *testing.T) {
 // share and, cell by cell, the strip.
 func TestHalfAgainstTruth(t *testing.T) {
 	sc := tuitest.Half(3 * time.Second)
-	turns := int64(2900*time.Millisecond) / int64(sc.Period)
-	end := sc.Start + turns*int64(sc.Period) + int64(sc.Slice) + 2*ms
+	evs, tr := tuitest.Events(t, sc)
+	end := tuitest.IntoWindow(&tr, int64(sc.Start+2900*time.Millisecond), 2*time.Millisecond)
+	if end < 0 {
+		t.Fatalf("no switched-out window in %d true windows", len(tr.Windows))
+	}
 	m := New(Options{Expect: 0.5, ExpectText: "1/2"})
-	m.Update(sc.Snapshot(end), live.Stats{})
+	m.Update(tuitest.Snapshot(evs, end), live.Stats{})
 	ts := m.Snapshot().Timeslice
-	trueShare := float64(sc.Slice) / float64(sc.Period)
+	trueShare := tr.Share
 	if !ts.Detected || math.Abs(ts.ScheduleShare-trueShare) > 0.005 {
 		t.Fatalf("share %.4f (detected %v), truth %.4f", ts.ScheduleShare, ts.Detected, trueShare)
 	}
@@ -326,7 +329,7 @@ func TestHalfAgainstTruth(t *testing.T) {
 	from := end - n*int64(st.Step)
 	for k, c := range st.Cells {
 		mid := from + int64(k)*int64(st.Step) + int64(st.Step)/2
-		on := (mid-sc.Start)%int64(sc.Period) < int64(sc.Slice)
+		on := tuitest.Active(&tr, mid)
 		if on == (c == CellActive) {
 			agree++
 		}
