@@ -2,6 +2,7 @@ package gaps
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"slices"
 	"sort"
@@ -111,6 +112,23 @@ func (e *Engine) fallbackBin() int {
 	return binOf(fb, gapSub)
 }
 
+// noScheduleReason says why no schedule shows when the gaps form no two
+// clusters; when jobs complete only every few milliseconds it says that
+// such jobs hide any switch-out shorter than them.
+func (e *Engine) noScheduleReason() string {
+	const base = "no-progress gaps do not separate from the normal completion spacing"
+	if e.busyH.n >= 8 {
+		if med := time.Duration(binLow(e.busyH.quantileBin(0.5), gapSub)); med >= longSpacing {
+			return fmt.Sprintf("%s: with work waiting, completions come %v or more apart on median; jobs that long hide any shorter switch-out (jobs longer than a slice), and none was seen", base, med.Round(100*time.Microsecond))
+		}
+	}
+	return base + ": no switch-out seen (passthrough, a VF alone on its GPU, or too little data)"
+}
+
+// longSpacing: a median completion spacing this long (with work waiting)
+// is as long as a typical host slice.
+const longSpacing = 2 * time.Millisecond
+
 func (e *Engine) matchFrac() float64 {
 	if e.completions == 0 {
 		return 0
@@ -191,7 +209,7 @@ func (e *Engine) Snapshot() *Snapshot {
 		}
 		s.Timeslice = c.ts
 	} else {
-		s.Timeslice = Timeslice{Mode: ModeNone, Reason: "no-progress gaps do not separate from the normal completion spacing: no switch-out seen (passthrough, a VF alone on its GPU, or too little data)"}
+		s.Timeslice = Timeslice{Mode: ModeNone, Reason: e.noScheduleReason()}
 	}
 	gr := e.infCache.grid
 	if !cl.found {
