@@ -101,6 +101,19 @@ func slotSlice(o []obs, fit latticeFit, j float64) (slice, sliceErr float64, ok 
 		}
 	}
 	psi := fit.phi + minRe
+	// The phase rests on the earliest end: its uncertainty is the
+	// spacing of the lowest ends (the next-earliest above it).
+	var res []float64
+	for i, w := range o {
+		if fit.in[i] {
+			res = append(res, w.e-fit.phi-q*fit.k[i]-minRe)
+		}
+	}
+	slices.Sort(res)
+	var psiErr float64
+	if len(res) > 1 {
+		psiErr = res[1]
+	}
 	var tops []float64
 	for i, w := range o {
 		if fit.in[i] && w.anchored {
@@ -114,7 +127,10 @@ func slotSlice(o []obs, fit latticeFit, j float64) (slice, sliceErr float64, ok 
 	qi := tailAt(len(tops))
 	slice = tops[len(tops)-1-qi]
 	slice += max(0, j-(tops[len(tops)-1]-tops[0]))
-	sliceErr = max(tops[len(tops)-1-qi]-tops[max(len(tops)-2-qi, 0)], fit.periodSE)
+	// Both edges' order-statistic spacings, the slot's error and the
+	// timestamps' resolution (microseconds in report text).
+	top := tops[len(tops)-1-qi] - tops[max(len(tops)-2-qi, 0)]
+	sliceErr = math.Sqrt(top*top + psiErr*psiErr + fit.periodSE*fit.periodSE + defaults.edgeRes*defaults.edgeRes)
 	return slice, sliceErr, true
 }
 
