@@ -79,6 +79,13 @@ func TestScenarioQuick(t *testing.T) {
 		if ts.VFs != sc.VFs {
 			t.Errorf("%d: %d VFs, want %d", i, ts.VFs, sc.VFs)
 		}
+		// The switch cost: period/VFs less the slice on a fixed schedule,
+		// the slot less the slice on a variable one (its mean period
+		// counts skipped neighbours), each as exact as the slice.
+		tol := max(50*us, time.Duration(c.sliceTol*float64(sc.Slice)))
+		if d := ts.SwitchCost - sc.Cost; d < -tol || d > tol {
+			t.Errorf("%d: switch cost %v, true %v", i, ts.SwitchCost, sc.Cost)
+		}
 		if ts.Confidence < c.minConf {
 			t.Errorf("%d: confidence %.2f < %.2f", i, ts.Confidence, c.minConf)
 		}

@@ -45,6 +45,7 @@ type schedule struct {
 	slice, sliceErr, period, periodErr float64
 	off                                float64
 	vfs                                int     // variable: the most VFs seen busy
+	slot                               float64 // variable: slice + switch cost, the slot grid's step
 	psi                                float64 // fixed: a turn start
 	onGrid                             bool    // fixed, turns on one lattice (not drifting)
 	rigid                              bool    // fixed, the switch instants sharp on it (the extremes held)
@@ -148,8 +149,10 @@ func inferAll(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done compl
 	ts.ScheduleShareErr = ts.ScheduleShare * math.Hypot(sliceErr/slice, periodErr/period)
 	if ts.Mode == ModeFixed {
 		ts.VFs, ts.SwitchCost = vfs(period, slice)
-	} else if ts.VFs > 0 {
-		ts.SwitchCost = time.Duration(max(0, (period-slice*float64(ts.VFs))/float64(ts.VFs)))
+	} else if s.slot > 0 {
+		// The host switches on a grid of slots of Slice + switch cost
+		// (the mean turn-to-turn time counts skipped neighbours).
+		ts.SwitchCost = time.Duration(max(0, s.slot-slice))
 	}
 	s.factors = append(s.factors, estimateFactors(n, sep, ev.j, matchFrac, slice, sliceErr, period, periodErr)...)
 	ts.Confidence = confidence(s.factors)
@@ -243,7 +246,7 @@ func outageInside(o []obs, period float64) bool {
 func variableSchedule(v variableFit) schedule {
 	return schedule{
 		mode: ModeVariable, slice: v.slice, sliceErr: v.sliceErr, period: v.period, periodErr: v.periodErr,
-		off: v.period - v.slice, vfs: v.vfs,
+		off: v.period - v.slice, vfs: v.vfs, slot: v.slot,
 		factors: []factor{{"lattice", defaults.variable * v.inliers}},
 		notes:   []string{"turns do not recur on one period (idle neighbours skipped): Period is the mean turn-to-turn time, VFs the most seen busy at once"},
 	}

@@ -10,8 +10,9 @@ type variableFit struct {
 	slice, sliceErr, period, periodErr float64
 	vfs                                int
 	inliers                            float64
-	// slotted: the windows sit on a grid of slots (slot long) although
-	// the period could not be measured: they are switch-outs all the same.
+	// slot is the grid's slot (Slice + switch cost). slotted: the windows
+	// sit on that grid although the period could not be measured: they
+	// are switch-outs all the same.
 	slotted bool
 	slot    float64
 }
@@ -62,7 +63,7 @@ func inferVariable(o []obs, base, j float64) (variableFit, string) {
 		ss += d * d
 	}
 	periodErr := max(q/bt.turns, math.Sqrt(ss)/bt.turns)
-	return variableFit{slice: slice, sliceErr: sliceErr, period: period, periodErr: periodErr, vfs: bt.vfs, inliers: fit.inliers * bt.turns / (bt.turns + defaults.turnsHalf)}, ""
+	return variableFit{slice: slice, sliceErr: sliceErr, period: period, periodErr: periodErr, vfs: bt.vfs, slot: q, inliers: fit.inliers * bt.turns / (bt.turns + defaults.turnsHalf)}, ""
 }
 
 // findSlotGrid looks for the slot grid: the largest whole fraction
