@@ -93,8 +93,9 @@ type Timeslice struct {
 	ScheduleShare, ScheduleShareErr float64
 	// VFs is the inferred number of VFs sharing the GPU (0 when unknown).
 	VFs int
-	// SwitchCost is Period/VFs - Slice: the per-turn overhead (world
-	// switch) implied by VFs; 0 when VFs is unknown.
+	// SwitchCost is the per-turn overhead (world switch): Period/VFs -
+	// Slice on a fixed schedule (0 when VFs is unknown), the slot grid's
+	// step less Slice on a variable one.
 	SwitchCost time.Duration
 	Mode       Mode
 	// Confidence in [0,1]: how well the evidence supports this schedule.
