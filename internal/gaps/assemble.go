@@ -78,7 +78,7 @@ func (e *Engine) classify() classification {
 }
 
 // longJobsOnly reports whether the busy stretches at or above bin follow
-// each other with, on median, fewer than longJobsComps completions in
+// each other with, on median, fewer than defaults.longJobsComps completions in
 // between: long jobs back to back. Switch-outs (and stalls) interrupt a
 // run of normal completions: a turn holds many.
 func (e *Engine) longJobsOnly(bin int) bool {
@@ -94,12 +94,8 @@ func (e *Engine) longJobsOnly(bin int) bool {
 		}
 		prev = i
 	}
-	return len(between) >= defaults.minWindows && median(between) < longJobsComps
+	return len(between) >= defaults.minWindows && median(between) < defaults.longJobsComps
 }
-
-// longJobsComps: fewer completions than this between long stretches
-// (on median) make them long jobs, not windows.
-const longJobsComps = 3
 
 // fallbackBin is where stalls and idle stretches begin when no schedule
 // separates windows from the normal spacing: far beyond it (4× its 99th
@@ -118,16 +114,12 @@ func (e *Engine) fallbackBin() int {
 func (e *Engine) noScheduleReason() string {
 	const base = "no-progress gaps do not separate from the normal completion spacing"
 	if e.busyH.n >= 8 {
-		if med := time.Duration(binLow(e.busyH.quantileBin(0.5), gapSub)); med >= longSpacing {
+		if med := time.Duration(binLow(e.busyH.quantileBin(0.5), gapSub)); med >= defaults.longSpacing {
 			return fmt.Sprintf("%s: with work waiting, completions come %v or more apart on median; jobs that long hide any shorter switch-out (jobs longer than a slice), and none was seen", base, med.Round(100*time.Microsecond))
 		}
 	}
 	return base + ": no switch-out seen (passthrough, a VF alone on its GPU, or too little data)"
 }
-
-// longSpacing: a median completion spacing this long (with work waiting)
-// is as long as a typical host slice.
-const longSpacing = 2 * time.Millisecond
 
 func (e *Engine) matchFrac() float64 {
 	if e.completions == 0 {

@@ -234,6 +234,17 @@ type tuning struct {
 	// fewWindows: fewer windows are noted in the reason.
 	fewWindows int
 
+	// --- no schedule (assemble.go) ---
+
+	// longJobsComps: busy stretches in the upper gap cluster with, on
+	// median, fewer completions than this between them are long jobs
+	// back to back, not windows (a turn holds many completions).
+	longJobsComps float64
+	// longSpacing: a median completion spacing with work waiting this
+	// long (a typical host slice) hides switch-outs, and the reason says
+	// so.
+	longSpacing time.Duration
+
 	// share holds the thresholds of the measured share (share.go).
 	share shareTuning
 }
@@ -348,6 +359,9 @@ var defaults = tuning{
 	fewComps:        0.6,
 	minTurnComps:    3,
 	fewWindows:      8,
+
+	longJobsComps: 3,
+	longSpacing:   2 * time.Millisecond,
 
 	share: shareTuning{
 		minWindows: 8,
