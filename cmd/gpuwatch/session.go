@@ -98,7 +98,7 @@ func openSession(ctx context.Context, cmd string, o *watchOptions, exp *report.E
 		s.src = s.rec.source()
 	}
 	if so.Wrap != nil {
-		s.src = so.Wrap(s.src)
+		s.src = live.Forward(s.src, so.Wrap(s.src))
 	}
 
 	if o.duration > 0 {

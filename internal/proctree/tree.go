@@ -245,17 +245,11 @@ func (c *Credit) To(t *Tree, pid int32, comm string) {
 	c.to.Store(&credit{t: t, pid: pid, comm: comm})
 }
 
-// Source returns src with the submissions credited as c says. Where src
-// has a clock (Now), the result has it too.
+// Source returns src with the submissions credited as c says. It has
+// only Next: live.Forward gives it src's clock and stop.
 func (c *Credit) Source(src event.Source) event.Source {
-	a := attributed{src: src, c: c}
-	if cl, ok := src.(clock); ok {
-		return &clocked{attributed: a, cl: cl}
-	}
-	return &a
+	return &attributed{src: src, c: c}
 }
-
-type clock interface{ Now() int64 }
 
 type attributed struct {
 	src event.Source
@@ -271,10 +265,3 @@ func (a *attributed) Next() (event.Event, error) {
 	}
 	return ev, err
 }
-
-type clocked struct {
-	attributed
-	cl clock
-}
-
-func (c *clocked) Now() int64 { return c.cl.Now() }

@@ -149,7 +149,7 @@ func TestCredit(t *testing.T) {
 	}
 	var c Credit
 	src := c.Source(&sliceSource{evs: append([]event.Event{{Kind: event.KindQueue, PID: int32(root), Comm: "sh"}}, in...)})
-	if _, ok := src.(clock); ok {
+	if _, ok := src.(interface{ Now() int64 }); ok {
 		t.Error("Source gave a clock to a source without one")
 	}
 	// Before To, nothing is credited.
