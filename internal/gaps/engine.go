@@ -86,8 +86,7 @@ type Engine struct {
 	// decision needs it often; the spacing moves slowly).
 	normalMean float64
 	burstGaps  [16]burstGap // backing for burst.gaps
-	// stealN and stealSum count the steal stretches since the start.
-	stealN   uint64
+	// stealSum sums the steal stretches since the start.
 	stealSum int64
 
 	completions uint64 // completion events
@@ -771,7 +770,11 @@ func (e *Engine) progress(t int64) {
 			}
 			e.noteBurst()
 		} else {
-			*b = burstState{open: true, at: t, start: bs, gap: d, anchored: anchored, cand: d >= e.floor, inflight: e.out, gaps: b.gaps[:0]}
+			// Field by field: a composite literal would be built on the
+			// stack and copied with a write barrier (gaps), per completion.
+			b.open, b.n, b.at, b.start, b.gap = true, 0, t, bs, d
+			b.anchored, b.cand, b.steal, b.inflight = anchored, d >= e.floor, false, e.out
+			b.gaps = b.gaps[:0]
 		}
 	}
 	e.lastProg = t
@@ -830,17 +833,19 @@ func (e *Engine) noteBurst() {
 		// while nobody looked: the ring holds at most hwDepth.
 		need = min(need, e.hwDepth)
 	}
-	all := b.n+1 >= 2 && b.n+1 >= need
-	if all {
-		typical := medianWindow(&e.busyH, binOf(e.floor, gapSub))
-		all = typical > 0 && float64(b.gap) < 0.5*typical
-	}
 	many := b.n+1 >= 3 && float64(b.n+1)*mean >= 0.5*float64(b.gap)
-	if !all && !many {
-		return
+	if !many {
+		// The median window is two passes over the histogram: only
+		// when it decides.
+		all := b.n+1 >= 2 && b.n+1 >= need
+		if !all {
+			return
+		}
+		if typical := medianWindow(&e.busyH, binOf(e.floor, gapSub)); typical <= 0 || float64(b.gap) >= 0.5*typical {
+			return
+		}
 	}
 	b.steal = true
-	e.stealN++
 	e.stealSum += b.gap
 	for _, g := range append(b.gaps, burstGap{b.gap, b.anchored}) {
 		e.busyH.remove(g.d)
