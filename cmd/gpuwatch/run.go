@@ -80,8 +80,8 @@ func runRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "gpuwatch run: no command given: gpuwatch run [flags] -- CMD [ARGS...]")
 		return exitUsage
 	}
-	if o.horizon <= 0 {
-		fmt.Fprintln(stderr, "gpuwatch run: --horizon must be positive")
+	if err := o.validateSource(); err != nil {
+		fmt.Fprintln(stderr, "gpuwatch run:", err)
 		return exitUsage
 	}
 	var exp *report.Expectation

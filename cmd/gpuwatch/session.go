@@ -88,7 +88,7 @@ func openSession(ctx context.Context, cmd string, o *watchOptions, exp *report.E
 	}
 	s.ws = ws
 	s.defer_(s.closeSource)
-	if line := startupLine(ws); line != "" {
+	if line := startupLine(ws, cmd); line != "" {
 		fmt.Fprintln(stderr, line)
 	}
 
@@ -117,9 +117,9 @@ func openSession(ctx context.Context, cmd string, o *watchOptions, exp *report.E
 
 	s.r = live.New(s.src, ws.name, gaps.Config{Horizon: o.horizon})
 	if s.rec != nil {
-		s.rec.onErr = warnFunc(s.r, "record", stderr, so.TUI)
+		s.rec.onErr = warnFunc(s.r, "record", cmd, stderr, so.TUI)
 	}
-	go watchQuiet(s.ctx, s.r, ws, stderr, so.TUI)
+	go watchQuiet(s.ctx, s.r, ws, cmd, stderr, so.TUI)
 	sampleSteal(s.r, ws)
 	s.runDone = make(chan error, 1)
 	go func() {
@@ -132,7 +132,7 @@ func openSession(ctx context.Context, cmd string, o *watchOptions, exp *report.E
 	}()
 
 	mo := metricsOptions{Listen: o.listen, Push: o.push, Every: o.interval, Expect: s.expectShare(), Labels: o.labels,
-		PushMethod: o.pushMethod, OnPush: pushReporter(s.r, stderr, so.TUI), Stderr: stderr}
+		PushMethod: o.pushMethod, OnPush: pushReporter(s.r, cmd, stderr, so.TUI), Stderr: stderr, Cmd: cmd}
 	s.stopMetrics, err = startMetrics(s.ctx, s.r, mo)
 	if err != nil && !so.ListenSet && o.listen == defaultListen {
 		// The default address is taken (another gpuwatch?): run without

@@ -25,12 +25,27 @@ func (o *watchOptions) validate() error {
 		return fmt.Errorf("--interval %v: must be at least %v", o.interval, minInterval)
 	case o.duration < 0:
 		return fmt.Errorf("--duration %v: must not be negative (0: until interrupted)", o.duration)
+	case math.IsNaN(o.speed) || o.speed < 0 || (o.speed != 0 && (o.speed < minSpeed || o.speed > maxSpeed)):
+		return fmt.Errorf("--speed %g: must be 0 (as fast as possible) or between %g and %g", o.speed, minSpeed, maxSpeed)
+	}
+	if err := o.validateSource(); err != nil {
+		return err
+	}
+	m, err := parsePushMethod(o.pushMethod)
+	if err != nil {
+		return err
+	}
+	o.pushMethod = m
+	return nil
+}
+
+// validateSource checks the flags watch and run share (addSourceFlags).
+func (o *watchOptions) validateSource() error {
+	switch {
 	case o.horizon <= 0:
 		return fmt.Errorf("--horizon %v: must be positive", o.horizon)
 	case o.bufferKB < 0 || o.bufferKB > maxBufferKB:
 		return fmt.Errorf("--buffer-kb %d: must be between 0 (the kernel's default) and %d", o.bufferKB, maxBufferKB)
-	case math.IsNaN(o.speed) || o.speed < 0 || (o.speed != 0 && (o.speed < minSpeed || o.speed > maxSpeed)):
-		return fmt.Errorf("--speed %g: must be 0 (as fast as possible) or between %g and %g", o.speed, minSpeed, maxSpeed)
 	case o.force && o.record == "":
 		return errors.New("--force: only with --record")
 	}
@@ -39,11 +54,6 @@ func (o *watchOptions) validate() error {
 	default:
 		return fmt.Errorf("--source %q: expected ebpf, tracefs or auto", o.source)
 	}
-	m, err := parsePushMethod(o.pushMethod)
-	if err != nil {
-		return err
-	}
-	o.pushMethod = m
 	return nil
 }
 

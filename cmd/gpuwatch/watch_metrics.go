@@ -33,6 +33,8 @@ type metricsOptions struct {
 	// Stderr gets the address actually bound when Listen asks for port 0,
 	// and a warning when Listen reaches other hosts; nil: os.Stderr.
 	Stderr io.Writer
+	// Cmd names the command in messages ("watch", "run"); "": watch.
+	Cmd string
 }
 
 // startMetrics serves and/or pushes r's metrics until stop is called; stop
@@ -67,10 +69,10 @@ func startMetrics(ctx context.Context, r *live.Runner, o metricsOptions) (stop f
 		}
 		stderr := o.stderr()
 		if w := listenWarning(o.Listen); w != "" {
-			fmt.Fprintln(stderr, "gpuwatch watch: warning:", w)
+			fmt.Fprintf(stderr, "gpuwatch %s: warning: %s\n", o.cmd(), w)
 		}
 		if _, port, _ := net.SplitHostPort(o.Listen); port == "0" {
-			fmt.Fprintf(stderr, "gpuwatch watch: metrics on http://%s/metrics\n", l.Addr())
+			fmt.Fprintf(stderr, "gpuwatch %s: metrics on http://%s/metrics\n", o.cmd(), l.Addr())
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", e.Handler())
@@ -166,6 +168,13 @@ func metricsSnapshot(s *gaps.Snapshot) *exporter.Snapshot {
 		}
 	}
 	return out
+}
+
+func (o metricsOptions) cmd() string {
+	if o.Cmd == "" {
+		return "watch"
+	}
+	return o.Cmd
 }
 
 func (o metricsOptions) stderr() io.Writer {

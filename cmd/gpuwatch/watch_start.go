@@ -18,12 +18,12 @@ type instanceSource interface{ Instance() string }
 
 // startupLine names the source and the tracepoints it attached ("" for a
 // replay, which says nothing at start).
-func startupLine(ws *watchSource) string {
+func startupLine(ws *watchSource, cmd string) string {
 	tp, ok := ws.src.(tracepointSource)
 	if !ok {
 		return ""
 	}
-	line := fmt.Sprintf("gpuwatch watch: source %s, attached to %s", ws.name, strings.Join(tp.Tracepoints(), " "))
+	line := fmt.Sprintf("gpuwatch %s: source %s, attached to %s", cmd, ws.name, strings.Join(tp.Tracepoints(), " "))
 	if is, ok := ws.src.(instanceSource); ok {
 		line += " (instance " + is.Instance() + ")"
 	}
@@ -61,7 +61,7 @@ func quietWarning(attached []string, byName map[string]uint64, d time.Duration) 
 // watchQuiet warns (runner warning "quiet"; stderr unless the TUI owns
 // the terminal) when no scheduler event came in the first quietAfter, and
 // clears the warning when one comes. It returns when ctx ends.
-func watchQuiet(ctx context.Context, r *live.Runner, ws *watchSource, stderr io.Writer, tui bool) {
+func watchQuiet(ctx context.Context, r *live.Runner, ws *watchSource, cmd string, stderr io.Writer, tui bool) {
 	tp, ok := ws.src.(tracepointSource)
 	if !ok {
 		return
@@ -83,7 +83,7 @@ func watchQuiet(ctx context.Context, r *live.Runner, ws *watchSource, stderr io.
 			return
 		}
 		if !said && !tui {
-			fmt.Fprintln(stderr, "gpuwatch watch: warning:", w)
+			fmt.Fprintf(stderr, "gpuwatch %s: warning: %s\n", cmd, w)
 		}
 		said = true
 		t.Reset(time.Second)

@@ -31,7 +31,7 @@ func restoreOnPanic(closeFn func()) {
 // failing, a recording stopped): it becomes the runner's warning key,
 // shown in the TUI's status line and the JSON objects, and is written to
 // stderr at once unless the TUI owns the terminal.
-func warnFunc(r *live.Runner, key string, stderr io.Writer, tui bool) func(error) {
+func warnFunc(r *live.Runner, key, cmd string, stderr io.Writer, tui bool) func(error) {
 	return func(err error) {
 		if err == nil {
 			r.Warn(key, "")
@@ -39,7 +39,7 @@ func warnFunc(r *live.Runner, key string, stderr io.Writer, tui bool) func(error
 		}
 		r.Warn(key, err.Error())
 		if !tui {
-			fmt.Fprintln(stderr, "gpuwatch watch:", err)
+			fmt.Fprintf(stderr, "gpuwatch %s: %v\n", cmd, err)
 		}
 	}
 }
@@ -52,7 +52,7 @@ const pushReportEvery = time.Minute
 // while pushes fail, with how many failed; cleared by a success) and,
 // unless the TUI owns the terminal, lines on stderr: the first failure,
 // then at most one per pushReportEvery, and a line when pushes recover.
-func pushReporter(r *live.Runner, stderr io.Writer, tui bool) func(error) {
+func pushReporter(r *live.Runner, cmd string, stderr io.Writer, tui bool) func(error) {
 	var mu sync.Mutex
 	var failed, unsaid int
 	var said time.Time
@@ -63,7 +63,7 @@ func pushReporter(r *live.Runner, stderr io.Writer, tui bool) func(error) {
 			if failed > 0 {
 				r.Warn("push", "")
 				if !tui {
-					fmt.Fprintf(stderr, "gpuwatch watch: pushing metrics works again (%d pushes failed)\n", failed)
+					fmt.Fprintf(stderr, "gpuwatch %s: pushing metrics works again (%d pushes failed)\n", cmd, failed)
 				}
 			}
 			failed, unsaid = 0, 0
@@ -76,9 +76,9 @@ func pushReporter(r *live.Runner, stderr io.Writer, tui bool) func(error) {
 			return
 		}
 		if unsaid > 1 {
-			fmt.Fprintf(stderr, "gpuwatch watch: %v (%d more pushes failed)\n", err, unsaid-1)
+			fmt.Fprintf(stderr, "gpuwatch %s: %v (%d more pushes failed)\n", cmd, err, unsaid-1)
 		} else {
-			fmt.Fprintf(stderr, "gpuwatch watch: %v\n", err)
+			fmt.Fprintf(stderr, "gpuwatch %s: %v\n", cmd, err)
 		}
 		said, unsaid = time.Now(), 0
 	}
