@@ -262,7 +262,7 @@ wait:
 		return r.ExitStatus
 	case code != exitOK:
 		return code
-	case a.Verdict != nil && (!a.Verdict.OK || a.Verdict.Undetermined):
+	case a.Failed():
 		return exitVerdict
 	}
 	return exitOK

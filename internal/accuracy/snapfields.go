@@ -21,12 +21,12 @@ func scheduleShare(s *gaps.Snapshot) (ratio, err float64, ok bool) {
 }
 
 // isSteal reports whether w is a steal window (completions held back by
-// the guest's vCPU being descheduled). Today's engine has no such kind.
+// the guest's vCPU being descheduled).
 func isSteal(w gaps.Window) bool { return w.Kind == gaps.Steal }
 
 // passes reports whether analyze's verdict on s passes an expectation
 // of share x (what `gpuwatch analyze --expect x` exits 0 on).
 func passes(s *gaps.Snapshot, x float64) bool {
 	a := report.Build(s, report.InputStats{}, &report.Expectation{Share: x})
-	return a.Verdict != nil && a.Verdict.OK && !a.Verdict.Undetermined
+	return a.Verdict != nil && a.Verdict.Outcome == report.Pass
 }

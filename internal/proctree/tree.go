@@ -46,9 +46,6 @@ func New(procRoot string, root, adopter int) *Tree {
 	return t
 }
 
-// Root is the PID the tree follows.
-func (t *Tree) Root() int32 { return t.root }
-
 // Contains reports whether task tid is in the tree. A task not seen by a
 // scan is looked up in proc once; a task that is gone by then is not in
 // the tree (and is asked about again next time).

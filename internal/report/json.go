@@ -405,13 +405,6 @@ func WriteJSON(w io.Writer, a *Analysis) error {
 	return writeJSON(w, a.Doc())
 }
 
-// appendJSON appends d as WriteJSON writes it.
-func appendJSON(b []byte, d *Doc) ([]byte, error) {
-	buf := bytes.NewBuffer(b)
-	err := writeJSON(buf, d)
-	return buf.Bytes(), err
-}
-
 // writeJSON writes d as encoding/json's Encoder with SetIndent("", "  ")
 // and no HTML escaping writes it. The windows list, which grows with the
 // trace (30k at 1 GB), is written by writeWindows: encoding/json would

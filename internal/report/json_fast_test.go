@@ -89,3 +89,10 @@ func BenchmarkWriteJSON(b *testing.B) {
 		}
 	}
 }
+
+// appendJSON appends d as WriteJSON writes it.
+func appendJSON(b []byte, d *Doc) ([]byte, error) {
+	buf := bytes.NewBuffer(b)
+	err := writeJSON(buf, d)
+	return buf.Bytes(), err
+}

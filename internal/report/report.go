@@ -130,15 +130,6 @@ func Build(s *gaps.Snapshot, in InputStats, exp *Expectation) *Analysis {
 	return a
 }
 
-// completedJobs is the number of completions the engine saw.
-func completedJobs(s *gaps.Snapshot) uint64 {
-	n := s.Input.Unmatched
-	for _, r := range s.Rings {
-		n += r.Jobs
-	}
-	return n
-}
-
 // maxWorldSwitch bounds the per-turn overhead the verdict excuses as a
 // world switch (saving and restoring a VF's GPU state: ~0.2 ms on an
 // S7150, see shared/seeds).
@@ -296,8 +287,6 @@ func durWords(d time.Duration) string {
 }
 
 func pctf1(r float64) string { return fmt.Sprintf("%.1f%%", 100*r) }
-
-func pctf(r float64) string { return fmt.Sprintf("%.2f%%", 100*r) }
 
 // Failed reports whether the analysis fails its verdict.
 func (a *Analysis) Failed() bool { return a.Verdict != nil && !a.Verdict.OK }

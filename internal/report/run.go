@@ -117,15 +117,10 @@ func fraction(d, of time.Duration) float64 {
 
 // VerdictWord is PASS, FAIL or UNDETERMINED; "" without a verdict.
 func (a *Analysis) VerdictWord() string {
-	switch v := a.Verdict; {
-	case v == nil:
+	if a.Verdict == nil {
 		return ""
-	case v.Undetermined:
-		return "UNDETERMINED"
-	case v.OK:
-		return "PASS"
 	}
-	return "FAIL"
+	return strings.ToUpper(string(a.Verdict.Outcome))
 }
 
 // WriteRun prints the summary of a run in the manner of `perf stat`: the
