@@ -40,7 +40,7 @@ func classOf(pol simulate.Policy, wl simulate.WorkloadKind, jitter time.Duration
 		return "outage"
 	case steal > 0:
 		return "steal"
-	case wl == "long":
+	case wl == simulate.Long:
 		return "long"
 	case pol == simulate.Liquid:
 		return "liquid"
@@ -52,9 +52,9 @@ func classOf(pol simulate.Policy, wl simulate.WorkloadKind, jitter time.Duration
 		return "drift"
 	}
 	switch wl {
-	case "frames":
+	case simulate.Frames:
 		return "frame-paced"
-	case "bursts":
+	case simulate.Bursts:
 		return "bursts"
 	}
 	return "saturating"
@@ -97,7 +97,7 @@ func grid(quick bool) []simulate.Scenario {
 			p.Start = 1437 * time.Second
 		}
 		p.Seed = uint64(len(out)) + 1
-		gen := []string{"4.15", "4.16", "6.17"}[p.Gen]
+		gen := p.Gen.String()
 		unit := "us"
 		if p.Nanoseconds {
 			unit = "ns"
@@ -144,7 +144,7 @@ func grid(quick bool) []simulate.Scenario {
 		}
 		out = append(out, p.Scenario())
 	}
-	gens := []tracepoint.Generation{tracepoint.GenAMD, tracepoint.GenDRM, tracepoint.Gen617}
+	gens := tracepoint.Generations()
 	vfsList := []int{2, 4, 8, 16}
 	slices := []time.Duration{1, 3, 6, 12}
 	dists := []simulate.DistKind{simulate.Const, simulate.Exp, simulate.Uniform}
@@ -267,7 +267,7 @@ func grid(quick bool) []simulate.Scenario {
 // and starvation (5 s and 30 s gaps with jobs in flight). It sets
 // *inQuick before each scenario it adds: whether Quick keeps it.
 func hostModels(add func(simulate.Params), rep *int, inQuick *bool) {
-	gens := []tracepoint.Generation{tracepoint.GenAMD, tracepoint.GenDRM, tracepoint.Gen617}
+	gens := tracepoint.Generations()
 	type cell struct {
 		vfs int
 		sl  time.Duration

@@ -92,18 +92,18 @@ func (p Params) Scenario() Scenario {
 	job := p.Job
 	if job <= 0 {
 		job = 300 * time.Microsecond
-		if p.Workload == "long" && len(p.Slices) > 0 {
+		if p.Workload == Long && len(p.Slices) > 0 {
 			job = p.Slices[0] * 5 / 2
 		}
 	}
 	for i, name := range rings {
 		comm, pid := ringProc(name, i)
 		mean := job
-		if strings.HasPrefix(name, "sdma") && p.Workload != "long" {
+		if strings.HasPrefix(name, "sdma") && p.Workload != Long {
 			mean = max(job/3, time.Microsecond)
 		}
 		w := Workload{Kind: p.Workload, FPS: p.FPS, JobsPerFrame: p.JobsPerFrame}
-		if p.Workload == "frames" && i > 0 {
+		if p.Workload == Frames && i > 0 {
 			// secondary rings: a copy or two per frame
 			w.JobsPerFrame = max(1, p.JobsPerFrame/4)
 		}

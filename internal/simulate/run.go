@@ -226,11 +226,11 @@ func (s *sim) jobLen(r *Ring) int64 {
 	m := float64(r.Job.Mean)
 	var x float64
 	switch r.Job.Kind {
-	case "exp":
+	case Exp:
 		x = s.rng.ExpFloat64() * m
-	case "uniform":
+	case Uniform:
 		x = m * (0.5 + s.rng.Float64())
-	case "bimodal":
+	case Bimodal:
 		m /= 1.95 // the short jobs' mean
 		if s.rng.Float64() < 0.05 {
 			x = 20 * m * (0.8 + 0.4*s.rng.Float64())
@@ -249,7 +249,7 @@ func (s *sim) nextQueue(rs *ringSim) {
 	n := rs.n
 	var q int64
 	switch w.Kind {
-	case "frames":
+	case Frames:
 		J := uint64(w.JobsPerFrame)
 		f, i := n/J, n%J
 		if i == 0 {
@@ -270,7 +270,7 @@ func (s *sim) nextQueue(rs *ringSim) {
 		} else {
 			q = rs.at(n-d).d + s.us(3, 30)
 		}
-		if w.Kind == "bursts" {
+		if w.Kind == Bursts {
 			cyc := int64(w.On + w.Off)
 			ph := (q - s.t0) % cyc
 			if ph >= int64(w.On) {
