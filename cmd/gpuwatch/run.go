@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -242,11 +241,7 @@ wait:
 	report.WriteRun(stderr, a, r)
 	if o.jsonFile != "" {
 		obj := r.JSON(report.Watch(snap, st, exp, true, time.Now()), snap)
-		err := writeFileWith(o.jsonFile, func(w io.Writer) error {
-			enc := json.NewEncoder(w)
-			enc.SetEscapeHTML(false)
-			return enc.Encode(obj)
-		})
+		err := writeFileWith(o.jsonFile, func(w io.Writer) error { return newWatchEncoder(w).Encode(obj) })
 		if err != nil {
 			fmt.Fprintf(stderr, "gpuwatch run: --json: %v\n", err)
 			code = exitUsage

@@ -184,8 +184,7 @@ func (s *session) run(stdout io.Writer, useTUI bool, to tuiOptions) error {
 		s.cancel()
 		return err
 	}
-	enc := json.NewEncoder(stdout)
-	enc.SetEscapeHTML(false)
+	enc := newWatchEncoder(stdout)
 	t := time.NewTicker(s.o.interval)
 	defer t.Stop()
 	for {
@@ -247,4 +246,12 @@ func (s *session) errors(code int, viewErr error) int {
 		}
 	}
 	return code
+}
+
+// newWatchEncoder encodes watch's and run's JSON objects, one a line,
+// without HTML escaping (the objects carry paths and messages, not HTML).
+func newWatchEncoder(w io.Writer) *json.Encoder {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -205,7 +204,7 @@ func runWatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if !useTUI {
 		obj := report.Watch(s, st, exp, true, time.Now())
-		if err := json.NewEncoder(stdout).Encode(obj); err != nil && viewErr == nil {
+		if err := newWatchEncoder(stdout).Encode(obj); err != nil && viewErr == nil {
 			viewErr = err
 		}
 		if obj.Verdict != nil && !obj.Verdict.OK && code == exitOK {
