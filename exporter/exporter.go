@@ -118,15 +118,12 @@ func (e *Exporter) Push(ctx context.Context, url string, interval time.Duration,
 				return
 			case <-t.C:
 				pctx, pcancel := context.WithTimeout(ctx, interval+time.Second)
-				err := e.set.PushMetrics(pctx, url, opts.lib())
+				err := e.PushOnce(pctx, url, opts)
 				pcancel()
 				if ctx.Err() != nil {
 					return
 				}
 				if opts.OnResult != nil {
-					if err != nil {
-						err = fmt.Errorf("pushing metrics to %s: %w", url, err)
-					}
 					opts.OnResult(err)
 				}
 			}
@@ -164,10 +161,10 @@ func num(v float64) string {
 func secs(d time.Duration) float64 { return d.Seconds() }
 
 // quote quotes a label value per the text format.
-func quote(v string) string {
-	r := strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
-	return `"` + r.Replace(v) + `"`
-}
+// labelEscaper escapes a label value for the text exposition format.
+var labelEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
+
+func quote(v string) string { return `"` + labelEscaper.Replace(v) + `"` }
 
 // series writes samples, each with the exporter's constant labels after
 // its own.

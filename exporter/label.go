@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -44,7 +45,7 @@ func ParseLabel(s string) (Label, error) {
 
 func checkLabelName(name string) error {
 	if name == "" {
-		return fmt.Errorf("empty label name")
+		return errors.New("empty label name")
 	}
 	for i, c := range name {
 		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_'

@@ -97,7 +97,7 @@ type watchSource struct {
 	warnings func() (first []string, total uint64)
 }
 
-// errRefused marks errors that are the user's situation, not a failure.
+// watchRefusal reports errors that are the user's situation, not a failure.
 func watchRefusal(err error) bool {
 	return errors.Is(err, tracefs.ErrNotRoot) || errors.Is(err, tracefs.ErrNoTracefs) || errors.Is(err, tracefs.ErrNoEvents)
 }

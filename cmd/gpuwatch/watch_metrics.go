@@ -155,8 +155,8 @@ func metricsSnapshot(s *gaps.Snapshot) *exporter.Snapshot {
 		Events: s.Input.ByName, Lost: s.Input.Lost,
 	}
 	for _, w := range s.Windows {
-		if (w.Kind == gaps.SwitchedOut || w.Kind == gaps.Stall) && time.Duration(w.End-w.Start) > out.LongestRecentSwitchOut {
-			out.LongestRecentSwitchOut = time.Duration(w.End - w.Start)
+		if (w.Kind == gaps.SwitchedOut || w.Kind == gaps.Stall) && w.Duration() > out.LongestRecentSwitchOut {
+			out.LongestRecentSwitchOut = w.Duration()
 		}
 	}
 	out.Rings = make([]exporter.Ring, len(s.Rings))

@@ -133,7 +133,7 @@ func discoverRoot(root string) (string, error) {
 	}
 	r, err := tracefs.FindRoot()
 	if errors.Is(err, fs.ErrPermission) {
-		return "", fmt.Errorf("%w: %v: run as root or grant CAP_BPF and CAP_PERFMON", ErrUnavailable, err)
+		return "", fmt.Errorf("%w: %w: run as root or grant CAP_BPF and CAP_PERFMON", ErrUnavailable, err)
 	}
 	if err != nil {
 		return "", fmt.Errorf("%w: tracefs not mounted (mount -t tracefs nodev /sys/kernel/tracing)", ErrUnavailable)
