@@ -274,6 +274,14 @@ func writeEstimate(out series, prefix, scope string, t *Estimate) {
 	g("schedule_share_stderr_ratio", "Standard error of the schedule share", t.ScheduleShareErr)
 	g("slice_seconds", "How long the VF holds the GPU each turn", secs(t.Slice))
 	g("period_seconds", "Time from one turn of the VF to the next", secs(t.Period))
+	turn := t.Turn
+	if turn <= 0 {
+		turn = t.Slice
+	}
+	g("turn_seconds", "Mean time the VF holds the GPU per turn (whole multiples of the slice on a liquid host)", secs(turn))
+	if t.PeriodSpread > 0 {
+		g("period_spread_seconds", "Standard deviation of the times from one turn to the next (variable mode)", secs(t.PeriodSpread))
+	}
 	g("vfs", "Inferred number of VFs sharing the GPU (0 unknown)", float64(t.VFs))
 	g("confidence_ratio", "Confidence in the inferred schedule, 0 to 1", t.Confidence)
 	family(out.w, prefix+"mode", "gauge", "Inferred host scheduler mode, 1 for the current one ("+scope+").")

@@ -27,9 +27,12 @@ var update = flag.Bool("update", false, "rewrite testdata/scrape.golden")
 func fixedSnapshot() *Snapshot {
 	est := Estimate{ShareKnown: true, Share: 0.4839, ShareErr: 0.0012, Detected: true, ScheduleShare: 0.4839,
 		Slice: 6 * time.Millisecond, Period: 12400 * time.Microsecond, VFs: 2, Mode: "fixed", Confidence: 0.92}
+	// the horizon saw a liquid host: turns of whole 6 ms quanta
+	liquid := est
+	liquid.Mode, liquid.Turn, liquid.Period, liquid.PeriodSpread, liquid.ScheduleShare = "variable", 18*time.Millisecond, 24600*time.Microsecond, 9*time.Millisecond, 0.7317
 	return &Snapshot{
 		Span:    time.Second,
-		Overall: est, Recent: est,
+		Overall: est, Recent: liquid,
 		SwitchedOut: 512 * time.Millisecond, GuestIdle: 3 * time.Millisecond, Windows: 81,
 		LongestRecentSwitchOut: 6400 * time.Microsecond,
 		Threshold:              1 * time.Millisecond,

@@ -54,6 +54,11 @@ type Estimate struct {
 	// Slice is how long the VF holds the GPU each turn; Period is the
 	// time from one turn to the next.
 	Slice, Period time.Duration
+	// Turn is the mean time the VF holds the GPU per turn: Slice, or on
+	// a liquid host (turns of whole quanta) more. PeriodSpread is the
+	// standard deviation of the turn-to-turn times when measured
+	// (variable mode; 0 otherwise).
+	Turn, PeriodSpread time.Duration
 	// VFs is the inferred number of VFs sharing the GPU (0 unknown).
 	VFs int
 	// Mode is the inferred host scheduler mode ("fixed", "variable", ...).

@@ -139,7 +139,7 @@ func metricsSnapshot(s *gaps.Snapshot) *exporter.Snapshot {
 	estimate := func(t *gaps.Timeslice, sh *gaps.ShareEstimate) exporter.Estimate {
 		e := exporter.Estimate{
 			Detected: t.Detected, ScheduleShare: t.ScheduleShare, ScheduleShareErr: t.ScheduleShareErr,
-			Slice: t.Slice, Period: t.Period, VFs: t.VFs, Mode: string(t.Mode), Confidence: t.Confidence,
+			Slice: t.Slice, Period: t.Period, Turn: t.Turn, PeriodSpread: t.PeriodSpread, VFs: t.VFs, Mode: string(t.Mode), Confidence: t.Confidence,
 		}
 		if sh != nil && sh.Resolved {
 			e.ShareKnown, e.Share, e.ShareErr = true, sh.Ratio, sh.Err

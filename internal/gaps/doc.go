@@ -18,8 +18,11 @@
 // re-arms a relative timer after each switch). In variable
 // (work-conserving) mode the host still switches on a grid of slots
 // Q = Slice + switch cost but skips idle VFs, so turns are whole numbers of
-// slots apart. A switch preempts the running job, which resumes at the
-// next turn.
+// slots apart. A liquid host also gives a VF whose neighbours are idle
+// further whole quanta without a switch, and switches a neighbour early
+// when its work runs out: turns last whole multiples of the quantum, and
+// the off-times follow no grid. A switch preempts the running job, which
+// resumes at the next turn.
 //
 // Assumed about the guest: it submits jobs to its rings and is told of
 // each completion; the completion tracepoint fires when the GPU finishes a
@@ -42,7 +45,8 @@
 // Inferred (infer.go, one step per file): the turns (turns.go,
 // lattice.go: a lattice fitted to the window ends), which edges are late
 // deliveries (classify.go), the off-time (offtime.go), the turn phase and
-// slice (slice.go), or the slot grid of variable mode (variable.go); the
+// slice (slice.go), or in variable mode the slot grid (variable.go) or
+// the turns as whole quanta (quanta.go); the
 // VF count (vfs.go) and the confidence (confidence.go). Every tuned number
 // is a field of tuning (tuning.go). docs/inference.md describes the steps.
 package gaps

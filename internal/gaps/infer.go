@@ -46,11 +46,15 @@ type schedule struct {
 	off                                float64
 	vfs                                int     // variable: the most VFs seen busy
 	slot                               float64 // variable: slice + switch cost, the slot grid's step
-	psi                                float64 // fixed: a turn start
-	onGrid                             bool    // fixed, turns on one lattice (not drifting)
-	rigid                              bool    // fixed, the switch instants sharp on it (the extremes held)
-	factors                            []factor
-	notes                              []string
+	// turn (whole quanta, when turns ran several): the mean turn, and
+	// its standard error; spread (variable): the turn-to-turn times'
+	// standard deviation; cost: the switch cost when measured.
+	turn, turnErr, spread, cost float64
+	psi                         float64 // fixed: a turn start
+	onGrid                      bool    // fixed, turns on one lattice (not drifting)
+	rigid                       bool    // fixed, the switch instants sharp on it (the extremes held)
+	factors                     []factor
+	notes                       []string
 }
 
 // infer estimates the schedule from switched-out windows ws (time order)
@@ -115,7 +119,16 @@ func inferAll(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done compl
 		s = fixedSchedule(ev, ws, tr.fit)
 	} else {
 		v, reason := inferVariable(o, tr.base, ev.j)
-		if reason != "" {
+		qf, qreason := inferQuanta(o, ev.j)
+		// Turns of several whole quanta are a liquid host's: the slot
+		// grid would count each quantum as a turn. Without them the slot
+		// grid, when it holds, reads the slice from the switch instants.
+		// A slot grid whose slice disagrees with the turns measured
+		// directly is a sub-multiple that happened to fit.
+		if qreason == "" && (reason != "" || qf.wholeQuanta(v.slot-v.slice) || math.Abs(v.slice-qf.quantum) > tolerance(ev.j, qf.quantum)) {
+			reason = ""
+			s = quantaSchedule(qf)
+		} else if reason != "" {
 			ts.Reason = reason
 			if v.slotted && n >= t.minSlotWindows {
 				ts.Reason = fmt.Sprintf("the windows are switch-outs on a grid of %.2f ms slots (slice ≈ %.2f ms), but %s", v.slot/1e6, v.slice/1e6, reason)
@@ -124,8 +137,9 @@ func inferAll(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done compl
 				}
 			}
 			return ts
+		} else {
+			s = variableSchedule(v)
 		}
-		s = variableSchedule(v)
 	}
 	ts.Mode, ts.VFs = s.mode, s.vfs
 	if reason := s.check(ev.j); reason != "" {
@@ -147,8 +161,17 @@ func inferAll(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done compl
 	ts.PeriodErr = time.Duration(periodErr)
 	ts.ScheduleShare = slice / period
 	ts.ScheduleShareErr = ts.ScheduleShare * math.Hypot(sliceErr/slice, periodErr/period)
+	ts.PeriodSpread = time.Duration(s.spread)
+	if s.turn > 0 {
+		// Turns of several quanta: the schedule gives the mean turn.
+		ts.Turn = time.Duration(s.turn)
+		ts.ScheduleShare = s.turn / period
+		ts.ScheduleShareErr = ts.ScheduleShare * math.Hypot(s.turnErr/s.turn, periodErr/period)
+	}
 	if ts.Mode == ModeFixed {
 		ts.VFs, ts.SwitchCost = vfs(period, slice)
+	} else if s.cost > 0 {
+		ts.SwitchCost = time.Duration(s.cost)
 	} else if s.slot > 0 {
 		// The host switches on a grid of slots of Slice + switch cost
 		// (the mean turn-to-turn time counts skipped neighbours).
@@ -250,6 +273,23 @@ func variableSchedule(v variableFit) schedule {
 		factors: []factor{{"lattice", defaults.variable * v.inliers}},
 		notes:   []string{"turns do not recur on one period (idle neighbours skipped): Period is the mean turn-to-turn time, VFs the most seen busy at once"},
 	}
+}
+
+// quantaSchedule is the schedule of turns of whole quanta: the slice is
+// the quantum; the mean turn, when turns ran several, gives the
+// schedule share.
+func quantaSchedule(f quantaFit) schedule {
+	s := schedule{
+		mode: ModeVariable, slice: f.quantum, sliceErr: f.quantumErr, period: f.period, periodErr: f.periodErr,
+		off: f.period - f.turn, vfs: f.vfs, spread: f.spread, cost: f.cost,
+		factors: []factor{{"lattice", defaults.variable * f.inliers * float64(f.turns) / (float64(f.turns) + defaults.turnsHalf)}},
+		notes:   []string{"turns do not recur on one period (idle neighbours skipped): Period is the mean turn-to-turn time, VFs the most seen busy at once"},
+	}
+	if f.extended > 0 {
+		s.turn, s.turnErr = f.turn, f.turnErr
+		s.notes[0] = fmt.Sprintf("turns last whole quanta (%d of %d ran several: a VF whose neighbours are idle keeps the GPU, as on a liquid host): Slice is the quantum, the mean turn %.2f ms, Period the mean turn-to-turn time (spread %.2f ms), VFs the most seen busy at once", f.extended, f.turns, f.turn/1e6, f.spread/1e6)
+	}
+	return s
 }
 
 // check says why the schedule is not a resolved one ("" when it is):

@@ -91,6 +91,14 @@ type Timeslice struct {
 	Slice, SliceErr                 time.Duration
 	Period, PeriodErr               time.Duration
 	ScheduleShare, ScheduleShareErr float64
+	// Turn is set when turns last several whole multiples of Slice (a
+	// liquid host: a VF whose neighbours are idle keeps the GPU for
+	// further quanta): Slice is then the quantum, Turn the mean turn and
+	// ScheduleShare Turn/Period.
+	Turn time.Duration
+	// PeriodSpread (variable mode) is the standard deviation of the
+	// turn-to-turn times; Period is their mean.
+	PeriodSpread time.Duration
 	// VFs is the inferred number of VFs sharing the GPU (0 when unknown).
 	VFs int
 	// SwitchCost is the per-turn overhead (world switch): Period/VFs -

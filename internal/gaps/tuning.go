@@ -75,6 +75,9 @@ type tuning struct {
 	// slot grid when a whole fraction of its period holds slotInliers of
 	// them and slotGain more than it.
 	slotCheckInliers, slotInliers, slotGain float64
+	// offSpreadTols: a fixed lattice's busy windows have lengths whose
+	// interquartile range is within this many tolerances (offVaries).
+	offSpreadTols float64
 	// clusterQuantile, clusterBand: lowCluster takes the median of the
 	// spacings within ±clusterBand of the 1/clusterQuantile quantile.
 	clusterQuantile int
@@ -206,6 +209,22 @@ type tuning struct {
 	// turns (inliers·turns/(turns+turnsHalf)).
 	turnsHalf float64
 
+	// --- whole quanta (quanta.go) ---
+
+	// quantaInliers: turns are whole multiples of one quantum when this
+	// fraction of them lies within tolerance of one.
+	quantaInliers float64
+	// quantaIters: refinements of the quantum (multiples, then least
+	// squares over the turns that fit).
+	quantaIters int
+	// minExtended: turns of two quanta or more needed before the fit
+	// tells whole quanta (liquid) from turns that paid a switch per
+	// quantum (a skipping host switching straight back).
+	minExtended float64
+	// hiddenSwitchSEs: an intercept this many standard errors below 0
+	// (and beyond the timestamps' resolution) is a switch per quantum.
+	hiddenSwitchSEs float64
+
 	// --- VF count (vfs.go) ---
 
 	// vfsSlack: the slice estimate may run a little over Period/N.
@@ -289,6 +308,7 @@ var defaults = tuning{
 	maxWindowless:     0.05,
 	windowlessStretch: 1.5,
 	slotCheckInliers:  0.85,
+	offSpreadTols:     2,
 	slotInliers:       0.9,
 	slotGain:          0.15,
 	clusterQuantile:   5,
@@ -346,6 +366,11 @@ var defaults = tuning{
 	minSliceStarts:   3,
 	minBusyTurns:     3,
 	turnsHalf:        20,
+
+	quantaInliers:   0.85,
+	quantaIters:     4,
+	minExtended:     3,
+	hiddenSwitchSEs: 3,
 
 	vfsSlack:      0.25,
 	typicalSwitch: 0.2e6,

@@ -75,7 +75,33 @@ func findTurns(o []obs, j float64, sp spacing, minIn float64) turns {
 	if tr.fixed && tr.fit.inliers < t.slotCheckInliers && finerGrid(o, tr.fit, j) {
 		tr.fixed = false
 	}
+	if tr.fixed && offVaries(o, tr.fit, j) {
+		tr.fixed = false
+	}
 	return tr
+}
+
+// offVaries reports whether the off-times of the busy turns on fit vary
+// more than a fixed schedule allows: every VF keeps its slot there, so a
+// window that began with work outstanding lasts the off-time plus the
+// straddling job, and their interquartile range stays within
+// offSpreadTols tolerances. A work-conserving host whose neighbours come
+// and go (liquid, with early switch-outs) can still put most windows on
+// some lattice, but its off-times are whatever the busy neighbours took.
+func offVaries(o []obs, fit latticeFit, j float64) bool {
+	t := &defaults
+	var lens []float64
+	for i, w := range o {
+		if w.adjacent && fit.in[i] {
+			lens = append(lens, w.e-w.s)
+		}
+	}
+	if len(lens) < t.minSlotWindows {
+		return false
+	}
+	slices.Sort(lens)
+	iqr := lens[3*len(lens)/4] - lens[len(lens)/4]
+	return iqr > t.offSpreadTols*tolerance(j, fit.period)
 }
 
 // anchoredOff is the median length of the anchored windows less one

@@ -132,6 +132,11 @@ type JSONTimeslice struct {
 	SliceErrSeconds  float64 `json:"slice_err_seconds"`
 	PeriodSeconds    float64 `json:"period_seconds"`
 	PeriodErrSeconds float64 `json:"period_err_seconds"`
+	// TurnSeconds (when turns last several whole multiples of the slice,
+	// as on a liquid host) is the mean turn; PeriodSpreadSeconds
+	// (variable mode) the standard deviation of the turn-to-turn times.
+	TurnSeconds         float64 `json:"turn_seconds,omitempty"`
+	PeriodSpreadSeconds float64 `json:"period_spread_seconds,omitempty"`
 	// Share and ShareErr are ScheduleShare and ScheduleShareErr under
 	// their first name (v1 documents had only these).
 	Share             float64 `json:"share"`
@@ -245,21 +250,23 @@ func Timeslice(ts *gaps.Timeslice) JSONTimeslice {
 		mode = string(gaps.ModeNone)
 	}
 	return JSONTimeslice{
-		Detected:          ts.Detected,
-		Reason:            ts.Reason,
-		SliceSeconds:      dsec(ts.Slice),
-		SliceErrSeconds:   dsec(ts.SliceErr),
-		PeriodSeconds:     dsec(ts.Period),
-		PeriodErrSeconds:  dsec(ts.PeriodErr),
-		Share:             ratio(ts.ScheduleShare),
-		ShareErr:          ratio(ts.ScheduleShareErr),
-		ScheduleShare:     ratio(ts.ScheduleShare),
-		ScheduleShareErr:  ratio(ts.ScheduleShareErr),
-		VFs:               ts.VFs,
-		SwitchCostSeconds: dsec(ts.SwitchCost),
-		Mode:              mode,
-		Confidence:        ratio(ts.Confidence),
-		Windows:           ts.Windows,
+		Detected:            ts.Detected,
+		Reason:              ts.Reason,
+		SliceSeconds:        dsec(ts.Slice),
+		SliceErrSeconds:     dsec(ts.SliceErr),
+		PeriodSeconds:       dsec(ts.Period),
+		PeriodErrSeconds:    dsec(ts.PeriodErr),
+		TurnSeconds:         dsec(ts.Turn),
+		PeriodSpreadSeconds: dsec(ts.PeriodSpread),
+		Share:               ratio(ts.ScheduleShare),
+		ShareErr:            ratio(ts.ScheduleShareErr),
+		ScheduleShare:       ratio(ts.ScheduleShare),
+		ScheduleShareErr:    ratio(ts.ScheduleShareErr),
+		VFs:                 ts.VFs,
+		SwitchCostSeconds:   dsec(ts.SwitchCost),
+		Mode:                mode,
+		Confidence:          ratio(ts.Confidence),
+		Windows:             ts.Windows,
 	}
 }
 

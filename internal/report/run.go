@@ -166,11 +166,23 @@ func WriteRun(w io.Writer, a *Analysis, r *Run) error {
 		line("-", "share", note)
 	}
 	if ts.Detected {
-		line(pct(ts.ScheduleShare), "schedule share", fmt.Sprintf("(%s of every %s)", dur(ts.Slice), dur(ts.Period)))
+		turn := ts.Slice
+		if ts.Turn > 0 {
+			turn = ts.Turn
+		}
+		line(pct(ts.ScheduleShare), "schedule share", fmt.Sprintf("(%s of every %s)", dur(turn), dur(ts.Period)))
 	}
 	if ts.Detected {
-		line(fmt.Sprintf("%s ± %s", dur(ts.Slice), dur(ts.SliceErr)), "slice", "")
-		line(fmt.Sprintf("%s ± %s", dur(ts.Period), dur(ts.PeriodErr)), "period", "")
+		if ts.Turn > 0 {
+			line(fmt.Sprintf("%s ± %s", dur(ts.Slice), dur(ts.SliceErr)), "slice", fmt.Sprintf("(the quantum: turns last whole multiples of it, %s on average)", dur(ts.Turn)))
+		} else {
+			line(fmt.Sprintf("%s ± %s", dur(ts.Slice), dur(ts.SliceErr)), "slice", "")
+		}
+		if ts.PeriodSpread > 0 {
+			line(fmt.Sprintf("%s ± %s", dur(ts.Period), dur(ts.PeriodErr)), "period", fmt.Sprintf("(mean turn to turn; spread %s)", dur(ts.PeriodSpread)))
+		} else {
+			line(fmt.Sprintf("%s ± %s", dur(ts.Period), dur(ts.PeriodErr)), "period", "")
+		}
 		if ts.VFs > 0 {
 			line(fmt.Sprint(ts.VFs), "VFs", "")
 		} else {

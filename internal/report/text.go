@@ -154,9 +154,22 @@ func (t *textWriter) schedule(a *Analysis) {
 		return
 	}
 	t.printf("  detected    yes\n")
-	t.printf("  slice       %s ± %s\n", dur(ts.Slice), dur(ts.SliceErr))
-	t.printf("  period      %s ± %s\n", dur(ts.Period), dur(ts.PeriodErr))
-	t.printf("  schedule    %s ± %s of the time (slice over period)\n", pct(ts.ScheduleShare), pct(ts.ScheduleShareErr))
+	if ts.Turn > 0 {
+		t.printf("  slice       %s ± %s (the quantum: turns last whole multiples of it)\n", dur(ts.Slice), dur(ts.SliceErr))
+		t.printf("  turn        %s on average\n", dur(ts.Turn))
+	} else {
+		t.printf("  slice       %s ± %s\n", dur(ts.Slice), dur(ts.SliceErr))
+	}
+	if ts.PeriodSpread > 0 {
+		t.printf("  period      %s ± %s (mean turn to turn; spread %s)\n", dur(ts.Period), dur(ts.PeriodErr), dur(ts.PeriodSpread))
+	} else {
+		t.printf("  period      %s ± %s\n", dur(ts.Period), dur(ts.PeriodErr))
+	}
+	if ts.Turn > 0 {
+		t.printf("  schedule    %s ± %s of the time (mean turn over period)\n", pct(ts.ScheduleShare), pct(ts.ScheduleShareErr))
+	} else {
+		t.printf("  schedule    %s ± %s of the time (slice over period)\n", pct(ts.ScheduleShare), pct(ts.ScheduleShareErr))
+	}
 	switch {
 	case ts.VFs > 0 && ts.SwitchCost > 0:
 		t.printf("  VFs         %d (switch cost %s per turn)\n", ts.VFs, dur(ts.SwitchCost))

@@ -270,8 +270,15 @@ func (m *Model) Verdict() Verdict {
 		}
 		return v
 	}
-	v.Schedule = fmt.Sprintf("schedule %.1f%%: slice %s ± %s · period %s · %s · %s · confidence %.2f",
-		100*ts.ScheduleShare, Dur(ts.Slice), Dur(ts.SliceErr), Dur(ts.Period), vfs(ts.VFs), ts.Mode, ts.Confidence)
+	slice := "slice"
+	if ts.Turn > 0 {
+		slice = "quantum"
+	}
+	v.Schedule = fmt.Sprintf("schedule %.1f%%: %s %s ± %s · period %s · %s · %s · confidence %.2f",
+		100*ts.ScheduleShare, slice, Dur(ts.Slice), Dur(ts.SliceErr), Dur(ts.Period), vfs(ts.VFs), ts.Mode, ts.Confidence)
+	if ts.Turn > 0 {
+		v.Schedule += fmt.Sprintf(" · turns %s on average", Dur(ts.Turn))
+	}
 	if ts.Confidence < LowConfidence {
 		v.Schedule += " (low confidence)"
 	}

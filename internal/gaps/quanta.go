@@ -1,0 +1,245 @@
+package gaps
+
+import (
+	"fmt"
+	"math"
+	"slices"
+)
+
+// quantaFit is a variable schedule read from the turns themselves: each
+// busy turn (from one window's end to the next window's start) lasts a
+// whole number of quanta, and the turn-to-turn time is whatever the
+// neighbours took.
+type quantaFit struct {
+	// quantum is the host's time slice: every turn lasts a whole
+	// multiple of it. quantumErr is one standard error.
+	quantum, quantumErr float64
+	// turn is the mean turn (on-time), period the mean turn-to-turn
+	// time, periodErr its standard error and spread the standard
+	// deviation of the turn-to-turn times.
+	turn, turnErr, period, periodErr, spread float64
+	// cost is the switch cost read from the shortest off-times (0 when
+	// they do not show it).
+	cost float64
+	// turns is the number of busy turns measured, extended those that
+	// lasted two quanta or more (a liquid host giving a VF that is
+	// alone further quanta).
+	turns, extended int
+	// vfs is the most VFs seen busy in one round: 1 + the neighbours'
+	// turns a window holds at one quantum (and switch) each.
+	vfs     int
+	inliers float64
+	// intercept is b of on = a·m + b over the turns (0 for whole quanta,
+	// −c for turns that paid a switch c per quantum), interceptErr its
+	// standard error (+Inf with fewer than minExtended extended turns).
+	intercept, interceptErr float64
+}
+
+// wholeQuanta reports whether the extended turns are whole quanta rather
+// than turns that paid a switch c per quantum (a skipping host switching
+// straight back, whose windows sit on a slot grid of slice + c). A slot
+// grid whose step exceeds the slice by less than half a typical world
+// switch has no switch between its slots: it is the quantum grid itself.
+// Otherwise the intercept must tell 0 from −c (its standard error small
+// enough that hiddenSwitchSEs of them either side of each do not meet)
+// and lie nearer 0.
+func (f *quantaFit) wholeQuanta(c float64) bool {
+	t := &defaults
+	if float64(f.extended) < t.minExtended {
+		return false
+	}
+	if c < t.typicalSwitch/2 {
+		return true
+	}
+	return 2*t.hiddenSwitchSEs*f.interceptErr < c && f.intercept > -c/2
+}
+
+// inferQuanta fits the turns' lengths as whole multiples of one quantum.
+// On a liquid host (GIM liquid, Intel GuC's default) an idle neighbour is
+// skipped, and when no other VF has work the running one keeps the GPU
+// for another whole quantum with no switch: each turn lasts m·Q. Between
+// turns the busy neighbours run, each for up to its own quantum (less
+// when its work runs out and the host switches it out early), so the
+// off-times follow no grid, and neither do the turn starts: the slot
+// grid (inferVariable) does not hold. The turns do.
+//
+// Each busy turn is measured between adjacent windows as on = next start
+// − end + j (the straddling jobs' U+R, see doc.go); Q starts at the low
+// cluster of the turns and is refined by least squares through the
+// origin over the turns within tolerance of a multiple. A turn of m
+// quanta that paid a switch per quantum (a skipping host switching
+// straight back: m turns, not one) lasts m·Q + (m−1)·c instead, which
+// shows as a negative intercept when on is regressed on m: then the
+// turns are not whole quanta, and the slot grid is the model.
+//
+// The period is the mean turn-to-turn time over the busy turns, with the
+// standard error of that mean and the spread of the steps. A non-empty
+// string says why no fit was found.
+func inferQuanta(o []obs, j float64) (quantaFit, string) {
+	t := &defaults
+	var on, step, off []float64
+	for i := 1; i < len(o); i++ {
+		if !o[i].adjacent {
+			continue
+		}
+		on = append(on, o[i].s-o[i-1].e+j)
+		step = append(step, o[i].e-o[i-1].e)
+		off = append(off, o[i].e-o[i].s-j)
+	}
+	if len(on) < t.minSlotWindows {
+		return quantaFit{}, fmt.Sprintf("only %d busy turns between windows: too few to measure the turns", len(on))
+	}
+	sorted := slices.Clone(on)
+	slices.Sort(sorted)
+	// The quantum is the shortest turn: try the low cluster at the
+	// bottom tail, then at the usual quantile (a few turns cut short,
+	// by a hiccup splitting a turn, leave the tail below it).
+	var best quantaFit
+	var bestM []float64
+	for _, lo := range []float64{sorted[tailAt(len(sorted))], lowCluster(sorted)} {
+		q0 := clusterAt(sorted, lo)
+		if q0 <= 0 || q0 < t.minSlotJobs*j {
+			continue
+		}
+		q, m, in := fitQuanta(on, q0, j)
+		if in > best.inliers {
+			best, bestM = quantaFit{quantum: q, inliers: in}, m
+		}
+	}
+	if best.inliers < t.quantaInliers {
+		return quantaFit{}, "turns are not whole multiples of one quantum"
+	}
+	q := best.quantum
+	// Least squares through the origin over the inliers, its error from
+	// the residuals; and the free intercept, to tell whole quanta from
+	// turns that paid a switch per quantum.
+	var smm, smo, n, ext float64
+	for i, m := range bestM {
+		if m == 0 {
+			continue
+		}
+		smm += m * m
+		smo += m * on[i]
+		n++
+		if m >= 2 {
+			ext++
+		}
+	}
+	q = smo / smm
+	var ss float64
+	for i, m := range bestM {
+		if m > 0 {
+			r := on[i] - m*q
+			ss += r * r
+		}
+	}
+	qErr := math.Sqrt(ss/max(n-1, 1)/smm + t.edgeRes*t.edgeRes)
+	f := quantaFit{quantum: q, quantumErr: qErr, inliers: best.inliers, turns: len(on), extended: int(ext), interceptErr: math.Inf(1)}
+	if ext >= t.minExtended {
+		f.intercept, f.interceptErr = intercept(on, bestM)
+		if b := f.intercept; b < -t.hiddenSwitchSEs*f.interceptErr && b < -t.edgeRes {
+			return quantaFit{}, fmt.Sprintf("turns of several quanta paid %.2f ms of switching each: a skipping host switching straight back, not whole quanta", -b/1e6)
+		}
+	}
+	var sdOn float64
+	f.turn, sdOn = meanSD(on)
+	f.turnErr = math.Hypot(sdOn/math.Sqrt(float64(len(on))), t.edgeRes)
+	f.period, f.spread = meanSD(step)
+	f.periodErr = f.spread / math.Sqrt(float64(len(step)))
+	f.vfs, f.cost = quantaVFs(off, q)
+	return f, ""
+}
+
+// clusterAt is the median of the sorted values within clusterBand of v.
+func clusterAt(sorted []float64, v float64) float64 {
+	b := defaults.clusterBand
+	lo, _ := slices.BinarySearch(sorted, (1-b)*v)
+	hi, _ := slices.BinarySearch(sorted, (1+b)*v)
+	if hi <= lo {
+		return v
+	}
+	return sorted[(lo+hi)/2]
+}
+
+// fitQuanta refines a trial quantum q0 on the turns on: each turn's
+// multiple m = round(on/q), the turns within tolerance of m·q in, q
+// refitted through the origin over them, quantaIters times. m[i] is 0 for
+// a turn off the fit.
+func fitQuanta(on []float64, q0, j float64) (q float64, m []float64, inliers float64) {
+	q = q0
+	m = make([]float64, len(on))
+	for range defaults.quantaIters {
+		tol := tolerance(j, q)
+		var smm, smo float64
+		in := 0
+		for i, x := range on {
+			k := max(1, math.Round(x/q))
+			m[i] = 0
+			if math.Abs(x-k*q) <= tol {
+				m[i] = k
+				smm += k * k
+				smo += k * x
+				in++
+			}
+		}
+		if in == 0 {
+			return q, m, 0
+		}
+		q = smo / smm
+		inliers = float64(in) / float64(len(on))
+	}
+	return q, m, inliers
+}
+
+// intercept is the intercept b of the least-squares line on = a·m + b
+// over the turns with m > 0, and its standard error.
+func intercept(on, m []float64) (b, bErr float64) {
+	var n, sx, sy, sxx, sxy float64
+	for i, k := range m {
+		if k > 0 {
+			n++
+			sx += k
+			sy += on[i]
+			sxx += k * k
+			sxy += k * on[i]
+		}
+	}
+	d := n*sxx - sx*sx
+	if n < 3 || d <= 0 {
+		return 0, math.Inf(1)
+	}
+	a := (n*sxy - sx*sy) / d
+	b = (sy - a*sx) / n
+	var ss float64
+	for i, k := range m {
+		if k > 0 {
+			r := on[i] - a*k - b
+			ss += r * r
+		}
+	}
+	s2 := ss / (n - 2)
+	return b, math.Sqrt(s2 * sxx / d)
+}
+
+// quantaVFs is the most VFs seen busy in one round: 1 + the most
+// neighbours' turns an off-time holds, each a quantum q and a switch.
+// Neighbours switched out early (their work ran out) take less, so this
+// is a lower bound. The switch cost c is read from the shortest off-times
+// (one neighbour: q + 2c) when they lie just above q, else taken as 0.
+func quantaVFs(off []float64, q float64) (vfs int, cost float64) {
+	if len(off) == 0 || q <= 0 {
+		return 0, 0
+	}
+	t := &defaults
+	sorted := slices.Clone(off)
+	slices.Sort(sorted)
+	c := 0.0
+	if lo := clusterAt(sorted, sorted[tailAt(len(sorted))]); lo > q && lo < q*(1+2*t.maxSwitchFrac) {
+		c = (lo - q) / 2
+	}
+	k := 1.0
+	for _, x := range off {
+		k = max(k, math.Round((x-c)/(q+c)))
+	}
+	return min(1+int(k), maxVFs), c
+}

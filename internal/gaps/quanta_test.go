@@ -1,0 +1,184 @@
+package gaps
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// turnObs builds the windows of a saturating guest from its turns: turn
+// i lasts on(i) (true on-time, ns), the off-time after it off(i). Each
+// switch instant is seen late or early by up to a straddling job: the
+// window starts U before the switch-out and ends R after the switch-in,
+// U+R uniform on [0, 2j) (mean j, as spacing.lenBiased would give).
+// It returns the windows and the true mean turn-to-turn time.
+func turnObs(n int, j float64, seed uint64, on, off func(i int, rng *rand.Rand) float64) ([]obs, float64) {
+	rng := rand.New(rand.NewPCG(seed, 9))
+	var o []obs
+	at := 0.0 // the current turn's start
+	var first, last float64
+	for i := range n + 1 {
+		end := at + on(i, rng)
+		next := end + off(i, rng)
+		u := j * rng.Float64()
+		r := 2*j*rng.Float64() - u
+		if r < 0 {
+			u, r = u+r, 0
+		}
+		o = append(o, obs{s: end - u, e: next + r, anchored: true, adjacent: i > 0, comps: 20})
+		if i == 0 {
+			first = next
+		}
+		last = next
+		at = next
+	}
+	e0 := o[0].e
+	for i := range o {
+		o[i].s -= e0
+		o[i].e -= e0
+	}
+	return o, (last - first) / float64(n)
+}
+
+func TestInferQuanta(t *testing.T) {
+	const ms = 1e6
+	const j = 0.25 * ms
+	jitter := func(rng *rand.Rand) float64 { return 50e3 * (2*rng.Float64() - 1) }
+	for _, tc := range []struct {
+		name string
+		on   func(i int, rng *rand.Rand) float64
+		off  func(i int, rng *rand.Rand) float64
+		// want: the quantum (0: no fit, and the reason holds wantWhy)
+		want     float64
+		wantWhy  string
+		extended bool
+		vfs      int
+	}{
+		{
+			name: "liquid, one neighbour busy 70% of the time",
+			on: func(_ int, rng *rand.Rand) float64 {
+				m := 1.0
+				for rng.Float64() > 0.7 {
+					m++
+				}
+				return m*6*ms + jitter(rng)
+			},
+			off:      func(_ int, rng *rand.Rand) float64 { return 6.4*ms + jitter(rng) },
+			want:     6 * ms,
+			extended: true,
+			vfs:      2,
+		},
+		{
+			name: "liquid, three neighbours switched out early when their work runs out",
+			on:   func(_ int, rng *rand.Rand) float64 { return 3*ms + jitter(rng) },
+			off: func(_ int, rng *rand.Rand) float64 {
+				off := 0.2 * ms
+				for range 3 {
+					if rng.Float64() < 0.6 {
+						off += 0.5*ms + 2.5*ms*rng.Float64() + 0.2*ms
+					}
+				}
+				return max(off, 0.9*ms)
+			},
+			want: 3 * ms,
+			vfs:  4,
+		},
+		{
+			name: "skipping host switching straight back: a switch per quantum",
+			on: func(_ int, rng *rand.Rand) float64 {
+				m := 1.0
+				for rng.Float64() > 0.6 {
+					m++
+				}
+				return m*6.2*ms - 0.2*ms + jitter(rng)
+			},
+			off:     func(_ int, rng *rand.Rand) float64 { return 6.4*ms + jitter(rng) },
+			wantWhy: "switching",
+		},
+		{
+			name:    "turns of any length",
+			on:      func(_ int, rng *rand.Rand) float64 { return 3*ms + 20*ms*rng.Float64() },
+			off:     func(_ int, rng *rand.Rand) float64 { return 6.4 * ms },
+			wantWhy: "not whole multiples",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, period := turnObs(300, j, 5, tc.on, tc.off)
+			f, why := inferQuanta(o, j)
+			if tc.want == 0 {
+				if why == "" || !strings.Contains(why, tc.wantWhy) {
+					t.Fatalf("fit %+v, reason %q; want no fit because %q", f, why, tc.wantWhy)
+				}
+				return
+			}
+			if why != "" {
+				t.Fatalf("no fit: %s", why)
+			}
+			if d := math.Abs(f.quantum - tc.want); d > 0.005*tc.want || d > 3*f.quantumErr {
+				t.Errorf("quantum %.4f ms ± %.4f, want %.4f", f.quantum/ms, f.quantumErr/ms, tc.want/ms)
+			}
+			// the period is the mean step between window ends: it differs
+			// from the truth by the first and last R only
+			if d := math.Abs(f.period - period); d > 2*j/300 || d > 2*f.periodErr {
+				t.Errorf("period %.4f ms ± %.4f, want %.4f", f.period/ms, f.periodErr/ms, period/ms)
+			}
+			if (f.extended > 0) != tc.extended {
+				t.Errorf("%d extended turns, want some: %v", f.extended, tc.extended)
+			}
+			if tc.extended && !f.wholeQuanta(0.2*ms) {
+				t.Errorf("extended turns not told whole quanta: intercept %.1f µs ± %.1f", f.intercept/1e3, f.interceptErr/1e3)
+			}
+			if f.vfs != tc.vfs {
+				t.Errorf("%d VFs seen busy, want %d", f.vfs, tc.vfs)
+			}
+			if f.spread <= 0 {
+				t.Errorf("spread %v, want > 0", f.spread)
+			}
+		})
+	}
+}
+
+// TestWholeQuanta: the intercept must tell whole quanta (0) from a
+// switch per quantum (−c) before a holding slot grid is overruled.
+func TestWholeQuanta(t *testing.T) {
+	for _, tc := range []struct {
+		f    quantaFit
+		c    float64
+		want bool
+	}{
+		{quantaFit{extended: 10, intercept: 5e3, interceptErr: 10e3}, 200e3, true},
+		{quantaFit{extended: 10, intercept: -190e3, interceptErr: 10e3}, 200e3, false},  // a switch per quantum
+		{quantaFit{extended: 10, intercept: 60e3, interceptErr: 70e3}, 200e3, false},    // cannot tell
+		{quantaFit{extended: 10, intercept: 60e3, interceptErr: 70e3}, 20e3, true},      // no switch between slots
+		{quantaFit{extended: 1, intercept: 0, interceptErr: math.Inf(1)}, 200e3, false}, // too few extended turns
+	} {
+		if got := tc.f.wholeQuanta(tc.c); got != tc.want {
+			t.Errorf("%+v with c %.0f µs: %v, want %v", tc.f, tc.c/1e3, got, tc.want)
+		}
+	}
+}
+
+// TestOffVaries: a fixed lattice's busy windows keep one length; a
+// liquid host's (neighbours switched out early) do not.
+func TestOffVaries(t *testing.T) {
+	const ms = 1e6
+	const j = 0.25 * ms
+	for _, tc := range []struct {
+		name string
+		off  func(i int, rng *rand.Rand) float64
+		want bool
+	}{
+		{"fixed, 100 µs jitter", func(_ int, rng *rand.Rand) float64 { return 18.6*ms + 100e3*rng.NormFloat64() }, false},
+		{"neighbours switched out early", func(_ int, rng *rand.Rand) float64 { return 6.6*ms + 9*ms*rng.Float64() }, true},
+	} {
+		o, _ := turnObs(100, j, 3, func(int, *rand.Rand) float64 { return 6 * ms }, tc.off)
+		fit := latticeFit{period: 24.8 * ms, in: make([]bool, len(o))}
+		for i := range fit.in {
+			fit.in[i] = true
+		}
+		if got := offVaries(o, fit, j); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
