@@ -23,6 +23,10 @@ type grid struct {
 	rigid            bool
 	psi, period, off float64
 	margin           float64
+	// hidden (variable mode, slot grid): the time of the switches
+	// inferred inside busy stretches, too short to leave a window (a
+	// skipping host switching straight back), and its error.
+	hidden, hiddenErr float64
 }
 
 // evidence is what the steps read: the windows as observations, the job
@@ -139,6 +143,18 @@ func inferAll(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done compl
 			return ts
 		} else {
 			s = variableSchedule(v)
+			if v.hiddenN > 0 && g != nil {
+				// The switches straight back inside busy stretches: sure
+				// when the turns showed a switch per quantum, else they
+				// may as well be whole quanta (none), and the error says
+				// so.
+				g.hidden = v.hidden
+				g.hiddenErr = v.hiddenN * v.sliceErr
+				if !qf.switchPerQuantum {
+					g.hiddenErr = max(g.hiddenErr, v.hidden/2)
+				}
+				s.notes = append(s.notes, fmt.Sprintf("%.0f switches straight back (every neighbour idle) inferred inside busy stretches, too short to see: counted as switched out", v.hiddenN))
+			}
 		}
 	}
 	ts.Mode, ts.VFs = s.mode, s.vfs

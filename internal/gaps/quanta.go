@@ -33,6 +33,9 @@ type quantaFit struct {
 	// −c for turns that paid a switch c per quantum), interceptErr its
 	// standard error (+Inf with fewer than minExtended extended turns).
 	intercept, interceptErr float64
+	// switchPerQuantum (no fit): the intercept showed a switch paid per
+	// quantum.
+	switchPerQuantum bool
 }
 
 // wholeQuanta reports whether the extended turns are whole quanta rather
@@ -138,7 +141,7 @@ func inferQuanta(o []obs, j float64) (quantaFit, string) {
 	if ext >= t.minExtended {
 		f.intercept, f.interceptErr = intercept(on, bestM)
 		if b := f.intercept; b < -t.hiddenSwitchSEs*f.interceptErr && b < -t.edgeRes {
-			return quantaFit{}, fmt.Sprintf("turns of several quanta paid %.2f ms of switching each: a skipping host switching straight back, not whole quanta", -b/1e6)
+			return quantaFit{switchPerQuantum: true}, fmt.Sprintf("turns of several quanta paid %.2f ms of switching each: a skipping host switching straight back, not whole quanta", -b/1e6)
 		}
 	}
 	var sdOn float64

@@ -81,6 +81,12 @@ func (e *Engine) measureShare(s *Snapshot, cl classification, sp spacing) ShareE
 		m.Windows += n - int(nb)
 		v += wv - float64(nb)*2*sp.sd*sp.sd
 	}
+	if g := &e.infCache.grid; cl.found && e.infCache.valid && g.hidden > 0 {
+		// Switches inside busy stretches that the schedule implies but
+		// no window showed (see inferVariable).
+		unserved += g.hidden
+		v += g.hiddenErr * g.hiddenErr
+	}
 	unserved = math.Max(0, math.Min(unserved, float64(m.Busy)))
 	m.Unserved = time.Duration(unserved)
 

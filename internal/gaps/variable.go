@@ -15,6 +15,10 @@ type variableFit struct {
 	// are switch-outs all the same.
 	slotted bool
 	slot    float64
+	// hidden is the time of the switches between the slots of each
+	// busy stretch (every neighbour idle, the host switched straight
+	// back: too short to leave a window), hiddenN their number.
+	hidden, hiddenN float64
 }
 
 // inferVariable fits the variable (work-conserving) schedule: the host
@@ -63,7 +67,8 @@ func inferVariable(o []obs, base, j float64) (variableFit, string) {
 		ss += d * d
 	}
 	periodErr := max(q/bt.turns, math.Sqrt(ss)/bt.turns)
-	return variableFit{slice: slice, sliceErr: sliceErr, period: period, periodErr: periodErr, vfs: bt.vfs, slot: q, inliers: fit.inliers * bt.turns / (bt.turns + defaults.turnsHalf)}, ""
+	return variableFit{slice: slice, sliceErr: sliceErr, period: period, periodErr: periodErr, vfs: bt.vfs, slot: q, inliers: fit.inliers * bt.turns / (bt.turns + defaults.turnsHalf),
+		hidden: bt.hidden, hiddenN: bt.hiddenN}, ""
 }
 
 // findSlotGrid looks for the slot grid: the largest whole fraction
@@ -141,6 +146,9 @@ type busyStretches struct {
 	span, turns float64      // time and whole turns (slots) covered
 	pairs       [][2]float64 // (span, turns) of each stretch
 	vfs         int          // the most VFs seen: 1 + off-time slots
+	// hidden: the switches (c each) between the m slots of a stretch,
+	// m−1 of them; hiddenN their number.
+	hidden, hiddenN float64
 }
 
 // busyTurns counts the whole slots (of length fit.period, switch cost c)
@@ -159,6 +167,8 @@ func busyTurns(o []obs, fit latticeFit, j, c float64) busyStretches {
 			continue
 		}
 		b.turns += m
+		b.hidden += (m - 1) * c
+		b.hiddenN += m - 1
 		b.span += o[i].e - o[i-1].e
 		b.pairs = append(b.pairs, [2]float64{o[i].e - o[i-1].e, m})
 		off := o[i].e - o[i].s - j - c

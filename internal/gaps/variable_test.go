@@ -111,3 +111,35 @@ func lowClusterOf(o []obs) float64 {
 	slices.Sort(d)
 	return lowCluster(d)
 }
+
+// TestBusyTurnsHidden: a busy stretch of m slots holds m−1 switches
+// straight back (every neighbour idle) that left no window: busyTurns
+// counts them and their time at the slot's switch cost.
+func TestBusyTurnsHidden(t *testing.T) {
+	const ms = 1e6
+	const q, slice, j = 6.2 * ms, 6 * ms, 0.1 * ms
+	// stretches of 1, 3, 1, 2 and 1 slots between windows of 2 slots
+	var o []obs
+	at := 0.0
+	for i, m := range []float64{0, 1, 3, 1, 2, 1} {
+		at += m * q
+		s := at - q + slice // the end of the stretch's last turn
+		if i == 0 {
+			s = -0.2 * ms
+		}
+		o = append(o, obs{s: s - j/2, e: at + q + j/2, anchored: true, adjacent: i > 0})
+		at += q // the neighbour's slot
+	}
+	fit := latticeFit{period: q, phi: o[0].e - j/2, k: make([]float64, len(o)), in: make([]bool, len(o))}
+	for i, w := range o {
+		fit.k[i] = math.Round((w.e - fit.phi) / q)
+		fit.in[i] = true
+	}
+	b := busyTurns(o, fit, j, q-slice)
+	if b.hiddenN != 3 || math.Abs(b.hidden-3*(q-slice)) > 1 {
+		t.Errorf("hidden %v switches, %.3f ms; want 3, %.3f ms", b.hiddenN, b.hidden/ms, 3*(q-slice)/ms)
+	}
+	if b.turns != 8 {
+		t.Errorf("%v turns, want 8", b.turns)
+	}
+}

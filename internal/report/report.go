@@ -267,11 +267,11 @@ func ShareGap(s *gaps.Snapshot) string {
 	case d < -tol:
 		return fmt.Sprintf("measured %s against the schedule's %s: work also waited outside the schedule's off-times", pctf1(s.Share.Ratio), pctf1(ts.ScheduleShare))
 	case d > tol && ts.Mode == gaps.ModeVariable:
-		// The schedule's period already counts skipped neighbours: the
-		// excess is turns extended in place, or switches straight back to
-		// this VF too short to see between jobs (then the share is nearer
-		// the schedule's).
-		return fmt.Sprintf("measured %s against the schedule's %s: turns extended while neighbours idled, or switches straight back to you too short to see (then nearer %s)", pctf1(s.Share.Ratio), pctf1(ts.ScheduleShare), pctf1(ts.ScheduleShare))
+		// The schedule's period already counts skipped neighbours, its
+		// turn whole quanta, and the measured share the switches straight
+		// back it implies: the excess is turns extended in place beyond
+		// what the schedule saw.
+		return fmt.Sprintf("measured %s against the schedule's %s: turns extended while neighbours idled", pctf1(s.Share.Ratio), pctf1(ts.ScheduleShare))
 	case d > tol:
 		return fmt.Sprintf("measured %s against the schedule's %s: the host gave you more than its round robin", pctf1(s.Share.Ratio), pctf1(ts.ScheduleShare))
 	}
