@@ -132,6 +132,9 @@ func inferAll(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done compl
 		if qreason == "" && (reason != "" || qf.wholeQuanta(v.slot-v.slice) || math.Abs(v.slice-qf.quantum) > tolerance(ev.j, qf.quantum)) {
 			reason = ""
 			s = quantaSchedule(qf)
+			if qf.hiddenN > 0 && g != nil {
+				g.hidden, g.hiddenErr = qf.hidden, qf.hiddenN*qf.quantumErr
+			}
 		} else if reason != "" {
 			ts.Reason = reason
 			if v.slotted && n >= t.minSlotWindows {
@@ -300,6 +303,9 @@ func quantaSchedule(f quantaFit) schedule {
 		off: f.period - f.turn, vfs: f.vfs, spread: f.spread, cost: f.cost,
 		factors: []factor{{"lattice", defaults.variable * f.inliers * float64(f.turns) / (float64(f.turns) + defaults.turnsHalf)}},
 		notes:   []string{"turns do not recur on one period (idle neighbours skipped): Period is the mean turn-to-turn time, VFs the most seen busy at once"},
+	}
+	if f.hiddenN > 0 {
+		s.notes = append(s.notes, fmt.Sprintf("turns come back to back when every neighbour is idle, a %.2f ms switch between them too short to see: %.0f such switches counted as switched out", f.cost/1e6, f.hiddenN))
 	}
 	if f.extended > 0 {
 		s.turn, s.turnErr = f.turn, f.turnErr

@@ -33,9 +33,12 @@ type quantaFit struct {
 	// −c for turns that paid a switch c per quantum), interceptErr its
 	// standard error (+Inf with fewer than minExtended extended turns).
 	intercept, interceptErr float64
-	// switchPerQuantum (no fit): the intercept showed a switch paid per
-	// quantum.
+	// switchPerQuantum: the intercept showed a switch paid per quantum
+	// (switchedTurns): quantum is then the slice, each stretch of m
+	// quanta m turns, and the m − 1 switches inside it hidden: hidden
+	// is their time (cost each), hiddenN their number.
 	switchPerQuantum bool
+	hidden, hiddenN  float64
 }
 
 // wholeQuanta reports whether the extended turns are whole quanta rather
@@ -73,7 +76,7 @@ func (f *quantaFit) wholeQuanta(c float64) bool {
 // quanta that paid a switch per quantum (a skipping host switching
 // straight back: m turns, not one) lasts m·Q + (m−1)·c instead, which
 // shows as a negative intercept when on is regressed on m: then the
-// turns are not whole quanta, and the slot grid is the model.
+// turns are whole turns with a switch between them (switchedTurns).
 //
 // The period is the mean turn-to-turn time over the busy turns, with the
 // standard error of that mean and the spread of the steps. A non-empty
@@ -139,9 +142,9 @@ func inferQuanta(o []obs, j float64) (quantaFit, string) {
 	qErr := math.Sqrt(ss/max(n-1, 1)/smm + t.edgeRes*t.edgeRes)
 	f := quantaFit{quantum: q, quantumErr: qErr, inliers: best.inliers, turns: len(on), extended: int(ext), interceptErr: math.Inf(1)}
 	if ext >= t.minExtended {
-		f.intercept, f.interceptErr = intercept(on, bestM)
+		_, f.intercept, f.interceptErr = turnLine(on, bestM)
 		if b := f.intercept; b < -t.hiddenSwitchSEs*f.interceptErr && b < -t.edgeRes {
-			return quantaFit{switchPerQuantum: true}, fmt.Sprintf("turns of several quanta paid %.2f ms of switching each: a skipping host switching straight back, not whole quanta", -b/1e6)
+			return switchedTurns(on, step, off, bestM, j)
 		}
 	}
 	var sdOn float64
@@ -194,9 +197,10 @@ func fitQuanta(on []float64, q0, j float64) (q float64, m []float64, inliers flo
 	return q, m, inliers
 }
 
-// intercept is the intercept b of the least-squares line on = a·m + b
-// over the turns with m > 0, and its standard error.
-func intercept(on, m []float64) (b, bErr float64) {
+// turnLine is the least-squares line on = a·m + b over the turns with
+// m > 0, and the standard error of b (+Inf with fewer than three turns
+// or one multiple only).
+func turnLine(on, m []float64) (a, b, bErr float64) {
 	var n, sx, sy, sxx, sxy float64
 	for i, k := range m {
 		if k > 0 {
@@ -209,9 +213,9 @@ func intercept(on, m []float64) (b, bErr float64) {
 	}
 	d := n*sxx - sx*sx
 	if n < 3 || d <= 0 {
-		return 0, math.Inf(1)
+		return 0, 0, math.Inf(1)
 	}
-	a := (n*sxy - sx*sy) / d
+	a = (n*sxy - sx*sy) / d
 	b = (sy - a*sx) / n
 	var ss float64
 	for i, k := range m {
@@ -221,7 +225,84 @@ func intercept(on, m []float64) (b, bErr float64) {
 		}
 	}
 	s2 := ss / (n - 2)
-	return b, math.Sqrt(s2 * sxx / d)
+	return a, b, math.Sqrt(s2 * sxx / d)
+}
+
+// switchedTurns fits turns that paid a switch per quantum: a skipping
+// host that finds every neighbour idle switches straight back to our VF
+// (a world switch c that leaves no window between short jobs), so a busy
+// stretch of m turns lasts m·(Slice + c) − c. The line on = a·m + b is
+// refitted over the turns within tolerance, its multiples m =
+// round((on − b)/a) redone, quantaIters times: Slice = a + b, c = −b.
+// Each stretch holds m turns, so the period is the stretches' time over
+// their turns, and the m − 1 switches inside each are hidden (their time
+// counted against the measured share).
+func switchedTurns(on, step, off, m []float64, j float64) (quantaFit, string) {
+	t := &defaults
+	a, b, _ := turnLine(on, m)
+	m = slices.Clone(m)
+	for range t.quantaIters {
+		if a <= 0 {
+			break
+		}
+		tol := tolerance(j, a+b)
+		for i, x := range on {
+			k := max(1, math.Round((x-b)/a))
+			m[i] = 0
+			if math.Abs(x-k*a-b) <= tol {
+				m[i] = k
+			}
+		}
+		a, b, _ = turnLine(on, m)
+	}
+	slice, c := a+b, -b
+	var n, turns, span, ss, mm, hiddenN float64
+	for _, k := range m {
+		if k > 0 {
+			n++
+			mm += k
+		}
+	}
+	if n < float64(t.minSlotWindows) || slice <= 0 || c <= 0 || n < t.quantaInliers*float64(len(on)) {
+		return quantaFit{switchPerQuantum: true}, "turns are neither whole quanta nor whole turns with a switch between them"
+	}
+	mbar := mm / n
+	var sxx float64
+	for i, k := range m {
+		if k > 0 {
+			r := on[i] - a*k - b
+			ss += r * r
+			sxx += (k - mbar) * (k - mbar)
+			turns += k
+			span += step[i]
+			hiddenN += k - 1
+		}
+	}
+	s2 := ss / max(n-2, 1)
+	// the line's value at m = 1, and the timestamps' resolution
+	sliceErr := math.Sqrt(s2*(1/n+(1-mbar)*(1-mbar)/max(sxx, 1e-300)) + t.edgeRes*t.edgeRes)
+	period := span / turns
+	// the ratio estimate's error, from the stretches' scatter
+	var sr float64
+	for i, k := range m {
+		if k > 0 {
+			d := step[i] - period*k
+			sr += d * d
+		}
+	}
+	f := quantaFit{
+		quantum: slice, quantumErr: sliceErr, period: period, periodErr: max(a/turns, math.Sqrt(sr)/turns),
+		turns: int(turns), inliers: n / float64(len(on)), switchPerQuantum: true,
+		intercept: b, cost: c, hidden: hiddenN * c, hiddenN: hiddenN,
+	}
+	var offs []float64
+	for i, k := range m {
+		if k > 0 {
+			offs = append(offs, off[i])
+		}
+	}
+	f.vfs, _ = quantaVFs(offs, slice)
+	return f, ""
 }
 
 // quantaVFs is the most VFs seen busy in one round: 1 + the most

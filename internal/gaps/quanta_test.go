@@ -53,6 +53,9 @@ func TestInferQuanta(t *testing.T) {
 		want     float64
 		wantWhy  string
 		extended bool
+		// switched: turns of several quanta paid a switch per quantum
+		// (0.2 ms): each is that many turns, the switches hidden
+		switched bool
 		vfs      int
 	}{
 		{
@@ -93,8 +96,10 @@ func TestInferQuanta(t *testing.T) {
 				}
 				return m*6.2*ms - 0.2*ms + jitter(rng)
 			},
-			off:     func(_ int, rng *rand.Rand) float64 { return 6.4*ms + jitter(rng) },
-			wantWhy: "switching",
+			off:      func(_ int, rng *rand.Rand) float64 { return 6.4*ms + jitter(rng) },
+			want:     6 * ms,
+			switched: true,
+			vfs:      2,
 		},
 		{
 			name:    "turns of any length",
@@ -118,6 +123,15 @@ func TestInferQuanta(t *testing.T) {
 			if d := math.Abs(f.quantum - tc.want); d > 0.005*tc.want || d > 3*f.quantumErr {
 				t.Errorf("quantum %.4f ms ± %.4f, want %.4f", f.quantum/ms, f.quantumErr/ms, tc.want/ms)
 			}
+			if tc.switched {
+				if !f.switchPerQuantum || math.Abs(f.cost-0.2*ms) > 0.02*ms || f.hiddenN == 0 || math.Abs(f.hidden-f.hiddenN*f.cost) > 1 {
+					t.Errorf("switch per quantum %v, cost %.3f ms, %v hidden switches (%.3f ms); want 0.2 ms each", f.switchPerQuantum, f.cost/ms, f.hiddenN, f.hidden/ms)
+				}
+				// each stretch of m quanta is m turns
+				period /= float64(f.turns) / 300
+			} else if f.switchPerQuantum {
+				t.Errorf("a switch per quantum found in whole quanta")
+			}
 			// the period is the mean step between window ends: it differs
 			// from the truth by the first and last R only
 			if d := math.Abs(f.period - period); d > 2*j/300 || d > 2*f.periodErr {
@@ -132,7 +146,7 @@ func TestInferQuanta(t *testing.T) {
 			if f.vfs != tc.vfs {
 				t.Errorf("%d VFs seen busy, want %d", f.vfs, tc.vfs)
 			}
-			if f.spread <= 0 {
+			if f.spread <= 0 && !tc.switched {
 				t.Errorf("spread %v, want > 0", f.spread)
 			}
 		})
