@@ -22,7 +22,10 @@ type grid struct {
 	// be read from it; turns that jitter or drift leave it false.
 	rigid            bool
 	psi, period, off float64
-	margin           float64
+	// offErr is the off-time's standard error: common to every window
+	// whose off-time is read from the grid.
+	offErr float64
+	margin float64
 	// hidden (variable mode, slot grid): the time of the switches
 	// inferred inside busy stretches, too short to leave a window (a
 	// skipping host switching straight back), and its error.
@@ -172,7 +175,7 @@ func inferAll(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done compl
 	slice, sliceErr, period, periodErr := s.slice, s.sliceErr, s.period, s.periodErr
 	ts.Detected = true
 	if s.onGrid && g != nil {
-		*g = grid{ok: true, rigid: s.rigid, psi: s.psi, period: period, off: s.off, margin: sliceErr + t.gridMargin}
+		*g = grid{ok: true, rigid: s.rigid, psi: s.psi, period: period, off: s.off, offErr: sliceErr, margin: sliceErr + t.gridMargin}
 	}
 	ts.Slice = time.Duration(slice)
 	ts.SliceErr = time.Duration(sliceErr)
@@ -262,6 +265,18 @@ func fixedSchedule(ev *evidence, ws []cand, fit latticeFit) schedule {
 	// Timestamps are microseconds in report text: no slice is known to
 	// better than its two edges' resolution.
 	s.sliceErr = math.Sqrt(s.periodErr*s.periodErr + ot.se*ot.se + defaults.edgeRes*defaults.edgeRes)
+	if d := math.Abs(s.slice - (s.period - ot.mean)); ot.ext && ev.sat && d > (ev.j-ev.sp.mean)/2 {
+		// The extremes rest on switch instants sharp on the lattice, the
+		// mean on the straddling job's model, which holds to within half
+		// the difference between a length-biased and a typical job: host
+		// jitter below the job spacing moves the first (the earliest end,
+		// the latest start and the latest completion are the turns it
+		// moved most) without blurring the edge enough to show. Where
+		// the guest saturates (else the mean is only a bound) and the two
+		// slices differ by more than the mean's own doubt, the difference
+		// is the doubt.
+		s.sliceErr = math.Hypot(s.sliceErr, d)
+	}
 	s.factors = []factor{{"lattice", fit.inliers}}
 	if fit.local {
 		s.notes = append(s.notes, "turns drift around the period (host jitter): period from the mean step, slice from the mean window")

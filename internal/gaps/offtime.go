@@ -9,8 +9,9 @@ import (
 type offTime struct {
 	off, se float64
 	// ext: from the extremes of the switch instants (fixed lattice), not
-	// from the mean window.
-	ext bool
+	// from the mean window; mean is then the mean window's estimate.
+	ext  bool
+	mean float64
 }
 
 // estimateOff estimates a fixed lattice's off-time from its anchored
@@ -96,7 +97,7 @@ func offFixed(ev *evidence, fit latticeFit, offs []float64, late lateMarks) offT
 	case !locked && ev.sat && sharpEdge(x.ends, sp.mean) &&
 		math.Abs(x.off-offMean) <= kse*seMean+x.se+(j-sp.mean)/2 && tight,
 		!locked && !ev.sat && x.off <= offMean+kse*seMean+x.se && tight:
-		return offTime{off: x.off, se: x.se, ext: true}
+		return offTime{off: x.off, se: x.se, ext: true, mean: offMean}
 	}
 	return offTime{off: offMean, se: seMean}
 }

@@ -173,6 +173,7 @@ func (e *Engine) windowsUnserved(cl classification, sp spacing) (u, v float64, n
 		return g.psi + math.Ceil((a-g.margin-g.psi)/g.period)*g.period
 	}
 	perWindow := 2 * sp.sd * sp.sd
+	onGrid := 0 // windows whose off-time was read from the grid
 	for i := 0; i < e.cands.len(); i++ {
 		c := e.cands.at(i)
 		a, b := float64(c.start), float64(c.end)
@@ -181,6 +182,7 @@ func (e *Engine) windowsUnserved(cl classification, sp spacing) (u, v float64, n
 		case c.steal:
 			if ts := turn(a); rigid && ts <= b {
 				u += max(0, min(b, ts)-max(a, ts-g.off))
+				onGrid++
 			}
 		case binOf(c.end-c.start, gapSub) < cl.busyBin:
 		case c.anchored && !(rigid && b-a < g.period):
@@ -192,12 +194,16 @@ func (e *Engine) windowsUnserved(cl classification, sp spacing) (u, v float64, n
 			if ts := turn(a); rigid && b-a < g.period && ts <= b+g.margin {
 				u += max(0, min(b, ts)-max(a, ts-g.off))
 				v += g.margin * g.margin
+				onGrid++
 				continue
 			}
 			u += max(0, b-a-sp.mean)
 			v += perWindow
 		}
 	}
+	// The grid's off-time is one estimate: its error is common to every
+	// window read from it.
+	v += float64(onGrid) * float64(onGrid) * g.offErr * g.offErr
 	return u, v, n, true
 }
 
