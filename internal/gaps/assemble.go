@@ -280,7 +280,7 @@ func (e *Engine) Snapshot() *Snapshot {
 			}
 			continue
 		}
-		if c.steal {
+		if c.steal || (busyKind == SwitchedOut && gr.ok && gr.rigid && binOf(d, gapSub) >= cl.busyBin && gr.endsInOff(c.end, e.infCache.sp.lenBiased)) {
 			s.Windows = append(s.Windows, Window{Start: c.start, End: c.end, Kind: Steal, InFlight: c.inflight})
 		} else if binOf(d, gapSub) >= cl.busyBin {
 			s.Windows = append(s.Windows, Window{Start: c.start, End: c.end, Kind: busyKind, InFlight: c.inflight})
@@ -427,6 +427,19 @@ func (g *grid) crossesTurnStart(b, t int64) bool {
 	k := math.Ceil((float64(b) - g.psi) / g.period)
 	ts := g.psi + k*g.period
 	return float64(b) >= ts-g.off && float64(b) < ts-g.margin && float64(t) > ts+g.margin
+}
+
+// endsInOff reports whether a no-progress stretch ending at t ended
+// inside a predicted off-time, by more than the margin and a straddling
+// job j from either of its edges (a switch a little early or late).
+// Nothing completes while the VF is switched out, so on a rigid grid that
+// completion was delivered late: the stretch is the guest held up
+// (steal), whatever of it overlaps the off-time a switch-out.
+func (g *grid) endsInOff(t int64, j float64) bool {
+	k := math.Ceil((float64(t) - g.psi) / g.period)
+	ts := g.psi + k*g.period
+	m := g.margin + j
+	return float64(t) > ts-g.off+m && float64(t) < ts-m
 }
 
 // doneSince returns the retained completion times from t on.

@@ -87,3 +87,20 @@ func TestLiquidTargets(t *testing.T) {
 		}
 	}
 }
+
+// TestStealAcrossSwitchOut: at 1 ms slices a 1.5 ms steal episode that
+// begins in our turn ends inside the next off-time, closed by only the
+// two completions the hardware ring held: no burst tells it from a
+// switch-out. On a rigid grid its end does: nothing completes while the
+// VF is switched out. It is steal, and only its overlap with the
+// off-time is unserved.
+func TestStealAcrossSwitchOut(t *testing.T) {
+	for _, r := range evaluateGrid(t,
+		"steal-strict-2vf-1ms-saturate-uniform-6.17ns-steal125ms",
+		"steal-strict-2vf-1ms-saturate-uniform-6.17ns-steal125ms-r2",
+		"steal-strict-2vf-6ms-saturate-uniform-4.16ns-steal125ms-r2") {
+		if r.FalseInSteal > 0 || r.ShareErr > accuracy.TargetShareErr || !r.ShareCover.Within || r.F1 < accuracy.TargetF1 {
+			t.Errorf("%s: %d switch-outs claimed in steal, share %.2f pp off (covered %v), F1 %.3f", r.Scenario, r.FalseInSteal, r.ShareErr, r.ShareCover.Within, r.F1)
+		}
+	}
+}

@@ -179,7 +179,10 @@ func rigidEnds(ev *evidence, fit latticeFit) bool {
 	slices.Sort(re)
 	n := len(re) - 1
 	spread := re[n*9/10] - re[n/10]
-	return sharpEdge(re, ev.sp.mean) && spread <= defaults.rigidSpread*ev.j
+	// The edge from the low tail quantile, not the lowest: one stray end
+	// (a completion delivered late just before a switch-in) must not
+	// make the whole grid unreadable.
+	return sharpEdge(re[tailAt(len(re)):], ev.sp.mean) && spread <= defaults.rigidSpread*ev.j
 }
 
 // phaseLocked reports whether jobs are phase-locked to the slice: every

@@ -179,8 +179,10 @@ func (e *Engine) windowsUnserved(cl classification, sp spacing) (u, v float64, n
 		a, b := float64(c.start), float64(c.end)
 		switch {
 		case c.idle:
-		case c.steal:
-			if ts := turn(a); rigid && ts <= b {
+		case c.steal || (rigid && binOf(c.end-c.start, gapSub) >= cl.busyBin && g.endsInOff(c.end, sp.lenBiased)):
+			// the part of an off-time the stretch overlaps: one ending
+			// at the turn start inside it, or the one it ended in
+			if ts := turn(a); rigid && ts-g.off < b {
 				u += max(0, min(b, ts)-max(a, ts-g.off))
 				onGrid++
 			}

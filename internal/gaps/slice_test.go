@@ -70,3 +70,26 @@ func TestRefineSlice(t *testing.T) {
 		}
 	}
 }
+
+// TestEndsInOff: a stretch can end inside a predicted off-time only when
+// its last completion was delivered late; near the off-time's edges (the
+// margin and a straddling job) a switch may just be early or late.
+func TestEndsInOff(t *testing.T) {
+	g := grid{ok: true, rigid: true, psi: 0, period: 2.4e6, off: 1.4e6, margin: 12e3}
+	const j = 54e3
+	for _, tc := range []struct {
+		end  int64
+		want bool
+	}{
+		{2.4e6 + 30e3, false}, // just after a turn start: a switch-in
+		{2.4e6 - 30e3, false}, // within the margin and a job of it
+		{2.4e6 - 0.7e6, true}, // mid off-time
+		{2.4e6 - 1.4e6 + 100e3, true},
+		{2.4e6 - 1.4e6 + 40e3, false}, // at the switch-out's edge
+		{0.5e6, false},                // inside a turn
+	} {
+		if got := g.endsInOff(tc.end, j); got != tc.want {
+			t.Errorf("end %.3f ms: %v, want %v", float64(tc.end)/1e6, got, tc.want)
+		}
+	}
+}
