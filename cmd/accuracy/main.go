@@ -224,7 +224,7 @@ func confidenceLine(rs []accuracy.Result) string {
 	// the mean is sensitive to one bad run: also count the runs off target
 	var hiOff, loOff int
 	for _, r := range rs {
-		if !r.Detected || math.IsNaN(r.ShareErr) || r.ShareErr <= accuracy.TargetShareErr {
+		if !r.Detected || math.IsNaN(r.SliceErr) || r.SliceErr <= accuracy.TargetSliceErr {
 			continue
 		}
 		if r.Confidence >= accuracy.ConfidentAbove {
@@ -233,8 +233,8 @@ func confidenceLine(rs []accuracy.Result) string {
 			loOff++
 		}
 	}
-	return fmt.Sprintf("confidence ≥ %.1f: mean share error %.3f pp over %d runs (%d off by > %.1f pp); < %.1f: %.3f pp over %d runs (%d off): %s",
-		accuracy.ConfidentAbove, hi, hiN, hiOff, accuracy.TargetShareErr, accuracy.ConfidentAbove, lo, loN, loOff, verdict)
+	return fmt.Sprintf("schedule confidence ≥ %.1f: mean slice error %.3f %% over %d runs (%d off by > %.0f %%); < %.1f: %.3f %% over %d runs (%d off): %s",
+		accuracy.ConfidentAbove, hi, hiN, hiOff, accuracy.TargetSliceErr, accuracy.ConfidentAbove, lo, loN, loOff, verdict)
 }
 
 func printText(w io.Writer, rs []accuracy.Result, verbose bool) {

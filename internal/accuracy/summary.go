@@ -115,20 +115,21 @@ func Summarize(rs []Result) []ClassSummary {
 	return out
 }
 
-// ConfidenceTracking compares the mean share error (pp) of detected
+// ConfidenceTracking compares the mean slice error (percent) of detected
 // time-sliced runs with confidence ≥ ConfidentAbove against those below;
-// n counts each side. Confidence tracks error when hiMean ≤ loMean (or
-// one side is empty).
+// n counts each side. The confidence grades the schedule (the measured
+// share has its own error), so its slice is what it must track:
+// confidence tracks error when hiMean ≤ loMean (or one side is empty).
 func ConfidenceTracking(rs []Result) (hiMean float64, hiN int, loMean float64, loN int) {
 	for _, r := range rs {
-		if !r.Detected || math.IsNaN(r.ShareErr) {
+		if !r.Detected || math.IsNaN(r.SliceErr) {
 			continue
 		}
 		if r.Confidence >= ConfidentAbove {
-			hiMean += r.ShareErr
+			hiMean += r.SliceErr
 			hiN++
 		} else {
-			loMean += r.ShareErr
+			loMean += r.SliceErr
 			loN++
 		}
 	}
