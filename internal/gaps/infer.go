@@ -149,6 +149,12 @@ func inferAll(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done compl
 			return ts
 		} else {
 			s = variableSchedule(v)
+			if qreason == "" {
+				// Two readings of the slice: the latest switch-out on the
+				// slot grid, and the mean busy turn. Where they differ,
+				// the difference is the doubt.
+				s.sliceErr = math.Hypot(s.sliceErr, v.slice-qf.quantum)
+			}
 			if v.hiddenN > 0 && g != nil {
 				// The switches straight back inside busy stretches: sure
 				// when the turns showed a switch per quantum, else they
