@@ -196,3 +196,38 @@ func TestOffVaries(t *testing.T) {
 		}
 	}
 }
+
+// FuzzInferQuanta: on any turns and off-times, a fit has a positive,
+// finite quantum, period and spread, and its errors are finite; no fit
+// has a reason.
+func FuzzInferQuanta(f *testing.F) {
+	f.Add([]byte{60, 64, 60, 64, 120, 64, 60, 64, 180, 64, 60, 64, 120, 64, 60, 64, 60, 64, 60, 64}, uint16(250))
+	f.Add([]byte{30, 10, 62, 64, 30, 10, 30, 64, 93, 64, 30, 20, 62, 10, 30, 64, 30, 64, 30, 10}, uint16(50))
+	f.Fuzz(func(t *testing.T, b []byte, jus uint16) {
+		var o []obs
+		at := 0.0
+		for i := 0; i+1 < len(b); i += 2 {
+			end := at + float64(b[i])*100e3
+			next := end + float64(b[i+1])*100e3
+			o = append(o, obs{s: end, e: next, anchored: true, adjacent: len(o) > 0})
+			at = next
+		}
+		if len(o) == 0 {
+			return
+		}
+		j := float64(jus) * 1e3
+		f, why := inferQuanta(o, j)
+		finite := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+		if why != "" {
+			return
+		}
+		for _, x := range []float64{f.quantum, f.quantumErr, f.period, f.periodErr, f.spread, f.turn, f.hidden} {
+			if !finite(x) {
+				t.Fatalf("not finite: %+v", f)
+			}
+		}
+		if f.quantum <= 0 || f.period <= 0 || f.turns <= 0 || f.vfs < 0 || f.hiddenN < 0 {
+			t.Fatalf("fit %+v", f)
+		}
+	})
+}
