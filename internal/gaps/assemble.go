@@ -255,12 +255,24 @@ func (e *Engine) Snapshot() *Snapshot {
 	for shortIdx < short && e.short.at(shortIdx).end < hs {
 		shortIdx++
 	}
+	// Switch-outs found inside turns that overran their whole quanta
+	// (see locateSplits), in time order among the others.
+	var extra []span
+	if busyKind == SwitchedOut {
+		extra = e.infCache.grid.extra
+	}
+	for len(extra) > 0 && extra[0].end < hs {
+		extra = extra[1:]
+	}
 	addShort := func(upTo int64) {
 		for ; shortIdx < short && e.short.at(shortIdx).end <= upTo; shortIdx++ {
 			sp := e.short.at(shortIdx)
 			if gr.ok && gr.crossesTurnStart(sp.start, sp.end) {
 				s.Windows = append(s.Windows, Window{Start: sp.start, End: sp.end, Kind: SwitchedOut, InFlight: sp.inflight})
 			}
+		}
+		for ; len(extra) > 0 && extra[0].end <= upTo; extra = extra[1:] {
+			s.Windows = append(s.Windows, Window{Start: extra[0].start, End: extra[0].end, Kind: SwitchedOut, InFlight: 1})
 		}
 	}
 	// Room for a window per candidate and the open one (the short

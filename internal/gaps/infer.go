@@ -30,6 +30,10 @@ type grid struct {
 	// inferred inside busy stretches, too short to leave a window (a
 	// skipping host switching straight back), and its error.
 	hidden, hiddenErr float64
+	// extra (whole quanta) are switch-outs found inside turns that
+	// overran their quanta: too short for the threshold, windows all
+	// the same.
+	extra []span
 }
 
 // evidence is what the steps read: the windows as observations, the job
@@ -137,6 +141,15 @@ func inferAll(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done compl
 			s = quantaSchedule(qf)
 			if qf.hiddenN > 0 && g != nil {
 				g.hidden, g.hiddenErr = qf.hidden, qf.hiddenN*qf.quantumErr
+			}
+			if qf.splitN > 0 && g != nil {
+				// The switch-outs inside split turns become windows where
+				// the completions show them, else hidden time off.
+				found, lost, lostN := locateSplits(ev, qf.split)
+				g.extra = found
+				if lostN > 0 {
+					g.hidden, g.hiddenErr = g.hidden+lost, math.Hypot(g.hiddenErr, qf.splitErr*math.Sqrt(lostN/qf.splitN))
+				}
 			}
 		} else if reason != "" {
 			ts.Reason = reason
@@ -327,6 +340,9 @@ func quantaSchedule(f quantaFit) schedule {
 	}
 	if f.hiddenN > 0 {
 		s.notes = append(s.notes, fmt.Sprintf("turns come back to back when every neighbour is idle, a %.2f ms switch between them too short to see: %.0f such switches counted as switched out", f.cost/1e6, f.hiddenN))
+	}
+	if f.splitN > 0 {
+		s.notes = append(s.notes, fmt.Sprintf("%.0f turns overran their whole quanta by %.2f ms on average: a switch-out too short to see inside each (a neighbour switched out early), counted", f.splitN, f.splitOff/f.splitN/1e6))
 	}
 	if f.extended > 0 {
 		s.turn, s.turnErr = f.turn, f.turnErr

@@ -80,7 +80,10 @@ func TestLiquidTargets(t *testing.T) {
 	for _, r := range evaluateGrid(t,
 		"liquid-liquid-2vf-6ms-saturate-uniform-4.16us-asym",
 		"liquid-liquid-4vf-6ms-saturate-uniform-6.17ns-onoff-jitter50us",
-		"liquid-liquid-2vf-1ms-saturate-uniform-6.17us-asym") {
+		"liquid-liquid-2vf-1ms-saturate-uniform-6.17us-asym",
+		// a neighbour switched out early leaves 0.9 ms windows, below
+		// the threshold: the turns that overrun their quanta hold them
+		"liquid-liquid-2vf-8ms-saturate-uniform-4.16us-onoff-jitter50us") {
 		if !r.TargetMet() || !r.SliceCover.Within || !r.PeriodCover.Within {
 			t.Errorf("%s: slice %.2f%% off (covered %v), period %.2f%% off (covered %v), share %.2f pp off, F1 %.3f", r.Scenario,
 				r.SliceErr, r.SliceCover.Within, r.PeriodErr, r.PeriodCover.Within, r.ShareErr, r.F1)

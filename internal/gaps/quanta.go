@@ -39,6 +39,49 @@ type quantaFit struct {
 	// is their time (cost each), hiddenN their number.
 	switchPerQuantum bool
 	hidden, hiddenN  float64
+	// splitN (whole quanta) counts the turns that overran their quanta
+	// by more than the tolerance: each held a switch-out too short to
+	// see, splitOff their time off in all, splitErr its error.
+	splitN, splitOff, splitErr float64
+	split                      []splitTurn
+}
+
+// splitTurn is a turn that held a switch-out too short to see: the one
+// ending at window at (an index of the observations), off its time off.
+type splitTurn struct {
+	at  int
+	off float64
+}
+
+// locateSplits finds the switch-out inside each split turn: the longest
+// gap between the recent completions inside the turn, when it is longer
+// than twice the normal spacing. It returns the windows found (trace
+// clock) and the time off of the turns where none was (completions no
+// longer retained).
+func locateSplits(ev *evidence, split []splitTurn) (found []span, lost, lostN float64) {
+	for _, st := range split {
+		a := int64(ev.e0 + ev.o[st.at-1].e)
+		b := int64(ev.e0 + ev.o[st.at].s)
+		k := ev.done.search(a)
+		if ev.done.n == 0 || ev.done.at(0) > a || k >= ev.done.n {
+			lost += st.off
+			lostN++
+			continue
+		}
+		var best span
+		for ; k+1 < ev.done.n && ev.done.at(k+1) <= b; k++ {
+			if d := ev.done.at(k+1) - ev.done.at(k); d > best.end-best.start {
+				best = span{start: ev.done.at(k), end: ev.done.at(k + 1)}
+			}
+		}
+		if float64(best.end-best.start) > 2*ev.sp.mean {
+			found = append(found, best)
+		} else {
+			lost += st.off
+			lostN++
+		}
+	}
+	return found, lost, lostN
 }
 
 // wholeQuanta reports whether the extended turns are whole quanta rather
@@ -84,10 +127,12 @@ func (f *quantaFit) wholeQuanta(c float64) bool {
 func inferQuanta(o []obs, j float64) (quantaFit, string) {
 	t := &defaults
 	var on, step, off []float64
+	var at []int // the window after each turn
 	for i := 1; i < len(o); i++ {
 		if !o[i].adjacent {
 			continue
 		}
+		at = append(at, i)
 		on = append(on, o[i].s-o[i-1].e+j)
 		step = append(step, o[i].e-o[i-1].e)
 		off = append(off, o[i].e-o[i].s-j)
@@ -147,11 +192,37 @@ func inferQuanta(o []obs, j float64) (quantaFit, string) {
 			return switchedTurns(on, step, off, bestM, j)
 		}
 	}
+	// A turn that overruns its whole quanta by more than the tolerance
+	// (and short of another quantum) held a switch-out too short to
+	// stand out from the job spacing: a neighbour switched out early,
+	// its work gone. It is two turns, and the excess was off.
+	tol := tolerance(j, q)
+	var onSum float64
+	for i, m := range bestM {
+		onSum += on[i]
+		if m > 0 {
+			continue
+		}
+		k := math.Floor(on[i] / q)
+		if r := on[i] - k*q; k >= 1 && r > tol && r < q-tol {
+			f.splitN++
+			f.splitOff += r
+			f.split = append(f.split, splitTurn{at: at[i], off: r})
+		}
+	}
+	f.splitErr = math.Sqrt(f.splitN) * tol / 2
+	n = float64(len(on)) + f.splitN
 	var sdOn float64
-	f.turn, sdOn = meanSD(on)
-	f.turnErr = math.Hypot(sdOn/math.Sqrt(float64(len(on))), t.edgeRes)
-	f.period, f.spread = meanSD(step)
-	f.periodErr = f.spread / math.Sqrt(float64(len(step)))
+	_, sdOn = meanSD(on)
+	f.turn = (onSum - f.splitOff) / n
+	f.turnErr = math.Hypot(sdOn/math.Sqrt(n), t.edgeRes)
+	var stepSum float64
+	for _, s := range step {
+		stepSum += s
+	}
+	_, f.spread = meanSD(step)
+	f.period = stepSum / n
+	f.periodErr = f.spread / math.Sqrt(n)
 	f.vfs, f.cost = quantaVFs(off, q)
 	return f, ""
 }

@@ -231,3 +231,30 @@ func FuzzInferQuanta(f *testing.F) {
 		}
 	})
 }
+
+// TestLocateSplits: a turn that overran its quanta holds a switch-out
+// too short to see; the longest gap between the completions inside the
+// turn is it, when the completions are still retained and the gap stands
+// out from the spacing.
+func TestLocateSplits(t *testing.T) {
+	const ms = 1e6
+	// turns [0, 16.75 ms) and [25.3, 42.2 ms): the first held a 0.9 ms
+	// switch-out at 8 ms; completions every 0.25 ms, none inside it
+	o := []obs{{s: -8, e: 0}, {s: 16.75 * ms, e: 25.3 * ms}, {s: 42.2 * ms, e: 50 * ms}}
+	// (a window ends at a completion and starts at one)
+	var done []int64
+	for x := 0.0; x <= 16.9*ms; x += 0.25 * ms {
+		if x < 8*ms || x > 8.9*ms {
+			done = append(done, int64(1e9+x))
+		}
+	}
+	ev := &evidence{o: o, e0: 1e9, sp: spacing{mean: 0.25 * ms}, done: completions{n: len(done), at: func(i int) int64 { return done[i] }}}
+	found, lost, lostN := locateSplits(ev, []splitTurn{{at: 1, off: 0.9 * ms}, {at: 2, off: 0.8 * ms}})
+	if len(found) != 1 || found[0].start > int64(1e9+8*ms) || found[0].end < int64(1e9+8.9*ms) || found[0].end-found[0].start > int64(1.4*ms) {
+		t.Errorf("found %v, want the gap around 8–8.9 ms", found)
+	}
+	// the second turn has no completions retained: its time off is lost
+	if lostN != 1 || lost != 0.8*ms {
+		t.Errorf("lost %v ms in %v turns, want 0.8 in 1", lost/ms, lostN)
+	}
+}
