@@ -186,6 +186,8 @@ func runRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if tty >= 0 {
 		go followStops(pid, tty)
 	}
+	// viewDone delivers the view's error; nil without a view or once the
+	// view has ended (a nil channel is never ready in the select below).
 	var viewDone chan error
 	if o.tui {
 		viewDone = make(chan error, 1)
@@ -193,7 +195,6 @@ func runRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		go func() { viewDone <- ses.run(stdout, true, tuiOptions{Note: note}) }()
 	}
 	var viewErr error
-	viewOpen := viewDone != nil
 wait:
 	for {
 		select {
@@ -201,7 +202,7 @@ wait:
 			syscall.Kill(-pid, sig.(syscall.Signal))
 		case err := <-viewDone:
 			// The view was quit: the command is interrupted.
-			viewErr, viewDone, viewOpen = err, nil, false
+			viewErr, viewDone = err, nil
 			syscall.Kill(-pid, syscall.SIGINT)
 		case err := <-waited:
 			if c.ProcessState == nil {
@@ -221,7 +222,7 @@ wait:
 	// way: read up to its exit (the source's clock), then stop.
 	drainTo(ses.src, exited, 2*time.Second)
 	ses.cancel()
-	if viewOpen {
+	if viewDone != nil {
 		viewErr = <-viewDone
 	}
 	snap, st, code := ses.finish()
