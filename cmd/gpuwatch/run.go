@@ -120,8 +120,7 @@ func runRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	select {
 	case sig := <-sigs:
 		// Interrupted while attaching: the command never starts.
-		ses.cancel()
-		ses.finish()
+		ses.abort()
 		return 128 + int(sig.(syscall.Signal))
 	default:
 	}
@@ -135,8 +134,7 @@ func runRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		// its input is empty.
 		out, err := os.CreateTemp("", "gpuwatch-run-*.log")
 		if err != nil {
-			ses.cancel()
-			ses.finish()
+			ses.abort()
 			fmt.Fprintf(stderr, "gpuwatch run: creating the command's output file: %v\n", err)
 			return exitUsage
 		}
@@ -166,8 +164,7 @@ func runRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	started := time.Now()
 	if err := c.Start(); err != nil {
-		ses.cancel()
-		ses.finish()
+		ses.abort()
 		fmt.Fprintf(stderr, "gpuwatch run: %v\n", err)
 		if errors.Is(err, os.ErrNotExist) {
 			return exitNotFound

@@ -236,6 +236,14 @@ func (s *session) finish() (*gaps.Snapshot, live.Stats, int) {
 	return snap, st, code
 }
 
+// abort ends the run early and finishes it, when the command gives up
+// before its result is wanted: the recording and the profile are still
+// written, and the source restored.
+func (s *session) abort() {
+	s.cancel()
+	s.finish()
+}
+
 // errors prints the run's errors (the source's, the view's, closing's)
 // after finish and returns code, or exitUsage when there was one.
 func (s *session) errors(code int, viewErr error) int {
