@@ -83,13 +83,9 @@ func runRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "gpuwatch run:", err)
 		return exitUsage
 	}
-	var exp *report.Expectation
-	if o.expect != "" {
-		var err error
-		if exp, err = report.ParseExpectation(o.expect); err != nil {
-			fmt.Fprintf(stderr, "gpuwatch run: --expect: %v\n", err)
-			return exitUsage
-		}
+	exp, ok := parseExpect("run", o.expect, stderr)
+	if !ok {
+		return exitUsage
 	}
 	if o.tui && !isTerminal(stdout) {
 		fmt.Fprintln(stderr, "gpuwatch run: --tui needs a terminal on stdout")

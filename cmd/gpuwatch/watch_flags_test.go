@@ -28,6 +28,7 @@ func TestWatchFlagErrors(t *testing.T) {
 		{[]string{"--horizon", "0s"}, "--horizon 0s: must be positive"},
 		{[]string{"--push-method", "DELETE"}, `--push-method "DELETE": expected POST, PUT or GET`},
 		{[]string{"--source", "magic"}, `--source "magic": expected ebpf, tracefs or auto`},
+		{[]string{"--expect", "half"}, `--expect: invalid share "half": want a fraction`},
 	} {
 		var out, errb bytes.Buffer
 		code := run(append([]string{"watch", "--replay", recordSeed}, tc.args...), &out, &errb)
