@@ -88,7 +88,7 @@ func openSession(ctx context.Context, cmd string, o *watchOptions, exp *report.E
 	}
 	s.ws = ws
 	s.defer_(s.closeSource)
-	if line := startupLine(ws, cmd); line != "" {
+	for _, line := range startupLines(ws, cmd) {
 		fmt.Fprintln(stderr, line)
 	}
 
