@@ -82,6 +82,10 @@ type PushOptions struct {
 	// OnResult, when set, is called after each periodic push with its
 	// error (nil on success). Push writes no log of its own.
 	OnResult func(error)
+	// Refresh, when set, is called before each periodic push (not by
+	// PushOnce): the caller Updates the exporter there, so that a push
+	// carries the state of its own moment, not of an earlier update.
+	Refresh func()
 }
 
 func (o PushOptions) lib() *metrics.PushOptions {
@@ -117,6 +121,9 @@ func (e *Exporter) Push(ctx context.Context, url string, interval time.Duration,
 			case <-ctx.Done():
 				return
 			case <-t.C:
+				if opts.Refresh != nil {
+					opts.Refresh()
+				}
 				pctx, pcancel := context.WithTimeout(ctx, interval+time.Second)
 				err := e.PushOnce(pctx, url, opts)
 				pcancel()

@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"flag"
@@ -309,5 +310,53 @@ func TestPushMethodAndErrors(t *testing.T) {
 	}
 	if err := e.Push(context.Background(), "ftp://x/", time.Second, PushOptions{}); err == nil {
 		t.Errorf("an ftp URL was accepted")
+	}
+}
+
+// TestPushRefresh: each periodic push carries what Refresh published just
+// before it, not an older update.
+func TestPushRefresh(t *testing.T) {
+	bodies := make(chan string, 100)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body io.Reader = r.Body
+		if r.Header.Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			body = zr
+		}
+		b, _ := io.ReadAll(body)
+		select {
+		case bodies <- string(b):
+		default:
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	e := New(Options{Source: "replay", Version: "test"})
+	e.Update(&Snapshot{})
+	var refreshes uint64
+	refresh := func() {
+		refreshes++ // the push loop calls it, one push at a time
+		e.Update(&Snapshot{Windows: refreshes})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := e.Push(ctx, srv.URL+"/api/v1/import/prometheus", 20*time.Millisecond, PushOptions{Refresh: refresh}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 3; i++ {
+		var body string
+		select {
+		case body = <-bodies:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("push %d did not come", i)
+		}
+		want := fmt.Sprintf("gpuwatch_windows_total %d\n", i)
+		if !strings.Contains(body, want) {
+			t.Errorf("push %d: no %q in\n%s", i, strings.TrimSpace(want), body)
+		}
 	}
 }

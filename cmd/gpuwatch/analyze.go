@@ -76,13 +76,9 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		flags.Usage()
 		return exitUsage
 	}
-	var exp *report.Expectation
-	if *expect != "" {
-		var err error
-		if exp, err = report.ParseExpectation(*expect); err != nil {
-			fmt.Fprintf(stderr, "gpuwatch analyze: --expect: %v\n", err)
-			return exitUsage
-		}
+	exp, ok := parseExpect("analyze", *expect, stderr)
+	if !ok {
+		return exitUsage
 	}
 
 	// Output files are checked before the input is read: a typo in a

@@ -18,6 +18,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/gpuwatch/gpuwatch/internal/report"
 )
 
 // Exit codes.
@@ -95,4 +97,19 @@ func parseCommandFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (code 
 		return exitUsage, false
 	}
 	return exitOK, true
+}
+
+// parseExpect parses the --expect flag of cmd ("" when not given: no
+// expectation); on a bad value it says why and ok is false (the command
+// then exits with exitUsage).
+func parseExpect(cmd, expect string, stderr io.Writer) (exp *report.Expectation, ok bool) {
+	if expect == "" {
+		return nil, true
+	}
+	exp, err := report.ParseExpectation(expect)
+	if err != nil {
+		fmt.Fprintf(stderr, "gpuwatch %s: --expect: %v\n", cmd, err)
+		return nil, false
+	}
+	return exp, true
 }

@@ -83,13 +83,9 @@ func runRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "gpuwatch run:", err)
 		return exitUsage
 	}
-	var exp *report.Expectation
-	if o.expect != "" {
-		var err error
-		if exp, err = report.ParseExpectation(o.expect); err != nil {
-			fmt.Fprintf(stderr, "gpuwatch run: --expect: %v\n", err)
-			return exitUsage
-		}
+	exp, ok := parseExpect("run", o.expect, stderr)
+	if !ok {
+		return exitUsage
 	}
 	if o.tui && !isTerminal(stdout) {
 		fmt.Fprintln(stderr, "gpuwatch run: --tui needs a terminal on stdout")
@@ -120,8 +116,7 @@ func runRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	select {
 	case sig := <-sigs:
 		// Interrupted while attaching: the command never starts.
-		ses.cancel()
-		ses.finish()
+		ses.abort()
 		return 128 + int(sig.(syscall.Signal))
 	default:
 	}
@@ -135,8 +130,7 @@ func runRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		// its input is empty.
 		out, err := os.CreateTemp("", "gpuwatch-run-*.log")
 		if err != nil {
-			ses.cancel()
-			ses.finish()
+			ses.abort()
 			fmt.Fprintf(stderr, "gpuwatch run: creating the command's output file: %v\n", err)
 			return exitUsage
 		}
@@ -166,8 +160,7 @@ func runRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	started := time.Now()
 	if err := c.Start(); err != nil {
-		ses.cancel()
-		ses.finish()
+		ses.abort()
 		fmt.Fprintf(stderr, "gpuwatch run: %v\n", err)
 		if errors.Is(err, os.ErrNotExist) {
 			return exitNotFound
@@ -186,6 +179,8 @@ func runRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if tty >= 0 {
 		go followStops(pid, tty)
 	}
+	// viewDone delivers the view's error; nil without a view or once the
+	// view has ended (a nil channel is never ready in the select below).
 	var viewDone chan error
 	if o.tui {
 		viewDone = make(chan error, 1)
@@ -193,7 +188,6 @@ func runRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		go func() { viewDone <- ses.run(stdout, true, tuiOptions{Note: note}) }()
 	}
 	var viewErr error
-	viewOpen := viewDone != nil
 wait:
 	for {
 		select {
@@ -201,7 +195,7 @@ wait:
 			syscall.Kill(-pid, sig.(syscall.Signal))
 		case err := <-viewDone:
 			// The view was quit: the command is interrupted.
-			viewErr, viewDone, viewOpen = err, nil, false
+			viewErr, viewDone = err, nil
 			syscall.Kill(-pid, syscall.SIGINT)
 		case err := <-waited:
 			if c.ProcessState == nil {
@@ -221,7 +215,7 @@ wait:
 	// way: read up to its exit (the source's clock), then stop.
 	drainTo(ses.src, exited, 2*time.Second)
 	ses.cancel()
-	if viewOpen {
+	if viewDone != nil {
 		viewErr = <-viewDone
 	}
 	snap, st, code := ses.finish()

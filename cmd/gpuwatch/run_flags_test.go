@@ -17,6 +17,7 @@ func TestRunFlags(t *testing.T) {
 		{[]string{"--force", "--", "true"}, "--force: only with --record"},
 		{[]string{"--horizon", "0s", "--", "true"}, "--horizon 0s: must be positive"},
 		{[]string{"--source", "perf", "--", "true"}, `--source "perf": expected ebpf, tracefs or auto`},
+		{[]string{"--expect", "half", "--", "true"}, `--expect: invalid share "half": want a fraction`},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := runRun(tc.args, nil, &stdout, &stderr); code != exitUsage {

@@ -98,8 +98,9 @@ func (c runCase) run(t *testing.T, args ...string) runResult {
 	return r
 }
 
-// summaryShare is the share the summary printed.
-var summaryShare = regexp.MustCompile(`(?m)^\s+([0-9.]+)% ± ([0-9.]+)%\s+share\s*$`)
+// summaryShare is the share the summary printed (its row may end with a
+// note in parentheses).
+var summaryShare = regexp.MustCompile(`(?m)^\s+([0-9.]+)% ± ([0-9.]+)%\s+share(\s|$)`)
 
 // patternOf reads gpusim's ground truth from its output.
 func patternOf(out string, ms int) *livetest.Pattern {

@@ -88,7 +88,7 @@ func openSession(ctx context.Context, cmd string, o *watchOptions, exp *report.E
 	}
 	s.ws = ws
 	s.defer_(s.closeSource)
-	if line := startupLine(ws, cmd); line != "" {
+	for _, line := range startupLines(ws, cmd) {
 		fmt.Fprintln(stderr, line)
 	}
 
@@ -234,6 +234,14 @@ func (s *session) finish() (*gaps.Snapshot, live.Stats, int) {
 		}
 	}
 	return snap, st, code
+}
+
+// abort ends the run early and finishes it, when the command gives up
+// before its result is wanted: the recording and the profile are still
+// written, and the source restored.
+func (s *session) abort() {
+	s.cancel()
+	s.finish()
 }
 
 // errors prints the run's errors (the source's, the view's, closing's)

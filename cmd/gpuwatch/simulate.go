@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -313,21 +312,15 @@ func neighbourFlags(load, on, off string, vfs int) (nb []simulate.Neighbour, l f
 	return nb, loads[0], [2]time.Duration{ons[0], offs[0]}, nil
 }
 
+// writeTruth writes the ground truth of a simulation to path as indented
+// JSON.
 func writeTruth(path string, tr *simulate.Truth) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	bw := bufio.NewWriter(f)
-	enc := json.NewEncoder(bw)
-	enc.SetIndent("", " ")
-	if err := enc.Encode(tr); err != nil {
-		f.Close()
-		return fmt.Errorf("writing truth: %w", err)
-	}
-	if err := bw.Flush(); err != nil {
-		f.Close()
-		return fmt.Errorf("writing truth: %w", err)
-	}
-	return f.Close()
+	return writeFileWith(path, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", " ")
+		if err := enc.Encode(tr); err != nil {
+			return fmt.Errorf("writing truth: %w", err)
+		}
+		return nil
+	})
 }

@@ -170,13 +170,9 @@ func runWatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	listenSet := false
 	fs.Visit(func(f *flag.Flag) { listenSet = listenSet || f.Name == "listen" })
-	var exp *report.Expectation
-	if o.expect != "" {
-		var err error
-		if exp, err = report.ParseExpectation(o.expect); err != nil {
-			fmt.Fprintf(stderr, "gpuwatch watch: --expect: %v\n", err)
-			return exitUsage
-		}
+	exp, ok := parseExpect("watch", o.expect, stderr)
+	if !ok {
+		return exitUsage
 	}
 
 	// Signals are caught before tracefs is touched: a SIGTERM arriving

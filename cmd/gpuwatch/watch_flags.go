@@ -72,14 +72,10 @@ func parsePushMethod(m string) (string, error) {
 // ("" for loopback). An empty host (":9464") listens on every interface.
 func listenWarning(addr string) string {
 	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
+	if err != nil || host == "localhost" {
 		return ""
 	}
-	if host != "localhost" {
-		if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-			return ""
-		}
-	} else {
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		return ""
 	}
 	return fmt.Sprintf("metrics on %s are reachable from other hosts (no authentication); 127.0.0.1:PORT keeps them local", addr)

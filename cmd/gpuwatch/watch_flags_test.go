@@ -28,6 +28,7 @@ func TestWatchFlagErrors(t *testing.T) {
 		{[]string{"--horizon", "0s"}, "--horizon 0s: must be positive"},
 		{[]string{"--push-method", "DELETE"}, `--push-method "DELETE": expected POST, PUT or GET`},
 		{[]string{"--source", "magic"}, `--source "magic": expected ebpf, tracefs or auto`},
+		{[]string{"--expect", "half"}, `--expect: invalid share "half": want a fraction`},
 	} {
 		var out, errb bytes.Buffer
 		code := run(append([]string{"watch", "--replay", recordSeed}, tc.args...), &out, &errb)
@@ -104,5 +105,34 @@ func TestWatchPushErrors(t *testing.T) {
 	}
 	if !warned {
 		t.Errorf("no JSON object carries the push failure")
+	}
+}
+
+// TestListenWarning: only addresses other hosts can reach are warned
+// about; loopback (by address or as localhost) and addresses that do not
+// parse are not.
+func TestListenWarning(t *testing.T) {
+	for _, tc := range []struct {
+		addr string
+		warn bool
+	}{
+		{"127.0.0.1:9464", false},
+		{"127.1.2.3:9464", false},
+		{"[::1]:9464", false},
+		{"localhost:9464", false},
+		{"no-port", false},
+		{"0.0.0.0:9464", true},
+		{":9464", true},
+		{"[::]:9464", true},
+		{"192.0.2.7:9464", true},
+		{"metrics.example:9464", true},
+	} {
+		got := listenWarning(tc.addr)
+		if (got != "") != tc.warn {
+			t.Errorf("listenWarning(%q) = %q, want a warning: %v", tc.addr, got, tc.warn)
+		}
+		if tc.warn && !strings.HasPrefix(got, "metrics on "+tc.addr+" are reachable from other hosts") {
+			t.Errorf("listenWarning(%q) = %q: want it to name the address", tc.addr, got)
+		}
 	}
 }

@@ -53,9 +53,22 @@ func startMetrics(ctx context.Context, r *live.Runner, o metricsOptions) (stop f
 	}
 	_, st := r.Snapshot()
 	e := exporter.New(exporter.Options{Source: st.Source, Version: buildVersion(), Expect: o.Expect, Labels: o.Labels})
+	// publish updates the exporter; once the final snapshot is published
+	// nothing replaces it (a periodic push's refresh may still be under
+	// way when stop runs).
+	var mu sync.Mutex
+	final := false
+	publish := func(s *gaps.Snapshot, last bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !final {
+			e.Update(metricsSnapshot(s))
+			final = last
+		}
+	}
 	refresh := func() {
 		s, _ := r.Snapshot()
-		e.Update(metricsSnapshot(s))
+		publish(s, false)
 	}
 	refresh()
 
@@ -95,7 +108,11 @@ func startMetrics(ctx context.Context, r *live.Runner, o metricsOptions) (stop f
 		}
 	}()
 	if o.Push != "" {
-		if err := e.Push(ctx, o.Push, o.Every, exporter.PushOptions{Method: o.PushMethod, ExtraLabels: pushLabels, OnResult: o.OnPush}); err != nil {
+		// Each push refreshes first: its own ticker is not in step with
+		// the refresh loop's, so it would otherwise often carry the
+		// snapshot of the interval before.
+		po := exporter.PushOptions{Method: o.PushMethod, ExtraLabels: pushLabels, OnResult: o.OnPush, Refresh: refresh}
+		if err := e.Push(ctx, o.Push, o.Every, po); err != nil {
 			cancel()
 			if srv != nil {
 				srv.Close()
@@ -109,7 +126,7 @@ func startMetrics(ctx context.Context, r *live.Runner, o metricsOptions) (stop f
 		// The last values are the final report's (the whole-run estimate
 		// redone from all the evidence), as analyze would print them.
 		s, _ := r.Final()
-		e.Update(metricsSnapshot(s))
+		publish(s, true)
 		if o.Push != "" {
 			pctx, pcancel := context.WithTimeout(context.Background(), 5*time.Second)
 			if err := e.PushOnce(pctx, o.Push, exporter.PushOptions{Method: o.PushMethod, ExtraLabels: pushLabels}); err != nil && !errors.Is(err, context.Canceled) {

@@ -16,18 +16,37 @@ type tracepointSource interface{ Tracepoints() []string }
 // instanceSource is a live source with a tracefs instance.
 type instanceSource interface{ Instance() string }
 
-// startupLine names the source and the tracepoints it attached ("" for a
-// replay, which says nothing at start).
-func startupLine(ws *watchSource, cmd string) string {
+// staleRemover is a live source that removed, as it opened, the tracefs
+// instances killed runs had left.
+type staleRemover interface{ Removed() []string }
+
+// startupLines name the source and the tracepoints it attached and, when
+// it removed any, the stale tracefs instances of earlier runs (none for
+// a replay, which says nothing at start).
+func startupLines(ws *watchSource, cmd string) []string {
 	tp, ok := ws.src.(tracepointSource)
 	if !ok {
-		return ""
+		return nil
 	}
 	line := fmt.Sprintf("gpuwatch %s: source %s, attached to %s", cmd, ws.name, strings.Join(tp.Tracepoints(), " "))
 	if is, ok := ws.src.(instanceSource); ok {
 		line += " (instance " + is.Instance() + ")"
 	}
-	return line
+	lines := []string{line}
+	if sr, ok := ws.src.(staleRemover); ok {
+		if removed := sr.Removed(); len(removed) > 0 {
+			lines = append(lines, fmt.Sprintf("gpuwatch %s: %s", cmd, removedStale(removed)))
+		}
+	}
+	return lines
+}
+
+// removedStale says which stale tracefs instances were removed.
+func removedStale(names []string) string {
+	if len(names) == 1 {
+		return "removed 1 stale tracefs instance left by an earlier run: " + names[0]
+	}
+	return fmt.Sprintf("removed %d stale tracefs instances left by earlier runs: %s", len(names), strings.Join(names, ", "))
 }
 
 // isSchedEvent reports whether a "system:event" name is a GPU scheduler

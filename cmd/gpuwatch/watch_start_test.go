@@ -1,13 +1,52 @@
 package main
 
 import (
+	"io"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gpuwatch/gpuwatch/internal/event"
 	"github.com/gpuwatch/gpuwatch/internal/tracefs/livetest"
 	"github.com/gpuwatch/gpuwatch/internal/tracepoint"
 )
+
+// plainSource is a source that is not live (a replay's kind).
+type plainSource struct{}
+
+func (plainSource) Next() (event.Event, error) { return event.Event{}, io.EOF }
+
+// fakeLive is a live source as startupLines sees one.
+type fakeLive struct{ removed []string }
+
+func (fakeLive) Next() (event.Event, error) { return event.Event{}, io.EOF }
+func (fakeLive) Tracepoints() []string      { return []string{"gpu_scheduler:drm_run_job"} }
+func (fakeLive) Instance() string           { return "/t/instances/gpuwatch-7-0a" }
+func (f fakeLive) Removed() []string        { return f.removed }
+
+// TestStartupLines: the source line, then a line naming the stale
+// instances the source removed, only when it removed some; nothing for a
+// replay.
+func TestStartupLines(t *testing.T) {
+	const first = "gpuwatch run: source tracefs, attached to gpu_scheduler:drm_run_job (instance /t/instances/gpuwatch-7-0a)"
+	for _, tc := range []struct {
+		removed []string
+		want    []string
+	}{
+		{nil, []string{first}},
+		{[]string{"gpuwatch-123-1f"}, []string{first, "gpuwatch run: removed 1 stale tracefs instance left by an earlier run: gpuwatch-123-1f"}},
+		{[]string{"gpuwatch-123-1f", "gpuwatch-456-2e"}, []string{first, "gpuwatch run: removed 2 stale tracefs instances left by earlier runs: gpuwatch-123-1f, gpuwatch-456-2e"}},
+	} {
+		got := startupLines(&watchSource{src: fakeLive{tc.removed}, name: "tracefs"}, "run")
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("removed %q: lines %q, want %q", tc.removed, got, tc.want)
+		}
+	}
+	if got := startupLines(&watchSource{src: plainSource{}, name: "replay"}, "watch"); got != nil {
+		t.Errorf("replay: lines %q, want none", got)
+	}
+}
 
 func TestQuietWarning(t *testing.T) {
 	sched := []string{"gpu_scheduler:drm_run_job", "gpu_scheduler:drm_sched_process_job", "dma_fence:dma_fence_signaled"}

@@ -365,6 +365,16 @@ func TestWatchSignals(t *testing.T) {
 	if code := p2.wait(t); code != 0 {
 		t.Fatalf("exit %d: %s", code, p2.stderr.String())
 	}
+	// The start says so, once, on stderr after the source line.
+	said := 0
+	for _, l := range strings.Split(p2.stderr.String(), "\n") {
+		if strings.HasPrefix(l, "gpuwatch watch: removed ") && strings.Contains(l, " stale tracefs instance") && strings.Contains(l, filepath.Base(p.inst)) {
+			said++
+		}
+	}
+	if said != 1 {
+		t.Errorf("the next start named the stale instance %s %d times on stderr, want once: %q", filepath.Base(p.inst), said, p2.stderr.String())
+	}
 	if after := livetest.Snapshot(h.Root); after != before {
 		t.Errorf("after SIGKILL and a new run tracefs changed:\nbefore %+v\nafter  %+v", before, after)
 	}

@@ -333,7 +333,7 @@ func Open(opts Options) (*Source, error) {
 		l.enabled = append(l.enabled, p)
 	}
 
-	cpus, err := cPUs(inst)
+	cpus, err := bufferCPUs(inst)
 	if err != nil {
 		return fail(err)
 	}
@@ -388,7 +388,10 @@ func readWith[T any](path string, parse func(io.Reader) (T, error)) (T, error) {
 	return v, nil
 }
 
-func cPUs(inst string) ([]int, error) {
+// bufferCPUs returns, sorted, the CPUs the instance has a ring buffer for:
+// its per_cpu/cpuN directories, which the kernel makes for every possible
+// CPU (tracing_buffer_mask is cpu_possible_mask), online or not.
+func bufferCPUs(inst string) ([]int, error) {
 	ents, err := os.ReadDir(filepath.Join(inst, "per_cpu"))
 	if err != nil {
 		return nil, fmt.Errorf("listing CPUs: %w", err)
