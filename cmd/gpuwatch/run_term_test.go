@@ -42,10 +42,16 @@ func TestRunTerminal(t *testing.T) {
 		p.keys("C-c")
 		scr := p.waitFor("the summary and exit=130", func(s string) bool { return strings.Contains(s, "exit=130") })
 		t.Logf("pane:\n%s", scr)
-		for _, want := range []string{"killed by SIGINT", "for the host to switch this VM back in", "verdict"} {
+		for _, want := range []string{"killed by SIGINT", "verdict"} {
 			if !strings.Contains(scr, want) {
 				t.Errorf("pane lacks %q", want)
 			}
+		}
+		// The summary's last sentence blames the host when the 2 s
+		// before Ctrl-C held a schedule; on a loaded machine they may
+		// not, and it says so instead.
+		if !strings.Contains(scr, "for the host to switch this VM back in") && !strings.Contains(scr, "no switch-out schedule was found to blame the host") {
+			t.Errorf("pane lacks the summary's sentence on waiting for the host")
 		}
 		p.keys("hello", "Enter")
 		p.waitFor("the shell reading the terminal", func(s string) bool { return strings.Contains(s, "got=hello") })
