@@ -157,12 +157,18 @@ type jobRec struct {
 	hasQ    bool
 	hasR    bool
 	counted bool // included in the outstanding counts
-	// viaFence: followed through dma_fence events (no scheduler events)
-	viaFence bool
-	// viaAMDGPU: followed through amdgpu events and the scheduler's
-	// dma_fence signals (fencejobs.go)
-	viaAMDGPU bool
+	via     via  // the events the job is followed through
 }
+
+// via is the source a job is followed through, where it is not the
+// scheduler's own events; one byte keeps jobRec at 48 bytes.
+type via uint8
+
+const (
+	viaSched  via = iota // the scheduler's own events
+	viaFence             // dma_fence events (no scheduler events)
+	viaAMDGPU            // amdgpu events and the scheduler's dma_fence signals (fencejobs.go)
+)
 
 type orderEnt struct {
 	key   event.JobKey
@@ -348,10 +354,10 @@ func (e *Engine) fence(ev *event.Event, t int64) {
 		run.Kind = event.KindRun
 		e.submit(&run, t)
 		if rec := e.jobs.ref(ev.Job); rec != nil {
-			rec.viaFence = true
+			rec.via = viaFence
 		}
 	case event.KindDone:
-		if rec, ok := e.jobs.get(ev.Job); ok && rec.viaFence && !ev.Job.IsZero() {
+		if rec, ok := e.jobs.get(ev.Job); ok && rec.via == viaFence && !ev.Job.IsZero() {
 			e.done(ev, t)
 			return
 		}

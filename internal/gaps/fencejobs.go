@@ -75,7 +75,7 @@ func (e *Engine) sourceEvent(ev *event.Event, class nameClass, t int64) bool {
 	if class == classSched {
 		if !fj.schedSys {
 			fj.schedSys = true
-			e.dropJobs(t, func(r *jobRec) bool { return r.viaAMDGPU })
+			e.dropJobs(t, func(r *jobRec) bool { return r.via == viaAMDGPU })
 		}
 		return false
 	}
@@ -86,7 +86,7 @@ func (e *Engine) sourceEvent(ev *event.Event, class nameClass, t int64) bool {
 		e.input.Duplicate++
 		return true
 	}
-	if rec := e.jobs.ref(ev.Job); rec != nil && rec.viaAMDGPU {
+	if rec := e.jobs.ref(ev.Job); rec != nil && rec.via == viaAMDGPU {
 		if ev.Kind == event.KindRun {
 			// Run already by its scheduled fence (signalled before
 			// amdgpu_sched_run_job is traced).
@@ -99,7 +99,7 @@ func (e *Engine) sourceEvent(ev *event.Event, class nameClass, t int64) bool {
 	e.schedSeen(t)
 	e.submit(ev, t)
 	if rec := e.jobs.ref(ev.Job); rec != nil {
-		rec.viaAMDGPU = true
+		rec.via = viaAMDGPU
 	}
 	if fj.finished == nil {
 		fj.finished = map[uint64]struct{}{}
@@ -127,13 +127,13 @@ func (e *Engine) fenceSignal(ev *event.Event, t int64) {
 		e.input.FencesUnmatched++
 		return
 	}
-	if rec := e.jobs.ref(ev.Job); rec != nil && rec.viaAMDGPU {
+	if rec := e.jobs.ref(ev.Job); rec != nil && rec.via == viaAMDGPU {
 		e.done(ev, t) // the finished fence
 		return
 	}
 	sched := ev.Job
 	sched.Context++
-	if rec := e.jobs.ref(sched); rec != nil && rec.viaAMDGPU {
+	if rec := e.jobs.ref(sched); rec != nil && rec.via == viaAMDGPU {
 		e.markRun(rec, t) // the scheduled fence
 		return
 	}
@@ -166,7 +166,7 @@ func (e *Engine) markRun(rec *jobRec, t int64) {
 func (e *Engine) schedSeen(t int64) {
 	if !e.sawSched {
 		e.sawSched = true
-		e.dropJobs(t, func(r *jobRec) bool { return r.viaFence })
+		e.dropJobs(t, func(r *jobRec) bool { return r.via == viaFence })
 	}
 }
 
