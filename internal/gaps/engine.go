@@ -291,7 +291,7 @@ func (e *Engine) feed(ev *event.Event) {
 		e.schedSeen(t)
 		e.submit(ev, t)
 	case event.KindDone:
-		e.done(ev, t)
+		e.done(ev, e.findJob(ev.Job), t)
 	}
 }
 
@@ -357,9 +357,13 @@ func (e *Engine) fence(ev *event.Event, t int64) {
 			rec.via = viaFence
 		}
 	case event.KindDone:
-		if rec, ok := e.jobs.get(ev.Job); ok && rec.via == viaFence && !ev.Job.IsZero() {
-			e.done(ev, t)
-			return
+		// Jobs followed through emits are dropped at the first
+		// scheduler submission: from then on, no lookup.
+		if !e.sawSched && !ev.Job.IsZero() {
+			if i := e.jobs.find(ev.Job); i >= 0 && e.jobs.slots[i].rec.via == viaFence {
+				e.done(ev, i, t)
+				return
+			}
 		}
 		e.fenceSignal(ev, t)
 	}
@@ -538,18 +542,25 @@ func (e *Engine) decOut(rec *jobRec, t int64) {
 	}
 }
 
-func (e *Engine) done(ev *event.Event, t int64) {
+// findJob is jobs.find(k), without a probe for the zero key (no job is
+// filed under it).
+func (e *Engine) findJob(k event.JobKey) int {
+	if k.IsZero() {
+		return -1
+	}
+	return e.jobs.find(k)
+}
+
+// done handles the completion ev of the job in slot i of the table (from
+// findJob, so that a caller that looked the job up already does not look
+// it up again), or of no followed job when i < 0.
+func (e *Engine) done(ev *event.Event, i int, t int64) {
 	e.completions++
 	if e.recentDone.size >= recentDoneCap {
 		e.recentDone.pop()
 	}
 	e.recentDone.push(t)
-	var rec jobRec
-	ok := false
-	if !ev.Job.IsZero() {
-		rec, ok = e.jobs.take(ev.Job)
-	}
-	if !ok {
+	if i < 0 {
 		// A completion with no known submission (queued before the trace
 		// began, or its submission was lost) is still progress.
 		e.input.Unmatched++
@@ -564,6 +575,7 @@ func (e *Engine) done(ev *event.Event, t int64) {
 		}
 		return
 	}
+	rec := e.jobs.takeAt(i)
 	e.matched++
 	r := &e.rings[rec.ring]
 	r.jobs++

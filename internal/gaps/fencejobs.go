@@ -127,8 +127,9 @@ func (e *Engine) fenceSignal(ev *event.Event, t int64) {
 		e.input.FencesUnmatched++
 		return
 	}
-	if rec := e.jobs.ref(ev.Job); rec != nil && rec.via == viaAMDGPU {
-		e.done(ev, t) // the finished fence
+	i := e.jobs.find(ev.Job)
+	if i >= 0 && e.jobs.slots[i].rec.via == viaAMDGPU {
+		e.done(ev, i, t) // the finished fence
 		return
 	}
 	sched := ev.Job
@@ -139,8 +140,9 @@ func (e *Engine) fenceSignal(ev *event.Event, t int64) {
 	}
 	if _, ok := e.fj.finished[ev.Job.Context]; ok {
 		// A finished fence of a known entity whose job was queued
-		// before the trace: progress, counted as unmatched.
-		e.done(ev, t)
+		// before the trace: progress, counted as unmatched (i, from
+		// above: the table has not changed since).
+		e.done(ev, i, t)
 		return
 	}
 	e.input.FencesUnmatched++
