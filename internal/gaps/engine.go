@@ -289,7 +289,7 @@ func (e *Engine) feed(ev *event.Event) {
 			return
 		}
 		e.schedSeen(t)
-		e.submit(ev, t)
+		e.submit(ev, t, viaSched)
 	case event.KindDone:
 		e.done(ev, e.findJob(ev.Job), t)
 	}
@@ -352,10 +352,7 @@ func (e *Engine) fence(ev *event.Event, t int64) {
 		}
 		run := *ev
 		run.Kind = event.KindRun
-		e.submit(&run, t)
-		if rec := e.jobs.ref(ev.Job); rec != nil {
-			rec.via = viaFence
-		}
+		e.submit(&run, t, viaFence)
 	case event.KindDone:
 		// Jobs followed through emits are dropped at the first
 		// scheduler submission: from then on, no lookup.
@@ -438,7 +435,10 @@ func (r *ringState) proc(comm string, pid int32) (i int, capped bool) {
 	return i, capped
 }
 
-func (e *Engine) submit(ev *event.Event, t int64) {
+// submit follows the job ev queues or runs. src is the source it is
+// followed through, set on its record; viaSched leaves the source of a job
+// followed already as it is.
+func (e *Engine) submit(ev *event.Event, t int64, src via) {
 	if ev.Job.IsZero() {
 		return
 	}
@@ -452,6 +452,9 @@ func (e *Engine) submit(ev *event.Event, t int64) {
 	if found {
 		rec := &e.jobs.slots[slot].rec
 		if isRun && !rec.hasR && int(rec.ring) == ri {
+			if src != viaSched {
+				rec.via = src
+			}
 			rec.hasR, rec.run = true, t
 			if !rec.counted {
 				rec.counted, rec.epoch = true, e.epoch
@@ -464,7 +467,7 @@ func (e *Engine) submit(ev *event.Event, t int64) {
 		e.retire(ev.Job, *rec, t, false)
 		slot = -1 // the table changed
 	}
-	rec := jobRec{first: t, ring: int32(ri), entity: ev.Entity, epoch: e.epoch}
+	rec := jobRec{first: t, ring: int32(ri), entity: ev.Entity, epoch: e.epoch, via: src}
 	pi, capped := r.proc(ev.Comm, ev.PID)
 	rec.proc = int32(pi)
 	if capped {

@@ -86,8 +86,8 @@ func (e *Engine) sourceEvent(ev *event.Event, class nameClass, t int64) bool {
 		e.input.Duplicate++
 		return true
 	}
-	if rec := e.jobs.ref(ev.Job); rec != nil && rec.via == viaAMDGPU {
-		if ev.Kind == event.KindRun {
+	if ev.Kind == event.KindRun {
+		if rec := e.jobs.ref(ev.Job); rec != nil && rec.via == viaAMDGPU {
 			// Run already by its scheduled fence (signalled before
 			// amdgpu_sched_run_job is traced).
 			if !rec.hasR {
@@ -97,10 +97,7 @@ func (e *Engine) sourceEvent(ev *event.Event, class nameClass, t int64) bool {
 		}
 	}
 	e.schedSeen(t)
-	e.submit(ev, t)
-	if rec := e.jobs.ref(ev.Job); rec != nil {
-		rec.via = viaAMDGPU
-	}
+	e.submit(ev, t, viaAMDGPU)
 	if fj.finished == nil {
 		fj.finished = map[uint64]struct{}{}
 	}
