@@ -270,28 +270,31 @@ func (e *Engine) feed(ev *event.Event) {
 			e.busyBefore += max(0, e.fj.completeFrom-e.busySince)
 		}
 	}
-	if t < e.fj.completeFrom {
-		// Neither the stretch this event ends nor the one it begins
-		// is evidence.
+	// Before completeFrom, neither the stretch this event ends nor the
+	// one it begins is evidence: incomplete before and after it (no
+	// defer: this is every event's path).
+	early := t < e.fj.completeFrom
+	if early {
 		e.incomplete()
-		defer e.incomplete()
 	}
 	if ev.Kind == event.KindEmit || class == classFence {
 		e.fence(ev, t)
-		return
-	}
-	if c := int(ev.HWJobCount); c > e.hwDepth {
-		e.hwDepth = c
-	}
-	switch ev.Kind {
-	case event.KindQueue, event.KindRun:
-		if class != classOther && e.sourceEvent(ev, class, t) {
-			return
+	} else {
+		if c := int(ev.HWJobCount); c > e.hwDepth {
+			e.hwDepth = c
 		}
-		e.schedSeen(t)
-		e.submit(ev, t, viaSched)
-	case event.KindDone:
-		e.done(ev, e.findJob(ev.Job), t)
+		switch ev.Kind {
+		case event.KindQueue, event.KindRun:
+			if class == classOther || !e.sourceEvent(ev, class, t) {
+				e.schedSeen(t)
+				e.submit(ev, t, viaSched)
+			}
+		case event.KindDone:
+			e.done(ev, e.findJob(ev.Job), t)
+		}
+	}
+	if early {
+		e.incomplete()
 	}
 }
 
