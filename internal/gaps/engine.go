@@ -160,8 +160,8 @@ type jobRec struct {
 	via     via  // the events the job is followed through
 }
 
-// via is the source a job is followed through, where it is not the
-// scheduler's own events; one byte keeps jobRec at 48 bytes.
+// via is the events a job is followed through (one byte: jobRec stays
+// at 48 bytes).
 type via uint8
 
 const (

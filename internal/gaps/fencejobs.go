@@ -75,7 +75,7 @@ func (e *Engine) sourceEvent(ev *event.Event, class nameClass, t int64) bool {
 	if class == classSched {
 		if !fj.schedSys {
 			fj.schedSys = true
-			e.dropJobs(t, func(r *jobRec) bool { return r.via == viaAMDGPU })
+			e.dropJobs(t, viaAMDGPU)
 		}
 		return false
 	}
@@ -137,8 +137,8 @@ func (e *Engine) fenceSignal(ev *event.Event, t int64) {
 	}
 	if _, ok := e.fj.finished[ev.Job.Context]; ok {
 		// A finished fence of a known entity whose job was queued
-		// before the trace: progress, counted as unmatched (i, from
-		// above: the table has not changed since).
+		// before the trace: progress, counted as unmatched. (i is
+		// the lookup above: the table has not changed since.)
 		e.done(ev, i, t)
 		return
 	}
@@ -165,16 +165,16 @@ func (e *Engine) markRun(rec *jobRec, t int64) {
 func (e *Engine) schedSeen(t int64) {
 	if !e.sawSched {
 		e.sawSched = true
-		e.dropJobs(t, func(r *jobRec) bool { return r.via == viaFence })
+		e.dropJobs(t, viaFence)
 	}
 }
 
-// dropJobs forgets the jobs followed that drop selects: other events,
-// from now on, describe the same jobs. They count as duplicates.
-func (e *Engine) dropJobs(t int64, drop func(*jobRec) bool) {
+// dropJobs forgets the jobs followed through src: other events, from now
+// on, describe the same jobs. They count as duplicates.
+func (e *Engine) dropJobs(t int64, src via) {
 	var keys []event.JobKey
 	for i := range e.jobs.slots {
-		if s := &e.jobs.slots[i]; s.used && drop(&s.rec) {
+		if s := &e.jobs.slots[i]; s.used && s.rec.via == src {
 			keys = append(keys, s.key)
 		}
 	}
