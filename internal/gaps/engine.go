@@ -157,12 +157,18 @@ type jobRec struct {
 	hasQ    bool
 	hasR    bool
 	counted bool // included in the outstanding counts
-	// viaFence: followed through dma_fence events (no scheduler events)
-	viaFence bool
-	// viaAMDGPU: followed through amdgpu events and the scheduler's
-	// dma_fence signals (fencejobs.go)
-	viaAMDGPU bool
+	via     via  // the events the job is followed through
 }
+
+// via is the events a job is followed through (one byte: jobRec stays
+// at 48 bytes).
+type via uint8
+
+const (
+	viaSched  via = iota // the scheduler's own events
+	viaFence             // dma_fence events (no scheduler events)
+	viaAMDGPU            // amdgpu events and the scheduler's dma_fence signals (fencejobs.go)
+)
 
 type orderEnt struct {
 	key   event.JobKey
@@ -264,28 +270,31 @@ func (e *Engine) feed(ev *event.Event) {
 			e.busyBefore += max(0, e.fj.completeFrom-e.busySince)
 		}
 	}
-	if t < e.fj.completeFrom {
-		// Neither the stretch this event ends nor the one it begins
-		// is evidence.
+	// Before completeFrom, neither the stretch this event ends nor the
+	// one it begins is evidence: incomplete before and after it (no
+	// defer: this is every event's path).
+	early := t < e.fj.completeFrom
+	if early {
 		e.incomplete()
-		defer e.incomplete()
 	}
 	if ev.Kind == event.KindEmit || class == classFence {
 		e.fence(ev, t)
-		return
-	}
-	if c := int(ev.HWJobCount); c > e.hwDepth {
-		e.hwDepth = c
-	}
-	switch ev.Kind {
-	case event.KindQueue, event.KindRun:
-		if class != classOther && e.sourceEvent(ev, class, t) {
-			return
+	} else {
+		if c := int(ev.HWJobCount); c > e.hwDepth {
+			e.hwDepth = c
 		}
-		e.schedSeen(t)
-		e.submit(ev, t)
-	case event.KindDone:
-		e.done(ev, t)
+		switch ev.Kind {
+		case event.KindQueue, event.KindRun:
+			if class == classOther || !e.sourceEvent(ev, class, t) {
+				e.schedSeen(t)
+				e.submit(ev, t, viaSched)
+			}
+		case event.KindDone:
+			e.done(ev, e.findJob(ev.Job), t)
+		}
+	}
+	if early {
+		e.incomplete()
 	}
 }
 
@@ -346,14 +355,15 @@ func (e *Engine) fence(ev *event.Event, t int64) {
 		}
 		run := *ev
 		run.Kind = event.KindRun
-		e.submit(&run, t)
-		if rec := e.jobs.ref(ev.Job); rec != nil {
-			rec.viaFence = true
-		}
+		e.submit(&run, t, viaFence)
 	case event.KindDone:
-		if rec, ok := e.jobs.get(ev.Job); ok && rec.viaFence && !ev.Job.IsZero() {
-			e.done(ev, t)
-			return
+		// Jobs followed through emits are dropped at the first
+		// scheduler submission: from then on, no lookup.
+		if !e.sawSched && !ev.Job.IsZero() {
+			if i := e.jobs.find(ev.Job); i >= 0 && e.jobs.slots[i].rec.via == viaFence {
+				e.done(ev, i, t)
+				return
+			}
 		}
 		e.fenceSignal(ev, t)
 	}
@@ -428,7 +438,10 @@ func (r *ringState) proc(comm string, pid int32) (i int, capped bool) {
 	return i, capped
 }
 
-func (e *Engine) submit(ev *event.Event, t int64) {
+// submit follows the job ev queues or runs. src is the source it is
+// followed through, set on its record; viaSched leaves the source of a job
+// followed already as it is.
+func (e *Engine) submit(ev *event.Event, t int64, src via) {
 	if ev.Job.IsZero() {
 		return
 	}
@@ -442,6 +455,9 @@ func (e *Engine) submit(ev *event.Event, t int64) {
 	if found {
 		rec := &e.jobs.slots[slot].rec
 		if isRun && !rec.hasR && int(rec.ring) == ri {
+			if src != viaSched {
+				rec.via = src
+			}
 			rec.hasR, rec.run = true, t
 			if !rec.counted {
 				rec.counted, rec.epoch = true, e.epoch
@@ -454,7 +470,7 @@ func (e *Engine) submit(ev *event.Event, t int64) {
 		e.retire(ev.Job, *rec, t, false)
 		slot = -1 // the table changed
 	}
-	rec := jobRec{first: t, ring: int32(ri), entity: ev.Entity, epoch: e.epoch}
+	rec := jobRec{first: t, ring: int32(ri), entity: ev.Entity, epoch: e.epoch, via: src}
 	pi, capped := r.proc(ev.Comm, ev.PID)
 	rec.proc = int32(pi)
 	if capped {
@@ -532,18 +548,25 @@ func (e *Engine) decOut(rec *jobRec, t int64) {
 	}
 }
 
-func (e *Engine) done(ev *event.Event, t int64) {
+// findJob is jobs.find(k), without a probe for the zero key (no job is
+// filed under it).
+func (e *Engine) findJob(k event.JobKey) int {
+	if k.IsZero() {
+		return -1
+	}
+	return e.jobs.find(k)
+}
+
+// done handles the completion ev of the job in slot i of the table (from
+// findJob, so that a caller that looked the job up already does not look
+// it up again), or of no followed job when i < 0.
+func (e *Engine) done(ev *event.Event, i int, t int64) {
 	e.completions++
 	if e.recentDone.size >= recentDoneCap {
 		e.recentDone.pop()
 	}
 	e.recentDone.push(t)
-	var rec jobRec
-	ok := false
-	if !ev.Job.IsZero() {
-		rec, ok = e.jobs.take(ev.Job)
-	}
-	if !ok {
+	if i < 0 {
 		// A completion with no known submission (queued before the trace
 		// began, or its submission was lost) is still progress.
 		e.input.Unmatched++
@@ -558,6 +581,7 @@ func (e *Engine) done(ev *event.Event, t int64) {
 		}
 		return
 	}
+	rec := e.jobs.takeAt(i)
 	e.matched++
 	r := &e.rings[rec.ring]
 	r.jobs++

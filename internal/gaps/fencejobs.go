@@ -75,7 +75,7 @@ func (e *Engine) sourceEvent(ev *event.Event, class nameClass, t int64) bool {
 	if class == classSched {
 		if !fj.schedSys {
 			fj.schedSys = true
-			e.dropJobs(t, func(r *jobRec) bool { return r.viaAMDGPU })
+			e.dropJobs(t, viaAMDGPU)
 		}
 		return false
 	}
@@ -86,8 +86,8 @@ func (e *Engine) sourceEvent(ev *event.Event, class nameClass, t int64) bool {
 		e.input.Duplicate++
 		return true
 	}
-	if rec := e.jobs.ref(ev.Job); rec != nil && rec.viaAMDGPU {
-		if ev.Kind == event.KindRun {
+	if ev.Kind == event.KindRun {
+		if rec := e.jobs.ref(ev.Job); rec != nil && rec.via == viaAMDGPU {
 			// Run already by its scheduled fence (signalled before
 			// amdgpu_sched_run_job is traced).
 			if !rec.hasR {
@@ -97,10 +97,7 @@ func (e *Engine) sourceEvent(ev *event.Event, class nameClass, t int64) bool {
 		}
 	}
 	e.schedSeen(t)
-	e.submit(ev, t)
-	if rec := e.jobs.ref(ev.Job); rec != nil {
-		rec.viaAMDGPU = true
-	}
+	e.submit(ev, t, viaAMDGPU)
 	if fj.finished == nil {
 		fj.finished = map[uint64]struct{}{}
 	}
@@ -127,20 +124,22 @@ func (e *Engine) fenceSignal(ev *event.Event, t int64) {
 		e.input.FencesUnmatched++
 		return
 	}
-	if rec := e.jobs.ref(ev.Job); rec != nil && rec.viaAMDGPU {
-		e.done(ev, t) // the finished fence
+	i := e.jobs.find(ev.Job)
+	if i >= 0 && e.jobs.slots[i].rec.via == viaAMDGPU {
+		e.done(ev, i, t) // the finished fence
 		return
 	}
 	sched := ev.Job
 	sched.Context++
-	if rec := e.jobs.ref(sched); rec != nil && rec.viaAMDGPU {
+	if rec := e.jobs.ref(sched); rec != nil && rec.via == viaAMDGPU {
 		e.markRun(rec, t) // the scheduled fence
 		return
 	}
 	if _, ok := e.fj.finished[ev.Job.Context]; ok {
 		// A finished fence of a known entity whose job was queued
-		// before the trace: progress, counted as unmatched.
-		e.done(ev, t)
+		// before the trace: progress, counted as unmatched. (i is
+		// the lookup above: the table has not changed since.)
+		e.done(ev, i, t)
 		return
 	}
 	e.input.FencesUnmatched++
@@ -166,16 +165,16 @@ func (e *Engine) markRun(rec *jobRec, t int64) {
 func (e *Engine) schedSeen(t int64) {
 	if !e.sawSched {
 		e.sawSched = true
-		e.dropJobs(t, func(r *jobRec) bool { return r.viaFence })
+		e.dropJobs(t, viaFence)
 	}
 }
 
-// dropJobs forgets the jobs followed that drop selects: other events,
-// from now on, describe the same jobs. They count as duplicates.
-func (e *Engine) dropJobs(t int64, drop func(*jobRec) bool) {
+// dropJobs forgets the jobs followed through src: other events, from now
+// on, describe the same jobs. They count as duplicates.
+func (e *Engine) dropJobs(t int64, src via) {
 	var keys []event.JobKey
 	for i := range e.jobs.slots {
-		if s := &e.jobs.slots[i]; s.used && drop(&s.rec) {
+		if s := &e.jobs.slots[i]; s.used && s.rec.via == src {
 			keys = append(keys, s.key)
 		}
 	}

@@ -100,9 +100,14 @@ func (t *jobTable) take(k event.JobKey) (jobRec, bool) {
 	if i < 0 {
 		return jobRec{}, false
 	}
+	return t.takeAt(i), true
+}
+
+// takeAt removes the record in slot i, found by find, and returns it.
+func (t *jobTable) takeAt(i int) jobRec {
 	rec := t.slots[i].rec
 	t.delAt(i)
-	return rec, true
+	return rec
 }
 
 // set adds or replaces k's record.

@@ -3,6 +3,7 @@ package gaps
 import (
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 
 	"github.com/gpuwatch/gpuwatch/internal/event"
 )
@@ -96,5 +97,16 @@ func TestJobTableMatchesMap(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestJobRecSize keeps the job record, and so the table's slots, small:
+// the table is walked on every event, and a slot is a key and a record.
+func TestJobRecSize(t *testing.T) {
+	if n := unsafe.Sizeof(jobRec{}); n > 48 {
+		t.Errorf("jobRec is %d bytes, want at most 48", n)
+	}
+	if n := unsafe.Sizeof(jobSlot{}); n > 80 {
+		t.Errorf("jobSlot is %d bytes, want at most 80", n)
 	}
 }

@@ -79,6 +79,10 @@ type Reader struct {
 	// internCache and fmtCache are small caches in front of intern and
 	// printkFormats (see internBytes, lookupFormats).
 	internCache [16]string
+	// driverCache holds the fence drivers' names (see internDriver);
+	// driverNext is the entry the next miss replaces.
+	driverCache [4]string
+	driverNext  uint
 	fmtCache    [4]struct {
 		name string
 		fs   []*printkFormat
@@ -969,7 +973,7 @@ func (t *Reader) emit(ln *eventLine, f *printkFormat, ts int64, comm string, ev 
 	ev.Ring = ring
 	ev.Driver = ""
 	if fl.driver != nil {
-		ev.Driver = t.internBytes(fl.driver)
+		ev.Driver = t.internDriver(fl.driver)
 	}
 	ev.Job = event.JobKey{Fence: fl.v[roleFence], Context: fl.v[roleContext], Seqno: fl.v[roleSeqno]}
 	ev.ID = fl.v[roleID]
@@ -1066,15 +1070,38 @@ func (t *Reader) internBytes(b []byte) string {
 			return *slot
 		}
 	}
+	s := t.internMap(b)
+	if slot != nil {
+		*slot = s
+	}
+	return s
+}
+
+// internDriver is internBytes for a fence's driver name, behind a cache of
+// its own: a fence line brings its driver beside its timeline and comm,
+// and "amdgpu" and "gfx" share a slot of internCache. A trace has a few
+// drivers, so the cache is scanned.
+func (t *Reader) internDriver(b []byte) string {
+	for i := range t.driverCache {
+		if t.driverCache[i] == string(b) {
+			return t.driverCache[i]
+		}
+	}
+	s := t.internMap(b)
+	t.driverCache[t.driverNext%uint(len(t.driverCache))] = s
+	t.driverNext++
+	return s
+}
+
+// internMap is the intern table's string for b (b's own while the table
+// has room; the lookup with string(b) does not allocate).
+func (t *Reader) internMap(b []byte) string {
 	s, ok := t.intern[string(b)]
 	if !ok {
 		s = string(b)
 		if len(t.intern) < maxIntern {
 			t.intern[s] = s
 		}
-	}
-	if slot != nil {
-		*slot = s
 	}
 	return s
 }
