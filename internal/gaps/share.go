@@ -38,21 +38,26 @@ func (e *Engine) measureShare(s *Snapshot, cl classification, sp spacing) ShareE
 	}
 	nb, sb := e.busyH.from(cl.busyBin)
 	na, _ := e.anchH.from(cl.busyBin)
+	// The job that ends a window whose work arrived in the off-time.
+	first, firstSE := e.firstDelay(sp)
 	unserved, v := sb, 0.0
 	if nb > 0 {
 		nn := float64(nb - na)
 		// The straddling job: length-biased where work was outstanding
 		// across the switch (anchored: the job running at a switch is a
-		// length-biased pick), typical where it arrived in the off-time.
-		// Its spread per window, and the spacing's own standard error,
-		// make the error.
-		unserved -= float64(na)*sp.lenBiased + nn*sp.mean
+		// length-biased pick); where the work arrived in the off-time,
+		// the delay to the first completion after the switch-in
+		// (firstDelay). Its spread per window, and the spacing's own
+		// standard error, make the error.
+		unserved -= float64(na)*sp.lenBiased + nn*first
 		v = float64(nb) * 2 * sp.sd * sp.sd
-		// The spacing's own doubt, common to every window.
+		// The spacing's own doubt and the first delay's, each common to
+		// its windows.
 		if sp.n > 0 {
-			bias := float64(nb) * sp.sd * math.Sqrt(2/float64(sp.n))
+			bias := float64(na) * sp.sd * math.Sqrt(2/float64(sp.n))
 			v += bias * bias
 		}
+		v += nn * nn * firstSE * firstSE
 	}
 	for i := range s.Windows {
 		w := &s.Windows[i]
@@ -65,17 +70,17 @@ func (e *Engine) measureShare(s *Snapshot, cl classification, sp spacing) ShareE
 			// Work that arrived late in an off-time and waited less
 			// than the threshold for the turn (on the schedule's
 			// grid): a switch-out too, less the job that ended it.
-			unserved += max(0, float64(w.End-w.Start)-sp.mean)
+			unserved += max(0, float64(w.End-w.Start)-first)
 			m.Windows++
 		}
 	}
 	m.Windows += int(nb)
-	if u, wv, n, ok := e.windowsUnserved(cl, sp); ok {
+	if u, wv, n, ok := e.windowsUnserved(cl, sp, first); ok {
 		// Offline, window by window: unserved holds the open and short
 		// windows already, the totals' part is replaced.
 		totals := sb
 		if nb > 0 {
-			totals -= float64(na)*sp.lenBiased + float64(nb-na)*sp.mean
+			totals -= float64(na)*sp.lenBiased + float64(nb-na)*first
 		}
 		unserved += u - totals
 		m.Windows += n - int(nb)
@@ -162,7 +167,7 @@ func (e *Engine) measureShare(s *Snapshot, cl classification, sp spacing) ShareE
 // the off-time its length less a typical job. A steal window counts only the off-time
 // a switch-in inside it shows on a rigid schedule. Windows below the
 // threshold are left to the caller. v is the variance of the sum.
-func (e *Engine) windowsUnserved(cl classification, sp spacing) (u, v float64, n int, ok bool) {
+func (e *Engine) windowsUnserved(cl classification, sp spacing, first float64) (u, v float64, n int, ok bool) {
 	if e.cfg.Horizon > 0 {
 		return 0, 0, 0, false
 	}
@@ -199,7 +204,7 @@ func (e *Engine) windowsUnserved(cl classification, sp spacing) (u, v float64, n
 				onGrid++
 				continue
 			}
-			u += max(0, b-a-sp.mean)
+			u += max(0, b-a-first)
 			v += perWindow
 		}
 	}
@@ -241,4 +246,30 @@ func medianWindow(h *gapHist, b int) float64 {
 		}
 	}
 	return 0
+}
+
+// firstDelay is how long after work arrives, the VF holding the GPU, its
+// first job completes, and that mean's standard error: the mean of the
+// stretches that began with the guest idle and stayed below the candidate
+// floor (no switch-out in them). A window whose work arrived in the
+// off-time ends that long after the switch-in. With one job on the GPU at
+// a time it is a typical job; where the hardware runs several at once it
+// is less (the first of them to finish). With fewer than minFirst such
+// stretches (a saturating guest is never idle) it is the typical job
+// spacing.
+func (e *Engine) firstDelay(sp spacing) (mean, se float64) {
+	n := e.short.size
+	if n < defaults.share.minFirst {
+		if sp.n == 0 {
+			return sp.mean, 0
+		}
+		return sp.mean, sp.sd / math.Sqrt(float64(sp.n))
+	}
+	d := make([]float64, n)
+	for i := range n {
+		st := e.short.at(i)
+		d[i] = float64(st.end - st.start)
+	}
+	m, sd := meanSD(d)
+	return m, sd / math.Sqrt(float64(n))
 }

@@ -112,3 +112,23 @@ func TestShareFromCompleteTime(t *testing.T) {
 			s.Share.Ratio, s.Share.Busy, want.Ratio, want.Busy)
 	}
 }
+
+// TestFirstDelay: the first completion after work arrives (the VF
+// holding the GPU) is measured from the idle-started stretches; with too
+// few of them the typical job spacing stands in.
+func TestFirstDelay(t *testing.T) {
+	e := New(Config{})
+	sp := spacing{n: 100, mean: 250e3, sd: 50e3}
+	if m, se := e.firstDelay(sp); m != sp.mean || math.Abs(se-5e3) > 1e-9 {
+		t.Errorf("no stretches: %v ± %v, want the spacing's 250 µs ± 5 µs", m, se)
+	}
+	// the hardware ran several jobs at once: the first of them finished
+	// after 100–160 µs
+	for i := range defaults.share.minFirst {
+		d := int64(100e3 + 2e3*float64(i%31))
+		e.short.push(span{start: int64(i) * 1e6, end: int64(i)*1e6 + d})
+	}
+	if m, se := e.firstDelay(sp); math.Abs(m-129e3) > 2e3 || se <= 0 || se > 5e3 {
+		t.Errorf("first delay %v ± %v, want about 129 µs", m, se)
+	}
+}

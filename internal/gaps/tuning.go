@@ -280,6 +280,9 @@ type shareTuning struct {
 	// shortest slice is 1 ms, so with two or more VFs the VF is off at
 	// least that long; MxGPU's shortest quantum is 4 ms). A fact.
 	minOffTime time.Duration
+	// minFirst is the fewest idle-started stretches whose mean stands for
+	// the first completion after a switch-in (firstDelay).
+	minFirst int
 }
 
 // maxVFs bounds the VF count: SR-IOV GPUs expose at most a few dozen (a
@@ -392,5 +395,6 @@ var defaults = tuning{
 		minWindows: 8,
 		minGaps:    100,
 		minOffTime: time.Millisecond,
+		minFirst:   30,
 	},
 }
