@@ -273,6 +273,13 @@ func fixedSchedule(ev *evidence, ws []cand, fit latticeFit) schedule {
 	}
 	ot := estimateOff(ev, fit, late)
 	s := schedule{mode: ModeFixed, period: fit.period, periodErr: max(fit.periodSE, fit.blockSE, fit.envDiff), onGrid: !fit.local, rigid: !fit.local && rigidEnds(ev, fit)}
+	if !fit.local {
+		// The turns' own mean period over the trace (first turn to last)
+		// differs from the line's slope by the wander of its end turns
+		// about the line: a host that charges overruns to the next slice,
+		// or jitters its switches, moves them.
+		s.periodErr = math.Hypot(s.periodErr, endWander(ev.o, fit))
+	}
 	if outageInside(ev.o, fit.period) && fit.span > 0 {
 		// A host that resumes after an outage may restart its round
 		// robin anywhere: the phase jumps by up to half a period, which
@@ -305,6 +312,25 @@ func fixedSchedule(ev *evidence, ws []cand, fit latticeFit) schedule {
 		s.factors = append(s.factors, factor{"consecutive", defaults.noConsecutive})
 	}
 	return s
+}
+
+// endWander is how far the mean turn-to-turn time from the first
+// turn on fit to the last may lie from its slope: the residuals' spread
+// at both ends over the turns between (√2·sd/span).
+func endWander(o []obs, fit latticeFit) float64 {
+	var r []float64
+	kmin, kmax := math.Inf(1), math.Inf(-1)
+	for i, w := range o {
+		if fit.in[i] {
+			r = append(r, w.e-fit.phi-fit.period*fit.k[i])
+			kmin, kmax = min(kmin, fit.k[i]), max(kmax, fit.k[i])
+		}
+	}
+	if len(r) < 3 || kmax <= kmin {
+		return 0
+	}
+	_, sd := meanSD(r)
+	return math.Sqrt2 * sd / (kmax - kmin)
 }
 
 // outageInside reports whether a window lasts several periods (an outage,
