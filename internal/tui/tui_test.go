@@ -248,6 +248,16 @@ func goldenScreens(t *testing.T) map[string]string {
 
 	h = start(t, 80, 24, &fixed{snap: goldenSnap(), stats: live.Stats{Source: "replay", Uptime: 12 * time.Second, Done: true}}, expect)
 	screens["ended-80x24"] = h.screen()
+
+	// a liquid host: turns of whole 6 ms quanta, 8.5 ms on average
+	liquid := goldenSnap()
+	liquid.Timeslice = gaps.Timeslice{Detected: true, Mode: gaps.ModeVariable, Slice: 6 * time.Millisecond, SliceErr: 2 * time.Microsecond,
+		Turn: 8490 * time.Microsecond, Period: 14890 * time.Microsecond, PeriodErr: 316 * time.Microsecond, PeriodSpread: 4470 * time.Microsecond,
+		ScheduleShare: 0.570, ScheduleShareErr: 0.024, VFs: 2, SwitchCost: 200 * time.Microsecond, Confidence: 0.17, Windows: 201,
+		Reason: "turns last whole quanta (59 of 200 ran several: a VF whose neighbours are idle keeps the GPU, as on a liquid host)"}
+	liquid.Recent = liquid.Timeslice
+	h = start(t, 80, 24, &fixed{snap: liquid, stats: live.Stats{Source: "tracefs", Uptime: 3 * time.Second, Rate: 5700}}, expect)
+	screens["liquid-80x24"] = h.screen()
 	return screens
 }
 

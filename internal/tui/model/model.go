@@ -270,15 +270,14 @@ func (m *Model) Verdict() Verdict {
 		}
 		return v
 	}
-	slice := "slice"
+	// On a liquid host the slice is the quantum, and the mean turn comes
+	// next to it (before what a narrow screen cuts off).
+	slice := fmt.Sprintf("slice %s ± %s", Dur(ts.Slice), Dur(ts.SliceErr))
 	if ts.Turn > 0 {
-		slice = "quantum"
+		slice = fmt.Sprintf("quantum %s ± %s · turn %s", Dur(ts.Slice), Dur(ts.SliceErr), Dur(ts.Turn))
 	}
-	v.Schedule = fmt.Sprintf("schedule %.1f%%: %s %s ± %s · period %s · %s · %s · confidence %.2f",
-		100*ts.ScheduleShare, slice, Dur(ts.Slice), Dur(ts.SliceErr), Dur(ts.Period), vfs(ts.VFs), ts.Mode, ts.Confidence)
-	if ts.Turn > 0 {
-		v.Schedule += fmt.Sprintf(" · turns %s on average", Dur(ts.Turn))
-	}
+	v.Schedule = fmt.Sprintf("schedule %.1f%%: %s · period %s · %s · %s · confidence %.2f",
+		100*ts.ScheduleShare, slice, Dur(ts.Period), vfs(ts.VFs), ts.Mode, ts.Confidence)
 	if ts.Confidence < LowConfidence {
 		v.Schedule += " (low confidence)"
 	}
