@@ -19,20 +19,7 @@ func TestAnalyzeLiquid(t *testing.T) {
 	if testing.Short() {
 		t.Skip("simulates seconds of trace")
 	}
-	dir := t.TempDir()
-	rep, truthFile := filepath.Join(dir, "liquid.report"), filepath.Join(dir, "liquid.truth.json")
-	if code, _, stderr := runCLI(t, nil, "simulate", "-o", rep, "--truth", truthFile,
-		"--policy", "liquid", "--neighbour-load", "0.7", "--duration", "3s"); code != 0 {
-		t.Fatalf("simulate: exit %d: %s", code, stderr)
-	}
-	var tr simulate.Truth
-	b, err := os.ReadFile(truthFile)
-	if err == nil {
-		err = json.Unmarshal(b, &tr)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep, tr := simulateWithTruth(t, "--policy", "liquid", "--neighbour-load", "0.7", "--duration", "3s")
 	code, stdout, stderr := runCLI(t, nil, "analyze", "--json", rep)
 	if code != 0 {
 		t.Fatalf("analyze --json: exit %d: %s", code, stderr)
@@ -74,4 +61,24 @@ func TestAnalyzeLiquid(t *testing.T) {
 			t.Errorf("analyze text lacks %q:\n%s", want, text)
 		}
 	}
+}
+
+// simulateWithTruth runs gpuwatch simulate with args into a temporary
+// report and returns its path and the simulator's truth.
+func simulateWithTruth(t *testing.T, args ...string) (string, simulate.Truth) {
+	t.Helper()
+	dir := t.TempDir()
+	rep, truthFile := filepath.Join(dir, "t.report"), filepath.Join(dir, "t.truth.json")
+	if code, _, stderr := runCLI(t, nil, append([]string{"simulate", "-o", rep, "--truth", truthFile}, args...)...); code != 0 {
+		t.Fatalf("simulate: exit %d: %s", code, stderr)
+	}
+	var tr simulate.Truth
+	b, err := os.ReadFile(truthFile)
+	if err == nil {
+		err = json.Unmarshal(b, &tr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep, tr
 }

@@ -11,8 +11,6 @@ import (
 	"testing"
 
 	"golang.org/x/tools/txtar"
-
-	"github.com/gpuwatch/gpuwatch/internal/simulate"
 )
 
 var updateVerdicts = flag.Bool("update-verdicts", false, "rewrite testdata/verdicts.txtar")
@@ -64,20 +62,7 @@ func TestVerdicts(t *testing.T) {
 	got := &txtar.Archive{Comment: []byte("The verdict lines of gpuwatch analyze --expect on each case of TestVerdicts.\n")}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			dir := t.TempDir()
-			rep, truthFile := filepath.Join(dir, "t.report"), filepath.Join(dir, "t.truth.json")
-			args := append([]string{"simulate", "-o", rep, "--truth", truthFile}, c.sim...)
-			if code, _, stderr := runCLI(t, nil, args...); code != 0 {
-				t.Fatalf("simulate: exit %d: %s", code, stderr)
-			}
-			var tr simulate.Truth
-			b, err := os.ReadFile(truthFile)
-			if err == nil {
-				err = json.Unmarshal(b, &tr)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			rep, tr := simulateWithTruth(t, c.sim...)
 			truth := tr.HeldShare
 			for _, e := range c.expects {
 				code, stdout, stderr := runCLI(t, nil, "analyze", "--json", "--expect", e.expect, rep)
