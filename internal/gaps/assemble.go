@@ -267,7 +267,7 @@ func (e *Engine) Snapshot() *Snapshot {
 	addShort := func(upTo int64) {
 		for ; shortIdx < short && e.short.at(shortIdx).end <= upTo; shortIdx++ {
 			sp := e.short.at(shortIdx)
-			if gr.ok && gr.crossesTurnStart(sp.start, sp.end) {
+			if (gr.ok && gr.crossesTurnStart(sp.start, sp.end)) || (busyKind == SwitchedOut && e.infCache.grid.crossesSlot(sp.start, sp.end)) {
 				s.Windows = append(s.Windows, Window{Start: sp.start, End: sp.end, Kind: SwitchedOut, InFlight: sp.inflight})
 			}
 		}
@@ -296,7 +296,7 @@ func (e *Engine) Snapshot() *Snapshot {
 			s.Windows = append(s.Windows, Window{Start: c.start, End: c.end, Kind: Steal, InFlight: c.inflight})
 		} else if binOf(d, gapSub) >= cl.busyBin {
 			s.Windows = append(s.Windows, Window{Start: c.start, End: c.end, Kind: busyKind, InFlight: c.inflight})
-		} else if !c.anchored && gr.ok && gr.crossesTurnStart(c.start, c.end) {
+		} else if !c.anchored && ((gr.ok && gr.crossesTurnStart(c.start, c.end)) || (busyKind == SwitchedOut && e.infCache.grid.crossesSlot(c.start, c.end))) {
 			s.Windows = append(s.Windows, Window{Start: c.start, End: c.end, Kind: SwitchedOut, InFlight: c.inflight})
 		}
 	}
@@ -452,6 +452,22 @@ func (g *grid) endsInOff(t int64, j float64) bool {
 	ts := g.psi + k*g.period
 	m := g.margin + j
 	return float64(t) > ts-g.off+m && float64(t) < ts-m
+}
+
+// crossesSlot reports whether a no-progress stretch [b, t] that began
+// with the guest idle spans a slot boundary of a variable schedule's slot
+// grid (by more than the margin either side). Turns start only on slot
+// boundaries: work that arrived while the VF was switched out waits for
+// one, then its first job completes. In a turn a stretch lasts one
+// first job and crosses a boundary only by chance (its length over the
+// slot).
+func (g *grid) crossesSlot(b, t int64) bool {
+	if g.slot <= 0 {
+		return false
+	}
+	k := math.Ceil((float64(b) + g.slotMargin - g.slotPsi) / g.slot)
+	ts := g.slotPsi + k*g.slot
+	return float64(t) > ts+g.slotMargin
 }
 
 // doneSince returns the retained completion times from t on.

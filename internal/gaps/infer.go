@@ -30,6 +30,9 @@ type grid struct {
 	// inferred inside busy stretches, too short to leave a window (a
 	// skipping host switching straight back), and its error.
 	hidden, hiddenErr float64
+	// slot, slotPsi, slotMargin (variable mode, a slot grid): turns
+	// start at slotPsi + k·slot (trace clock), known to slotMargin.
+	slot, slotPsi, slotMargin float64
 	// extra (whole quanta) are switch-outs found inside turns that
 	// overran their quanta: too short for the threshold, windows all
 	// the same.
@@ -157,11 +160,15 @@ func inferAll(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done compl
 				ts.Reason = fmt.Sprintf("the windows are switch-outs on a grid of %.2f ms slots (slice ≈ %.2f ms), but %s", v.slot/1e6, v.slice/1e6, reason)
 				if g != nil {
 					g.slotted = true
+					g.setSlots(ev.e0, v)
 				}
 			}
 			return ts
 		} else {
 			s = variableSchedule(v)
+			if g != nil {
+				g.setSlots(ev.e0, v)
+			}
 			if qreason == "" {
 				// Two readings of the slice: the latest switch-out on the
 				// slot grid, and the mean busy turn. Where they differ,
@@ -352,6 +359,11 @@ func variableSchedule(v variableFit) schedule {
 		factors: []factor{{"lattice", defaults.variable * v.inliers}},
 		notes:   []string{"turns do not recur on one period (idle neighbours skipped): Period is the mean turn-to-turn time, VFs the most seen busy at once"},
 	}
+}
+
+// setSlots records the slot grid of v (observations relative to e0).
+func (g *grid) setSlots(e0 float64, v variableFit) {
+	g.slot, g.slotPsi, g.slotMargin = v.slot, e0+v.psi, v.sliceErr+defaults.gridMargin
 }
 
 // quantaSchedule is the schedule of turns of whole quanta: the slice is

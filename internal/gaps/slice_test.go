@@ -93,3 +93,27 @@ func TestEndsInOff(t *testing.T) {
 		}
 	}
 }
+
+// TestCrossesSlot: on a slot grid (turns start at ψ + k·6.2 ms) a stretch
+// that began with the guest idle and spans a slot boundary waited for a
+// switch-in; one inside a slot did not.
+func TestCrossesSlot(t *testing.T) {
+	g := grid{slot: 6.2e6, slotPsi: 1e9, slotMargin: 20e3}
+	for _, tc := range []struct {
+		a, b int64
+		want bool
+	}{
+		{1e9 + 6.0e6, 1e9 + 6.4e6, true},    // arrived 0.2 ms before a switch-in
+		{1e9 + 6.25e6, 1e9 + 6.4e6, false},  // inside the turn after it
+		{1e9 + 3e6, 1e9 + 3.3e6, false},     // mid-slot
+		{1e9 + 6.19e6, 1e9 + 6.21e6, false}, // within the margin
+		{1e9 - 0.1e6, 1e9 + 0.2e6, true},    // the boundary at ψ itself
+	} {
+		if got := g.crossesSlot(tc.a, tc.b); got != tc.want {
+			t.Errorf("[%.2f, %.2f] ms: %v, want %v", float64(tc.a-1e9)/1e6, float64(tc.b-1e9)/1e6, got, tc.want)
+		}
+	}
+	if (&grid{}).crossesSlot(0, 1e9) {
+		t.Error("no slot grid: a crossing")
+	}
+}

@@ -19,6 +19,9 @@ type variableFit struct {
 	// busy stretch (every neighbour idle, the host switched straight
 	// back: too short to leave a window), hiddenN their number.
 	hidden, hiddenN float64
+	// psi is a turn start on the slot grid (relative to the first
+	// window's end, as the observations): turns start at psi + k·slot.
+	psi float64
 }
 
 // inferVariable fits the variable (work-conserving) schedule: the host
@@ -44,7 +47,7 @@ func inferVariable(o []obs, base, j float64) (variableFit, string) {
 		return variableFit{}, notSched
 	}
 	q := fit.period
-	slice, sliceErr, ok := slotSlice(o, fit, j)
+	slice, sliceErr, psi, ok := slotSlice(o, fit, j)
 	if !ok {
 		return variableFit{}, "too few windows that began with work outstanding to measure the slice"
 	}
@@ -54,7 +57,7 @@ func inferVariable(o []obs, base, j float64) (variableFit, string) {
 		// the guest had work in, and a turn whose neighbours were all
 		// skipped leaves no window at all, so the turn-to-turn time
 		// cannot be measured from them: say so rather than guess.
-		return variableFit{slot: q, slice: slice, slotted: true}, "too few consecutive busy turns to measure the period (in variable mode a turn whose neighbours were all idle leaves no window)"
+		return variableFit{slot: q, slice: slice, sliceErr: sliceErr, psi: psi, slotted: true}, "too few consecutive busy turns to measure the period (in variable mode a turn whose neighbours were all idle leaves no window)"
 	}
 	period := bt.span / bt.turns
 	// The mean turn-to-turn time is a ratio estimate over the stretches
@@ -68,7 +71,7 @@ func inferVariable(o []obs, base, j float64) (variableFit, string) {
 	}
 	periodErr := max(q/bt.turns, math.Sqrt(ss)/bt.turns)
 	return variableFit{slice: slice, sliceErr: sliceErr, period: period, periodErr: periodErr, vfs: bt.vfs, slot: q, inliers: fit.inliers * bt.turns / (bt.turns + defaults.turnsHalf),
-		hidden: bt.hidden, hiddenN: bt.hiddenN}, ""
+		hidden: bt.hidden, hiddenN: bt.hiddenN, psi: psi}, ""
 }
 
 // findSlotGrid looks for the slot grid: the largest whole fraction
@@ -98,7 +101,7 @@ func findSlotGrid(o []obs, base, j float64) (latticeFit, bool) {
 // straddling job and the spread of the starts is small, so what the
 // spread cannot account for of a job is added back. False with fewer
 // than minSliceStarts starts.
-func slotSlice(o []obs, fit latticeFit, j float64) (slice, sliceErr float64, ok bool) {
+func slotSlice(o []obs, fit latticeFit, j float64) (slice, sliceErr, psi float64, ok bool) {
 	q := fit.period
 	minRe := math.Inf(1)
 	for i, w := range o {
@@ -106,7 +109,7 @@ func slotSlice(o []obs, fit latticeFit, j float64) (slice, sliceErr float64, ok 
 			minRe = min(minRe, w.e-fit.phi-q*fit.k[i])
 		}
 	}
-	psi := fit.phi + minRe
+	psi = fit.phi + minRe
 	// The phase rests on the earliest end: its uncertainty is the
 	// spacing of the lowest ends (the next-earliest above it).
 	var res []float64
@@ -127,7 +130,7 @@ func slotSlice(o []obs, fit latticeFit, j float64) (slice, sliceErr float64, ok 
 		}
 	}
 	if len(tops) < defaults.minSliceStarts {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	slices.Sort(tops)
 	qi := tailAt(len(tops))
@@ -137,7 +140,7 @@ func slotSlice(o []obs, fit latticeFit, j float64) (slice, sliceErr float64, ok 
 	// timestamps' resolution (microseconds in report text).
 	top := tops[len(tops)-1-qi] - tops[max(len(tops)-2-qi, 0)]
 	sliceErr = math.Sqrt(top*top + psiErr*psiErr + fit.periodSE*fit.periodSE + defaults.edgeRes*defaults.edgeRes)
-	return slice, sliceErr, true
+	return slice, sliceErr, psi, true
 }
 
 // busyStretches sums the busy stretches between adjacent windows on a
