@@ -36,11 +36,11 @@ type inferCache struct {
 func (e *Engine) estimate(c *inferCache, ws []cand, cl classification, done completions) {
 	sp := spacingBelow(&e.anchH, cl.busyBin)
 	c.grid = grid{}
-	c.ts = infer(ws, sp, cl.th.sep, e.matchFrac(), &c.grid, done)
+	c.ts = infer(ws, sp, cl.th.sep, e.matchFrac(), float64(binLow(cl.busyBin, gapSub)), &c.grid, done)
 	if c.ts.Detected && busyAcross(ws) {
 		sp2 := spacingInTurns(&e.anchH, cl.busyBin, float64(c.ts.Slice))
 		var g2 grid
-		if ts2 := infer(ws, sp2, cl.th.sep, e.matchFrac(), &g2, done); ts2.Detected {
+		if ts2 := infer(ws, sp2, cl.th.sep, e.matchFrac(), float64(binLow(cl.busyBin, gapSub)), &g2, done); ts2.Detected {
 			c.ts, c.grid, sp = ts2, g2, sp2
 		}
 	}
@@ -203,10 +203,6 @@ func (e *Engine) Snapshot() *Snapshot {
 	} else {
 		s.Timeslice = Timeslice{Mode: ModeNone, Reason: e.noScheduleReason()}
 	}
-	gr := e.infCache.grid
-	if !cl.found {
-		gr = grid{}
-	}
 	hs := e.horizonStart()
 	first := sort.Search(e.cands.len(), func(i int) bool { return e.cands.at(i).end >= hs })
 	if e.cfg.Horizon <= 0 {
@@ -221,9 +217,6 @@ func (e *Engine) Snapshot() *Snapshot {
 			c.valid, c.gen, c.tBin, c.first, c.at = true, e.candGen, cl.busyBin, first, e.end
 		}
 		s.Recent = c.ts
-		if c.grid.ok {
-			gr = c.grid
-		}
 	} else {
 		s.Recent = s.Timeslice
 	}
@@ -264,15 +257,27 @@ func (e *Engine) Snapshot() *Snapshot {
 	for len(extra) > 0 && extra[0].end < hs {
 		extra = extra[1:]
 	}
+	switched := busyKind == SwitchedOut
+	// addShort adds, in end order, the short stretches that are
+	// switch-outs (shortSwitchOut) and the extras ending by upTo.
 	addShort := func(upTo int64) {
-		for ; shortIdx < short && e.short.at(shortIdx).end <= upTo; shortIdx++ {
-			sp := e.short.at(shortIdx)
-			if (gr.ok && gr.crossesTurnStart(sp.start, sp.end)) || (busyKind == SwitchedOut && e.infCache.grid.crossesSlot(sp.start, sp.end)) {
-				s.Windows = append(s.Windows, Window{Start: sp.start, End: sp.end, Kind: SwitchedOut, InFlight: sp.inflight})
+		for {
+			nextShort := shortIdx < short && e.short.at(shortIdx).end <= upTo
+			nextExtra := len(extra) > 0 && extra[0].end <= upTo
+			switch {
+			case nextShort && (!nextExtra || e.short.at(shortIdx).end <= extra[0].end):
+				sp := e.short.at(shortIdx)
+				shortIdx++
+				if e.shortSwitchOut(sp.start, sp.end, cl, switched) {
+					s.Windows = append(s.Windows, Window{Start: sp.start, End: sp.end, Kind: SwitchedOut, InFlight: sp.inflight})
+				}
+			case nextExtra:
+				// work was outstanding across it (InFlight unknown: 1)
+				s.Windows = append(s.Windows, Window{Start: extra[0].start, End: extra[0].end, Kind: SwitchedOut, InFlight: 1})
+				extra = extra[1:]
+			default:
+				return
 			}
-		}
-		for ; len(extra) > 0 && extra[0].end <= upTo; extra = extra[1:] {
-			s.Windows = append(s.Windows, Window{Start: extra[0].start, End: extra[0].end, Kind: SwitchedOut, InFlight: 1})
 		}
 	}
 	// Room for a window per candidate and the open one (the short
@@ -292,11 +297,11 @@ func (e *Engine) Snapshot() *Snapshot {
 			}
 			continue
 		}
-		if c.steal || (busyKind == SwitchedOut && gr.ok && gr.rigid && binOf(d, gapSub) >= cl.busyBin && gr.endsInOff(c.end, e.infCache.sp.lenBiased)) {
+		if c.steal || (switched && e.offSteal(c, cl, &e.infCache.grid, e.infCache.sp.lenBiased)) {
 			s.Windows = append(s.Windows, Window{Start: c.start, End: c.end, Kind: Steal, InFlight: c.inflight})
 		} else if binOf(d, gapSub) >= cl.busyBin {
 			s.Windows = append(s.Windows, Window{Start: c.start, End: c.end, Kind: busyKind, InFlight: c.inflight})
-		} else if !c.anchored && ((gr.ok && gr.crossesTurnStart(c.start, c.end)) || (busyKind == SwitchedOut && e.infCache.grid.crossesSlot(c.start, c.end))) {
+		} else if !c.anchored && e.shortSwitchOut(c.start, c.end, cl, switched) {
 			s.Windows = append(s.Windows, Window{Start: c.start, End: c.end, Kind: SwitchedOut, InFlight: c.inflight})
 		}
 	}
@@ -316,11 +321,21 @@ func (e *Engine) Snapshot() *Snapshot {
 		sp = e.infCache.sp
 	}
 	s.StealTotal = time.Duration(e.stealSum)
-	s.Share = e.measureShare(s, cl, sp)
+	s.Share = e.measureShare(s, cl, sp, busyKind == SwitchedOut)
 
-	// Totals since start.
+	// Totals since start. Stretches that ended inside a predicted
+	// off-time are steal (offSteal), as the windows list has them.
 	nb, sb := e.busyH.from(cl.busyBin)
 	ni, si := e.idleH.from(cl.idleBin)
+	if switched && e.infCache.grid.ok && e.infCache.grid.rigid {
+		for i := 0; i < e.cands.len(); i++ {
+			if c := e.cands.at(i); e.offSteal(c, cl, &e.infCache.grid, e.infCache.sp.lenBiased) {
+				nb--
+				sb -= float64(c.end - c.start)
+				s.StealTotal += time.Duration(c.end - c.start)
+			}
+		}
+	}
 	if detected {
 		s.SwitchedOutTotal = time.Duration(sb)
 	} else {
@@ -439,6 +454,13 @@ func (g *grid) crossesTurnStart(b, t int64) bool {
 	k := math.Ceil((float64(b) - g.psi) / g.period)
 	ts := g.psi + k*g.period
 	return float64(b) >= ts-g.off && float64(b) < ts-g.margin && float64(t) > ts+g.margin
+}
+
+// offOverlap is how much of [a, b] lies in the predicted off-time before
+// the first turn start at or after a (less the margin).
+func (g *grid) offOverlap(a, b float64) float64 {
+	ts := g.psi + math.Ceil((a-g.margin-g.psi)/g.period)*g.period
+	return max(0, min(b, ts)-max(a, ts-g.off))
 }
 
 // endsInOff reports whether a no-progress stretch ending at t ended

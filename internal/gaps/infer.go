@@ -48,6 +48,9 @@ type evidence struct {
 	sp   spacing
 	sat  bool // the guest saturates (see saturating)
 	done completions
+	// thr is the window threshold (ns): stretches at least this long
+	// are candidates of their own.
+	thr float64
 }
 
 // lateMarks marks the window edges set by late deliveries (see lateEdges).
@@ -72,8 +75,8 @@ type schedule struct {
 }
 
 // infer estimates the schedule from switched-out windows ws (time order)
-// with job spacing sp, the gap clusters' separation sep and the fraction
-// of completions matched to a submission; done, when not nil, visits the
+// with job spacing sp, the gap clusters' separation sep, the fraction
+// of completions matched to a submission and the window threshold thr; done, when not nil, visits the
 // recent completion times. When g is not nil it receives a fixed
 // schedule's grid (or the slot grid's mark). The model and the steps are
 // described in doc.go and docs/inference.md.
@@ -83,9 +86,9 @@ type schedule struct {
 // thread or the vCPU is held up now and then, and each hiccup leaves a
 // short no-progress stretch (completions delivered late, in a burst) that
 // no lattice holds.
-func infer(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done completions) Timeslice {
+func infer(ws []cand, sp spacing, sep, matchFrac, thr float64, g *grid, done completions) Timeslice {
 	t := &defaults
-	ts := inferAll(ws, sp, sep, matchFrac, g, done, t.minInliers)
+	ts := inferAll(ws, sp, sep, matchFrac, thr, g, done, t.minInliers)
 	if ts.Detected || len(ws) < 2*t.minWindows {
 		return ts
 	}
@@ -94,7 +97,7 @@ func infer(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done completi
 		return ts
 	}
 	var g2 grid
-	ts2 := inferAll(major, sp, sep, matchFrac, &g2, done, t.minMajorInliers)
+	ts2 := inferAll(major, sp, sep, matchFrac, thr, &g2, done, t.minMajorInliers)
 	if !ts2.Detected {
 		return ts
 	}
@@ -118,7 +121,7 @@ func infer(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done completi
 // either the fixed schedule (classify late edges, off-time, turn phase,
 // slice) or the variable one (slot grid), check the result, count the
 // VFs and weigh the confidence.
-func inferAll(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done completions, minIn float64) Timeslice {
+func inferAll(ws []cand, sp spacing, sep, matchFrac, thr float64, g *grid, done completions, minIn float64) Timeslice {
 	t := &defaults
 	n := len(ws)
 	ts := Timeslice{Mode: ModeNone, Windows: n}
@@ -126,9 +129,17 @@ func inferAll(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done compl
 		return ts
 	}
 	o, e0 := observe(ws)
-	ev := &evidence{o: o, e0: e0, j: sp.lenBiased, sp: sp, sat: saturating(o), done: done}
+	ev := &evidence{o: o, e0: e0, j: sp.lenBiased, sp: sp, sat: saturating(o), done: done, thr: thr}
 	tr := findTurns(o, ev.j, sp, minIn)
 	var s schedule
+	// What the share and the windows take from a variable schedule, kept
+	// until the schedule is accepted.
+	var pend struct {
+		hidden, hiddenErr float64
+		extra             []span
+		slots             bool
+		v                 variableFit
+	}
 	if tr.fixed {
 		s = fixedSchedule(ev, ws, tr.fit)
 	} else {
@@ -142,16 +153,16 @@ func inferAll(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done compl
 		if qreason == "" && (reason != "" || qf.wholeQuanta(v.slot-v.slice) || math.Abs(v.slice-qf.quantum) > tolerance(ev.j, qf.quantum)) {
 			reason = ""
 			s = quantaSchedule(qf)
-			if qf.hiddenN > 0 && g != nil {
-				g.hidden, g.hiddenErr = qf.hidden, qf.hiddenN*qf.quantumErr
+			if qf.hiddenN > 0 {
+				pend.hidden, pend.hiddenErr = qf.hidden, qf.hiddenN*qf.quantumErr
 			}
-			if qf.splitN > 0 && g != nil {
+			if qf.splitN > 0 {
 				// The switch-outs inside split turns become windows where
 				// the completions show them, else hidden time off.
 				found, lost, lostN := locateSplits(ev, qf.split)
-				g.extra = found
+				pend.extra = found
 				if lostN > 0 {
-					g.hidden, g.hiddenErr = g.hidden+lost, math.Hypot(g.hiddenErr, qf.splitErr*math.Sqrt(lostN/qf.splitN))
+					pend.hidden, pend.hiddenErr = pend.hidden+lost, math.Hypot(pend.hiddenErr, qf.splitErr*math.Sqrt(lostN/qf.splitN))
 				}
 			}
 		} else if reason != "" {
@@ -166,24 +177,29 @@ func inferAll(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done compl
 			return ts
 		} else {
 			s = variableSchedule(v)
-			if g != nil {
-				g.setSlots(ev.e0, v)
-			}
+			pend.slots, pend.v = true, v
 			if qreason == "" {
 				// Two readings of the slice: the latest switch-out on the
 				// slot grid, and the mean busy turn. Where they differ,
 				// the difference is the doubt.
 				s.sliceErr = math.Hypot(s.sliceErr, v.slice-qf.quantum)
 			}
-			if v.hiddenN > 0 && g != nil {
-				// The switches straight back inside busy stretches: sure
-				// when the turns showed a switch per quantum, else they
-				// may as well be whole quanta (none), and the error says
-				// so.
-				g.hidden = v.hidden
-				g.hiddenErr = v.hiddenN * v.sliceErr
-				if !qf.switchPerQuantum {
-					g.hiddenErr = max(g.hiddenErr, v.hidden/2)
+			if v.hiddenN > 0 {
+				// The switches straight back inside busy stretches, each
+				// the slot less the slice: that switch is known only as
+				// well as the slice. Sure when the turns themselves showed
+				// a switch per quantum (their reading of it joins the
+				// doubt), else they may as well be whole quanta (none),
+				// and the error says so.
+				c := v.slot - v.slice
+				cErr := s.sliceErr
+				sure := qreason == "" && qf.switchPerQuantum
+				if sure {
+					cErr = math.Hypot(cErr, c-qf.cost)
+				}
+				pend.hidden, pend.hiddenErr = v.hiddenN*c, v.hiddenN*cErr
+				if !sure {
+					pend.hiddenErr = max(pend.hiddenErr, pend.hidden/2)
 				}
 				s.notes = append(s.notes, fmt.Sprintf("%.0f switches straight back (every neighbour idle) inferred inside busy stretches, too short to see: counted as switched out", v.hiddenN))
 			}
@@ -236,6 +252,12 @@ func inferAll(ws []cand, sp spacing, sep, matchFrac float64, g *grid, done compl
 	for _, x := range []float64{slice, sliceErr, period, periodErr, ts.ScheduleShare, ts.ScheduleShareErr, ts.Confidence} {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return Timeslice{Mode: ModeNone, Windows: n, Reason: "numerically degenerate estimate"}
+		}
+	}
+	if g != nil {
+		g.hidden, g.hiddenErr, g.extra = pend.hidden, pend.hiddenErr, pend.extra
+		if pend.slots {
+			g.setSlots(ev.e0, pend.v)
 		}
 	}
 	return ts

@@ -55,9 +55,10 @@ type splitTurn struct {
 
 // locateSplits finds the switch-out inside each split turn: the longest
 // gap between the recent completions inside the turn, when it is longer
-// than twice the normal spacing. It returns the windows found (trace
-// clock) and the time off of the turns where none was (completions no
-// longer retained).
+// than twice the normal spacing and shorter than the window threshold (a
+// longer one is a candidate of its own: a steal window left out of the
+// turns, whose off-time the split stands for). It returns the windows
+// found (trace clock) and the time off of the turns where none was.
 func locateSplits(ev *evidence, split []splitTurn) (found []span, lost, lostN float64) {
 	for _, st := range split {
 		a := int64(ev.e0 + ev.o[st.at-1].e)
@@ -74,7 +75,7 @@ func locateSplits(ev *evidence, split []splitTurn) (found []span, lost, lostN fl
 				best = span{start: ev.done.at(k), end: ev.done.at(k + 1)}
 			}
 		}
-		if float64(best.end-best.start) > 2*ev.sp.mean {
+		if d := float64(best.end - best.start); d > 2*ev.sp.mean && (ev.thr <= 0 || d < ev.thr) {
 			found = append(found, best)
 		} else {
 			lost += st.off
@@ -204,7 +205,8 @@ func inferQuanta(o []obs, j float64) (quantaFit, string) {
 			continue
 		}
 		k := math.Floor(on[i] / q)
-		if r := on[i] - k*q; k >= 1 && r > tol && r < q-tol {
+		// (two parts of whole quanta each: k ≥ 2)
+		if r := on[i] - k*q; k >= 2 && r > tol && r < q-tol {
 			f.splitN++
 			f.splitOff += r
 			f.split = append(f.split, splitTurn{at: at[i], off: r})

@@ -28,7 +28,7 @@ import (
 // measureShare fills the measured share of s from the engine's totals
 // under classification cl. sp is the normal spacing below the threshold.
 // Steal stretches are not in the gap histograms: the VF held the GPU.
-func (e *Engine) measureShare(s *Snapshot, cl classification, sp spacing) ShareEstimate {
+func (e *Engine) measureShare(s *Snapshot, cl classification, sp spacing, switched bool) ShareEstimate {
 	var m ShareEstimate
 	// Busy time counts from when the trace is complete (busyBefore holds
 	// what came before, the part of a busy stretch across it included).
@@ -39,7 +39,7 @@ func (e *Engine) measureShare(s *Snapshot, cl classification, sp spacing) ShareE
 	nb, sb := e.busyH.from(cl.busyBin)
 	na, _ := e.anchH.from(cl.busyBin)
 	// The job that ends a window whose work arrived in the off-time.
-	first, firstSE := e.firstDelay(sp)
+	first, firstSE := e.firstDelay(sp, cl, switched)
 	unserved, v := sb, 0.0
 	if nb > 0 {
 		nn := float64(nb - na)
@@ -52,12 +52,13 @@ func (e *Engine) measureShare(s *Snapshot, cl classification, sp spacing) ShareE
 		unserved -= float64(na)*sp.lenBiased + nn*first
 		v = float64(nb) * 2 * sp.sd * sp.sd
 		// The spacing's own doubt and the first delay's, each common to
-		// its windows.
+		// its windows (and to each other when the first delay is the
+		// spacing's: added as one).
+		bias := nn * firstSE
 		if sp.n > 0 {
-			bias := float64(na) * sp.sd * math.Sqrt(2/float64(sp.n))
-			v += bias * bias
+			bias += float64(na) * sp.sd * math.Sqrt(2/float64(sp.n))
 		}
-		v += nn * nn * firstSE * firstSE
+		v += bias * bias
 	}
 	for i := range s.Windows {
 		w := &s.Windows[i]
@@ -66,14 +67,13 @@ func (e *Engine) measureShare(s *Snapshot, cl classification, sp spacing) ShareE
 			// The window still open at the end: no closing completion.
 			unserved += float64(w.End - w.Start)
 			m.Windows++
-		case w.Kind == SwitchedOut && binOf(w.End-w.Start, gapSub) < cl.busyBin:
-			// Work that arrived late in an off-time and waited less
-			// than the threshold for the turn (on the schedule's
-			// grid): a switch-out too, less the job that ended it.
-			unserved += max(0, float64(w.End-w.Start)-first)
-			m.Windows++
 		}
 	}
+	// Switch-outs below the threshold, over the whole run.
+	su, sv, sn := e.shortUnserved(cl, sp, first, switched)
+	unserved += su
+	v += sv
+	m.Windows += sn
 	m.Windows += int(nb)
 	if u, wv, n, ok := e.windowsUnserved(cl, sp, first); ok {
 		// Offline, window by window: unserved holds the open and short
@@ -85,6 +85,23 @@ func (e *Engine) measureShare(s *Snapshot, cl classification, sp spacing) ShareE
 		unserved += u - totals
 		m.Windows += n - int(nb)
 		v += wv - float64(nb)*2*sp.sd*sp.sd
+	} else {
+		// Live, the totals stand in; the retained stretches that ended
+		// inside a predicted off-time (steal, see offSteal) count only
+		// their overlap with it.
+		g := &e.infCache.grid
+		for i := 0; i < e.cands.len(); i++ {
+			c := e.cands.at(i)
+			if !e.offSteal(c, cl, g, sp.lenBiased) {
+				continue
+			}
+			corr := first
+			if c.anchored {
+				corr = sp.lenBiased
+			}
+			unserved += g.offOverlap(float64(c.start), float64(c.end)) - max(0, float64(c.end-c.start)-corr)
+			m.Windows--
+		}
 	}
 	if g := &e.infCache.grid; cl.found && e.infCache.valid && g.hidden > 0 {
 		// Switches inside busy stretches that the schedule implies but
@@ -184,12 +201,14 @@ func (e *Engine) windowsUnserved(cl classification, sp spacing, first float64) (
 		a, b := float64(c.start), float64(c.end)
 		switch {
 		case c.idle:
-		case c.steal || (rigid && binOf(c.end-c.start, gapSub) >= cl.busyBin && g.endsInOff(c.end, sp.lenBiased)):
+		case c.steal || e.offSteal(c, cl, g, sp.lenBiased):
 			// the part of an off-time the stretch overlaps: one ending
 			// at the turn start inside it, or the one it ended in
-			if ts := turn(a); rigid && ts-g.off < b {
-				u += max(0, min(b, ts)-max(a, ts-g.off))
-				onGrid++
+			if rigid {
+				if x := g.offOverlap(a, b); x > 0 {
+					u += x
+					onGrid++
+				}
 			}
 		case binOf(c.end-c.start, gapSub) < cl.busyBin:
 		case c.anchored && !(rigid && b-a < g.period):
@@ -250,26 +269,80 @@ func medianWindow(h *gapHist, b int) float64 {
 
 // firstDelay is how long after work arrives, the VF holding the GPU, its
 // first job completes, and that mean's standard error: the mean of the
-// stretches that began with the guest idle and stayed below the candidate
-// floor (no switch-out in them). A window whose work arrived in the
+// stretches that began with the guest idle, stayed below the candidate
+// floor and held no switch-out (none spans a predicted turn start or slot
+// boundary, see shortSwitchOut). A window whose work arrived in the
 // off-time ends that long after the switch-in. With one job on the GPU at
 // a time it is a typical job; where the hardware runs several at once it
 // is less (the first of them to finish). With fewer than minFirst such
 // stretches (a saturating guest is never idle) it is the typical job
 // spacing.
-func (e *Engine) firstDelay(sp spacing) (mean, se float64) {
-	n := e.short.size
-	if n < defaults.share.minFirst {
+func (e *Engine) firstDelay(sp spacing, cl classification, switched bool) (mean, se float64) {
+	d := make([]float64, 0, e.short.size)
+	for i := 0; i < e.short.size; i++ {
+		st := e.short.at(i)
+		if !e.shortSwitchOut(st.start, st.end, cl, switched) {
+			d = append(d, float64(st.end-st.start))
+		}
+	}
+	if len(d) < defaults.share.minFirst {
 		if sp.n == 0 {
 			return sp.mean, 0
 		}
 		return sp.mean, sp.sd / math.Sqrt(float64(sp.n))
 	}
-	d := make([]float64, n)
-	for i := range n {
-		st := e.short.at(i)
-		d[i] = float64(st.end - st.start)
-	}
 	m, sd := meanSD(d)
-	return m, sd / math.Sqrt(float64(n))
+	return m, sd / math.Sqrt(float64(len(d)))
+}
+
+// shortSwitchOut reports whether a stretch [a, b] that began with the
+// guest idle and stayed below the threshold is a switch-out all the same
+// (the whole run's schedule): it began in a predicted off-time and lasted
+// past the turn start (a rigid fixed grid), or spans a slot boundary (a
+// variable schedule's slot grid, when the windows are switch-outs).
+func (e *Engine) shortSwitchOut(a, b int64, cl classification, switched bool) bool {
+	if !cl.found || !e.infCache.valid {
+		return false
+	}
+	g := &e.infCache.grid
+	return (g.ok && g.crossesTurnStart(a, b)) || (switched && g.crossesSlot(a, b))
+}
+
+// shortUnserved sums the switch-outs below the threshold over the whole
+// run: the stretches that began with the guest idle and are switch-outs
+// all the same (shortSwitchOut), each less the first delay after the
+// switch-in; and the switch-outs found inside turns of whole quanta
+// (grid.extra), each less the straddling job (work was outstanding). v
+// is the variance of the sum, n the windows.
+func (e *Engine) shortUnserved(cl classification, sp spacing, first float64, switched bool) (u, v float64, n int) {
+	add := func(d, corr float64) {
+		u += max(0, d-corr)
+		v += 2 * sp.sd * sp.sd
+		n++
+	}
+	for i := 0; i < e.short.size; i++ {
+		st := e.short.at(i)
+		if e.shortSwitchOut(st.start, st.end, cl, switched) {
+			add(float64(st.end-st.start), first)
+		}
+	}
+	for i := 0; i < e.cands.len(); i++ {
+		c := e.cands.at(i)
+		if !c.idle && !c.steal && !c.anchored && binOf(c.end-c.start, gapSub) < cl.busyBin && e.shortSwitchOut(c.start, c.end, cl, switched) {
+			add(float64(c.end-c.start), first)
+		}
+	}
+	if cl.found && e.infCache.valid && switched {
+		for _, x := range e.infCache.grid.extra {
+			add(float64(x.end-x.start), sp.lenBiased)
+		}
+	}
+	return u, v, n
+}
+
+// offSteal reports whether candidate c is steal although nothing closed
+// it in a burst: on the whole run's rigid grid g it ended inside a
+// predicted off-time (endsInOff, j the straddling job).
+func (e *Engine) offSteal(c *cand, cl classification, g *grid, j float64) bool {
+	return !c.idle && !c.steal && g.ok && g.rigid && binOf(c.end-c.start, gapSub) >= cl.busyBin && g.endsInOff(c.end, j)
 }

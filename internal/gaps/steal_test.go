@@ -119,7 +119,7 @@ func TestShareFromCompleteTime(t *testing.T) {
 func TestFirstDelay(t *testing.T) {
 	e := New(Config{})
 	sp := spacing{n: 100, mean: 250e3, sd: 50e3}
-	if m, se := e.firstDelay(sp); m != sp.mean || math.Abs(se-5e3) > 1e-9 {
+	if m, se := e.firstDelay(sp, classification{}, false); m != sp.mean || math.Abs(se-5e3) > 1e-9 {
 		t.Errorf("no stretches: %v ± %v, want the spacing's 250 µs ± 5 µs", m, se)
 	}
 	// the hardware ran several jobs at once: the first of them finished
@@ -128,7 +128,7 @@ func TestFirstDelay(t *testing.T) {
 		d := int64(100e3 + 2e3*float64(i%31))
 		e.short.push(span{start: int64(i) * 1e6, end: int64(i)*1e6 + d})
 	}
-	if m, se := e.firstDelay(sp); math.Abs(m-129e3) > 2e3 || se <= 0 || se > 5e3 {
+	if m, se := e.firstDelay(sp, classification{}, false); math.Abs(m-129e3) > 2e3 || se <= 0 || se > 5e3 {
 		t.Errorf("first delay %v ± %v, want about 129 µs", m, se)
 	}
 }
