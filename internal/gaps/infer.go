@@ -228,7 +228,7 @@ func inferAll(ws []cand, sp spacing, sep, matchFrac, thr float64, g *grid, done 
 	ts.PeriodSpread = time.Duration(s.spread)
 	if s.turn > 0 {
 		// Turns of several quanta: the schedule gives the mean turn.
-		ts.Turn = time.Duration(s.turn)
+		ts.Turn, ts.TurnErr = time.Duration(s.turn), time.Duration(s.turnErr)
 		ts.ScheduleShare = s.turn / period
 		ts.ScheduleShareErr = ts.ScheduleShare * math.Hypot(s.turnErr/s.turn, periodErr/period)
 	}

@@ -94,8 +94,8 @@ type Timeslice struct {
 	// Turn is set when turns last several whole multiples of Slice (a
 	// liquid host: a VF whose neighbours are idle keeps the GPU for
 	// further quanta): Slice is then the quantum, Turn the mean turn and
-	// ScheduleShare Turn/Period.
-	Turn time.Duration
+	// ScheduleShare Turn/Period; TurnErr is its standard error.
+	Turn, TurnErr time.Duration
 	// PeriodSpread (variable mode) is the standard deviation of the
 	// turn-to-turn times; Period is their mean.
 	PeriodSpread time.Duration

@@ -136,6 +136,7 @@ type JSONTimeslice struct {
 	// as on a liquid host) is the mean turn; PeriodSpreadSeconds
 	// (variable mode) the standard deviation of the turn-to-turn times.
 	TurnSeconds         float64 `json:"turn_seconds,omitempty"`
+	TurnErrSeconds      float64 `json:"turn_err_seconds,omitempty"`
 	PeriodSpreadSeconds float64 `json:"period_spread_seconds,omitempty"`
 	// Share and ShareErr are ScheduleShare and ScheduleShareErr under
 	// their first name (v1 documents had only these).
@@ -257,6 +258,7 @@ func Timeslice(ts *gaps.Timeslice) JSONTimeslice {
 		PeriodSeconds:       dsec(ts.Period),
 		PeriodErrSeconds:    dsec(ts.PeriodErr),
 		TurnSeconds:         dsec(ts.Turn),
+		TurnErrSeconds:      dsec(ts.TurnErr),
 		PeriodSpreadSeconds: dsec(ts.PeriodSpread),
 		Share:               ratio(ts.ScheduleShare),
 		ShareErr:            ratio(ts.ScheduleShareErr),

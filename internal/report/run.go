@@ -174,7 +174,7 @@ func WriteRun(w io.Writer, a *Analysis, r *Run) error {
 	}
 	if ts.Detected {
 		if ts.Turn > 0 {
-			line(fmt.Sprintf("%s ± %s", dur(ts.Slice), dur(ts.SliceErr)), "slice", fmt.Sprintf("(the quantum: turns last whole multiples of it, %s on average)", dur(ts.Turn)))
+			line(fmt.Sprintf("%s ± %s", dur(ts.Slice), dur(ts.SliceErr)), "slice", fmt.Sprintf("(the quantum: turns last whole multiples of it, %s ± %s on average)", dur(ts.Turn), dur(ts.TurnErr)))
 		} else {
 			line(fmt.Sprintf("%s ± %s", dur(ts.Slice), dur(ts.SliceErr)), "slice", "")
 		}

@@ -156,7 +156,7 @@ func (t *textWriter) schedule(a *Analysis) {
 	t.printf("  detected    yes\n")
 	if ts.Turn > 0 {
 		t.printf("  slice       %s ± %s (the quantum: turns last whole multiples of it)\n", dur(ts.Slice), dur(ts.SliceErr))
-		t.printf("  turn        %s on average\n", dur(ts.Turn))
+		t.printf("  turn        %s ± %s on average\n", dur(ts.Turn), dur(ts.TurnErr))
 	} else {
 		t.printf("  slice       %s ± %s\n", dur(ts.Slice), dur(ts.SliceErr))
 	}

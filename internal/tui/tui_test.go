@@ -252,7 +252,7 @@ func goldenScreens(t *testing.T) map[string]string {
 	// a liquid host: turns of whole 6 ms quanta, 8.5 ms on average
 	liquid := goldenSnap()
 	liquid.Timeslice = gaps.Timeslice{Detected: true, Mode: gaps.ModeVariable, Slice: 6 * time.Millisecond, SliceErr: 2 * time.Microsecond,
-		Turn: 8490 * time.Microsecond, Period: 14890 * time.Microsecond, PeriodErr: 316 * time.Microsecond, PeriodSpread: 4470 * time.Microsecond,
+		Turn: 8490 * time.Microsecond, TurnErr: 150 * time.Microsecond, Period: 14890 * time.Microsecond, PeriodErr: 316 * time.Microsecond, PeriodSpread: 4470 * time.Microsecond,
 		ScheduleShare: 0.570, ScheduleShareErr: 0.024, VFs: 2, SwitchCost: 200 * time.Microsecond, Confidence: 0.17, Windows: 201,
 		Reason: "turns last whole quanta (59 of 200 ran several: a VF whose neighbours are idle keeps the GPU, as on a liquid host)"}
 	liquid.Recent = liquid.Timeslice

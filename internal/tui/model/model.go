@@ -274,7 +274,7 @@ func (m *Model) Verdict() Verdict {
 	// next to it (before what a narrow screen cuts off).
 	slice := fmt.Sprintf("slice %s ± %s", Dur(ts.Slice), Dur(ts.SliceErr))
 	if ts.Turn > 0 {
-		slice = fmt.Sprintf("quantum %s ± %s · turn %s", Dur(ts.Slice), Dur(ts.SliceErr), Dur(ts.Turn))
+		slice = fmt.Sprintf("quantum %s ± %s · turn %s ± %s", Dur(ts.Slice), Dur(ts.SliceErr), Dur(ts.Turn), Dur(ts.TurnErr))
 	}
 	v.Schedule = fmt.Sprintf("schedule %.1f%%: %s · period %s · %s · %s · confidence %.2f",
 		100*ts.ScheduleShare, slice, Dur(ts.Period), vfs(ts.VFs), ts.Mode, ts.Confidence)
