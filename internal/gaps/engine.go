@@ -889,7 +889,14 @@ func (e *Engine) noteBurst() {
 		}
 		return
 	}
-	// Shorter than the floor: a candidate of its own, kept in end order.
+	// Shorter than the floor: a candidate of its own, kept in end order,
+	// and no longer a short stretch that began after idle (it would be
+	// listed twice, and taken for a switch-out's tail).
+	if n := e.short.size; n > 0 {
+		if st := e.short.at(n - 1); st.start == b.start && st.end == b.start+b.gap {
+			e.short.dropBack()
+		}
+	}
 	e.addCand(cand{start: b.start, end: b.start + b.gap, anchored: b.anchored, inflight: b.inflight, steal: true,
 		compStart: e.compAtLast(), compEnd: e.compAtLast(), zeroStart: e.zeros, zeroEnd: e.zeros})
 	for i := e.cands.len() - 1; i > 0 && e.cands.at(i-1).end > e.cands.at(i).end; i-- {

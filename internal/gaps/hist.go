@@ -177,5 +177,12 @@ func (f *fifo[T]) pop() {
 	f.size--
 }
 
+// dropBack removes the element at the back.
+func (f *fifo[T]) dropBack() {
+	var zero T
+	f.size--
+	f.buf[(f.head+f.size)&(len(f.buf)-1)] = zero
+}
+
 // at returns the i-th element from the front.
 func (f *fifo[T]) at(i int) *T { return &f.buf[(f.head+i)&(len(f.buf)-1)] }

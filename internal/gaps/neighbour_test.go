@@ -1,9 +1,13 @@
 package gaps_test
 
 import (
+	"math"
 	"testing"
+	"time"
 
 	"github.com/gpuwatch/gpuwatch/internal/accuracy"
+	"github.com/gpuwatch/gpuwatch/internal/gaps"
+	"github.com/gpuwatch/gpuwatch/internal/simulate"
 )
 
 // TestNeighbourOnOff: a work-conserving host whose one neighbour is busy
@@ -104,6 +108,56 @@ func TestStealAcrossSwitchOut(t *testing.T) {
 		"steal-strict-2vf-6ms-saturate-uniform-4.16ns-steal125ms-r2") {
 		if r.FalseInSteal > 0 || r.ShareErr > accuracy.TargetShareErr || !r.ShareCover.Within || r.F1 < accuracy.TargetF1 {
 			t.Errorf("%s: %d switch-outs claimed in steal, share %.2f pp off (covered %v), F1 %.3f", r.Scenario, r.FalseInSteal, r.ShareErr, r.ShareCover.Within, r.F1)
+		}
+	}
+}
+
+// TestLiquidStealWindows: on a liquid host whose neighbours come and go,
+// with vCPU steal on top, the windows list stays one list: in end order,
+// no span listed twice, no switch-out on a steal window; and the share
+// is within the target of the truth. Eight seeds.
+func TestLiquidStealWindows(t *testing.T) {
+	for seed := uint64(1); seed <= 8; seed++ {
+		p := simulate.Params{VFs: 4, Slices: []time.Duration{6 * time.Millisecond}, SwitchCost: 200 * time.Microsecond,
+			Policy: simulate.Liquid, Workload: "saturate", Rings: []string{"gfx"}, Job: 250 * time.Microsecond, JobDist: "uniform",
+			NeighbourOn: 40 * time.Millisecond, NeighbourOff: 25 * time.Millisecond, StealEvery: 50 * time.Millisecond, StealLen: 1500 * time.Microsecond,
+			Duration: 10 * time.Second, Start: 1437 * time.Second, Seed: seed}
+		evs, tr, err := simulate.Events(p.Scenario())
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := gaps.New(gaps.Config{})
+		for _, ev := range evs {
+			e.Feed(ev)
+		}
+		s := e.Snapshot()
+		seen := map[[2]int64]gaps.WindowKind{}
+		var steal []gaps.Window
+		for i, w := range s.Windows {
+			if i > 0 && w.End < s.Windows[i-1].End {
+				t.Errorf("seed %d: window %d [%d, %d] ends before the one before it", seed, i, w.Start, w.End)
+			}
+			k := [2]int64{w.Start, w.End}
+			if prev, ok := seen[k]; ok {
+				t.Errorf("seed %d: span [%d, %d] listed twice: %s and %s", seed, w.Start, w.End, prev, w.Kind)
+			}
+			seen[k] = w.Kind
+			if w.Kind == gaps.Steal {
+				steal = append(steal, w)
+			}
+		}
+		for _, w := range s.Windows {
+			if w.Kind != gaps.SwitchedOut {
+				continue
+			}
+			for _, st := range steal {
+				if ov := min(w.End, st.End) - max(w.Start, st.Start); ov > 0 && 2*ov >= w.End-w.Start {
+					t.Errorf("seed %d: switch-out [%d, %d] lies on steal window [%d, %d]", seed, w.Start, w.End, st.Start, st.End)
+				}
+			}
+		}
+		if !s.Share.Resolved || 100*math.Abs(s.Share.Ratio-tr.HeldShare) > accuracy.TargetShareErr {
+			t.Errorf("seed %d: share %.4f ± %.4f (resolved %v), held %.4f", seed, s.Share.Ratio, s.Share.Err, s.Share.Resolved, tr.HeldShare)
 		}
 	}
 }

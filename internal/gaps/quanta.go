@@ -57,8 +57,9 @@ type splitTurn struct {
 // gap between the recent completions inside the turn, when it is longer
 // than twice the normal spacing and shorter than the window threshold (a
 // longer one is a candidate of its own: a steal window left out of the
-// turns, whose off-time the split stands for). It returns the windows
-// found (trace clock) and the time off of the turns where none was.
+// turns, whose off-time the split stands for) and not closed by
+// completions at once (steal). It returns the windows found (trace
+// clock) and the time off of the turns where none was.
 func locateSplits(ev *evidence, split []splitTurn) (found []span, lost, lostN float64) {
 	for _, st := range split {
 		a := int64(ev.e0 + ev.o[st.at-1].e)
@@ -70,12 +71,16 @@ func locateSplits(ev *evidence, split []splitTurn) (found []span, lost, lostN fl
 			continue
 		}
 		var best span
+		bk := -1
 		for ; k+1 < ev.done.n && ev.done.at(k+1) <= b; k++ {
 			if d := ev.done.at(k+1) - ev.done.at(k); d > best.end-best.start {
-				best = span{start: ev.done.at(k), end: ev.done.at(k + 1)}
+				best, bk = span{start: ev.done.at(k), end: ev.done.at(k + 1)}, k+1
 			}
 		}
-		if d := float64(best.end - best.start); d > 2*ev.sp.mean && (ev.thr <= 0 || d < ev.thr) {
+		// closed by completions at once: steal (the GPU ran on), not a
+		// switch-out
+		burst := bk >= 0 && bk+1 < ev.done.n && ev.done.at(bk+1)-ev.done.at(bk) <= stealGap
+		if d := float64(best.end - best.start); d > 2*ev.sp.mean && (ev.thr <= 0 || d < ev.thr) && !burst {
 			found = append(found, best)
 		} else {
 			lost += st.off

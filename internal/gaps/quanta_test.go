@@ -258,3 +258,58 @@ func TestLocateSplits(t *testing.T) {
 		t.Errorf("lost %v ms in %v turns, want 0.8 in 1", lost/ms, lostN)
 	}
 }
+
+// TestSwitchedTurnsRefused: turns that showed a negative intercept but
+// are neither whole quanta nor whole turns with a switch between them
+// (the refit holds too few) give no fit, and say so; a fit that is
+// refused is never taken for a sure switch per quantum.
+func TestSwitchedTurnsRefused(t *testing.T) {
+	const ms = 1e6
+	rng := rand.New(rand.NewPCG(4, 4))
+	var on, step, off, m []float64
+	for i := range 40 {
+		k := float64(1 + i%3)
+		x := k*6.2*ms - 0.2*ms
+		if i%2 == 0 {
+			x += 2.5*ms + ms*rng.Float64() // half of them off any line
+		}
+		on = append(on, x)
+		step = append(step, x+6.4*ms)
+		off = append(off, 6.4*ms)
+		m = append(m, k)
+	}
+	f, why := switchedTurns(on, step, off, m, 0.1*ms)
+	if why == "" || f.quantum != 0 || f.hiddenN != 0 {
+		t.Errorf("fit %+v, reason %q; want none", f, why)
+	}
+}
+
+// TestEndWander: the turns' own mean period over the trace differs from
+// a line's slope by the end turns' wander about it: √2·sd over the span.
+func TestEndWander(t *testing.T) {
+	const ms = 1e6
+	o := make([]obs, 101)
+	fit := latticeFit{period: 12.4 * ms, k: make([]float64, 101), in: make([]bool, 101)}
+	for i := range o {
+		d := 0.0
+		if i%2 == 1 {
+			d = 0.2 * ms // ends alternate 0 and 0.2 ms off the line
+		}
+		o[i].e = float64(i)*12.4*ms + d - 0.1*ms
+		fit.k[i], fit.in[i] = float64(i), true
+	}
+	_, sd := meanSD(func() []float64 {
+		r := make([]float64, len(o))
+		for i := range o {
+			r[i] = o[i].e - float64(i)*12.4*ms
+		}
+		return r
+	}())
+	if got, want := endWander(o, fit), math.Sqrt2*sd/100; math.Abs(got-want) > 1e-6 {
+		t.Errorf("endWander %v, want %v", got, want)
+	}
+	fit.in = make([]bool, 101)
+	if endWander(o, fit) != 0 {
+		t.Error("no inliers: a wander")
+	}
+}
