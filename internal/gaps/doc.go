@@ -37,8 +37,11 @@
 // after the switch-in, so it is Off plus the service time of the job that
 // straddles the switch (length-biased, E[g²]/E[g], when work was
 // outstanding across it). The measured share (share.go) is the busy time
-// less the no-progress windows, each less its straddling job; it does not
-// rest on the schedule. Steal windows (noteBurst in engine.go: a stretch
+// less the no-progress windows, each less its straddling job; the
+// schedule adds only the switch-outs too short to leave a window of their
+// own (short stretches across a predicted turn start or slot boundary,
+// switch-outs inside turns of whole quanta, switches straight back),
+// with their doubt. Steal windows (noteBurst in engine.go: a stretch
 // closed by several completions at once, as many as the GPU finished
 // meanwhile) are no switch-outs and count as served.
 //

@@ -26,9 +26,10 @@ type grid struct {
 	// whose off-time is read from the grid.
 	offErr float64
 	margin float64
-	// hidden (variable mode, slot grid): the time of the switches
-	// inferred inside busy stretches, too short to leave a window (a
-	// skipping host switching straight back), and its error.
+	// hidden (variable mode): the time off inferred inside busy
+	// stretches, too short to leave a window (a skipping host switching
+	// straight back; a turn of whole quanta holding a switch-out whose
+	// gap was not found), and its error.
 	hidden, hiddenErr float64
 	// slot, slotPsi, slotMargin (variable mode, a slot grid): turns
 	// start at slotPsi + k·slot (trace clock), known to slotMargin.

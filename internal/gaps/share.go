@@ -15,9 +15,12 @@ import (
 // from the last completion before the switch-out to the first completion
 // after the switch-in, so it holds, besides the off-time, the one job
 // that straddled the switch: in a saturating pipeline a length-biased job
-// (E[g²]/E[g]), when the work arrived during the off-time a typical one
-// (E[g]). That job is taken out of each window; its spread is the
-// correction's uncertainty.
+// (E[g²]/E[g]); when the work arrived during the off-time, the delay to
+// its first completion after the switch-in (firstDelay: a typical job
+// when the hardware runs one at a time). That job is taken out of each
+// window; its spread is the correction's uncertainty. Switch-outs too
+// short to leave a window come from the schedule (shortUnserved, and the
+// hidden time of inferVariable and inferQuanta).
 //
 // The share holds only when a switch-out cannot hide between two normal
 // completions: with jobs as long as a slice, or completions far apart,
@@ -105,7 +108,7 @@ func (e *Engine) measureShare(s *Snapshot, cl classification, sp spacing, switch
 	}
 	if g := &e.infCache.grid; cl.found && e.infCache.valid && g.hidden > 0 {
 		// Switches inside busy stretches that the schedule implies but
-		// no window showed (see inferVariable).
+		// no window showed (see inferVariable, inferQuanta).
 		unserved += g.hidden
 		v += g.hiddenErr * g.hiddenErr
 	}
@@ -181,7 +184,7 @@ func (e *Engine) measureShare(s *Snapshot, cl classification, sp spacing, switch
 // that began in an off-time depends on the rings, and is no part of the
 // wait); otherwise a window that began with work outstanding is its
 // length less the length-biased straddling job, one whose work arrived in
-// the off-time its length less a typical job. A steal window counts only the off-time
+// the off-time its length less the first delay (firstDelay). A steal window counts only the off-time
 // a switch-in inside it shows on a rigid schedule. Windows below the
 // threshold are left to the caller. v is the variance of the sum.
 func (e *Engine) windowsUnserved(cl classification, sp spacing, first float64) (u, v float64, n int, ok bool) {
