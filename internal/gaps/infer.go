@@ -193,7 +193,10 @@ func inferAll(ws []cand, sp spacing, sep, matchFrac, thr float64, g *grid, done 
 				// doubt), else they may as well be whole quanta (none),
 				// and the error says so.
 				c := v.slot - v.slice
-				cErr := s.sliceErr
+				// the slice is an extreme of the switch-outs: besides its
+				// error, the straddling job's model doubt (half the
+				// difference between a length-biased and a typical job)
+				cErr := math.Hypot(s.sliceErr, (ev.j-ev.sp.mean)/2)
 				sure := qreason == "" && qf.switchPerQuantum
 				if sure {
 					cErr = math.Hypot(cErr, c-qf.cost)
