@@ -144,7 +144,7 @@ func inferAll(ws []cand, sp spacing, sep, matchFrac, thr float64, g *grid, done 
 	if tr.fixed {
 		s = fixedSchedule(ev, ws, tr.fit)
 	} else {
-		v, reason := inferVariable(o, tr.base, ev.j)
+		v, reason := inferVariable(o, tr.base, ev.j, ev.done)
 		qf, qreason := inferQuanta(o, ev.j)
 		// Turns of several whole quanta are a liquid host's: the slot
 		// grid would count each quantum as a turn. Without them the slot

@@ -32,7 +32,7 @@ type variableFit struct {
 // (start - ψ) mod Q. The period is the mean turn-to-turn time over the
 // busy stretches, VFs the most seen busy at once. A non-empty string says
 // why no schedule was found.
-func inferVariable(o []obs, base, j float64) (variableFit, string) {
+func inferVariable(o []obs, base, j float64, done completions) (variableFit, string) {
 	const notSched = "windows are not separated by whole numbers of one slot: not a time-slice schedule"
 	if base <= 0 {
 		return variableFit{}, notSched
@@ -47,7 +47,7 @@ func inferVariable(o []obs, base, j float64) (variableFit, string) {
 		return variableFit{}, notSched
 	}
 	q := fit.period
-	slice, sliceErr, psi, ok := slotSlice(o, fit, j)
+	slice, sliceErr, psi, ok := slotSlice(o, fit, j, done)
 	if !ok {
 		return variableFit{}, "too few windows that began with work outstanding to measure the slice"
 	}
@@ -99,9 +99,10 @@ func findSlotGrid(o []obs, base, j float64) (latticeFit, bool) {
 // the 1/tail quantile. Jobs phase-locked to the slot (constant jobs
 // dividing it) keep U and R from reaching 0: then U+R stays one
 // straddling job and the spread of the starts is small, so what the
-// spread cannot account for of a job is added back. False with fewer
+// spread cannot account for of a job (the median gap of the recent
+// completions done, when shorter than j) is added back. False with fewer
 // than minSliceStarts starts.
-func slotSlice(o []obs, fit latticeFit, j float64) (slice, sliceErr, psi float64, ok bool) {
+func slotSlice(o []obs, fit latticeFit, j float64, done completions) (slice, sliceErr, psi float64, ok bool) {
 	q := fit.period
 	minRe := math.Inf(1)
 	for i, w := range o {
@@ -135,7 +136,14 @@ func slotSlice(o []obs, fit latticeFit, j float64) (slice, sliceErr, psi float64
 	slices.Sort(tops)
 	qi := tailAt(len(tops))
 	slice = tops[len(tops)-1-qi]
-	slice += max(0, j-(tops[len(tops)-1]-tops[0]))
+	// Phase-locked jobs straddle each switch as one typical job: the
+	// median gap, robust to the gaps that hold a switch straight back
+	// (they inflate the length-biased mean).
+	add := j
+	if m := medianGap(done, q/2); m > 0 && m < add {
+		add = m
+	}
+	slice += max(0, add-(tops[len(tops)-1]-tops[0]))
 	// Both edges' order-statistic spacings, the slot's error and the
 	// timestamps' resolution (microseconds in report text).
 	top := tops[len(tops)-1-qi] - tops[max(len(tops)-2-qi, 0)]

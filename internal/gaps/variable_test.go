@@ -59,7 +59,7 @@ func TestInferVariable(t *testing.T) {
 	const ms = 1e6
 	o, period := slotObsPeriod(200, 6.2*ms, 6*ms, 0.25*ms, 4, 31)
 	base := lowClusterOf(o)
-	v, reason := inferVariable(o, base, 0.25*ms)
+	v, reason := inferVariable(o, base, 0.25*ms, completions{})
 	if reason != "" {
 		t.Fatalf("no variable fit: %s", reason)
 	}
@@ -96,7 +96,7 @@ func TestInferVariable(t *testing.T) {
 		{"not on slots", random, lowClusterOf(random), "not separated by whole numbers of one slot"},
 	}
 	for _, c := range edge {
-		if _, reason := inferVariable(c.o, c.base, 0.25*ms); !strings.Contains(reason, c.reason) {
+		if _, reason := inferVariable(c.o, c.base, 0.25*ms, completions{}); !strings.Contains(reason, c.reason) {
 			t.Errorf("%s: reason %q, want it to say %q", c.name, reason, c.reason)
 		}
 	}
