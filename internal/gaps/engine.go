@@ -100,6 +100,9 @@ type Engine struct {
 	floorCheck uint64
 
 	cands candStore
+	// candsDropped: windows were dropped from cands (the oldest half, to
+	// bound memory): they no longer hold the whole run.
+	candsDropped bool
 	// long holds the longest no-progress stretches with work outstanding
 	// (at least longMin, at most longCap of them, time order).
 	long []Window
@@ -1017,4 +1020,5 @@ func (e *Engine) compactCands() {
 		*cs.at(i - n/2) = *cs.at(i)
 	}
 	cs.truncate(n - n/2)
+	e.candsDropped = true
 }

@@ -79,8 +79,8 @@ func (e *Engine) measureShare(s *Snapshot, cl classification, sp spacing, switch
 	m.Windows += sn
 	m.Windows += int(nb)
 	if u, wv, n, ok := e.windowsUnserved(cl, sp, first); ok {
-		// Offline, window by window: unserved holds the open and short
-		// windows already, the totals' part is replaced.
+		// Window by window: unserved holds the open and short windows
+		// already, the totals' part is replaced.
 		totals := sb
 		if nb > 0 {
 			totals -= float64(na)*sp.lenBiased + float64(nb-na)*first
@@ -89,9 +89,9 @@ func (e *Engine) measureShare(s *Snapshot, cl classification, sp spacing, switch
 		m.Windows += n - int(nb)
 		v += wv - float64(nb)*2*sp.sd*sp.sd
 	} else {
-		// Live, the totals stand in; the retained stretches that ended
-		// inside a predicted off-time (steal, see offSteal) count only
-		// their overlap with it.
+		// The candidates no longer hold the whole run: the totals stand
+		// in; the retained stretches that ended inside a predicted
+		// off-time (steal, see offSteal) count only their overlap with it.
 		g := &e.infCache.grid
 		for i := 0; i < e.cands.len(); i++ {
 			c := e.cands.at(i)
@@ -177,8 +177,9 @@ func (e *Engine) measureShare(s *Snapshot, cl classification, sp spacing, switch
 	return m
 }
 
-// windowsUnserved sums the switched-out time window by window, offline
-// (the candidates then hold the whole run; live, the totals stand in). On
+// windowsUnserved sums the switched-out time window by window while the
+// candidates hold the whole run (live, until the oldest are dropped to
+// bound memory; then the totals stand in). On
 // a rigid fixed schedule (see grid.rigid) a window shorter than a period
 // is its overlap with the schedule's off-time (which job ended a window
 // that began in an off-time depends on the rings, and is no part of the
@@ -188,7 +189,7 @@ func (e *Engine) measureShare(s *Snapshot, cl classification, sp spacing, switch
 // a switch-in inside it shows on a rigid schedule. Windows below the
 // threshold are left to the caller. v is the variance of the sum.
 func (e *Engine) windowsUnserved(cl classification, sp spacing, first float64) (u, v float64, n int, ok bool) {
-	if e.cfg.Horizon > 0 {
+	if e.candsDropped {
 		return 0, 0, 0, false
 	}
 	g := &e.infCache.grid
