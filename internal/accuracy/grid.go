@@ -251,6 +251,26 @@ func grid(quick bool) []simulate.Scenario {
 			Duration: 4 * time.Second, Gen: tracepoint.GenDRM})
 	}
 	hostModels(add, &rep, &inQuick)
+	// Added last, so that the scenarios above keep their seeds: a liquid
+	// host whose neighbours run on/off benchmarks, with vCPU steal on the
+	// interrupt CPU (steal inside turns of whole quanta, some over
+	// switch-outs); and a skipping host whose neighbours are mostly idle
+	// (turns back to back, a switch straight back between them).
+	for i, p := range []simulate.Params{
+		{VFs: 4, Slices: []time.Duration{6 * time.Millisecond}, SwitchCost: 200 * time.Microsecond, Policy: simulate.Liquid,
+			NeighbourOn: 40 * time.Millisecond, NeighbourOff: 25 * time.Millisecond, StealEvery: 50 * time.Millisecond, StealLen: 1500 * time.Microsecond,
+			Workload: "saturate", Rings: []string{"gfx"}, Job: 250 * time.Microsecond, JobDist: "uniform", Duration: 6 * time.Second,
+			Gen: tracepoint.GenDRM, Nanoseconds: true},
+		{VFs: 4, Slices: []time.Duration{time.Millisecond}, SwitchCost: 200 * time.Microsecond, Policy: simulate.Skip, NeighbourLoad: 0.2,
+			Workload: "saturate", Rings: []string{"gfx"}, Job: 100 * time.Microsecond, JobDist: "const", Duration: 6 * time.Second,
+			Gen: tracepoint.Gen617},
+	} {
+		inQuick = i == 0
+		for rep = 0; rep < 3; rep++ {
+			add(p)
+		}
+		rep = 0
+	}
 	kept := out[:0]
 	for _, sc := range out {
 		if sc.Name != "" {
