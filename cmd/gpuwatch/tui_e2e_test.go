@@ -137,8 +137,10 @@ func TestTUISuspendResume(t *testing.T) {
 	p.keys("q")
 	p.waitFor("the prompt after q", func(s string) bool { return !strings.Contains(s, "timeline") })
 	p.keys("echo EXIT=$?", "Enter")
-	scr = p.waitFor("the exit status", func(s string) bool { return strings.Contains(s, "EXIT=") })
-	if !strings.Contains(scr, "EXIT=0") {
+	// the typed command holds "EXIT=" too: wait for the line it prints
+	status := regexp.MustCompile(`(?m)^EXIT=\d+`)
+	scr = p.waitFor("the exit status", status.MatchString)
+	if status.FindString(scr) != "EXIT=0" {
 		t.Errorf("exit status after suspend, resume, q:\n%s", scr)
 	}
 	for _, remnant := range []string{"share", "│", "┌"} {
