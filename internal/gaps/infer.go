@@ -138,8 +138,7 @@ func inferAll(ws []cand, sp spacing, sep, matchFrac, thr float64, g *grid, done 
 	var pend struct {
 		hidden, hiddenErr float64
 		extra             []span
-		slots             bool
-		v                 variableFit
+		v                 variableFit // the slot grid's, when it is the schedule
 	}
 	if tr.fixed {
 		s = fixedSchedule(ev, ws, tr.fit)
@@ -178,7 +177,7 @@ func inferAll(ws []cand, sp spacing, sep, matchFrac, thr float64, g *grid, done 
 			return ts
 		} else {
 			s = variableSchedule(v)
-			pend.slots, pend.v = true, v
+			pend.v = v
 			if qreason == "" {
 				// Two readings of the slice: the latest switch-out on the
 				// slot grid, and the mean busy turn. Where they differ,
@@ -260,7 +259,7 @@ func inferAll(ws []cand, sp spacing, sep, matchFrac, thr float64, g *grid, done 
 	}
 	if g != nil {
 		g.hidden, g.hiddenErr, g.extra = pend.hidden, pend.hiddenErr, pend.extra
-		if pend.slots {
+		if pend.v.slot > 0 {
 			g.setSlots(ev.e0, pend.v)
 		}
 	}

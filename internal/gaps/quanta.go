@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sort"
 )
 
 // quantaFit is a variable schedule read from the turns themselves: each
@@ -167,22 +168,21 @@ func inferQuanta(o []obs, j float64) (quantaFit, string) {
 		return quantaFit{}, "turns are not whole multiples of one quantum"
 	}
 	q := best.quantum
-	// Least squares through the origin over the inliers, its error from
+	// q is the least-squares fit through the origin over the inliers
+	// (fitQuanta's last step, over these very multiples): its error from
 	// the residuals; and the free intercept, to tell whole quanta from
 	// turns that paid a switch per quantum.
-	var smm, smo, n, ext float64
-	for i, m := range bestM {
+	var smm, n, ext float64
+	for _, m := range bestM {
 		if m == 0 {
 			continue
 		}
 		smm += m * m
-		smo += m * on[i]
 		n++
 		if m >= 2 {
 			ext++
 		}
 	}
-	q = smo / smm
 	var ss float64
 	for i, m := range bestM {
 		if m > 0 {
@@ -234,11 +234,12 @@ func inferQuanta(o []obs, j float64) (quantaFit, string) {
 	return f, ""
 }
 
-// clusterAt is the median of the sorted values within clusterBand of v.
+// clusterAt is the median of the sorted values within ±clusterBand of v
+// (v itself when there are none).
 func clusterAt(sorted []float64, v float64) float64 {
 	b := defaults.clusterBand
 	lo, _ := slices.BinarySearch(sorted, (1-b)*v)
-	hi, _ := slices.BinarySearch(sorted, (1+b)*v)
+	hi := lo + sort.SearchFloat64s(sorted[lo:], math.Nextafter((1+b)*v, math.Inf(1)))
 	if hi <= lo {
 		return v
 	}

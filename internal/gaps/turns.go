@@ -142,18 +142,7 @@ func lowCluster(d []float64) float64 {
 	if len(d) == 0 {
 		return 0
 	}
-	t := &defaults
-	q := d[len(d)/t.clusterQuantile]
-	c := make([]float64, 0, len(d))
-	for _, v := range d {
-		if v >= (1-t.clusterBand)*q && v <= (1+t.clusterBand)*q {
-			c = append(c, v)
-		}
-	}
-	if len(c) == 0 {
-		return q
-	}
-	return c[len(c)/2]
+	return clusterAt(d, d[len(d)/defaults.clusterQuantile])
 }
 
 // windowless returns the fraction of the time between consecutive busy
